@@ -1,0 +1,38 @@
+"""threatsim: scenario modelling of threat estimates.
+
+Published threat assessments give ranges, not numbers. threatsim turns such
+ranges, each traced to its paragraph, into Monte Carlo and discrete-event
+models of financing and of people's flows, and returns uncertainty bands and
+probabilities as ``xarray`` Datasets.
+
+>>> import threatsim
+>>> sorted(threatsim.__all__)[:3]
+['DistSpec', 'ModelError', 'Scenario']
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from threatsim.distributions import DistSpec
+from threatsim.engine import run
+from threatsim.errors import ModelError, ScenarioError, ThreatsimError
+from threatsim.results import bands, exceedance, open_results, write_netcdf
+from threatsim.scenario import Scenario, load_scenario
+from threatsim.sources import load_sources
+
+__all__ = [
+    "DistSpec",
+    "ModelError",
+    "Scenario",
+    "ScenarioError",
+    "ThreatsimError",
+    "__version__",
+    "bands",
+    "exceedance",
+    "load_scenario",
+    "load_sources",
+    "open_results",
+    "run",
+    "write_netcdf",
+]

@@ -1,0 +1,197 @@
+"""The ``threatsim`` command.
+
+Every subcommand prints one line and exits with status 2 on bad input
+(a :class:`~threatsim.errors.ScenarioError`), and writes nothing then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from threatsim.errors import ThreatsimError
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("usd"):
+        return f"${value / 1e6:,.1f}M"
+    if unit == "people":
+        return f"{value:,.0f}"
+    return f"{value:,.3g}"
+
+
+def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
+                  report_months: Sequence[int]) -> str:
+    """The compact text table ``threatsim run`` prints."""
+    from threatsim.results import bands
+
+    lines: list[str] = []
+    qs = [q for q in quantiles if q in (0.05, 0.5, 0.95)] or list(quantiles)
+    run_id, draws = ds.attrs.get("run_id", ""), ds.sizes["draw"]
+    lines.append(f"scenario {ds.attrs.get('scenario_name')!r} (run {run_id}): {draws:,} draws, "
+                 f"seed {ds.attrs.get('seed')}, sampler {ds.attrs.get('sampler')}")
+    months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
+    for name, da in ds.data_vars.items():
+        if da.attrs.get("role") == "parameter":
+            continue
+        unit = da.attrs.get("units", "")
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
+        if extra:
+            da = da.sum(extra)
+        if "time" in da.dims:
+            sub = da.isel(time=list(report_months))
+            b = bands(sub, qs)
+            head = f"{name} ({unit})"
+            header = "  ".join(f"{f'{q:.0%}':>10}" for q in qs)
+            is_stock = da.attrs.get("kind") == "stock"
+            lines.append(f"\n{head}\n  {'month':<8}{header}" + (f"{'P(=0)':>9}" if is_stock else ""))
+            zero = (sub == 0).mean([d for d in ("draw", "replicate") if d in sub.dims])
+            for i, month in enumerate(months):
+                row = "  ".join(f"{_fmt(float(b.isel(time=i).sel(quantile=q)), unit):>10}"
+                                for q in qs)
+                tail = f"{float(zero.isel(time=i)):>9.1%}" if is_stock else ""
+                lines.append(f"  {month:<8}{row}{tail}")
+        else:
+            finite = da.notnull()
+            share = float(finite.mean())
+            text = f"\n{name} ({unit}): reached in {share:.1%} of draws"
+            if share > 0:
+                vals = da.where(finite).quantile(qs, dim=[d for d in da.dims]).values
+                text += "; when reached: " + ", ".join(
+                    f"{q:.0%} {v:,.1f}" for q, v in zip(qs, vals, strict=True))
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def _atomic_figure(fig: object, path: Path) -> None:
+    from threatsim.plotting import save_figure
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        save_figure(fig, tmp)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import threatsim
+    from threatsim.plotting import fan_chart
+    from threatsim.results import write_netcdf
+
+    sc = threatsim.load_scenario(args.scenario)
+    ds = threatsim.run(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
+                       chunk_size=args.chunk_size, executor=args.workers,
+                       progress=None if not args.quiet else False)
+    out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
+    print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
+    write_netcdf(ds, out)
+    written = [out]
+    if not args.no_plot:
+        series = [n for n, v in ds.data_vars.items()
+                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        png = out.with_suffix(".png")
+        _atomic_figure(fan_chart(ds, series, quantiles=sc.quantiles), png)
+        written.append(png)
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import threatsim
+
+    for path in args.scenarios:
+        sc = threatsim.load_scenario(path)
+        print(f"{path}: ok (model {sc.model}, {len(sc.parameters)} parameters, "
+              f"{sc.horizon} months from {sc.month_label(0)}, run id {sc.run_id})")
+    return 0
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    from threatsim.errors import ScenarioError
+    from threatsim.sources import load_sources
+
+    folder = Path(args.dir)
+    if not folder.exists():
+        raise ScenarioError("no source registry here; pass --dir DIR", path=str(folder))
+    registry = load_sources(folder)
+    if args.json:
+        keys = ("id", "low", "high", "point", "unit", "document", "paragraph", "quote")
+        rows = [{**{k: s.to_dict()[k] for k in keys}, "wording": s.wording, "as_of": s.as_of}
+                for s in registry]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for s in registry:
+        if s.point is not None:
+            value = f"{s.wording} {s.point:,.0f}"
+        elif s.low is not None and s.high is not None:
+            value = f"{s.low:,.0f} - {s.high:,.0f}"
+        else:
+            bound = s.low if s.low is not None else s.high
+            value = f"{s.wording.replace('_', ' ')} {bound:,.0f}"
+        print(f"{s.id:<42} {value:>26} {s.unit:<8} {s.citation():<20} as of {s.as_of}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="threatsim", description="Scenario modelling of threat estimates.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a scenario, print bands, write NetCDF and a fan chart")
+    p.add_argument("scenario")
+    p.add_argument("--draws", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--sampler", choices=["mc", "lhs", "sobol"])
+    p.add_argument("--chunk-size", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the fan chart PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("validate", help="check scenario files without running them")
+    p.add_argument("scenarios", nargs="+")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("sources", help="list the registry of reported figures")
+    p.add_argument("--dir", default="scenarios/sources", help="folder of source files")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=_cmd_sources)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``threatsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ThreatsimError as exc:
+        print(f"threatsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("threatsim: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Model ``financing``: ISIL's reserves as a monthly stock over Monte Carlo draws.
+
+Stock: reserves, starting from the reported $50-300 million (S/2019/103
+para 12). Inflows the report names: extortion and other criminal income
+(para 14), kidnapping for ransom (paras 14, 28), extortion of oil cargos
+(para 13), returns on reserves invested in legitimate businesses (para 13).
+Outflows: upkeep of fighters (para 17), money sent to provinces and
+affiliates (paras 5, 9), operations. Disruption: a monthly seizure and
+asset-freeze fraction (a lever, paras 73-76) and rare discoveries of bulk-
+stored cash (para 13) as Poisson shocks, each taking a share of what is left.
+
+Each month ``t``, for every draw at once::
+
+    revenue  = (extortion + ransom + oil) * (1 - revenue_disruption[t])
+               + investment_return * R[t]
+    seized   = seizure_rate[t] * R[t] + cache losses
+    spending = min(planned spending, R[t] - seized + revenue)
+    R[t+1]   = R[t] - seized - spending + revenue      (0 when spending was capped)
+
+so money never goes negative and the identity holds exactly whenever
+reserves are not exhausted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+
+__all__ = ["FinancingModel"]
+
+INFO = ModelInfo(
+    name="financing",
+    doc="ISIL reserves: revenue, upkeep, transfers, seizures (S/2019/103 paras 12-15)",
+    parameters=(
+        ParameterDecl(name="reserves_initial", unit="usd",
+                      doc="reserves at the start month (para 12)"),
+        ParameterDecl(name="fighters", unit="people",
+                      doc="fighters whose upkeep the reserves pay (para 17)"),
+        ParameterDecl(name="upkeep_per_fighter", unit="usd_per_person_per_month",
+                      doc="monthly cost of one fighter: pay, food, arms"),
+        ParameterDecl(name="extortion_income", unit="usd_per_month",
+                      doc="extortion and other criminal income (para 14)"),
+        ParameterDecl(name="ransom_income", unit="usd_per_month",
+                      doc="kidnapping for ransom (paras 14, 19, 28)"),
+        ParameterDecl(name="oil_extortion_income", unit="usd_per_month",
+                      doc="extortion of oil cargos extracted by others (para 13)"),
+        ParameterDecl(name="investment_return", unit="share_per_month",
+                      doc="monthly return on reserves invested in businesses (para 13)"),
+        ParameterDecl(name="transfers_to_affiliates", unit="usd_per_month",
+                      doc="money sent to provinces and affiliates (paras 5, 9)"),
+        ParameterDecl(name="operations_spending", unit="usd_per_month",
+                      doc="spending on operations, propaganda, logistics"),
+        ParameterDecl(name="cache_discovery_rate", unit="events_per_month",
+                      doc="expected discoveries of bulk-stored cash per month (para 13)"),
+        ParameterDecl(name="cache_share", unit="share",
+                      doc="share of remaining reserves lost in one discovered cache"),
+    ),
+    levers=(
+        LeverDecl(name="seizure_rate", default=0.0, low=0.0, high=1.0, unit="share_per_month",
+                  doc="share of reserves seized or frozen each month (paras 73-76)"),
+        LeverDecl(name="revenue_disruption", default=0.0, low=0.0, high=1.0, unit="share",
+                  doc="share of criminal and oil income cut off by counter-financing"),
+        LeverDecl(name="cache_search_intensity", default=1.0, low=0.0, high=100.0,
+                  unit="multiplier", doc="multiplies the cache discovery rate"),
+    ),
+    outputs=(
+        OutputDecl(name="reserves", dims=("time",), unit="usd",
+                   doc="reserves at the start of the month"),
+        OutputDecl(name="revenue", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="revenue during the month before"),
+        OutputDecl(name="spending", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="spending actually made during the month before"),
+        OutputDecl(name="seized", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="reserves seized, frozen or found during the month before"),
+        OutputDecl(name="depletion_month", dims=(), unit="months",
+                   doc="months from the start until reserves first reach 0 (NaN: never)"),
+    ),
+)
+
+
+class FinancingModel:
+    """Vectorised monthly reserves model (see module docstring)."""
+
+    info = INFO
+
+    def check(self, scenario: object) -> list:
+        """No cross-parameter rules beyond the schema."""
+        return []
+
+    def simulate(
+        self,
+        params: Mapping[str, FloatArray],
+        levers: Mapping[str, FloatArray],
+        *,
+        n_months: int,
+        rng: np.random.Generator,
+        outputs: frozenset[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run one chunk of draws; arrays are (draw, time) and (draw,)."""
+        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        reserves = np.array(params["reserves_initial"], dtype=np.float64)
+        n = reserves.shape[0]
+        income = (params["extortion_income"] + params["ransom_income"]
+                  + params["oil_extortion_income"])
+        invest = np.asarray(params["investment_return"], dtype=np.float64)
+        plan = (params["fighters"] * params["upkeep_per_fighter"]
+                + params["transfers_to_affiliates"] + params["operations_spending"])
+        cache_rate = np.asarray(params["cache_discovery_rate"], dtype=np.float64)
+        cache_keep = 1.0 - np.asarray(params["cache_share"], dtype=np.float64)
+        any_invest = bool(np.any(invest))
+        any_cache = bool(np.any(cache_rate)) and bool(np.any(cache_keep < 1.0))
+
+        # Month-major buffers: each month writes one contiguous row.
+        shape = (n_months + 1, n)
+        rec = {name: np.zeros(shape) for name in ("reserves", "revenue", "spending", "seized")
+               if name in want}
+        if "reserves" in rec:
+            rec["reserves"][0] = reserves
+        for name in ("revenue", "spending", "seized"):
+            if name in rec:  # no month before the start: flows at index 0 are missing
+                rec[name][0] = np.nan
+        depleted_at = np.full(n, np.nan)
+        seized = np.empty(n)
+        revenue = np.empty(n)
+        avail = np.empty(n)
+        spend = np.empty(n)
+        for t in range(n_months):
+            np.multiply(income, 1.0 - levers["revenue_disruption"][t], out=revenue)
+            if any_invest:
+                revenue += invest * reserves
+            np.multiply(reserves, levers["seizure_rate"][t], out=seized)
+            if any_cache:
+                lam = cache_rate * levers["cache_search_intensity"][t]
+                hits = rng.poisson(lam)
+                found = np.flatnonzero(hits)
+                if found.size:
+                    left = reserves[found] - seized[found]
+                    seized[found] += left * (1.0 - cache_keep[found] ** hits[found])
+            np.subtract(reserves, seized, out=avail)
+            avail += revenue
+            np.minimum(plan, avail, out=spend)
+            exhausted = plan >= avail
+            # R - seized - spending + revenue, left to right, as documented.
+            np.subtract(reserves, seized, out=reserves)
+            reserves -= spend
+            reserves += revenue
+            # Rounding can leave a hair below zero when spending just fits.
+            exhausted |= reserves <= 0.0
+            reserves[exhausted] = 0.0
+            if exhausted.any():
+                first = exhausted & np.isnan(depleted_at)
+                depleted_at[first] = t + 1
+            if "reserves" in rec:
+                rec["reserves"][t + 1] = reserves
+            if "revenue" in rec:
+                rec["revenue"][t + 1] = revenue
+            if "spending" in rec:
+                rec["spending"][t + 1] = spend
+            if "seized" in rec:
+                rec["seized"][t + 1] = seized
+        out: dict[str, np.ndarray] = {name: arr.T for name, arr in rec.items()}
+        if "depletion_month" in want:
+            out["depletion_month"] = depleted_at
+        return out

@@ -1,0 +1,157 @@
+"""Results: the Dataset conventions, bands, probabilities and NetCDF I/O.
+
+A run's Dataset has outputs on ``draw`` (and ``replicate`` when a model has
+inner replications of chance), ``time`` (real month-start dates) and model
+dims such as ``region``; the sampled parameters as variables on ``draw``;
+and ``attrs`` holding the resolved scenario, run id, seed, sampler, package
+version and the provenance of every parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from threatsim.errors import ScenarioError
+from threatsim.models import get_model
+
+if TYPE_CHECKING:
+    from threatsim.scenario import RunSettings, Scenario
+
+__all__ = ["bands", "exceedance", "open_results", "sample_dims", "to_dataset", "write_netcdf"]
+
+#: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
+SAMPLE_DIMS = ("draw", "replicate")
+
+
+def _version() -> str:
+    from threatsim import __version__
+
+    return __version__
+
+
+def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
+               params: Mapping[str, np.ndarray], settings: RunSettings) -> xr.Dataset:
+    """Label a run's raw arrays with dims, coords, units and provenance."""
+    model = get_model(scenario.model)
+    decls = {o.name: o for o in model.info.outputs}
+    reps = settings.replicates
+    lead = ("draw", "replicate") if reps > 1 else ("draw",)
+    coords: dict[str, Any] = {"draw": np.arange(settings.draws), "time": scenario.time()}
+    if reps > 1:
+        coords["replicate"] = np.arange(reps)
+    data_vars: dict[str, Any] = {}
+    for name in scenario.variables:
+        decl = decls[name]
+        arr = outputs[name]
+        data_vars[name] = xr.Variable(
+            (*lead, *decl.dims), arr,
+            attrs={"units": decl.unit, "long_name": decl.doc, "kind": decl.kind})
+        for dim in decl.dims:
+            if dim != "time" and dim not in coords:
+                coords[dim] = list(model.info.coords[dim])
+    provenance = scenario.provenance()
+    for name, values in params.items():
+        p = scenario.parameters[name]
+        data_vars[name] = xr.Variable(("draw",), values, attrs={
+            "units": p.unit, "role": "parameter", "dist": p.dist.kind,
+            "provenance": provenance[name]})
+    attrs = {
+        "title": f"threatsim run of scenario {scenario.name!r}",
+        "scenario_name": scenario.name,
+        "model": scenario.model,
+        "run_id": scenario.run_id,
+        "resolved_scenario": scenario.resolved_json,
+        "seed": settings.seed,
+        "sampler": settings.sampler,
+        "draws": settings.draws,
+        "chunk_size": settings.chunk_size,
+        "replicates": reps,
+        "threatsim_version": _version(),
+        "provenance": json.dumps(provenance, sort_keys=True),
+        "start": scenario.month_label(0),
+        "horizon_months": scenario.horizon,
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def sample_dims(da: xr.DataArray | xr.Dataset) -> list[str]:
+    """The Monte Carlo dims present in *da* (``draw``, ``replicate``)."""
+    return [d for d in SAMPLE_DIMS if d in da.dims]
+
+
+def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> xr.DataArray:
+    """Quantile bands over the Monte Carlo sample, with a ``quantile`` dim.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.arange(101.0), dims="draw")
+    >>> bands(da, [0.05, 0.5]).values.tolist()
+    [5.0, 50.0]
+    """
+    qs = list(quantiles)
+    if not qs or any(not 0 <= q <= 1 for q in qs):
+        raise ScenarioError("must be quantiles in [0, 1]", key="quantiles", value=qs)
+    dims = sample_dims(da)
+    if not dims:
+        raise ScenarioError("has no draw dim to take bands over", key="variable",
+                            value=da.name)
+    out = da.quantile(qs, dim=dims, keep_attrs=True)
+    return out
+
+
+def exceedance(da: xr.DataArray, *, below: float | None = None,
+               above: float | None = None) -> xr.DataArray:
+    """Probability, over the Monte Carlo sample, that *da* is below / above a level.
+
+    Exactly one of ``below`` (strictly less than) and ``above`` (strictly
+    greater than) is given. NaN values (e.g. "never depleted") count as not
+    meeting the condition.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray([0.0, 50.0, 150.0, 250.0], dims="draw")
+    >>> float(exceedance(da, below=100.0))
+    0.5
+    """
+    if (below is None) == (above is None):
+        raise ScenarioError("give exactly one of below= or above=", key="exceedance",
+                            value={"below": below, "above": above})
+    hit = da < below if below is not None else da > above
+    out = hit.mean(dim=sample_dims(da))
+    out.attrs = {"units": "probability",
+                 "long_name": f"P({da.name} {'<' if below is not None else '>'} "
+                              f"{below if below is not None else above:g})"}
+    return out.rename(f"p_{da.name}")
+
+
+def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write *ds* to NetCDF atomically: a temporary name in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
+    """Read a run written by :func:`write_netcdf` (fully loaded into memory)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError("no such results file", path=str(path))
+    return xr.load_dataset(path, engine="netcdf4")
