@@ -154,7 +154,7 @@ class Scenario:
         return schedule
 
     def with_values(self, overrides: dict[str, Any]) -> Scenario:
-        """A copy with keys replaced, e.g. ``{"levers.seizure_rate": 0.02}``; revalidated."""
+        """A copy with keys replaced, e.g. ``{"levers.seizure_effort": 2.0}``; revalidated."""
         data = copy.deepcopy(self.resolved)
         for dotted, value in overrides.items():
             parts = dotted.split(".")

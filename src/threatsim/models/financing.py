@@ -6,14 +6,15 @@ para 12). Inflows the report names: extortion and other criminal income
 (para 13), returns on reserves invested in legitimate businesses (para 13).
 Outflows: upkeep of fighters (para 17), money sent to provinces and
 affiliates (paras 5, 9), operations. Disruption: a monthly seizure and
-asset-freeze fraction (a lever, paras 73-76) and rare discoveries of bulk-
+asset-freeze fraction (uncertain today, scaled by the ``seizure_effort``
+lever, paras 73-76) and rare discoveries of bulk-
 stored cash (para 13) as Poisson shocks, each taking a share of what is left.
 
 Each month ``t``, for every draw at once::
 
     revenue  = (extortion + ransom + oil) * (1 - revenue_disruption[t])
                + investment_return * R[t]
-    seized   = seizure_rate[t] * R[t] + cache losses
+    seized   = min(1, seizure_rate * seizure_effort[t]) * R[t] + cache losses
     spending = min(planned spending, R[t] - seized + revenue)
     R[t+1]   = R[t] - seized - spending + revenue      (0 when spending was capped)
 
@@ -53,14 +54,18 @@ INFO = ModelInfo(
                       doc="money sent to provinces and affiliates (paras 5, 9)"),
         ParameterDecl(name="operations_spending", unit="usd_per_month",
                       doc="spending on operations, propaganda, logistics"),
+        ParameterDecl(name="seizure_rate", unit="share_per_month",
+                      doc="share of reserves seized or frozen a month under current measures "
+                          "(paras 73-76)"),
         ParameterDecl(name="cache_discovery_rate", unit="events_per_month",
                       doc="expected discoveries of bulk-stored cash per month (para 13)"),
         ParameterDecl(name="cache_share", unit="share",
                       doc="share of remaining reserves lost in one discovered cache"),
     ),
     levers=(
-        LeverDecl(name="seizure_rate", default=0.0, low=0.0, high=1.0, unit="share_per_month",
-                  doc="share of reserves seized or frozen each month (paras 73-76)"),
+        LeverDecl(name="seizure_effort", default=1.0, low=0.0, high=100.0, unit="multiplier",
+                  doc="multiplies the seizure rate (2 = counter-financing twice as effective; "
+                      "the seized share is capped at 1)"),
         LeverDecl(name="revenue_disruption", default=0.0, low=0.0, high=1.0, unit="share",
                   doc="share of criminal and oil income cut off by counter-financing"),
         LeverDecl(name="cache_search_intensity", default=1.0, low=0.0, high=100.0,
@@ -108,6 +113,8 @@ class FinancingModel:
         invest = np.asarray(params["investment_return"], dtype=np.float64)
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
+        seize = np.asarray(params["seizure_rate"], dtype=np.float64)
+        seize_now = np.empty(n)
         cache_rate = np.asarray(params["cache_discovery_rate"], dtype=np.float64)
         cache_keep = 1.0 - np.asarray(params["cache_share"], dtype=np.float64)
         any_invest = bool(np.any(invest))
@@ -131,7 +138,9 @@ class FinancingModel:
             np.multiply(income, 1.0 - levers["revenue_disruption"][t], out=revenue)
             if any_invest:
                 revenue += invest * reserves
-            np.multiply(reserves, levers["seizure_rate"][t], out=seized)
+            np.multiply(seize, levers["seizure_effort"][t], out=seize_now)
+            np.minimum(seize_now, 1.0, out=seize_now)
+            np.multiply(reserves, seize_now, out=seized)
             if any_cache:
                 lam = cache_rate * levers["cache_search_intensity"][t]
                 hits = rng.poisson(lam)

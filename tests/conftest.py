@@ -1,0 +1,30 @@
+"""Shared fixtures: paths to the shipped scenarios and a tiny scenario writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture
+def financing_path() -> Path:
+    """The shipped financing scenario (the baseline of the foundation issue)."""
+    candidate = SCENARIOS / "financing.toml"
+    return candidate if candidate.exists() else SCENARIOS / "baseline.toml"
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path):
+    """Write a scenario TOML into a tmp folder that has the shipped source registry."""
+    (tmp_path / "sources").symlink_to(SCENARIOS / "sources")
+
+    def write(text: str, name: str = "s.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
