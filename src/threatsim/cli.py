@@ -150,6 +150,28 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from threatsim.models import get_model, model_names
+
+    for name in model_names():
+        info = get_model(name).info
+        if args.name and name != args.name:
+            continue
+        print(f"{name}: {info.doc}")
+        print("  parameters:")
+        for p in info.parameters:
+            print(f"    {p.name:<32} {p.unit:<26} {p.doc}")
+        print("  levers:")
+        for lv in info.levers:
+            print(f"    {lv.name:<32} default {lv.default:g} in [{lv.low:g}, {lv.high:g}] "
+                  f"{lv.unit}: {lv.doc}")
+        print("  outputs:")
+        for o in info.outputs:
+            dims = ", ".join(("draw", *o.dims))
+            print(f"    {o.name:<32} ({dims}) {o.unit}: {o.doc}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -171,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("scenarios", nargs="+")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("models", help="list the models with their parameters, levers, outputs")
+    p.add_argument("name", nargs="?", help="only this model")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("sources", help="list the registry of reported figures")
     p.add_argument("--dir", default="scenarios/sources", help="folder of source files")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,10 @@ def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> x
     if not dims:
         raise ScenarioError("has no draw dim to take bands over", key="variable",
                             value=da.name)
-    out = da.quantile(qs, dim=dims, keep_attrs=True)
-    return out
+    with warnings.catch_warnings():
+        # Flows have no value at the first time point (NaN on every draw).
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        return da.quantile(qs, dim=dims, keep_attrs=True)
 
 
 def exceedance(da: xr.DataArray, *, below: float | None = None,
