@@ -30,7 +30,10 @@ import numpy as np
 
 from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
 
-__all__ = ["FinancingModel"]
+__all__ = ["FinancingModel", "ReservesStock"]
+
+#: The monthly series the reserves stock records (besides ``depletion_month``).
+RESERVES_SERIES = ("reserves", "revenue", "spending", "seized")
 
 INFO = ModelInfo(
     name="financing",
@@ -106,71 +109,96 @@ class FinancingModel:
     ) -> dict[str, np.ndarray]:
         """Run one chunk of draws; arrays are (draw, time) and (draw,)."""
         want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
-        reserves = np.array(params["reserves_initial"], dtype=np.float64)
-        n = reserves.shape[0]
-        income = (params["extortion_income"] + params["ransom_income"]
-                  + params["oil_extortion_income"])
-        invest = np.asarray(params["investment_return"], dtype=np.float64)
+        stock = ReservesStock(params, n_months=n_months, want=want)
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
-        seize = np.asarray(params["seizure_rate"], dtype=np.float64)
-        seize_now = np.empty(n)
-        cache_rate = np.asarray(params["cache_discovery_rate"], dtype=np.float64)
-        cache_keep = 1.0 - np.asarray(params["cache_share"], dtype=np.float64)
-        any_invest = bool(np.any(invest))
-        any_cache = bool(np.any(cache_rate)) and bool(np.any(cache_keep < 1.0))
+        for t in range(n_months):
+            stock.step(t, plan, levers, rng)
+        return stock.outputs()
+
+
+class ReservesStock:
+    """The reserves of one chunk of draws, stepped one month at a time.
+
+    Shared by the ``financing`` model (planned spending fixed per draw) and the
+    ``coupled`` model (upkeep follows the active fighters each month). Only
+    ``plan`` differs between them; the month's arithmetic is this one method.
+    """
+
+    def __init__(self, params: Mapping[str, FloatArray], *, n_months: int,
+                 want: frozenset[str]) -> None:
+        self.want = want
+        self.reserves = reserves = np.array(params["reserves_initial"], dtype=np.float64)
+        n = reserves.shape[0]
+        self.income = (params["extortion_income"] + params["ransom_income"]
+                       + params["oil_extortion_income"])
+        self.invest = np.asarray(params["investment_return"], dtype=np.float64)
+        self.seize = np.asarray(params["seizure_rate"], dtype=np.float64)
+        self.seize_now = np.empty(n)
+        self.cache_rate = np.asarray(params["cache_discovery_rate"], dtype=np.float64)
+        self.cache_keep = 1.0 - np.asarray(params["cache_share"], dtype=np.float64)
+        self.any_invest = bool(np.any(self.invest))
+        self.any_cache = bool(np.any(self.cache_rate)) and bool(np.any(self.cache_keep < 1.0))
 
         # Month-major buffers: each month writes one contiguous row.
         shape = (n_months + 1, n)
-        rec = {name: np.zeros(shape) for name in ("reserves", "revenue", "spending", "seized")
-               if name in want}
+        self.rec = rec = {name: np.zeros(shape) for name in RESERVES_SERIES if name in want}
         if "reserves" in rec:
             rec["reserves"][0] = reserves
         for name in ("revenue", "spending", "seized"):
             if name in rec:  # no month before the start: flows at index 0 are missing
                 rec[name][0] = np.nan
-        depleted_at = np.full(n, np.nan)
-        seized = np.empty(n)
-        revenue = np.empty(n)
-        avail = np.empty(n)
-        spend = np.empty(n)
-        for t in range(n_months):
-            np.multiply(income, 1.0 - levers["revenue_disruption"][t], out=revenue)
-            if any_invest:
-                revenue += invest * reserves
-            np.multiply(seize, levers["seizure_effort"][t], out=seize_now)
-            np.minimum(seize_now, 1.0, out=seize_now)
-            np.multiply(reserves, seize_now, out=seized)
-            if any_cache:
-                lam = cache_rate * levers["cache_search_intensity"][t]
-                hits = rng.poisson(lam)
-                found = np.flatnonzero(hits)
-                if found.size:
-                    left = reserves[found] - seized[found]
-                    seized[found] += left * (1.0 - cache_keep[found] ** hits[found])
-            np.subtract(reserves, seized, out=avail)
-            avail += revenue
-            np.minimum(plan, avail, out=spend)
-            exhausted = plan >= avail
-            # R - seized - spending + revenue, left to right, as documented.
-            np.subtract(reserves, seized, out=reserves)
-            reserves -= spend
-            reserves += revenue
-            # Rounding can leave a hair below zero when spending just fits.
-            exhausted |= reserves <= 0.0
-            reserves[exhausted] = 0.0
-            if exhausted.any():
-                first = exhausted & np.isnan(depleted_at)
-                depleted_at[first] = t + 1
-            if "reserves" in rec:
-                rec["reserves"][t + 1] = reserves
-            if "revenue" in rec:
-                rec["revenue"][t + 1] = revenue
-            if "spending" in rec:
-                rec["spending"][t + 1] = spend
-            if "seized" in rec:
-                rec["seized"][t + 1] = seized
-        out: dict[str, np.ndarray] = {name: arr.T for name, arr in rec.items()}
-        if "depletion_month" in want:
-            out["depletion_month"] = depleted_at
+        self.depleted_at = np.full(n, np.nan)
+        self.seized = np.empty(n)
+        self.revenue = np.empty(n)
+        self.avail = np.empty(n)
+        self.spend = np.empty(n)
+
+    def step(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
+             rng: np.random.Generator) -> None:
+        """Advance month *t* with planned spending *plan*; record month ``t + 1``."""
+        reserves, seized, revenue = self.reserves, self.seized, self.revenue
+        avail, spend, seize_now = self.avail, self.spend, self.seize_now
+        np.multiply(self.income, 1.0 - levers["revenue_disruption"][t], out=revenue)
+        if self.any_invest:
+            revenue += self.invest * reserves
+        np.multiply(self.seize, levers["seizure_effort"][t], out=seize_now)
+        np.minimum(seize_now, 1.0, out=seize_now)
+        np.multiply(reserves, seize_now, out=seized)
+        if self.any_cache:
+            lam = self.cache_rate * levers["cache_search_intensity"][t]
+            hits = rng.poisson(lam)
+            found = np.flatnonzero(hits)
+            if found.size:
+                left = reserves[found] - seized[found]
+                seized[found] += left * (1.0 - self.cache_keep[found] ** hits[found])
+        np.subtract(reserves, seized, out=avail)
+        avail += revenue
+        np.minimum(plan, avail, out=spend)
+        exhausted = plan >= avail
+        # R - seized - spending + revenue, left to right, as documented.
+        np.subtract(reserves, seized, out=reserves)
+        reserves -= spend
+        reserves += revenue
+        # Rounding can leave a hair below zero when spending just fits.
+        exhausted |= reserves <= 0.0
+        reserves[exhausted] = 0.0
+        if exhausted.any():
+            first = exhausted & np.isnan(self.depleted_at)
+            self.depleted_at[first] = t + 1
+        rec = self.rec
+        if "reserves" in rec:
+            rec["reserves"][t + 1] = reserves
+        if "revenue" in rec:
+            rec["revenue"][t + 1] = revenue
+        if "spending" in rec:
+            rec["spending"][t + 1] = spend
+        if "seized" in rec:
+            rec["seized"][t + 1] = seized
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """The recorded series as (draw, time) and ``depletion_month`` as (draw,)."""
+        out: dict[str, np.ndarray] = {name: arr.T for name, arr in self.rec.items()}
+        if "depletion_month" in self.want:
+            out["depletion_month"] = self.depleted_at
         return out
