@@ -180,8 +180,8 @@ class DistSpec:
             cdf[-1] = 1.0
             idx = np.searchsorted(cdf, u, side="right")
             out = np.asarray(self.values, dtype=np.float64)[np.minimum(idx, len(cdf) - 1)]
-        elif self.kind in ("uniform",) and self.low == self.high:
-            out = np.full(u.shape, float(self.low))
+        elif self.kind == "uniform":  # scipy's uniform.ppf is loc + scale * u; skip its overhead
+            out = self.low + (self.high - self.low) * u
         else:
             # Degenerate ranges (low == high) of triangular/pert have zero width.
             if self.kind in ("triangular", "pert") and self.low == self.high:

@@ -171,14 +171,17 @@ def run(
                             levers=levers, n_months=scenario.horizon, seed=settings.seed,
                             replicates=settings.replicates, outputs=outputs)
 
-    collected: dict[str, np.ndarray] = {}
+    # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
+    # each month's values over all draws (what bands reduce over) are contiguous.
+    buffers: dict[str, np.ndarray] = {}
     show = progress if progress is not None else os.isatty(2)
     with Progress(n_chunks, enabled=show, label=f"{scenario.name}: {n:,} draws") as bar:
         for index, result in executor.map_chunks(run_chunk, tasks()):
             lo, hi = index * cs, min(n, (index + 1) * cs)
             for name, arr in result.items():
-                if name not in collected:
-                    collected[name] = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
-                collected[name][lo:hi] = arr
+                if name not in buffers:
+                    buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
+                buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)
             bar.advance()
+    collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, params, settings)
