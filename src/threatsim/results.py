@@ -22,6 +22,7 @@ import xarray as xr
 
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model
+from threatsim.quantiles import row_quantiles
 
 if TYPE_CHECKING:
     from threatsim.scenario import RunSettings, Scenario
@@ -105,10 +106,17 @@ def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> x
     if not dims:
         raise ScenarioError("has no draw dim to take bands over", key="variable",
                             value=da.name)
+    other = [d for d in da.dims if d not in dims]
+    arr = da.transpose(*other, *dims).values
+    rows = arr.reshape(-1, int(np.prod([da.sizes[d] for d in dims])))
     with warnings.catch_warnings():
         # Flows have no value at the first time point (NaN on every draw).
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        return da.quantile(qs, dim=dims, keep_attrs=True)
+        values = row_quantiles(rows, qs)
+    coords = {name: c for name, c in da.coords.items() if not set(c.dims) & set(dims)}
+    coords["quantile"] = qs
+    return xr.DataArray(values.reshape(len(qs), *[da.sizes[d] for d in other]),
+                        dims=("quantile", *other), coords=coords, attrs=da.attrs, name=da.name)
 
 
 def exceedance(da: xr.DataArray, *, below: float | None = None,
