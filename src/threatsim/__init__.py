@@ -17,8 +17,10 @@ __version__ = "0.1.0"
 from threatsim.distributions import DistSpec
 from threatsim.engine import run
 from threatsim.errors import ModelError, ScenarioError, ThreatsimError
+from threatsim.observations import load_observations
 from threatsim.results import bands, exceedance, open_results, write_netcdf
 from threatsim.scenario import Scenario, load_scenario
+from threatsim.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
 from threatsim.sources import load_sources
 
 __all__ = [
@@ -29,10 +31,15 @@ __all__ = [
     "ThreatsimError",
     "__version__",
     "bands",
+    "crps_ensemble",
+    "crps_interval",
     "exceedance",
+    "leaderboard",
+    "load_observations",
     "load_scenario",
     "load_sources",
     "open_results",
+    "rank_scenarios",
     "run",
     "write_netcdf",
 ]

@@ -172,6 +172,66 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_score(args: argparse.Namespace) -> int:
+    import threatsim
+    from threatsim.errors import ScenarioError
+    from threatsim.observations import load_observations
+    from threatsim.plotting_calibration import coverage_plot, pit_histogram
+    from threatsim.scoring import (leaderboard, leaderboard_table, leaderboard_to_csv,
+                                   rank_scenarios, ranking_table)
+
+    inputs = list(args.inputs)
+    obs_path = args.obs
+    if args.scenarios:
+        if inputs or not obs_path:
+            raise ScenarioError("use: threatsim score --scenarios A.toml B.toml --obs OBS.toml",
+                                key="arguments", value=inputs or None)
+    else:
+        if obs_path is None and len(inputs) == 2:
+            inputs, obs_path = inputs[:1], inputs[1]
+        if len(inputs) != 1 or obs_path is None:
+            raise ScenarioError("use: threatsim score RUN.nc OBS.toml (or --scenarios ... "
+                                "--obs OBS.toml)", key="arguments", value=inputs)
+    runs: dict[str, xr.Dataset] = {}
+    if args.scenarios:
+        for path in args.scenarios:
+            sc = threatsim.load_scenario(path)
+            if sc.name in runs:
+                raise ScenarioError("is used by two scenarios; names must differ",
+                                    path=path, key="name", value=sc.name)
+            runs[sc.name] = threatsim.run(sc, draws=args.draws, seed=args.seed,
+                                          progress=False)
+    else:
+        ds = threatsim.open_results(inputs[0])
+        runs[str(ds.attrs.get("scenario_name", Path(inputs[0]).stem))] = ds
+    boards = {}
+    for name, ds in runs.items():
+        obs = load_observations(obs_path, against=ds, only=args.only)
+        boards[name] = leaderboard(ds, obs)
+    for board in boards.values():
+        print(leaderboard_table(board) + "\n")
+    if len(boards) > 1:
+        print(ranking_table(rank_scenarios(boards)))
+    written: list[Path] = []
+    if args.csv:
+        combined = (xr.concat(list(boards.values()), dim="scenario", combine_attrs="drop")
+                    .assign_coords(scenario=list(boards)) if len(boards) > 1
+                    else next(iter(boards.values())))
+        written.append(leaderboard_to_csv(combined, args.csv))
+    if args.plot:
+        folder = Path(args.plot)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, board in boards.items():
+            prefix = f"{name}_" if len(boards) > 1 else ""
+            for stem, figure in (("pit_histogram", pit_histogram), ("coverage", coverage_plot)):
+                png = folder / f"{prefix}{stem}.png"
+                _atomic_figure(figure(board), png)
+                written.append(png)
+    if written:
+        print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -202,6 +262,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="scenarios/sources", help="folder of source files")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=_cmd_sources)
+
+    p = sub.add_parser("score", help="score runs against observations: leaderboard, "
+                                     "skill, calibration pictures")
+    p.add_argument("inputs", nargs="*", metavar="RUN.nc OBS.toml",
+                   help="a run written by `threatsim run` and an observation file")
+    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO",
+                   help="run each scenario file and rank them")
+    p.add_argument("--obs", metavar="OBS.toml", help="observation file (with --scenarios)")
+    p.add_argument("--draws", type=int, help="draws per scenario (with --scenarios)")
+    p.add_argument("--seed", type=int, help="seed for every scenario (with --scenarios)")
+    p.add_argument("--only", nargs="+", metavar="PATTERN",
+                   help="score only observations whose id matches (shell patterns)")
+    p.add_argument("--csv", help="write the leaderboard (and total rows) to this CSV")
+    p.add_argument("--plot", metavar="DIR", help="write PIT histogram and coverage PNGs here")
+    p.set_defaults(func=_cmd_score)
     return parser
 
 

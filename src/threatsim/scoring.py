@@ -54,11 +54,13 @@ __all__ = [
     "crps_interval",
     "interval_score",
     "leaderboard",
+    "leaderboard_table",
     "leaderboard_to_csv",
     "leaderboard_totals",
     "log_score_interval",
     "pit_interval",
     "rank_scenarios",
+    "ranking_table",
     "reference_forecasts",
     "score_forecast",
 ]
@@ -522,3 +524,78 @@ def rank_scenarios(boards: Mapping[str, xr.Dataset]) -> xr.Dataset:
     totals["rank"] = xr.Variable(("scenario",), rank,
                                  attrs={"orientation": "1 is best (lowest crps_scaled)"})
     return totals
+
+
+def _num(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "-" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
+    size = abs(value)
+    for cut, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if size >= cut:
+            return f"{value / cut:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _truth_text(kind: str, low: float, high: float) -> str:
+    if kind == "point":
+        return _num(low)
+    if kind == "at_least":
+        return f">={_num(low)}"
+    if kind == "at_most":
+        return f"<={_num(high)}"
+    return f"{_num(low)}-{_num(high)}"
+
+
+def leaderboard_table(board: xr.Dataset) -> str:
+    """The text table ``threatsim score`` prints: one row per observation and a total."""
+    cols = ("crps", "log_score", "pit", "coverage_50", "coverage_90", "interval_score_90",
+            "skill_persistence", "skill_widened")
+    heads = ("CRPS", "logS", "PIT", "cov50", "cov90", "IS90", "skill_p", "skill_w")
+    ids = [str(i) for i in board["observation"].values]
+    width = max(12, *(len(i) for i in ids))
+    header = (f"{'observation':<{width}} {'month':<8}{'truth':>16}{'forecast 5-50-95 %':>24}"
+              + "".join(f"{h:>9}" for h in heads))
+    lines = [f"leaderboard of {board.attrs.get('scenario_name', '')!r} against "
+             f"{board.attrs.get('observations_file', '')}", header]
+    for i, oid in enumerate(ids):
+        row = board.isel(observation=i)
+        truth = _truth_text(str(row["truth"].values), float(row["low"]), float(row["high"]))
+        fc = f"{_num(float(row['q05']))}-{_num(float(row['median']))}-{_num(float(row['q95']))}"
+        vals = "".join(f"{_num(float(row[c])):>9}" for c in cols)
+        lines.append(f"{oid:<{width}} {str(row['month'].values):<8}{truth:>16}{fc:>24}{vals}")
+    tot = leaderboard_totals(board)
+    vals = "".join(f"{_num(float(tot[c])):>9}" for c in cols)
+    lines.append(f"{'total (mean)':<{width}} {'':<8}{'':>16}{'':>24}{vals}")
+    n = int(tot["n_observations"])
+    lines += [
+        "",
+        f"CRPS (interval-censored), logS (nats), IS90: lower is better; skill_p / skill_w: "
+        f"1 - CRPS / CRPS of the reference (persistence / widened), higher is better, "
+        f"0 = no better; cov50 / cov90: share inside the central band, near 0.5 / 0.9 "
+        f"over many observations; PIT: uniform over many observations.",
+        f"n = {n} observations ({int(tot['n_log_score'])} with a log score); mean scaled "
+        f"CRPS {float(tot['crps_scaled']):.3g}."
+        + (" With so few observations calibration (PIT, coverage) is weakly identified."
+           if n < 50 else ""),
+    ]
+    if math.isnan(float(tot["crps"])):
+        lines.append("Total CRPS is not shown: the observations have different units; "
+                     "the total skills use CRPS scaled by the size of each figure.")
+    return "\n".join(lines)
+
+
+def ranking_table(ranks: xr.Dataset) -> str:
+    """The text table ``threatsim score --scenarios`` prints, best first."""
+    cols = ("crps_scaled", "log_score", "coverage_50", "coverage_90", "skill_persistence",
+            "skill_widened")
+    heads = ("CRPS/size", "logS", "cov50", "cov90", "skill_p", "skill_w")
+    names = [str(s) for s in ranks["scenario"].values]
+    width = max(10, *(len(s) for s in names))
+    lines = [f"{'rank':<5}{'scenario':<{width}}" + "".join(f"{h:>11}" for h in heads)]
+    for i in np.argsort(ranks["rank"].values, kind="stable"):
+        row = ranks.isel(scenario=int(i))
+        vals = "".join(f"{_num(float(row[c])):>11}" for c in cols)
+        lines.append(f"{int(row['rank']):<5}{names[i]:<{width}}{vals}")
+    lines.append("\nranked by mean CRPS scaled by the size of each reported figure "
+                 "(lower is better); skill: higher is better.")
+    return "\n".join(lines)
