@@ -3,22 +3,41 @@
 A run is a pure function of (resolved scenario, seed, draws, chunk size,
 replicates, package version). Each chunk's chance comes from its own stream
 keyed by the chunk index, and results are placed by index, so the Dataset is
-bit-identical whichever executor runs the chunks, with however many workers,
-in whatever order they finish.
+bit-identical whichever executor runs the chunks (in-process, a process pool,
+a dask.distributed cluster), with however many workers, in whatever order they
+finish, and whether or not the run was resumed from a checkpoint.
+
+What is kept (``keep=``):
+
+* ``"draws"`` (default): every trajectory, in memory; or, with ``out=PATH``,
+  streamed to a NetCDF file as chunks finish (memory bounded by the chunk
+  size; the summary is returned).
+* ``"summary"``: exact quantile bands, P(= 0) of stocks, per-draw outputs and
+  the sampled parameters; the trajectories are never held
+  (:mod:`threatsim.streaming`). Memory is bounded by the chunk size plus the
+  per-draw values; the chunks are computed twice (or more, rarely).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.errors import ScenarioError
+from threatsim.executors import (
+    ChunkExecutor,
+    DaskExecutor,
+    InProcessExecutor,
+    ProcessPoolChunkExecutor,
+    make_executor,
+    resolve_executor,
+)
 from threatsim.models import get_model
 from threatsim.progress import Progress
 from threatsim.results import to_dataset
@@ -26,7 +45,11 @@ from threatsim.rng import chunk_seed_sequence
 from threatsim.sampling import sample_parameters
 from threatsim.scenario import RunSettings, Scenario
 
-__all__ = ["ChunkTask", "InProcessExecutor", "ProcessPoolChunkExecutor", "run"]
+__all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
+           "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk"]
+
+#: What a run can keep: every trajectory, or only the summary (bounded memory).
+KEEP = ("draws", "summary")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,48 +81,6 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     return task.index, out
 
 
-class ChunkExecutor(Protocol):
-    """Runs chunk tasks and yields ``(index, result)`` in any order."""
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]: ...
-
-
-class InProcessExecutor:
-    """Runs chunks one after another in this process (the default)."""
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
-        for task in tasks:
-            yield fn(task)
-
-
-class ProcessPoolChunkExecutor:
-    """Runs chunks on a local process pool, with bounded work in flight."""
-
-    def __init__(self, workers: int, *, max_in_flight: int | None = None) -> None:
-        self.workers = workers
-        self.max_in_flight = max_in_flight or 2 * workers
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
-        with cf.ProcessPoolExecutor(max_workers=self.workers) as pool:
-            pending: set[cf.Future[Any]] = set()
-            for task in tasks:
-                pending.add(pool.submit(fn, task))
-                if len(pending) >= self.max_in_flight:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            for fut in cf.as_completed(pending):
-                yield fut.result()
-
-
-def make_executor(workers: int) -> ChunkExecutor:
-    """In-process for 1 worker, a process pool otherwise."""
-    return InProcessExecutor() if workers <= 1 else ProcessPoolChunkExecutor(workers)
-
-
 def _settings(scenario: Scenario, **overrides: Any) -> RunSettings:
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = replace(scenario.run, **given)
@@ -114,6 +95,76 @@ def _settings(scenario: Scenario, **overrides: Any) -> RunSettings:
     return settings
 
 
+class _Plan:
+    """A run's inputs: settings, sampled parameters, levers, chunk tasks."""
+
+    def __init__(self, scenario: Scenario, settings: RunSettings) -> None:
+        self.scenario, self.settings = scenario, settings
+        self.params = sample_parameters(scenario.parameters, settings.draws,
+                                        seed=settings.seed, sampler=settings.sampler)
+        self.levers = scenario.lever_schedule()
+        self.outputs = frozenset(scenario.variables)
+        self.n, self.cs = settings.draws, settings.chunk_size
+        self.n_chunks = -(-self.n // self.cs)
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        return index * self.cs, min(self.n, (index + 1) * self.cs)
+
+    def task(self, index: int) -> ChunkTask:
+        lo, hi = self.bounds(index)
+        st = self.settings
+        return ChunkTask(index=index, model=self.scenario.model,
+                         params={k: v[lo:hi] for k, v in self.params.items()},
+                         levers=self.levers, n_months=self.scenario.horizon, seed=st.seed,
+                         replicates=st.replicates, outputs=self.outputs)
+
+    def manifest(self) -> dict[str, Any]:
+        from threatsim import __version__
+
+        st, sc = self.settings, self.scenario
+        return {"run_id": sc.run_id, "scenario_name": sc.name, "model": sc.model,
+                "seed": st.seed, "draws": st.draws, "chunk_size": st.chunk_size,
+                "sampler": st.sampler, "replicates": st.replicates,
+                "variables": sorted(sc.variables), "threatsim_version": __version__}
+
+
+def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
+            reader: Any = None, bar: Progress | None = None
+            ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Every chunk's result once, in any order: read back, or computed (and checkpointed)."""
+    todo = list(range(plan.n_chunks))
+    if reader is not None:  # a further pass over a file written in the first
+        for i in todo:
+            yield i, reader(i)
+            if bar is not None:
+                bar.advance()
+        return
+    if checkpoint is not None:
+        have = checkpoint.done()
+        missing = []
+        for i in todo:
+            stored = checkpoint.load(i) if i in have else None
+            if stored is None:
+                missing.append(i)
+                continue
+            yield i, stored
+            if bar is not None:
+                bar.advance()
+        todo = missing
+    results = executor.map_chunks(run_chunk, (plan.task(i) for i in todo))
+    try:
+        for index, result in results:
+            if checkpoint is not None:
+                checkpoint.save(index, result)
+            yield index, result
+            if bar is not None:
+                bar.advance()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # stop the executor's work now (error, Ctrl-C, early exit)
+            close()
+
+
 def run(
     scenario: Scenario,
     *,
@@ -122,8 +173,12 @@ def run(
     sampler: str | None = None,
     chunk_size: int | None = None,
     replicates: int | None = None,
-    executor: ChunkExecutor | int | None = None,
+    executor: Any = None,
     progress: bool | None = None,
+    keep: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> xr.Dataset:
     """Run a scenario and collect an ``xarray.Dataset``.
 
@@ -135,15 +190,28 @@ def run(
         Override the scenario's ``[run]`` settings.
     executor
         ``None`` (the scenario's ``run.workers``), a number of worker processes,
-        or an object with ``map_chunks`` (see :class:`InProcessExecutor`).
+        a ``distributed.Client``, or an object with ``map_chunks`` (see
+        :mod:`threatsim.executors`). Every choice gives the same Dataset.
     progress
         Show a progress bar on stderr (default: when stderr is a terminal).
+    keep
+        ``"draws"`` (every trajectory) or ``"summary"`` (bands, P(= 0) of
+        stocks, per-draw outputs and parameters; memory does not grow with
+        the trajectories). Default: the scenario's ``outputs.keep``, else draws.
+    out
+        With ``keep="draws"``: stream every trajectory to this NetCDF file as
+        chunks finish (nothing is left there if the run stops early) and
+        return the summary instead of holding the draws in memory.
+    checkpoint, resume
+        Folder where finished chunks are stored; with ``resume=True`` the
+        chunks already there are reused (the run must be the same one).
 
     Returns
     -------
     xarray.Dataset
         Outputs on ``draw`` (and ``replicate``), ``time``, model dims; the
         sampled parameters as variables on ``draw``; provenance in ``attrs``.
+        For a summary: bands on ``quantile`` instead of ``draw``.
 
     Examples
     --------
@@ -151,37 +219,66 @@ def run(
     >>> sc = threatsim.load_scenario("scenarios/baseline.toml")  # doctest: +SKIP
     >>> ds = threatsim.run(sc, draws=1000, seed=7)               # doctest: +SKIP
     """
-    workers = executor if isinstance(executor, int) else None
+    workers = executor if isinstance(executor, int) and not isinstance(executor, bool) else None
     settings = _settings(scenario, draws=draws, seed=seed, sampler=sampler,
                          chunk_size=chunk_size, replicates=replicates, workers=workers)
-    if executor is None or isinstance(executor, int):
-        executor = make_executor(settings.workers)
-    params = sample_parameters(scenario.parameters, settings.draws, seed=settings.seed,
-                               sampler=settings.sampler)
-    levers = scenario.lever_schedule()
-    outputs = frozenset(scenario.variables)
-    n, cs = settings.draws, settings.chunk_size
-    n_chunks = -(-n // cs)
+    keep = keep if keep is not None else getattr(scenario, "keep", None) or "draws"
+    if keep not in KEEP:
+        raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
+    ex = resolve_executor(executor, settings.workers)
+    plan = _Plan(scenario, settings)
+    ckpt = None
+    if checkpoint is not None:
+        from threatsim.checkpoint import Checkpoint
 
-    def tasks() -> Iterator[ChunkTask]:
-        for i in range(n_chunks):
-            lo, hi = i * cs, min(n, (i + 1) * cs)
-            yield ChunkTask(index=i, model=scenario.model,
-                            params={k: v[lo:hi] for k, v in params.items()},
-                            levers=levers, n_months=scenario.horizon, seed=settings.seed,
-                            replicates=settings.replicates, outputs=outputs)
+        ckpt = Checkpoint.open(checkpoint, plan.manifest(), resume=resume)
+    show = progress if progress is not None else os.isatty(2)
+    label = f"{scenario.name}: {settings.draws:,} draws"
+    if keep == "summary" or out is not None:
+        return _run_streaming(plan, ex, ckpt, show, label, out=out if keep == "draws" else None)
 
     # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
     # each month's values over all draws (what bands reduce over) are contiguous.
     buffers: dict[str, np.ndarray] = {}
-    show = progress if progress is not None else os.isatty(2)
-    with Progress(n_chunks, enabled=show, label=f"{scenario.name}: {n:,} draws") as bar:
-        for index, result in executor.map_chunks(run_chunk, tasks()):
-            lo, hi = index * cs, min(n, (index + 1) * cs)
+    n = plan.n
+    with Progress(plan.n_chunks, enabled=show, label=label) as bar:
+        for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar):
+            lo, hi = plan.bounds(index)
             for name, arr in result.items():
                 if name not in buffers:
                     buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
                 buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)
-            bar.advance()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
-    return to_dataset(scenario, collected, params, settings)
+    return to_dataset(scenario, collected, plan.params, settings)
+
+
+def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label: str, *,
+                   out: str | os.PathLike[str] | None) -> xr.Dataset:
+    """Summary from streamed chunks; with *out*, trajectories streamed to NetCDF too."""
+    from threatsim.streaming import NetCDFSink, StreamingSummary
+
+    summary = StreamingSummary(plan.scenario, plan.settings)
+    sink = NetCDFSink(Path(out), plan.scenario, plan.settings, plan.params) if out else None
+    try:
+        with Progress(plan.n_chunks, enabled=show, label=label) as bar:
+            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar):
+                if sink is not None:
+                    sink.write(index, result)
+                summary.feed(index, result)
+        summary.end_pass()
+        while summary.needs_pass:
+            with Progress(plan.n_chunks, enabled=show,
+                          label=f"{label} (pass {summary.pass_no})") as bar:
+                reader = sink.read if sink is not None else None
+                for index, result in _chunks(plan, ex, checkpoint=ckpt, reader=reader,
+                                             bar=bar):
+                    summary.feed(index, result)
+            summary.end_pass()
+        ds = summary.dataset(plan.params)
+        if sink is not None:
+            ds.attrs["draws_file"] = str(sink.commit())
+        return ds
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise

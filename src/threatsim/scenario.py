@@ -46,7 +46,7 @@ _RUN_KEYS = ("draws", "seed", "sampler", "chunk_size", "workers", "replicates")
 _PARAM_KEYS = ("dist", "range", "value", "mode", "values", "weights", "unit", "source",
                "assumption", "range_assumption", "share_of", "description")
 _TIMELINE_KEYS = ("at", "levers", "note")
-_OUTPUT_KEYS = ("variables", "quantiles", "report_months")
+_OUTPUT_KEYS = ("variables", "quantiles", "report_months", "keep")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +114,7 @@ class Scenario:
     sources: SourceRegistry = field(repr=False)
     resolved: dict[str, Any] = field(repr=False)
     path: str | None = None
+    keep: str = "draws"
 
     @property
     def resolved_json(self) -> str:
@@ -610,6 +611,10 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
             or not all(_is_number(q) and 0 < q < 1 for q in quantiles)):
         p.add("outputs.quantiles", quantiles, "must be a list of numbers in (0, 1)")
         quantiles = list(DEFAULT_QUANTILES)
+    keep = outputs.get("keep", "draws")
+    if keep not in ("draws", "summary"):
+        p.add("outputs.keep", keep, "must be one of draws, summary")
+        keep = "draws"
     report_months: list[int] = []
     if "report_months" in outputs and start is not None:
         raw = outputs["report_months"]
@@ -634,6 +639,7 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
         horizon=horizon, parameters=parameters, levers=levers, timeline=tuple(timeline),
         run=run, variables=tuple(variables), quantiles=tuple(float(q) for q in quantiles),
         report_months=tuple(report_months), sources=sources, resolved=resolved, path=path,
+        keep=keep,
     )
 
 

@@ -1,0 +1,244 @@
+"""Executors: who runs the chunks of a run, and where.
+
+An executor is any object with ``map_chunks(fn, tasks)`` that calls ``fn`` on
+every task and yields the results in any order. The engine places each result
+by its chunk index, so every executor gives the same Dataset, bit for bit.
+
+* :class:`InProcessExecutor` -- one chunk after another in this process (the
+  default; needs nothing).
+* :class:`ProcessPoolChunkExecutor` -- a local process pool.
+* :class:`DaskExecutor` -- a ``dask.distributed`` cluster: a ``LocalCluster``
+  (:func:`local_cluster`) or a scheduler address (:func:`connect`).
+  ``threatsim.run(..., executor=client)`` accepts a ``distributed.Client``
+  as it is. dask is an optional extra (``pip install threatsim[distributed]``)
+  and is imported only when one of these is used.
+
+Every executor keeps a bounded number of chunks in flight (twice the number of
+worker threads by default): a 10,000-chunk run never builds a 10,000-task graph,
+and the memory held by results waiting to be collected stays bounded.
+Stopping the iteration early (an error, Ctrl-C) cancels what is still queued.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from threatsim.errors import ScenarioError, ThreatsimError
+
+__all__ = [
+    "ChunkExecutor",
+    "DaskExecutor",
+    "ExecutorError",
+    "InProcessExecutor",
+    "ProcessPoolChunkExecutor",
+    "SchedulerUnreachable",
+    "connect",
+    "is_dask_client",
+    "local_cluster",
+    "make_executor",
+    "resolve_executor",
+]
+
+#: Seconds ``connect`` waits for a scheduler before giving up.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Times a chunk may be lost with a dying worker before the run fails.
+DEFAULT_ALLOWED_FAILURES = 5
+
+
+class ExecutorError(ThreatsimError, RuntimeError):
+    """The cluster could not finish the run (e.g. a chunk killed every worker it ran on)."""
+
+
+class SchedulerUnreachable(ScenarioError):
+    """No dask scheduler answered at the address given (bad input: exit status 2)."""
+
+
+class ChunkExecutor(Protocol):
+    """Runs chunk tasks and yields ``fn(task)`` for each, in any order."""
+
+    def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+
+class InProcessExecutor:
+    """Runs chunks one after another in this process (the default)."""
+
+    def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        for task in tasks:
+            yield fn(task)
+
+
+class ProcessPoolChunkExecutor:
+    """Runs chunks on a local process pool, with bounded work in flight."""
+
+    def __init__(self, workers: int, *, max_in_flight: int | None = None) -> None:
+        self.workers = workers
+        self.max_in_flight = max_in_flight or 2 * workers
+
+    def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        finished = False
+        try:
+            pending: set[cf.Future[Any]] = set()
+            for task in tasks:
+                pending.add(pool.submit(fn, task))
+                if len(pending) >= self.max_in_flight:
+                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            for fut in cf.as_completed(pending):
+                yield fut.result()
+            finished = True
+        finally:
+            # On an error or Ctrl-C: drop what is queued, do not wait for it.
+            pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+def is_dask_client(obj: object) -> bool:
+    """Whether *obj* looks like a ``distributed.Client`` (no dask import needed)."""
+    return (hasattr(obj, "submit") and hasattr(obj, "scheduler_info")
+            and hasattr(obj, "nthreads") and not hasattr(obj, "map_chunks"))
+
+
+class DaskExecutor:
+    """Runs chunks as tasks of a ``dask.distributed`` cluster.
+
+    Chunks are submitted lazily: at most ``max_in_flight`` (default twice the
+    cluster's worker threads, at least 2) are queued or running; a new one is
+    submitted as each result arrives. A chunk whose worker dies is recomputed
+    on another worker by the scheduler (up to its ``allowed-failures``, see
+    :func:`local_cluster`); the result is the same because a chunk's outcome
+    depends only on its parameters and its own random stream.
+    """
+
+    def __init__(self, client: Any, *, max_in_flight: int | None = None,
+                 retries: int = 0) -> None:
+        self.client = client
+        self.max_in_flight = max_in_flight
+        self.retries = retries
+
+    def _limit(self) -> int:
+        if self.max_in_flight:
+            return self.max_in_flight
+        try:
+            threads = sum(self.client.nthreads().values())
+        except Exception:  # a client that cannot say: keep it small
+            threads = 1
+        return max(2, 2 * threads)
+
+    def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        run_key = uuid.uuid4().hex[:10]
+        source = iter(tasks)
+        live: set[Any] = set()
+        queue = as_completed()
+
+        def submit(task: Any) -> None:
+            index = getattr(task, "index", None)
+            key = f"threatsim-chunk-{index}-{run_key}-{uuid.uuid4().hex[:6]}"
+            fut = self.client.submit(fn, task, key=key, pure=False, retries=self.retries)
+            live.add(fut)
+            queue.add(fut)
+
+        try:
+            for task in itertools.islice(source, self._limit()):
+                submit(task)
+            for fut in queue:
+                live.discard(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:
+                    if type(exc).__name__ == "KilledWorker":
+                        raise ExecutorError(
+                            f"a chunk was lost with {DEFAULT_ALLOWED_FAILURES} or more dying "
+                            f"workers; giving up ({exc})") from None
+                    raise
+                fut.release()
+                nxt = next(source, None)
+                if nxt is not None:
+                    submit(nxt)
+                yield result
+        finally:
+            if live:  # stopped early (error, Ctrl-C, generator closed): cancel the rest
+                try:
+                    self.client.cancel(list(live), force=True)
+                except Exception:  # the cluster may already be gone
+                    pass
+
+
+def _configure_dask() -> None:
+    import dask
+
+    dask.config.set({"distributed.scheduler.allowed-failures": DEFAULT_ALLOWED_FAILURES})
+
+
+def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
+    """A ``distributed.Client`` on a new ``LocalCluster`` of *workers* processes.
+
+    Close it with ``client.close(); client.cluster.close()`` or use it as a
+    context manager (``with local_cluster(2) as client: ...``).
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ScenarioError("must be a whole number >= 1", key="workers", value=workers)
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ScenarioError("needs dask.distributed: pip install 'threatsim[distributed]'",
+                            key="cluster", value="local") from None
+    _configure_dask()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                           processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster, set_as_default=False)
+
+
+def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at *address*.
+
+    Raises :class:`SchedulerUnreachable` naming the address when no scheduler
+    answers within *timeout* seconds.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError("needs dask.distributed: pip install 'threatsim[distributed]'",
+                            key="scheduler", value=address) from None
+    _configure_dask()
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchedulerUnreachable(
+            f"no dask scheduler answered within {timeout:g} s ({reason})",
+            key="scheduler", value=address) from None
+    except ValueError as exc:
+        raise SchedulerUnreachable(f"is not a scheduler address ({exc})",
+                                   key="scheduler", value=address) from None
+
+
+def make_executor(workers: int) -> ChunkExecutor:
+    """In-process for 1 worker, a process pool otherwise."""
+    return InProcessExecutor() if workers <= 1 else ProcessPoolChunkExecutor(workers)
+
+
+def resolve_executor(executor: Any, workers: int) -> ChunkExecutor:
+    """The executor ``run`` uses for its ``executor=`` argument.
+
+    ``None`` or an int: :func:`make_executor`; a ``distributed.Client``:
+    :class:`DaskExecutor`; anything with ``map_chunks``: itself.
+    """
+    if executor is None or isinstance(executor, int):
+        return make_executor(workers)
+    if hasattr(executor, "map_chunks"):
+        return executor  # type: ignore[no-any-return]
+    if is_dask_client(executor):
+        return DaskExecutor(executor)
+    raise ScenarioError("must be None, a number of workers, a distributed.Client or an "
+                        "object with map_chunks(fn, tasks)", key="executor",
+                        value=type(executor).__name__)
