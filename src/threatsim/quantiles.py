@@ -25,28 +25,30 @@ def _lerp(a: float, b: float, t: float) -> float:
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
-def _order_stats_bracketed(x: np.ndarray, ranks: list[int]) -> list[float] | None:
-    """Values of rank r (0-based, ascending) in 1-D *x* for each r, or None if a bracket misses."""
+def _order_stats_bracketed(x: np.ndarray,
+                           pairs: list[tuple[int, int]]) -> list[tuple[float, float]] | None:
+    """Values of ranks (r, r2) (0-based, ascending, r2 - r <= 1) in 1-D *x*; None if a bracket misses."""
     n = x.size
     step = max(1, n // _SUBSAMPLE)
     sample = np.sort(x[::step])
     m = sample.size
     out = []
-    for r in ranks:
+    for r, r2 in pairs:
         p = r / max(n - 1, 1)
         pos = p * (m - 1)
         # +-4 binomial standard deviations of the subsample rank, plus slack.
-        delta = 4.0 * np.sqrt(m * p * (1.0 - p)) + 4.0
+        delta = 4.0 * np.sqrt(m * p * (1.0 - p)) + 5.0
         lo = sample[max(0, int(np.floor(pos - delta)))]
         hi = sample[min(m - 1, int(np.ceil(pos + delta)))]
         below = int(np.count_nonzero(x < lo))
         if r < below:
             return None
         inside = x[(x >= lo) & (x <= hi)]
-        k = r - below
-        if k >= inside.size:
+        k, k2 = r - below, r2 - below
+        if k2 >= inside.size:
             return None
-        out.append(float(np.partition(inside, k)[k]))
+        part = np.partition(inside, [k, k2]) if k2 != k else np.partition(inside, k)
+        out.append((float(part[k]), float(part[k2])))
     return out
 
 
@@ -64,17 +66,17 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     below = np.floor(virtual).astype(np.int64)
     above = np.minimum(below + 1, n - 1)
     gamma = virtual - below
-    ranks = sorted({*below.tolist(), *above.tolist()})
+    pairs = [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
     for i in range(n_rows):
         x = rows[i]
         if np.isnan(x).any():
             out[:, i] = np.nanquantile(x, qs)
             continue
-        stats = _order_stats_bracketed(x, ranks) if n > 4 * _SUBSAMPLE else None
+        stats = _order_stats_bracketed(x, pairs) if n > 4 * _SUBSAMPLE else None
         if stats is None:
+            ranks = sorted({r for pair in pairs for r in pair})
             part = np.partition(x, ranks)
-            stats = [float(part[r]) for r in ranks]
-        value = dict(zip(ranks, stats, strict=True))
-        for j in range(qs.size):
-            out[j, i] = _lerp(value[int(below[j])], value[int(above[j])], float(gamma[j]))
+            stats = [(float(part[b]), float(part[a])) for b, a in pairs]
+        for j, (a, b) in enumerate(stats):
+            out[j, i] = _lerp(a, b, float(gamma[j]))
     return out
