@@ -111,8 +111,9 @@ class Model(Protocol):
 
 def _registry() -> dict[str, Model]:
     from threatsim.models.financing import FinancingModel
+    from threatsim.models.fighters import FightersModel
 
-    return {"financing": FinancingModel()}
+    return {"financing": FinancingModel(), "fighters": FightersModel()}
 
 
 MODELS: dict[str, Model] = {}
