@@ -110,10 +110,12 @@ class Model(Protocol):
 
 
 def _registry() -> dict[str, Model]:
+    from threatsim.models.detention import DetentionModel
     from threatsim.models.financing import FinancingModel
     from threatsim.models.fighters import FightersModel
 
-    return {"financing": FinancingModel(), "fighters": FightersModel()}
+    return {"financing": FinancingModel(), "fighters": FightersModel(),
+            "detention": DetentionModel()}
 
 
 MODELS: dict[str, Model] = {}
