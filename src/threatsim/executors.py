@@ -135,7 +135,7 @@ class DaskExecutor:
         run_key = uuid.uuid4().hex[:10]
         source = iter(tasks)
         live: set[Any] = set()
-        queue = as_completed()
+        queue = as_completed(loop=self.client.loop)
 
         def submit(task: Any) -> None:
             index = getattr(task, "index", None)

@@ -162,6 +162,8 @@ class ExactQuantiles:
         self._scale: np.ndarray | None = None
         self._counts: np.ndarray | None = None
         self._groups: list[_Group] = []
+        self._gid: np.ndarray | None = None  # pass-1 bin (with cell offset) -> group, or -1
+        self._offsets = np.zeros(0, dtype=np.int64)
         self._values: dict[tuple[int, int], float] = {}  # (cell, rank) -> value
         self.n: np.ndarray | None = None  # non-NaN count per cell
         self._result: np.ndarray | None = None
@@ -194,25 +196,27 @@ class ExactQuantiles:
         lo[bad], scale[bad] = 0.0, 1.0
         self._lo, self._scale = lo, scale
         self._counts = np.zeros((self.C, self.B + 3), dtype=np.int64)
+        self._offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
 
     def _bins(self, x: np.ndarray) -> np.ndarray:
-        """Pass-1 bin of every value: 0 under, 1..B, B+1 over, B+2 NaN."""
+        """Pass-1 bin of every value: 0 under, 1..B, B+1 over, B+2 NaN; plus the cell offset."""
         assert self._lo is not None and self._scale is not None
-        t = (x - self._lo) * self._scale
-        np.clip(t, -1.0, float(self.B), out=t)
+        t = np.subtract(x, self._lo)
+        t *= self._scale
+        t += 1.0
+        np.clip(t, 0.0, float(self.B + 1), out=t)
         nan = np.isnan(t)
         if nan.any():
-            t[nan] = self.B + 1
-        idx = np.floor(t).astype(np.int64)
-        idx += 1
+            t[nan] = self.B + 2
+        idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+        idx += self._offsets
         return idx
 
     def _count(self, x: np.ndarray) -> None:
         assert self._counts is not None
         idx = self._bins(x)
-        idx += np.arange(self.C, dtype=np.int64) * (self.B + 3)
-        self._counts += np.bincount(idx.ravel(), minlength=self.C * (self.B + 3)).reshape(
-            self.C, self.B + 3)
+        self._counts += np.bincount(idx.ravel(order="K"),
+                                    minlength=self.C * (self.B + 3)).reshape(self.C, self.B + 3)
 
     def feed(self, x: np.ndarray) -> None:
         """Add one chunk of the sample: shape ``(m, C)``."""
@@ -246,6 +250,7 @@ class ExactQuantiles:
             self._plan_from_counts()
         else:
             self._close_groups()
+        self._gid = None
         self.pass_no += 1
         self.needs_pass = bool(self._groups)
 
@@ -279,43 +284,52 @@ class ExactQuantiles:
 
     # -- passes 2+ --------------------------------------------------------------
     def _feed_groups(self, x: np.ndarray) -> None:
-        idx = None
+        by_bin = [g for g in self._groups if g.bin1 is not None]
+        if by_bin:
+            if self._gid is None:
+                self._gid = np.full(self.C * (self.B + 3), -1, dtype=np.int32)
+                for j, g in enumerate(by_bin):
+                    assert g.bin1 is not None
+                    self._gid[g.cell * (self.B + 3) + g.bin1] = j
+            gid = self._gid[self._bins(x)]
+            sel = gid >= 0
+            gsel, vsel = gid[sel], x[sel]
+            order = np.argsort(gsel, kind="stable")
+            gsel, vsel = gsel[order], vsel[order]
+            cuts = np.searchsorted(gsel, np.arange(len(by_bin) + 1))
+            for j, g in enumerate(by_bin):
+                if cuts[j] < cuts[j + 1]:
+                    self._take(g, vsel[cuts[j]:cuts[j + 1]], None)
         keys: dict[int, np.ndarray] = {}
         for g in self._groups:
-            col = x[:, g.cell]
             if g.bin1 is not None:
-                if idx is None:
-                    idx = self._bins(x)
-                mask = idx[:, g.cell] == g.bin1
-                vals = col[mask]
-                k = None
-            else:
-                k = keys.get(g.cell)
-                if k is None:
-                    k = keys[g.cell] = float_keys(col)
-                mask = (k >= np.uint64(g.ka)) & (k <= np.uint64(g.kb))
-                vals = col[mask]
-                k = k[mask]
-            if vals.size == 0:
                 continue
-            g.seen += vals.size
-            if g.mode == "hist":
-                assert k is not None and g.hist is not None
-                sub = ((k - np.uint64(g.ka)) >> np.uint64(g.shift)).astype(np.int64)
-                g.hist += np.bincount(sub, minlength=g.hist.size)
-                continue
-            kk = float_keys(vals) if k is None else k
-            lo, hi = int(kk.min()), int(kk.max())
-            g.kmin = lo if g.kmin is None else min(g.kmin, lo)
-            g.kmax = hi if g.kmax is None else max(g.kmax, hi)
-            if g.aborted:
-                continue
-            u, cnt = np.unique(vals, return_counts=True)
-            g.vals.append(u)
-            g.cnts.append(cnt)
-            g.raw += u.size
-            if g.raw > 4 * self.cap:
-                self._consolidate(g)
+            k = keys.get(g.cell)
+            if k is None:
+                k = keys[g.cell] = float_keys(x[:, g.cell])
+            mask = (k >= np.uint64(g.ka)) & (k <= np.uint64(g.kb))
+            if mask.any():
+                self._take(g, x[:, g.cell][mask], k[mask])
+
+    def _take(self, g: _Group, vals: np.ndarray, k: np.ndarray | None) -> None:
+        g.seen += vals.size
+        if g.mode == "hist":
+            assert k is not None and g.hist is not None
+            sub = ((k - np.uint64(g.ka)) >> np.uint64(g.shift)).astype(np.int64)
+            g.hist += np.bincount(sub, minlength=g.hist.size)
+            return
+        kk = float_keys(vals) if k is None else k
+        lo, hi = int(kk.min()), int(kk.max())
+        g.kmin = lo if g.kmin is None else min(g.kmin, lo)
+        g.kmax = hi if g.kmax is None else max(g.kmax, hi)
+        if g.aborted:
+            return
+        u, cnt = np.unique(vals, return_counts=True)
+        g.vals.append(u)
+        g.cnts.append(cnt)
+        g.raw += u.size
+        if g.raw > 4 * self.cap:
+            self._consolidate(g)
 
     def _consolidate(self, g: _Group) -> None:
         if len(g.vals) > 1:
