@@ -1,0 +1,109 @@
+"""Model ``coupled``: ISIL's reserves and its fighters in one monthly loop.
+
+The ``financing`` model's reserves (:class:`~threatsim.models.financing.ReservesStock`)
+and the ``fighters`` model's compartments (:class:`~threatsim.models.fighters.FighterFlows`)
+step together. Two links tie them:
+
+* **Upkeep follows the active fighters.** Planned spending in month ``t`` is ::
+
+      upkeep_per_fighter * active[t] + transfers_to_affiliates + operations_spending
+
+  where ``active[t]`` counts the active fighters (local and foreign) in iraq and
+  syria at the start of the month: the centre pays the core (para 17), the
+  affiliates get transfers (paras 5, 9) and are expected to finance themselves
+  (para 14). The financing model's fixed ``fighters`` parameter is gone.
+* **Empty reserves weaken the group.** In a month that starts with reserves at
+  0, recruitment means are multiplied by ``1 - recruitment_drop_when_depleted``
+  and ``desertion_rise_when_depleted`` is added to the monthly desertion
+  (local fighters) and departure (foreign fighters) probabilities, in every
+  region. Both are scenario parameters: the report gives no figure, so they
+  are stated assumptions.
+
+Both halves draw their chance from the chunk's one generator (the fighters'
+flows first, then the reserves' cache discoveries), so the determinism
+contract holds as for each model alone. Each model still runs alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from threatsim.errors import ScenarioError
+from threatsim.models import FloatArray, ModelInfo, ParameterDecl
+from threatsim.models.fighters import (
+    COMPARTMENTS,
+    FIGHTER_LEVERS,
+    FIGHTER_OUTPUTS,
+    FIGHTER_PARAMETERS,
+    IRAQ,
+    REGIONS,
+    SYRIA,
+    FighterFlows,
+    rate_problems,
+)
+from threatsim.models.financing import INFO as FINANCING_INFO
+from threatsim.models.financing import ReservesStock
+
+__all__ = ["CoupledModel"]
+
+COUPLING_PARAMETERS: tuple[ParameterDecl, ...] = (
+    ParameterDecl(name="recruitment_drop_when_depleted", unit="share",
+                  doc="share by which recruitment falls in a month that starts with no reserves"),
+    ParameterDecl(name="desertion_rise_when_depleted", unit="share_per_month",
+                  doc="added to the monthly desertion and departure probabilities in a month "
+                      "that starts with no reserves"),
+)
+
+INFO = ModelInfo(
+    name="coupled",
+    doc="Reserves and fighters in one monthly loop: upkeep follows the active fighters in "
+        "Iraq and Syria; empty reserves cut recruitment and raise desertion",
+    parameters=(*(p for p in FINANCING_INFO.parameters if p.name != "fighters"),
+                *FIGHTER_PARAMETERS, *COUPLING_PARAMETERS),
+    levers=(*FINANCING_INFO.levers, *FIGHTER_LEVERS),
+    outputs=(*FINANCING_INFO.outputs, *FIGHTER_OUTPUTS),
+    coords={"region": REGIONS, "compartment": COMPARTMENTS},
+)
+
+_FINANCING_OUTPUTS = frozenset(o.name for o in FINANCING_INFO.outputs)
+
+
+class CoupledModel:
+    """Financing and fighters stepped together (see module docstring)."""
+
+    info = INFO
+
+    def check(self, scenario: Any) -> list[ScenarioError]:
+        """Competing rates, with the desertion rise added, sum to at most 1 each month."""
+        return rate_problems(scenario, extra_exit="desertion_rise_when_depleted")
+
+    def simulate(
+        self,
+        params: Mapping[str, FloatArray],
+        levers: Mapping[str, FloatArray],
+        *,
+        n_months: int,
+        rng: np.random.Generator,
+        outputs: frozenset[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run one chunk of draws; arrays are (draw, time, ...) and (draw,)."""
+        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        stock = ReservesStock(params, n_months=n_months, want=want & _FINANCING_OUTPUTS)
+        flows = FighterFlows(params, levers, n_months=n_months, want=want)
+        upkeep = np.asarray(params["upkeep_per_fighter"], dtype=np.float64)
+        other = params["transfers_to_affiliates"] + params["operations_spending"]
+        drop = np.asarray(params["recruitment_drop_when_depleted"], dtype=np.float64)
+        rise = np.asarray(params["desertion_rise_when_depleted"], dtype=np.float64)
+        for t in range(n_months):
+            # Both halves see the state at the start of the month.
+            plan = upkeep * flows.active((IRAQ, SYRIA)) + other
+            broke = stock.reserves <= 0.0
+            if broke.any():
+                flows.step(t, rng, recruit_factor=1.0 - drop * broke, extra_exit=rise * broke)
+            else:
+                flows.step(t, rng)
+            stock.step(t, plan, levers, rng)
+        return {**stock.outputs(), **flows.outputs()}
