@@ -427,7 +427,8 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
             if dim not in dims:
                 close = difflib.get_close_matches(dim, [*dims, *RESERVED], n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                p.add(f"{key}.{dim}", labels if labels is not None else ALL,
+                shown = ALL if labels is None else labels[0] if len(labels) == 1 else list(labels)
+                p.add(f"{key}.{dim}", shown,
                       f"is not a dim of {o.variable!r} nor a known key; {hint}dims: "
                       f"{', '.join(dims) or 'none'}; keys: {', '.join(RESERVED)}")
                 continue
