@@ -14,6 +14,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from threatsim.analysis.compare import compare
+from threatsim.analysis.convergence import mcse_quantile, run_to_precision
+from threatsim.analysis.discovery import discover
+from threatsim.analysis.sensitivity import sensitivity
+from threatsim.analysis.sweep import sweep
 from threatsim.distributions import DistSpec
 from threatsim.engine import run
 from threatsim.errors import ModelError, ScenarioError, ThreatsimError
@@ -31,15 +36,21 @@ __all__ = [
     "ThreatsimError",
     "__version__",
     "bands",
+    "compare",
     "crps_ensemble",
     "crps_interval",
+    "discover",
     "exceedance",
     "leaderboard",
     "load_observations",
     "load_scenario",
     "load_sources",
+    "mcse_quantile",
     "open_results",
     "rank_scenarios",
     "run",
+    "run_to_precision",
+    "sensitivity",
+    "sweep",
     "write_netcdf",
 ]

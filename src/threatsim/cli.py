@@ -35,9 +35,23 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.3g}"
 
 
+def _pm(se: float, unit: str) -> str:
+    """`` ±x``: a band's Monte Carlo standard error, in the band's unit."""
+    if se is None or not math.isfinite(se):
+        return ""
+    if unit.startswith("usd"):
+        return f" ±${se / 1e6:.2g}M"
+    return f" ±{se:.2g}"
+
+
 def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
-                  report_months: Sequence[int]) -> str:
-    """The compact text table ``threatsim run`` prints."""
+                  report_months: Sequence[int], mcse: bool = True) -> str:
+    """The compact text table ``threatsim run`` prints.
+
+    With ``mcse`` every band carries its Monte Carlo standard error (``±``,
+    same unit; :func:`threatsim.analysis.convergence.mcse_quantile`).
+    """
+    from threatsim.analysis.convergence import mcse_quantile
     from threatsim.results import bands
 
     lines: list[str] = []
@@ -56,14 +70,19 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
         if "time" in da.dims:
             sub = da.isel(time=list(report_months))
             b = bands(sub, qs)
-            head = f"{name} ({unit})"
-            header = "  ".join(f"{f'{q:.0%}':>10}" for q in qs)
+            se = mcse_quantile(sub, qs) if mcse else None
+            width = 17 if mcse else 10
+            head = f"{name} ({unit})" + ("; ± Monte Carlo standard error" if mcse else "")
+            header = "  ".join(f"{f'{q:.0%}':>{width}}" for q in qs)
             is_stock = da.attrs.get("kind") == "stock"
             lines.append(f"\n{head}\n  {'month':<8}{header}" + (f"{'P(=0)':>9}" if is_stock else ""))
             zero = (sub == 0).mean([d for d in ("draw", "replicate") if d in sub.dims])
             for i, month in enumerate(months):
-                row = "  ".join(f"{_fmt(float(b.isel(time=i).sel(quantile=q)), unit):>10}"
-                                for q in qs)
+                cells = [_fmt(float(b.isel(time=i).sel(quantile=q)), unit) for q in qs]
+                if se is not None:
+                    cells = [c + _pm(float(se.isel(time=i).sel(quantile=q)), unit)
+                             for c, q in zip(cells, qs, strict=True)]
+                row = "  ".join(f"{c:>{width}}" for c in cells)
                 tail = f"{float(zero.isel(time=i)):>9.1%}" if is_stock else ""
                 lines.append(f"  {month:<8}{row}{tail}")
         else:
@@ -72,8 +91,10 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
             text = f"\n{name} ({unit}): reached in {share:.1%} of draws"
             if share > 0:
                 vals = da.where(finite).quantile(qs, dim=[d for d in da.dims]).values
+                ses = (mcse_quantile(da, qs).values if mcse else [math.nan] * len(qs))
                 text += "; when reached: " + ", ".join(
-                    f"{q:.0%} {v:,.1f}" for q, v in zip(qs, vals, strict=True))
+                    f"{q:.0%} {v:,.1f}{_pm(float(e), '')}"
+                    for q, v, e in zip(qs, vals, ses, strict=True))
             lines.append(text)
     return "\n".join(lines)
 
@@ -97,11 +118,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from threatsim.results import write_netcdf
 
     sc = threatsim.load_scenario(args.scenario)
-    ds = threatsim.run(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
-                       chunk_size=args.chunk_size, executor=args.workers,
-                       progress=None if not args.quiet else False)
+    precision = None
+    if args.precision is not None or args.max_draws is not None:
+        from threatsim.analysis.convergence import run_to_precision
+
+        if args.precision is None:
+            from threatsim.errors import ScenarioError
+
+            raise ScenarioError("goes with --precision (e.g. --precision 0.01)",
+                                key="--max-draws", value=args.max_draws)
+        precision = run_to_precision(sc, args.precision, draws=args.draws,
+                                     max_draws=args.max_draws, seed=args.seed,
+                                     sampler=args.sampler, chunk_size=args.chunk_size,
+                                     executor=args.workers,
+                                     progress=None if not args.quiet else False)
+        ds = precision.dataset
+    else:
+        ds = threatsim.run(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
+                           chunk_size=args.chunk_size, executor=args.workers,
+                           progress=None if not args.quiet else False)
     out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
     print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
+    if precision is not None:
+        print("\n" + precision.summary())
     write_netcdf(ds, out)
     written = [out]
     if not args.no_plot:
@@ -110,6 +149,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         png = out.with_suffix(".png")
         _atomic_figure(fan_chart(ds, series, quantiles=sc.quantiles), png)
         written.append(png)
+    if args.plot:
+        from threatsim.plotting import exceedance_chart, save_figures
+
+        series = [n for n, v in ds.data_vars.items()
+                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        marks = [(sc.month_label(i), "report") for i in sc.report_months if 0 < i < sc.horizon]
+        written += save_figures(fan_chart(ds, series, quantiles=sc.quantiles, marks=marks),
+                                Path(args.plot) / f"fan_{sc.name}")
+        if series:
+            months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
+            written += save_figures(exceedance_chart(ds, series[0], at=months or None),
+                                    Path(args.plot) / f"exceedance_{sc.name}_{series[0]}")
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -247,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
     p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")
     p.add_argument("--no-plot", action="store_true", help="do not write the fan chart PNG")
+    p.add_argument("--plot", metavar="DIR",
+                   help="also write fan and exceedance charts (PNG and SVG) here")
+    p.add_argument("--precision", type=float, metavar="REL",
+                   help="double the draws (from --draws, default 1000) until every printed "
+                        "band's relative Monte Carlo standard error is below REL, e.g. 0.01")
+    p.add_argument("--max-draws", type=int, metavar="N",
+                   help="cap for --precision (default 256 x the first draws)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
@@ -277,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="write the leaderboard (and total rows) to this CSV")
     p.add_argument("--plot", metavar="DIR", help="write PIT histogram and coverage PNGs here")
     p.set_defaults(func=_cmd_score)
+
+    from threatsim.analysis._cli import add_commands
+
+    add_commands(sub)  # compare, sweep, sensitivity, discover
     return parser
 
 

@@ -1,0 +1,1 @@
+"""What-if analysis on runs: comparisons, sweeps, sensitivity, convergence, scenario discovery."""

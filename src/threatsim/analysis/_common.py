@@ -1,0 +1,174 @@
+"""Helpers shared by the analysis modules: picking an output, a month, the sample."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from threatsim.errors import ScenarioError
+from threatsim.models import get_model
+from threatsim.results import sample_dims
+from threatsim.scenario import Scenario
+
+__all__ = [
+    "at_month",
+    "check_output_at",
+    "format_value",
+    "model_dims",
+    "outcome_series",
+    "require_output",
+    "series_names",
+]
+
+
+def require_output(scenario: Scenario, name: str, *, key: str = "output") -> Scenario:
+    """*scenario*, keeping output *name* (added to ``outputs.variables`` if left out).
+
+    Raises a ScenarioError naming the closest output when the model has none
+    called *name*.
+    """
+    outputs = [o.name for o in get_model(scenario.model).info.outputs]
+    if name not in outputs:
+        close = difflib.get_close_matches(str(name), outputs, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ScenarioError(
+            f"is not an output of model {scenario.model!r}; {hint}allowed: {', '.join(outputs)}",
+            key=key, value=name)
+    if name in scenario.variables:
+        return scenario
+    return scenario.with_values({"outputs.variables": [*scenario.variables, name]})
+
+
+def series_names(ds: xr.Dataset) -> list[str]:
+    """Outputs of a run (not the sampled parameters), in Dataset order."""
+    return [str(n) for n, v in ds.data_vars.items()
+            if v.attrs.get("role") != "parameter" and sample_dims(v)]
+
+
+def _month_labels(ds: xr.Dataset) -> list[str]:
+    return [str(np.datetime64(t, "M")) for t in ds["time"].values]
+
+
+def at_month(ds: xr.Dataset, at: str | None, *, key: str = "at") -> int | None:
+    """Index on ``ds.time`` of month ``"YYYY-MM"`` (the last month when *at* is None)."""
+    if "time" not in ds.dims:
+        return None
+    labels = _month_labels(ds)
+    if at is None:
+        return len(labels) - 1
+    if not isinstance(at, str) or len(at) != 7 or at[4] != "-":
+        raise ScenarioError("must be a month written 'YYYY-MM' (e.g. '2020-06')", key=key,
+                            value=at)
+    if at not in labels:
+        raise ScenarioError(f"must be within the run: {labels[0]} to {labels[-1]}", key=key,
+                            value=at)
+    return labels.index(at)
+
+
+def outcome_series(ds: xr.Dataset, name: str, at: str | None = None, *,
+                   key: str = "output") -> xr.DataArray:
+    """Output *name* at month *at*, summed over model dims (region...), on the sample dims.
+
+    A per-draw scalar output (no ``time``) is returned as it is; giving
+    ``at`` for it is an error.
+    """
+    if name not in ds.data_vars or ds[name].attrs.get("role") == "parameter":
+        names = series_names(ds)
+        close = difflib.get_close_matches(str(name), names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ScenarioError(f"is not an output of this run; {hint}allowed: {', '.join(names)}",
+                            key=key, value=name)
+    da = ds[name]
+    if "time" in da.dims:
+        da = da.isel(time=at_month(ds, at))
+    elif at is not None:
+        raise ScenarioError(f"output {name!r} has no time axis (one value per draw); leave out "
+                            "--at", key="at", value=at)
+    extra = [d for d in model_dims(ds, name) if d in da.dims]
+    if extra:
+        attrs = da.attrs
+        da = da.sum(extra, skipna=False)
+        da.attrs = attrs
+    return da
+
+
+def model_dims(ds: xr.Dataset, name: str) -> list[str]:
+    """The dims the model gives output *name* besides ``time`` (e.g. ``region``).
+
+    Sample dims, ``scenario``, ``quantile`` and swept keys are not model dims.
+    """
+    try:
+        decls = {o.name: o for o in get_model(str(ds.attrs.get("model"))).info.outputs}
+    except KeyError:
+        decls = {}
+    if name in decls:
+        return [d for d in decls[name].dims if d != "time"]
+    swept = json.loads(ds.attrs.get("swept", "{}"))
+    skip = {"draw", "replicate", "scenario", "quantile", "time", *swept}
+    return [str(d) for d in ds[name].dims if d not in skip]
+
+
+
+
+def format_value(value: float, unit: str, *, digits: int = 3, short: bool = False) -> str:
+    """A value in its unit for people to read: ``$90M``, ``2.5 %/month``, ``14,000``.
+
+    ``short`` leaves out the per-time suffix (``/month``) for table cells
+    whose header names the unit.
+    """
+    if value is None or not np.isfinite(value):
+        return "-" if value is None or np.isnan(value) else str(value)
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    if unit.startswith("usd"):
+        suffix = "" if unit == "usd" or short else "/" + unit.removeprefix(
+            "usd_per_").replace("_", " ")
+        if size >= 1e6:
+            return f"{sign}${size / 1e6:,.{_decimals(size / 1e6, digits)}f}M{suffix}"
+        if size >= 1e3:
+            return f"{sign}${size / 1e3:,.{_decimals(size / 1e3, digits)}f}k{suffix}"
+        return f"{sign}${size:,.{_decimals(size, digits)}f}{suffix}"
+    if unit in ("share", "share_per_month"):
+        suffix = " %" if unit == "share" or short else " %/month"
+        return f"{100 * value:.{_decimals(100 * value, digits)}f}{suffix}"
+    if unit == "people":
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
+
+
+def _decimals(x: float, digits: int) -> int:
+    """Decimals that show *digits* significant figures of *x* (at most 3)."""
+    if x == 0:
+        return 0
+    mag = int(np.floor(np.log10(abs(x))))
+    return int(min(3, max(0, digits - 1 - mag)))
+
+
+def jsonable(value: Any) -> Any:
+    """Numbers and strings for JSON attrs (numpy scalars become Python ones)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def check_output_at(scenario: Scenario, output: str, at: str | None) -> Scenario:
+    """Fail fast on a bad ``--output`` / ``--at`` pair, before anything runs.
+
+    Returns the scenario keeping *output*.
+    """
+    scenario = require_output(scenario, output)
+    decl = {o.name: o for o in get_model(scenario.model).info.outputs}[output]
+    if at is not None:
+        if "time" not in decl.dims:
+            raise ScenarioError(f"output {output!r} has no time axis (one value per draw); "
+                                "leave out --at", key="at", value=at)
+        scenario.month_of(at, key="at")
+    return scenario

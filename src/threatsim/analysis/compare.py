@@ -1,0 +1,300 @@
+"""Paired comparison of a what-if against a base scenario, with common random numbers.
+
+Both scenarios run with the same seed, draws and chunk size. Parameters are
+sampled from streams keyed by their names and the model's own chance from
+streams keyed by chunk index (:mod:`threatsim.rng`), so draw ``i`` of the
+what-if sees the same parameter values and the same chance as draw ``i`` of
+the base wherever the two scenarios agree. The difference ``what-if - base``
+is then taken draw by draw: a paired difference, whose bands are far
+narrower than the difference of two independent bands.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from threatsim.analysis._common import format_value, jsonable
+from threatsim.engine import ChunkExecutor
+from threatsim.engine import run as run_scenario
+from threatsim.errors import ScenarioError
+from threatsim.results import sample_dims
+from threatsim.scenario import Scenario
+
+__all__ = ["compare", "comparison_table", "scenario_changes"]
+
+_BETTER = ("lower", "higher")
+
+
+def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(table, dict):
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: table}
+
+
+def scenario_changes(base: Scenario, whatif: Scenario) -> list[tuple[str, Any, Any]]:
+    """What the what-if changed: ``(key, base value, what-if value)`` for every key that differs.
+
+    Keys are dotted paths of the resolved scenarios (after ``extends``);
+    a key present in only one of them shows ``None`` on the other side.
+    ``name``, ``description`` and ``sources`` are left out.
+    """
+    a, b = _flatten(base.resolved), _flatten(whatif.resolved)
+    skip = ("name", "description", "sources")
+    changes = []
+    for key in sorted(set(a) | set(b)):
+        if key in skip:
+            continue
+        if a.get(key) != b.get(key):
+            changes.append((key, a.get(key), b.get(key)))
+    return changes
+
+
+def check_comparable(base: Scenario, whatif: Scenario) -> None:
+    """Refuse scenarios that are not runs of the same model over the same months."""
+    problems = []
+    for key, x, y in (("model", base.model, whatif.model),
+                      ("start", base.month_label(0), whatif.month_label(0)),
+                      ("horizon", base.horizon, whatif.horizon)):
+        if x != y:
+            problems.append(ScenarioError(
+                f"must be the same in both scenarios to compare them draw by draw "
+                f"(base {x!r}, what-if {y!r})", key=key, value=y))
+    if problems:
+        raise ScenarioError("cannot compare", path=whatif.path, problems=tuple(problems))
+
+
+def _better_map(better: str | Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
+    if isinstance(better, str):
+        better = dict.fromkeys(names, better)
+    out = {}
+    for name in names:
+        way = better.get(name, "lower")
+        if way not in _BETTER:
+            raise ScenarioError("must be 'lower' or 'higher'", key=f"better.{name}", value=way)
+        out[name] = way
+    for name in better:
+        if name not in names:
+            raise ScenarioError(f"is not an output of both runs ({', '.join(names)})",
+                                key="better", value=name)
+    return out
+
+
+def compare(
+    base: Scenario,
+    whatif: Scenario,
+    *,
+    draws: int | None = None,
+    seed: int | None = None,
+    sampler: str | None = None,
+    chunk_size: int | None = None,
+    replicates: int | None = None,
+    better: str | Mapping[str, str] = "lower",
+    levels: Mapping[str, float] | None = None,
+    quantiles: Sequence[float] | None = None,
+    executor: ChunkExecutor | int | None = None,
+    progress: bool | None = False,
+) -> xr.Dataset:
+    """Run *base* and *whatif* with common random numbers and take paired differences.
+
+    Parameters
+    ----------
+    base, whatif
+        Scenarios of the same model, start and horizon.
+    draws, seed, sampler, chunk_size, replicates
+        Shared by both runs; default to the base scenario's ``[run]``.
+    better
+        ``"lower"`` (default) or ``"higher"``: which way is better for every
+        output, or a mapping from output name to that (others: lower).
+    levels
+        Output name -> level for the exceedance probabilities. The event
+        counted is the bad side of the level: above it when lower is better,
+        below it when higher is better. Default: the base run's median in
+        each month (so the base's probability is about 50 %).
+    quantiles
+        Bands of the difference (default: the base scenario's quantiles).
+
+    Returns
+    -------
+    xarray.Dataset
+        For every output ``x`` both runs share:
+
+        * ``x`` on a ``scenario`` dim (``"base"``, ``"whatif"``) before the sample dims;
+        * ``x_diff``: the paired difference what-if - base, per draw;
+        * ``x_diff_bands``: its quantile bands (``quantile`` dim);
+        * ``x_p_better``: P(what-if better than base), over draws where both are defined;
+        * ``x_level``, ``x_p_exceed`` (per scenario) and ``x_p_exceed_diff``
+          (what-if - base): the exceedance probabilities of the level.
+
+        The sampled parameters (on ``scenario`` and ``draw``), and attrs
+        naming both scenarios, the shared seed and the changes
+        (``changes``: JSON list of [key, base, what-if]).
+
+    Raises
+    ------
+    ScenarioError
+        Scenarios of different models, starts or horizons; a bad ``better``
+        or ``levels`` entry.
+    """
+    check_comparable(base, whatif)
+    settings = {"draws": draws or base.run.draws,
+                "seed": base.run.seed if seed is None else seed,
+                "sampler": sampler or base.run.sampler,
+                "chunk_size": chunk_size or base.run.chunk_size,
+                "replicates": replicates or base.run.replicates}
+    names = [v for v in base.variables if v in whatif.variables]
+    way = _better_map(better, names)
+    levels = dict(levels or {})
+    for name in levels:
+        if name not in names:
+            raise ScenarioError(f"is not an output of both runs ({', '.join(names)})",
+                                key="level", value=name)
+    qs = list(quantiles) if quantiles is not None else list(base.quantiles)
+
+    a = run_scenario(base, executor=executor, progress=progress, **settings)
+    b = run_scenario(whatif, executor=executor, progress=progress, **settings)
+
+    index = pd.Index(["base", "whatif"], name="scenario")
+    data: dict[str, xr.DataArray] = {}
+    params = [n for n in a.data_vars if a[n].attrs.get("role") == "parameter"]
+    params += [n for n in b.data_vars if b[n].attrs.get("role") == "parameter" and n not in params]
+    for name in params:
+        pair = [ds[name] if name in ds else xr.full_like(a["draw"], np.nan, dtype=float)
+                for ds in (a, b)]
+        var = xr.concat(pair, dim=index)
+        var.attrs = (a[name] if name in a else b[name]).attrs
+        data[name] = var
+    for name in names:
+        x, y = a[name], b[name]
+        attrs = dict(x.attrs)
+        data[name] = xr.concat([x, y], dim=index).assign_attrs(attrs)
+        diff = (y - x).assign_attrs(units=attrs.get("units", ""),
+                                    long_name=f"what-if minus base: {name}")
+        data[f"{name}_diff"] = diff
+        dims = sample_dims(diff)
+        with warnings.catch_warnings():  # a flow has no value before the first month
+            warnings.simplefilter("ignore", RuntimeWarning)
+            data[f"{name}_diff_bands"] = diff.quantile(qs, dim=dims).assign_attrs(
+                units=attrs.get("units", ""), long_name=f"bands of the paired difference: {name}")
+            lower = way[name] == "lower"
+            valid = diff.notnull()
+            gain = (diff < 0) if lower else (diff > 0)
+            p_better = gain.where(valid).mean(dims)
+            data[f"{name}_p_better"] = p_better.assign_attrs(
+                units="probability", better=way[name],
+                long_name=f"P(what-if {way[name]} than base: {name})")
+            if name in levels:
+                level: xr.DataArray | float = float(levels[name])
+                data[f"{name}_level"] = xr.DataArray(level, attrs={
+                    "units": attrs.get("units", ""), "long_name": "level (given)"})
+            else:
+                level = x.median(dims)
+                data[f"{name}_level"] = level.assign_attrs(
+                    units=attrs.get("units", ""), long_name="level: the base run's median")
+        side = "above" if lower else "below"
+        hit = (data[name] > level) if lower else (data[name] < level)
+        p = hit.mean(dims)
+        data[f"{name}_p_exceed"] = p.assign_attrs(
+            units="probability", side=side, long_name=f"P({name} {side} level)")
+        data[f"{name}_p_exceed_diff"] = (p.sel(scenario="whatif", drop=True)
+                                         - p.sel(scenario="base", drop=True)).assign_attrs(
+            units="probability", side=side,
+            long_name=f"what-if minus base: P({name} {side} level)")
+    changes = [[k, jsonable(u), jsonable(v)] for k, u, v in scenario_changes(base, whatif)]
+    attrs = dict(a.attrs)
+    attrs.update({
+        "title": f"threatsim comparison: {whatif.name!r} against {base.name!r}",
+        "base_name": base.name,
+        "whatif_name": whatif.name,
+        "whatif_run_id": b.attrs["run_id"],
+        "whatif_resolved_scenario": b.attrs["resolved_scenario"],
+        "changes": json.dumps(changes),
+        "better": json.dumps(way),
+        "compared": json.dumps(names),
+        "quantiles": json.dumps(qs),
+    })
+    return xr.Dataset(data, attrs=attrs)
+
+
+def _months(cds: xr.Dataset) -> list[str]:
+    return [str(np.datetime64(t, "M")) for t in cds["time"].values]
+
+
+def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = None) -> str:
+    """The text ``threatsim compare`` prints: what changed, then paired differences per output."""
+    names = json.loads(cds.attrs["compared"])
+    qs = json.loads(cds.attrs["quantiles"])
+    shown = [q for q in qs if q in (0.05, 0.5, 0.95)] or qs
+    lines = [f"compare {cds.attrs['whatif_name']!r} (what-if) against "
+             f"{cds.attrs['base_name']!r} (base): {cds.sizes['draw']:,} paired draws, seed "
+             f"{cds.attrs['seed']}, sampler {cds.attrs['sampler']} (common random numbers)"]
+    changes = json.loads(cds.attrs["changes"])
+    lines.append("what the what-if changes:" if changes else
+                 "what the what-if changes: nothing (same resolved scenario)")
+    for key, old, new in changes:
+        lines.append(f"  {key}: {json.dumps(old)} -> {json.dumps(new)}")
+    months = _months(cds) if "time" in cds.dims else []
+    if report_months is None:
+        report_months = sorted({*range(0, len(months), 12), len(months) - 1}) if months else []
+    for name in names:
+        unit = cds[name].attrs.get("units", "")
+        better = cds[f"{name}_p_better"].attrs["better"]
+        side = cds[f"{name}_p_exceed"].attrs["side"]
+        level = cds[f"{name}_level"]
+        lvl = (format_value(float(level), unit) if level.ndim == 0
+               else "the base run's median each month")
+        extra = [d for d in cds[name].dims
+                 if d not in ("scenario", "draw", "replicate", "time")]
+        lines.append(f"\n{name} ({unit}); {better} is better; difference = what-if - base; "
+                     f"level = {lvl}" + (f"; summed over {', '.join(extra)}" if extra else ""))
+        head = (f"  {'month':<8}{'base 50%':>11}{'what-if 50%':>13}"
+                + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
+                + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}")
+
+        def row(label: str, sel: dict[str, Any]) -> str:
+            x = cds[name].isel(sel) if sel else cds[name]
+            if extra:  # the table shows totals over model dims (region...)
+                x = x.sum(extra, skipna=False)
+            dims = sample_dims(x)
+            diff = x.sel(scenario="whatif") - x.sel(scenario="base")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = x.median(dims)
+                dq = diff.quantile(shown, dim=dims)
+            gain = (diff < 0) if better == "lower" else (diff > 0)
+            pb = float(gain.where(diff.notnull()).mean())
+            # The default level is the base's median (of the total over model dims).
+            lv = float(level) if level.ndim == 0 else float(med.sel(scenario="base"))
+            hit = (x > lv) if side == "above" else (x < lv)
+            pe = hit.mean(dims).where(np.isfinite(lv))
+            pe_a, pe_b = float(pe.sel(scenario="base")), float(pe.sel(scenario="whatif"))
+            cells = (f"{format_value(float(med.sel(scenario='base')), unit, short=True):>11}"
+                     f"{format_value(float(med.sel(scenario='whatif')), unit, short=True):>13}"
+                     + "".join(f"{format_value(float(dq.sel(quantile=q)), unit, short=True):>11}"
+                               for q in shown)
+                     + f"{_pct(pb):>11}{_pct(pe_a):>15}{_pct(pe_b):>9}"
+                     f"{_pct(pe_b - pe_a, True):>9}")
+            return f"  {label:<8}{cells}"
+
+        lines.append(head)
+        if "time" in cds[name].dims:
+            for i in report_months:
+                lines.append(row(months[i], {"time": i}))
+        else:
+            lines.append(row("(draw)", {}))
+    return "\n".join(lines)
+
+
+def _pct(x: float, signed: bool = False) -> str:
+    if not np.isfinite(x):
+        return "-"
+    return f"{x:+.1%}" if signed else f"{x:.1%}"

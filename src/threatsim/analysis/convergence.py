@@ -1,0 +1,303 @@
+"""Convergence: the Monte Carlo standard error of every band, and running to a precision.
+
+A band is a sample quantile over the draws. Its Monte Carlo standard error
+(MCSE) comes from order statistics: the number of draws below the true
+``p``-quantile is Binomial(n, p), so the CDF value of the sample quantile is
+Beta(np + 1, n(1 - p) + 1) distributed. The values of the sample at that
+Beta's 15.9 % and 84.1 % points bracket +-1 standard error; half their
+distance is the MCSE. This is the method of Vehtari et al. (2021, "Rank-
+normalization, folding, and localization", sec. 4.3), used by ArviZ's
+``mcse(method="quantile")``, with the effective sample size equal to the
+number of draws (Monte Carlo draws are independent). It needs no density
+estimate and no assumption on the shape of the distribution. A band of a
+count (whole months, people) whose MCSE is at most half a unit counts as
+precise: a count cannot be pinned down finer than its unit.
+
+For a normal output the MCSE of the median is sqrt(pi / 2) sigma / sqrt(n)
+(tested). With ``replicate`` the draws and replicates are treated as one
+sample, which understates the MCSE when replicates of a draw are alike; with
+``lhs`` and ``sobol`` samplers the formula is conservative (those designs
+converge faster than independent draws).
+
+:func:`run_to_precision` doubles the draws until every reported band's
+relative MCSE is under a target. With the ``mc`` sampler each parameter's
+stream is consumed in order and the chunk size divides every run, so the
+first ``n`` draws of a larger run are exactly a run of ``n`` draws: each
+doubling only adds chunks (earlier chunks are reused, not recomputed), and
+the same seed and target always stop at the same draws.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from threatsim.engine import ChunkExecutor, ChunkTask, make_executor
+from threatsim.engine import run as run_scenario
+from threatsim.errors import ScenarioError
+from threatsim.results import sample_dims
+from threatsim.scenario import Scenario
+
+__all__ = [
+    "PrecisionResult",
+    "mcse_quantile",
+    "reported_precision",
+    "run_to_precision",
+]
+
+# CDF of the standard normal at -1 and +1: the +-1 standard error bracket.
+_LOW, _HIGH = float(stats.norm.cdf(-1.0)), float(stats.norm.cdf(1.0))
+
+
+def _interp_sorted(s: np.ndarray, m: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Linear-interpolation quantile (numpy's default) of sorted columns with *m* valid rows."""
+    h = prob * np.maximum(m - 1, 0)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(m - 1, 0))
+    vlo = np.take_along_axis(s, lo[None], axis=0)[0]
+    vhi = np.take_along_axis(s, hi[None], axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        return vlo + (h - lo) * (vhi - vlo)
+
+
+def _mcse_sorted(s: np.ndarray, m: np.ndarray, q: float) -> np.ndarray:
+    a = stats.beta.ppf(_LOW, m * q + 1, m * (1 - q) + 1)
+    b = stats.beta.ppf(_HIGH, m * q + 1, m * (1 - q) + 1)
+    out = (_interp_sorted(s, m, b) - _interp_sorted(s, m, a)) / 2
+    return np.where(m >= 2, out, np.nan)
+
+
+def mcse_quantile(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)
+                  ) -> xr.DataArray:
+    """Monte Carlo standard error of each quantile band of *da* (same layout as ``bands``).
+
+    NaN values (a flow before the first month, "never reached") are left out,
+    as :func:`threatsim.bands` leaves them out.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> x = np.random.default_rng(1).normal(size=40_000)
+    >>> se = mcse_quantile(xr.DataArray(x, dims="draw"), [0.5])
+    >>> round(float(se[0]) * np.sqrt(40_000), 1)  # sqrt(pi/2) = 1.25
+    1.3
+    """
+    qs = [float(q) for q in quantiles]
+    if not qs or any(not 0 < q < 1 for q in qs):
+        raise ScenarioError("must be quantiles in (0, 1)", key="quantiles", value=qs)
+    dims = sample_dims(da)
+    if not dims:
+        raise ScenarioError("has no draw dim to take bands over", key="variable", value=da.name)
+    rest = [d for d in da.dims if d not in dims]
+    arr = da.transpose(*dims, *rest).values.astype(np.float64)
+    arr = arr.reshape(-1, *arr.shape[len(dims):])
+    s = np.sort(arr, axis=0)  # NaN sort last
+    m = np.sum(~np.isnan(arr), axis=0)
+    out = np.stack([_mcse_sorted(s, m, q) for q in qs])
+    coords = {d: da.coords[d] for d in rest if d in da.coords}
+    return xr.DataArray(out, dims=("quantile", *rest), coords={"quantile": qs, **coords},
+                        name=da.name, attrs={"units": da.attrs.get("units", ""),
+                                             "long_name": "Monte Carlo standard error"})
+
+
+def _reported(ds: xr.Dataset, report_months: Sequence[int]) -> Iterator[tuple[str, xr.DataArray]]:
+    """The series ``threatsim run`` prints: each output at the report months, summed over
+    model dims; per-draw scalars as they are."""
+    for name, da in ds.data_vars.items():
+        if da.attrs.get("role") == "parameter" or not sample_dims(da):
+            continue
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
+        if extra:
+            da = da.sum(extra, skipna=False)
+        if "time" in da.dims:
+            da = da.isel(time=list(report_months))
+        yield str(name), da
+
+
+def reported_precision(ds: xr.Dataset, *, quantiles: Sequence[float],
+                       report_months: Sequence[int]) -> xr.Dataset:
+    """Band, MCSE and relative MCSE of every reported band, one variable each per output.
+
+    The relative MCSE is MCSE / |band|; a band at exactly 0 counts as precise
+    when its MCSE is 0 too, and as infinitely imprecise otherwise.
+    """
+    out: dict[str, xr.DataArray] = {}
+    for name, da in _reported(ds, report_months):
+        with warnings.catch_warnings():  # a flow has no value before the first month
+            warnings.simplefilter("ignore", RuntimeWarning)
+            b = da.quantile(list(quantiles), dim=sample_dims(da))
+        se = mcse_quantile(da, quantiles)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = xr.where(se == 0, 0.0, se / abs(b))
+        values = da.values[np.isfinite(da.values)]
+        if values.size and np.array_equal(values, np.round(values)):
+            # A count (months, people) cannot be pinned down finer than its unit.
+            rel = xr.where(se <= 0.5, 0.0, rel)
+        rel = rel.where(b.notnull() & se.notnull())
+        out[name] = b
+        out[f"{name}_mcse"] = se
+        out[f"{name}_rel_mcse"] = rel
+    return xr.Dataset(out)
+
+
+def _worst(prec: xr.Dataset) -> tuple[float, str]:
+    worst, where = 0.0, ""
+    for name in prec.data_vars:
+        if not str(name).endswith("_rel_mcse"):
+            continue
+        rel = prec[name]
+        if not rel.notnull().any():
+            continue
+        idx = np.unravel_index(int(np.argmax(rel.fillna(-1).values)), rel.shape)
+        value = float(rel.values[idx])
+        if value > worst or not where:
+            point = {d: rel[d].values[i] for d, i in zip(rel.dims, idx, strict=True)}
+            label = f"{str(name).removesuffix('_rel_mcse')} {float(point['quantile']):.0%}"
+            if "time" in point:
+                label += f" at {np.datetime64(point['time'], 'M')}"
+            worst, where = value, label
+    return worst, where
+
+
+class ReuseChunks:
+    """An executor that remembers finished chunks and reuses one when its task is the same.
+
+    A chunk's result is a pure function of its task (model, parameter
+    values, levers, seed, chunk index), so a chunk seen before is not rerun.
+    """
+
+    def __init__(self, inner: ChunkExecutor) -> None:
+        self.inner = inner
+        self._done: dict[int, tuple[ChunkTask, Any]] = {}
+        self.reused = 0
+
+    @staticmethod
+    def _same(a: ChunkTask, b: ChunkTask) -> bool:
+        if (a.model, a.n_months, a.seed, a.replicates, a.outputs) != (
+                b.model, b.n_months, b.seed, b.replicates, b.outputs):
+            return False
+        for x, y in ((a.params, b.params), (a.levers, b.levers)):
+            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k]) for k in x):
+                return False
+        return True
+
+    def map_chunks(self, fn: Callable[[ChunkTask], Any],
+                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
+        todo: dict[int, ChunkTask] = {}
+        for task in tasks:
+            seen = self._done.get(task.index)
+            if seen is not None and self._same(seen[0], task):
+                self.reused += 1
+                yield seen[1]
+            else:
+                todo[task.index] = task
+        for result in self.inner.map_chunks(fn, list(todo.values())):
+            self._done[result[0]] = (todo[result[0]], result)
+            yield result
+
+
+@dataclass(frozen=True, slots=True)
+class PrecisionResult:
+    """What :func:`run_to_precision` found."""
+
+    dataset: xr.Dataset
+    target: float
+    converged: bool
+    worst: float
+    worst_at: str
+    history: tuple[tuple[int, float], ...] = field(default=())
+
+    def summary(self) -> str:
+        """One line per doubling, and the verdict."""
+        lines = [f"  {n:>10,} draws: largest relative MCSE {_pct(w)}" for n, w in self.history]
+        verdict = ("reached" if self.converged else "NOT reached (stopped at --max-draws)")
+        lines.append(f"precision target {self.target:.2%} {verdict}: largest relative MCSE "
+                     f"{_pct(self.worst)} ({self.worst_at}) with "
+                     f"{self.dataset.sizes['draw']:,} draws")
+        return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2%}" if math.isfinite(x) else "unbounded (a band at 0 whose MCSE is not 0)"
+
+
+def run_to_precision(
+    scenario: Scenario,
+    target: float,
+    *,
+    draws: int | None = None,
+    max_draws: int | None = None,
+    seed: int | None = None,
+    sampler: str | None = None,
+    chunk_size: int | None = None,
+    replicates: int | None = None,
+    executor: ChunkExecutor | int | None = None,
+    progress: bool | None = False,
+    quantiles: Sequence[float] | None = None,
+    report_months: Sequence[int] | None = None,
+) -> PrecisionResult:
+    """Double the draws until every reported band's relative MCSE is below *target*.
+
+    Parameters
+    ----------
+    target
+        Relative MCSE to reach, e.g. ``0.01`` (1 % of the band's value).
+    draws
+        Draws of the first run (default 1,000). The chunk size is cut to
+        *draws* when larger, and *draws* rounded up to whole chunks, so that
+        every doubling adds whole chunks and keeps the draws already run.
+    max_draws
+        The cap (default 256 x *draws*): the last doubling that fits is run.
+    quantiles, report_months
+        The reported bands (default: those ``threatsim run`` prints: the 5,
+        50 and 95 % bands of the scenario's quantiles at its report months).
+
+    Raises
+    ------
+    ScenarioError
+        A target outside (0, 1), or draws / max_draws below 1.
+    """
+    if not isinstance(target, (int, float)) or not 0 < target < 1:
+        raise ScenarioError("must be a relative standard error in (0, 1), e.g. 0.01",
+                            key="precision", value=target)
+    start = 1000 if draws is None else draws
+    if isinstance(start, bool) or not isinstance(start, int) or start < 1:
+        raise ScenarioError("must be a whole number >= 1", key="draws", value=draws)
+    chunk = chunk_size or scenario.run.chunk_size
+    if start <= chunk:
+        chunk = start
+    else:
+        start = -(-start // chunk) * chunk
+    cap = 256 * start if max_draws is None else max_draws
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < start:
+        raise ScenarioError(f"must be a whole number >= the first run's {start:,} draws",
+                            key="max_draws", value=max_draws)
+    qs = list(quantiles) if quantiles is not None else (
+        [q for q in scenario.quantiles if q in (0.05, 0.5, 0.95)] or list(scenario.quantiles))
+    months = list(report_months) if report_months is not None else list(scenario.report_months)
+    if executor is None or isinstance(executor, int):
+        inner = make_executor(executor if isinstance(executor, int) else scenario.run.workers)
+    else:
+        inner = executor
+    reuse = ReuseChunks(inner)
+    history: list[tuple[int, float]] = []
+    n = start
+    while True:
+        ds = run_scenario(scenario, draws=n, seed=seed, sampler=sampler, chunk_size=chunk,
+                          replicates=replicates, executor=reuse, progress=progress)
+        worst, where = _worst(reported_precision(ds, quantiles=qs, report_months=months))
+        history.append((n, worst))
+        if worst < target or 2 * n > cap:
+            break
+        n *= 2
+    ds.attrs.update({"precision_target": float(target), "precision_reached": int(worst < target),
+                     "largest_relative_mcse": float(worst) if math.isfinite(worst) else -1.0})
+    return PrecisionResult(dataset=ds, target=float(target), converged=worst < target,
+                           worst=worst, worst_at=where, history=tuple(history))
