@@ -67,16 +67,24 @@ def test_chunks_finishing_in_any_order(scenario, executor):
     xr.testing.assert_identical(a, b)
 
 
-def test_common_random_numbers_between_baseline_and_whatif(scenario):
+def test_common_random_numbers_between_baseline_and_whatif():
     """A what-if with the same seed sees the same sampled parameters as the baseline."""
+    base = threatsim.load_scenario("scenarios/baseline.toml")
     what = threatsim.load_scenario("scenarios/whatif/counter_financing_doubled.toml")
-    a = threatsim.run(scenario, draws=2000, seed=4)
+    a = threatsim.run(base, draws=2000, seed=4)
     b = threatsim.run(what, draws=2000, seed=4)
-    for name in scenario.parameters:
+    for name in base.parameters:
         np.testing.assert_array_equal(a[name].values, b[name].values)
     # ...and the levers do change the outcome, in the expected direction on every draw
-    assert bool((b["reserves"] <= a["reserves"]).all())
+    # until a draw of the what-if first empties its reserves: from then on the coupled
+    # model's feedback (fewer recruits, more desertion) changes how much chance the
+    # fighters' draws use, so the paired paths no longer share their random numbers.
+    first_empty = int((b["reserves"] == 0).any("draw").argmax())
+    assert first_empty > 0
+    early = {"time": slice(0, first_empty + 1)}
+    assert bool((b["reserves"].isel(early) <= a["reserves"].isel(early)).all())
     assert bool((b["reserves"].isel(time=-1) < a["reserves"].isel(time=-1)).any())
+    assert float(b["reserves"].isel(time=-1).mean()) < float(a["reserves"].isel(time=-1).mean())
 
 
 def _param(name: str, low: float, high: float) -> Parameter:
