@@ -79,7 +79,7 @@ def test_common_random_numbers_between_baseline_and_whatif():
     # until a draw of the what-if first empties its reserves: from then on the coupled
     # model's feedback (fewer recruits, more desertion) changes how much chance the
     # fighters' draws use, so the paired paths no longer share their random numbers.
-    first_empty = int((b["reserves"] == 0).any("draw").argmax())
+    first_empty = int(np.argmax((b["reserves"] == 0).any("draw").values))
     assert first_empty > 0
     early = {"time": slice(0, first_empty + 1)}
     assert bool((b["reserves"].isel(early) <= a["reserves"].isel(early)).all())
