@@ -113,11 +113,12 @@ def _registry() -> dict[str, Model]:
     from threatsim.models.coupled import CoupledModel
     from threatsim.models.detention import DetentionModel
     from threatsim.models.financing import FinancingModel
+    from threatsim.models.financing_events import FinancingEventsModel
     from threatsim.models.fighters import FightersModel
 
     return {"financing": FinancingModel(), "fighters": FightersModel(),
             "coupled": CoupledModel(),
-            "detention": DetentionModel()}
+            "detention": DetentionModel(), "financing_events": FinancingEventsModel()}
 
 
 MODELS: dict[str, Model] = {}

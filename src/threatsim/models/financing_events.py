@@ -1,0 +1,313 @@
+"""Model ``financing_events``: ISIL's money moving in lumps, as SimPy events.
+
+The ``financing`` model treats income and spending as smooth monthly flows.
+The report describes lumps: ransoms (S/2019/103 paras 14, 28), extortion
+collections (para 14), levies on oil cargos (para 13), transfers through
+unregistered money-service businesses and gold exchanges (para 15), bulk
+cash caches found and seized (para 13). This model simulates those events in
+SimPy, one replication per draw, and keeps the same reserves stock on the
+same monthly grid as ``financing``, with the same parameters plus the rate of
+each kind of event.
+
+Within month ``t`` (days ``t * DAYS_PER_MONTH`` to ``(t + 1) * DAYS_PER_MONTH``):
+
+* At the first instant, a share ``min(1, seizure_rate * seizure_effort[t])``
+  of the reserves is seized or frozen. What is left is the bulk-stored cash
+  that caches can be found in.
+* **Income events** (extortion collections, ransoms, oil levies) arrive as
+  Poisson processes at ``*_events`` a month. Each amount is heavy-tailed
+  (Pareto type II, tail index :data:`TAIL_INDEX`) with mean
+  ``*_income / *_events``, so the expected income a month is ``*_income``
+  as in ``financing``. Counter-financing prevents each with probability
+  ``revenue_disruption[t]`` (as in ``financing``); the rest reach the group
+  through a money-service business or gold exchange (para 15) and are stopped
+  on the way with probability ``interception[t]``.
+* **Outgoing transfers** to provinces and affiliates (paras 5, 9) arrive at
+  ``transfer_events`` a month with mean ``transfers_to_affiliates /
+  transfer_events``; an intercepted one is seized on the way (it still leaves
+  the reserves). A transfer never sends more than what is left.
+* **Cache discoveries** arrive at ``cache_discovery_rate *
+  cache_search_intensity[t]`` a month; each takes ``cache_share`` of the
+  bulk-stored cash still in the caches.
+* At the last instant: the return ``investment_return * R[t]`` is earned,
+  then upkeep (``fighters * upkeep_per_fighter``) and operations are paid, as
+  far as the reserves allow. A month in which a payment or a transfer could
+  not be met in full (the reserves reached 0) sets ``depletion_month``.
+
+So, month by month, ``R[t+1] = R[t] - seized - spending + revenue`` exactly,
+money never goes negative, and in expectation (away from exhaustion) the
+stock follows the ``financing`` model's arithmetic: with the same parameters
+and levers and ``interception = 0`` the two models are two readings of one
+process, one smooth and one lumpy (``scenarios/financing_events.toml``
+extends ``scenarios/financing.toml``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import simpy
+
+from threatsim.errors import ScenarioError
+from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.detention import DAYS_PER_MONTH
+from threatsim.models.financing import INFO as FINANCING_INFO
+
+__all__ = ["TAIL_INDEX", "FinancingEventsModel", "simulate_replication"]
+
+#: Tail index of the Pareto type II (Lomax) amounts: P(amount > x) falls as
+#: x ** -2.5 far out, so a few large ransoms carry much of the total, while the
+#: variance stays finite (Monte Carlo errors are well defined).
+TAIL_INDEX = 2.5
+
+#: Income streams: (name of the event-rate parameter, name of the income parameter).
+INCOME_STREAMS = (
+    ("extortion_events", "extortion_income"),
+    ("ransom_events", "ransom_income"),
+    ("oil_events", "oil_extortion_income"),
+)
+
+INFO = ModelInfo(
+    name="financing_events",
+    doc="ISIL reserves with money moving in lumps: ransoms, extortion, oil levies, "
+        "transfers, caches (SimPy; S/2019/103 paras 12-15, 28)",
+    parameters=(
+        *FINANCING_INFO.parameters,
+        ParameterDecl(name="extortion_events", unit="events_per_month",
+                      doc="extortion collections a month (para 14)"),
+        ParameterDecl(name="ransom_events", unit="events_per_month",
+                      doc="ransoms paid a month (paras 14, 28)"),
+        ParameterDecl(name="oil_events", unit="events_per_month",
+                      doc="levies on oil cargos collected a month (para 13)"),
+        ParameterDecl(name="transfer_events", unit="events_per_month",
+                      doc="transfers to provinces and affiliates a month (paras 5, 9, 15)"),
+    ),
+    levers=(
+        LeverDecl(name="seizure_effort", default=1.0, low=0.0, high=100.0, unit="multiplier",
+                  doc="multiplies the seizure rate (the seized share is capped at 1)"),
+        LeverDecl(name="revenue_disruption", default=0.0, low=0.0, high=1.0, unit="share",
+                  doc="share of criminal and oil income cut off at the source by "
+                      "counter-financing (each income event prevented with this chance)"),
+        LeverDecl(name="interception", default=0.0, low=0.0, high=1.0, unit="share",
+                  doc="chance that one transfer through a money-service business or gold "
+                      "exchange is stopped (para 15): income lost, or money to affiliates "
+                      "seized"),
+        LeverDecl(name="cache_search_intensity", default=1.0, low=0.0, high=100.0,
+                  unit="multiplier", doc="multiplies the cache discovery rate"),
+    ),
+    outputs=(
+        OutputDecl(name="reserves", dims=("time",), unit="usd",
+                   doc="reserves at the start of the month"),
+        OutputDecl(name="revenue", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="income that reached the group, and investment return, during the "
+                       "month before"),
+        OutputDecl(name="spending", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="upkeep, operations and transfers delivered during the month before"),
+        OutputDecl(name="seized", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="frozen, found in caches or seized in transfers during the month before"),
+        OutputDecl(name="intercepted", dims=("time",), unit="usd_per_month", kind="flow",
+                   doc="value of transfers stopped (income and outgoing) during the month "
+                       "before"),
+        OutputDecl(name="depletion_month", dims=(), unit="months",
+                   doc="months from the start until reserves first reach 0 (NaN: never)"),
+    ),
+)
+
+_SERIES = ("reserves", "revenue", "spending", "seized", "intercepted")
+
+
+def _poisson_times(g: np.random.Generator, rate_per_month: np.ndarray) -> np.ndarray:
+    """Event times (days) of a Poisson process with a rate constant within each month."""
+    counts = g.poisson(np.maximum(rate_per_month, 0.0))
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0)
+    month = np.repeat(np.arange(rate_per_month.shape[0]), counts)
+    return np.sort((month + g.random(total)) * DAYS_PER_MONTH)
+
+
+def _amounts(g: np.random.Generator, n: int, mean: float) -> np.ndarray:
+    """*n* heavy-tailed amounts with the given mean (Pareto type II)."""
+    if n == 0 or mean <= 0.0:
+        return np.zeros(n)
+    return mean * (TAIL_INDEX - 1.0) * g.pareto(TAIL_INDEX, n)
+
+
+def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarray],
+                         n_months: int, rng: np.random.Generator) -> dict[str, Any]:
+    """One replication: the monthly series (``n_months + 1``) and the depletion month.
+
+    Every random number is drawn up front from child streams of *rng*, one per
+    kind of event, so changing one rate leaves the other kinds as they were.
+    """
+    g_inc, g_out, g_cache = rng.spawn(3)
+    interception = np.asarray(levers["interception"], dtype=np.float64)
+    disruption = np.asarray(levers["revenue_disruption"], dtype=np.float64)
+    effort = np.asarray(levers["seizure_effort"], dtype=np.float64)
+    search = np.asarray(levers["cache_search_intensity"], dtype=np.float64)
+    ones = np.ones(n_months)
+
+    # The events of the whole run: (time, amount, uniform for interception).
+    streams: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    for rate_name, income_name in INCOME_STREAMS:
+        rate = float(row[rate_name])
+        times = _poisson_times(g_inc, rate * ones) if rate > 0 else np.empty(0)
+        mean = float(row[income_name]) / rate if rate > 0 else 0.0
+        streams.append(("income", times, _amounts(g_inc, times.shape[0], mean),
+                        g_inc.random(times.shape[0])))
+    rate = float(row["transfer_events"])
+    times = _poisson_times(g_out, rate * ones) if rate > 0 else np.empty(0)
+    mean = float(row["transfers_to_affiliates"]) / rate if rate > 0 else 0.0
+    streams.append(("transfer", times, _amounts(g_out, times.shape[0], mean),
+                    g_out.random(times.shape[0])))
+    cache_rate = float(row["cache_discovery_rate"]) * search
+    times = _poisson_times(g_cache, cache_rate)
+    streams.append(("cache", times, np.zeros(times.shape[0]), np.zeros(times.shape[0])))
+
+    seize = float(row["seizure_rate"])
+    cache_share = float(row["cache_share"])
+    invest = float(row["investment_return"])
+    due = float(row["fighters"]) * float(row["upkeep_per_fighter"]) + float(
+        row["operations_spending"])
+
+    rec = {name: np.empty(n_months + 1) for name in _SERIES}
+    rec["reserves"][0] = float(row["reserves_initial"])
+    for name in _SERIES[1:]:
+        rec[name][0] = math.nan
+    # The state: a small dict, so the callbacks below can update it.
+    s = {"R": float(row["reserves_initial"]), "stored": 0.0, "start": 0.0, "month": 0,
+         "revenue": 0.0, "spending": 0.0, "seized": 0.0, "intercepted": 0.0,
+         "capped": False}
+    depleted = [math.nan]
+
+    def open_month(m: int) -> None:
+        s["month"] = m
+        s["start"] = s["R"]
+        frozen = min(1.0, seize * effort[m]) * s["R"]
+        s["R"] -= frozen
+        s["stored"] = s["R"]
+        s["revenue"] = s["spending"] = s["intercepted"] = 0.0
+        s["seized"] = frozen
+        s["capped"] = False
+
+    def close_month(m: int) -> None:
+        gain = invest * s["start"]
+        s["R"] += gain
+        s["revenue"] += gain
+        paid = min(due, s["R"])
+        s["R"] -= paid
+        s["spending"] += paid
+        if paid < due:
+            s["capped"] = True
+        if s["capped"] and math.isnan(depleted[0]):
+            depleted[0] = m + 1
+        rec["reserves"][m + 1] = s["R"]
+        for name in _SERIES[1:]:
+            rec[name][m + 1] = s[name]
+
+    def income(amount: float, u: float) -> None:
+        m = s["month"]
+        # One uniform decides both: prevented at the source, stopped in transit, or received.
+        if u < disruption[m]:
+            return
+        if u < disruption[m] + (1.0 - disruption[m]) * interception[m]:
+            s["intercepted"] += amount
+        else:
+            s["R"] += amount
+            s["revenue"] += amount
+
+    def transfer(amount: float, u: float) -> None:
+        sent = min(amount, s["R"])
+        if sent < amount:
+            s["capped"] = True
+        s["R"] -= sent
+        if u < interception[s["month"]]:
+            s["intercepted"] += sent
+            s["seized"] += sent
+        else:
+            s["spending"] += sent
+
+    def cache(amount: float, u: float) -> None:
+        loss = cache_share * s["stored"]
+        loss = min(loss, s["R"])
+        s["stored"] -= loss
+        s["R"] -= loss
+        s["seized"] += loss
+
+    handlers = {"income": income, "transfer": transfer, "cache": cache}
+    env = simpy.Environment()
+    timeout = env.timeout
+
+    def stream(kind: str, times: np.ndarray, amounts: np.ndarray, us: np.ndarray) -> Any:
+        apply = handlers[kind]
+        for t, a, u in zip(times.tolist(), amounts.tolist(), us.tolist(), strict=True):
+            yield timeout(t - env._now)
+            apply(a, u)
+
+    def ledger() -> Any:
+        for m in range(n_months):
+            yield timeout((m + 1) * DAYS_PER_MONTH - env._now)
+            close_month(m)
+            if m + 1 < n_months:
+                open_month(m + 1)
+
+    open_month(0)
+    # The ledger is started first: at a shared instant its month-end comes first.
+    env.process(ledger())
+    for kind, times, amounts, us in streams:
+        if times.shape[0]:
+            env.process(stream(kind, times, amounts, us))
+    env.run()
+    return {**rec, "depletion_month": depleted[0]}
+
+
+class FinancingEventsModel:
+    """ISIL reserves with lumpy income, transfers and cache seizures (see module docstring)."""
+
+    info = INFO
+
+    def check(self, scenario: Any) -> list[ScenarioError]:
+        """Income needs events to arrive in: a positive income needs a positive event rate."""
+        problems: list[ScenarioError] = []
+        pairs = (*INCOME_STREAMS, ("transfer_events", "transfers_to_affiliates"))
+        for rate_name, amount_name in pairs:
+            rate, amount = scenario.parameters.get(rate_name), scenario.parameters.get(
+                amount_name)
+            if rate is None or amount is None:
+                continue
+            if rate.dist.bounds()[0] <= 0.0 and amount.dist.bounds()[1] > 0.0:
+                key = f"parameters.{rate_name}." + ("value" if rate.dist.kind == "point"
+                                                     else "range")
+                shown = rate.dist.value if rate.dist.kind == "point" else [rate.dist.low,
+                                                                           rate.dist.high]
+                problems.append(ScenarioError(
+                    f"must be > 0 in every draw while {amount_name} can be above 0: the "
+                    "money arrives in events, so no events would mean no money",
+                    key=key, value=shown))
+        return problems
+
+    def simulate(
+        self,
+        params: Mapping[str, FloatArray],
+        levers: Mapping[str, FloatArray],
+        *,
+        n_months: int,
+        rng: np.random.Generator,
+        outputs: frozenset[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run one chunk of draws, one SimPy replication each; (draw, time) and (draw,)."""
+        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        n = int(next(iter(params.values())).shape[0])
+        out: dict[str, np.ndarray] = {name: np.empty((n, n_months + 1)) for name in _SERIES
+                                      if name in want}
+        if "depletion_month" in want:
+            out["depletion_month"] = np.empty(n)
+        for k, stream in enumerate(rng.spawn(n)):
+            row = {name: float(values[k]) for name, values in params.items()}
+            rec = simulate_replication(row, levers, n_months, stream)
+            for name, arr in out.items():
+                arr[k] = rec[name]
+        return out
