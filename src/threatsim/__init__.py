@@ -19,6 +19,7 @@ from threatsim.analysis.convergence import mcse_quantile, run_to_precision
 from threatsim.analysis.discovery import discover
 from threatsim.analysis.sensitivity import sensitivity
 from threatsim.analysis.sweep import sweep
+from threatsim.analysis.variance import variance_split
 from threatsim.distributions import DistSpec
 from threatsim.engine import run
 from threatsim.errors import ModelError, ScenarioError, ThreatsimError
@@ -52,5 +53,6 @@ __all__ = [
     "run_to_precision",
     "sensitivity",
     "sweep",
+    "variance_split",
     "write_netcdf",
 ]
