@@ -7,7 +7,7 @@ probabilities as ``xarray`` Datasets.
 
 >>> import threatsim
 >>> sorted(threatsim.__all__)[:3]
-['DistSpec', 'ModelError', 'Scenario']
+['CapacitySolution', 'DistSpec', 'ModelError']
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from threatsim.analysis.discovery import discover
 from threatsim.analysis.sensitivity import sensitivity
 from threatsim.analysis.sweep import sweep
 from threatsim.analysis.variance import variance_split
+from threatsim.capacity import CapacitySolution, solve_capacity
 from threatsim.distributions import DistSpec
 from threatsim.engine import run
 from threatsim.errors import ModelError, ScenarioError, ThreatsimError
@@ -30,6 +31,7 @@ from threatsim.scoring import crps_ensemble, crps_interval, leaderboard, rank_sc
 from threatsim.sources import load_sources
 
 __all__ = [
+    "CapacitySolution",
     "DistSpec",
     "ModelError",
     "Scenario",
@@ -52,6 +54,7 @@ __all__ = [
     "run",
     "run_to_precision",
     "sensitivity",
+    "solve_capacity",
     "sweep",
     "variance_split",
     "write_netcdf",

@@ -201,6 +201,19 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    import threatsim
+
+    sc = threatsim.load_scenario(args.scenario)
+    sol = threatsim.solve_capacity(sc, args.lever, target=args.target, by=args.by,
+                                   probability=args.probability, output=args.output,
+                                   draws=args.draws, seed=args.seed, executor=args.workers)
+    print(sol)
+    tried = ", ".join(f"{v}: {p:.3f}" for v, p in sorted(sol.tried))
+    print(f"tried {sol.lever} (P): {tried}")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from threatsim.models import get_model, model_names
 
@@ -315,6 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models with their parameters, levers, outputs")
     p.add_argument("name", nargs="?", help="only this model")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("capacity", help="smallest capacity (e.g. courts) that meets a target "
+                                        "by a date with a given probability")
+    p.add_argument("scenario")
+    p.add_argument("--lever", default="courts", help="whole-number lever to size (default courts)")
+    p.add_argument("--target", type=float, required=True,
+                   help="the output must be at or below this (e.g. 100 cases)")
+    p.add_argument("--by", default="2021-01", help="month YYYY-MM of the target (default 2021-01)")
+    p.add_argument("--probability", type=float, default=0.9,
+                   help="share of draws that must meet it (default 0.9)")
+    p.add_argument("--output", default="backlog_trial",
+                   help="monthly output the target is on (default backlog_trial)")
+    p.add_argument("--draws", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.set_defaults(func=_cmd_capacity)
 
     p = sub.add_parser("sources", help="list the registry of reported figures")
     p.add_argument("--dir", default="scenarios/sources", help="folder of source files")
