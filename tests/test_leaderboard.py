@@ -62,7 +62,8 @@ def test_persistence_reference_reads_the_previous_range_as_uniform(financing_run
     (o,) = obs
     refs = reference_forecasts(o, financing_run)
     a, b = o.previous.low, o.previous.high  # 50-300 million, S/2019/103 para 12
-    assert refs["persistence"].min() > a and refs["persistence"].max() < b
+    assert refs["persistence"].min() > a
+    assert refs["persistence"].max() < b
     # CRPS of U(a, b) against a uniform truth on [c, d] inside it, by numerical
     # integration of the closed-form CRPS of a uniform (Gneiting & Raftery 2007).
     c, d = o.low, o.high
@@ -100,7 +101,8 @@ def test_a_forecast_equal_to_persistence_has_no_skill(financing_run):
 def test_totals_mean_and_skill_of_summed_scaled_scores(board):
     """The total row averages scores, hides CRPS across units and sums scaled scores for skill."""
     tot = leaderboard_totals(board)
-    assert int(tot["n_observations"]) == 6 and int(tot["n_log_score"]) == 5
+    assert int(tot["n_observations"]) == 6
+    assert int(tot["n_log_score"]) == 5
     assert math.isnan(float(tot["crps"]))  # usd and usd_per_month mixed
     assert float(tot["coverage_90"]) == pytest.approx(float(board["coverage_90"].mean()))
     scaled = board["crps_scaled"]
@@ -154,7 +156,8 @@ def test_synthetic_file_matches_its_script():
         for oid, var, month, wording, _ in script.PLAN]
     for o in shipped:
         value = script.truth_value(truth, o.variable, o.month_label)
-        assert o.low <= value + 0.05 and value - 0.05 <= o.high, o.id
+        assert o.low <= value + 0.05, o.id
+        assert value - 0.05 <= o.high, o.id
 
 
 # --- the command -------------------------------------------------------------------
@@ -170,8 +173,10 @@ def test_cli_score_end_to_end(tmp_path, capsys):
     assert main(["score", str(nc), str(SYNTHETIC), "--csv", str(out_csv),
                  "--plot", str(figs)]) == 0
     text = capsys.readouterr().out
-    assert "reserves_2020_01" in text and "total (mean)" in text
-    assert "lower is better" in text and "weakly identified" in text
+    assert "reserves_2020_01" in text
+    assert "total (mean)" in text
+    assert "lower is better" in text
+    assert "weakly identified" in text
     assert (figs / "pit_histogram.png").stat().st_size > 0
     assert (figs / "coverage.png").stat().st_size > 0
     assert sum(1 for _ in out_csv.open()) == 1 + 6 + 1
@@ -188,7 +193,9 @@ def test_cli_score_ranks_scenarios(tmp_path, capsys):
     assert main(["score", "--scenarios", str(FINANCING), str(other), "--obs", str(SYNTHETIC),
                  "--draws", "300", "--csv", str(out_csv)]) == 0
     text = capsys.readouterr().out
-    assert "rank" in text and "heavy_seizure" in text and "financing" in text
+    assert "rank" in text
+    assert "heavy_seizure" in text
+    assert "financing" in text
     rows = list(csv.DictReader(out_csv.open()))
     assert {r["scenario"] for r in rows} == {"financing", "heavy_seizure"}
     assert sum(r["observation"] == "total" for r in rows) == 2

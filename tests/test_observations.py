@@ -71,7 +71,8 @@ def test_selection_sums_over_the_labels_given(tmp_path):
                                      compartment=["killed", "departed"])
                 .sum(["region", "compartment"]).values)
     np.testing.assert_array_equal(o.forecast(ds), expected)
-    assert o.kind == "range" and o.citation() == "S/2099/1 para 7"
+    assert o.kind == "range"
+    assert o.citation() == "S/2099/1 para 7"
 
 
 def test_all_sums_every_label_and_replicates_flatten_draw_major(tmp_path):
@@ -98,12 +99,15 @@ def test_one_sided_and_point_truths(tmp_path):
     """"at least", "at most" and points are read with infinite bounds where open."""
     text = GOOD.replace("low = 100\nhigh = 400", "low = 100")
     (o,) = load_observations(write(tmp_path, text))
-    assert o.kind == "at_least" and o.high == math.inf
+    assert o.kind == "at_least"
+    assert o.high == math.inf
     (o,) = load_observations(write(tmp_path, GOOD.replace("low = 100\n", "")))
-    assert o.kind == "at_most" and o.low == -math.inf
+    assert o.kind == "at_most"
+    assert o.low == -math.inf
     (o,) = load_observations(write(tmp_path, GOOD.replace("low = 100\nhigh = 400",
                                                           "point = 250")))
-    assert o.kind == "point" and o.low == o.high == 250
+    assert o.kind == "point"
+    assert o.low == o.high == 250
 
 
 @pytest.mark.parametrize(("old", "new", "pattern"), [

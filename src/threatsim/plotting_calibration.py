@@ -15,13 +15,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: the CLI and tests run without a screen
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from scipy import stats
 
-from threatsim.scoring import coverage  # noqa: E402
+from threatsim.scoring import coverage
 
 __all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
 

@@ -562,17 +562,17 @@ def leaderboard_table(board: xr.Dataset) -> str:
         truth = _truth_text(str(row["truth"].values), float(row["low"]), float(row["high"]))
         fc = f"{_num(float(row['q05']))}-{_num(float(row['median']))}-{_num(float(row['q95']))}"
         vals = "".join(f"{_num(float(row[c])):>9}" for c in cols)
-        lines.append(f"{oid:<{width}} {str(row['month'].values):<8}{truth:>16}{fc:>24}{vals}")
+        lines.append(f"{oid:<{width}} {row['month'].values!s:<8}{truth:>16}{fc:>24}{vals}")
     tot = leaderboard_totals(board)
     vals = "".join(f"{_num(float(tot[c])):>9}" for c in cols)
     lines.append(f"{'total (mean)':<{width}} {'':<8}{'':>16}{'':>24}{vals}")
     n = int(tot["n_observations"])
     lines += [
         "",
-        f"CRPS (interval-censored), logS (nats), IS90: lower is better; skill_p / skill_w: "
-        f"1 - CRPS / CRPS of the reference (persistence / widened), higher is better, "
-        f"0 = no better; cov50 / cov90: share inside the central band, near 0.5 / 0.9 "
-        f"over many observations; PIT: uniform over many observations.",
+        "CRPS (interval-censored), logS (nats), IS90: lower is better; skill_p / skill_w: "
+        "1 - CRPS / CRPS of the reference (persistence / widened), higher is better, "
+        "0 = no better; cov50 / cov90: share inside the central band, near 0.5 / 0.9 "
+        "over many observations; PIT: uniform over many observations.",
         f"n = {n} observations ({int(tot['n_log_score'])} with a log score); mean scaled "
         f"CRPS {float(tot['crps_scaled']):.3g}."
         + (" With so few observations calibration (PIT, coverage) is weakly identified."
