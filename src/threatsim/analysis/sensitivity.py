@@ -149,6 +149,12 @@ def sobol(
         page = a.copy()
         page[i] = b[i]
         f_ab[i] = evaluate(page)
+    bad = int(np.sum(~np.isfinite(f_a)) + np.sum(~np.isfinite(f_b))
+              + np.sum(~np.isfinite(f_ab)))
+    if bad:
+        raise ScenarioError(f"is undefined (NaN or infinite) in {bad:,} of {(d + 2) * n:,} "
+                            "model runs; Sobol indices need a value in every run",
+                            key="output", value="func")
 
     def indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray) -> np.ndarray:
         res = stats.sobol_indices(func={"f_A": fa[None], "f_B": fb[None], "f_AB": fab[:, None]},
@@ -370,19 +376,15 @@ def sensitivity(
                            chunk_size=scenario.run.chunk_size, replicates=scenario.run.replicates)
     dists = [scenario.parameters[nm].dist for nm in names]
     note = ""
+    res: SobolIndices | None = None
     try:
-        probe = func(np.stack([d.ppf(np.full(1, 0.5)) for d in dists]))
-        res: SobolIndices | None = None
-        if np.all(np.isfinite(probe)):
-            res = sobol(func, dists, n=n, seed=seed, names=names, confidence=confidence,
-                        n_resamples=n_resamples)
-            if not np.isfinite(res.first_order).all():
-                res = None
-        if res is None:
-            note = (f"{output} is undefined (NaN) in some draws, so Sobol indices are not "
-                    "computed; see the rank correlations")
-    except ValueError as exc:
-        raise ScenarioError(str(exc), key="output", value=output) from None
+        res = sobol(func, dists, n=n, seed=seed, names=names, confidence=confidence,
+                    n_resamples=n_resamples)
+    except ScenarioError as exc:
+        if exc.key != "output":
+            raise
+        note = (f"{output} {exc.expected}, so Sobol indices are not computed (e.g. 'never "
+                "reached'); see the rank correlations")
     ds_run = run_scenario(scenario, draws=draws, seed=seed, executor=executor, progress=False)
     rho = rank_correlations(ds_run, output, at).reindex(parameter=names)
     nan = np.full(len(names), np.nan)

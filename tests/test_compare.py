@@ -1,0 +1,134 @@
+"""Paired comparisons with common random numbers: exact zeros, closed forms, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import threatsim
+from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.conftest import SCENARIOS
+from threatsim.analysis.compare import comparison_table, scenario_changes
+from threatsim.cli import main
+from threatsim.errors import ScenarioError
+
+
+def test_a_scenario_against_itself_differs_by_exactly_zero(toy_model):
+    """Compare(s, s): every paired difference is 0, P(better) is 0 and no probability moves."""
+    sc = toy_scenario(decay=0.02, shock_rate=0.3)  # the model's own chance is in play
+    cds = threatsim.compare(sc, sc, draws=300)
+    for name in ("stock", "by_region", "half_month"):
+        diff = cds[f"{name}_diff"].values
+        assert np.all((diff == 0) | np.isnan(diff)), name
+        assert np.all(cds[f"{name}_p_exceed_diff"].values == 0)
+        assert np.nanmax(cds[f"{name}_p_better"].values) == 0
+    assert json.loads(cds.attrs["changes"]) == []
+    assert "nothing (same resolved scenario)" in comparison_table(cds)
+
+
+def test_financing_against_itself_differs_by_exactly_zero(financing_path):
+    """The shipped financing scenario compared with itself: paired differences are all 0."""
+    sc = threatsim.load_scenario(financing_path)
+    cds = threatsim.compare(sc, sc, draws=200)
+    diff = cds["reserves_diff"].values
+    assert np.all(diff == 0)
+    xr.testing.assert_equal(cds["reserves"].sel(scenario="base", drop=True),
+                            cds["reserves"].sel(scenario="whatif", drop=True))
+
+
+def test_decay_lever_difference_matches_the_closed_form(toy_model):
+    """Decay 1 % vs 3 %/month, no shocks: diff[t] = stock0 (0.97^t - 0.99^t) draw by draw."""
+    base, what = toy_scenario(decay=0.01), toy_scenario(decay=0.03, name="faster")
+    cds = threatsim.compare(base, what, draws=250, seed=5)
+    stock0 = cds["stock0"].sel(scenario="base").values
+    t = np.arange(cds.sizes["time"])
+    expected = stock0[:, None] * (0.97 ** t - 0.99 ** t)[None, :]
+    np.testing.assert_allclose(cds["stock_diff"].values, expected, rtol=1e-12, atol=1e-12)
+    # Both runs saw the same parameter values (common random numbers).
+    np.testing.assert_array_equal(cds["stock0"].sel(scenario="base"),
+                                  cds["stock0"].sel(scenario="whatif"))
+    # Lower is better: the what-if is better in every draw after month 0, and never at 0.
+    p = cds["stock_p_better"].values
+    assert p[0] == 0 and np.all(p[1:] == 1)
+    bands = cds["stock_diff_bands"].sel(quantile=0.5).values
+    np.testing.assert_allclose(bands, np.median(expected, axis=0), rtol=1e-12, atol=1e-12)
+
+
+def test_common_random_numbers_reach_the_models_own_chance(toy_model):
+    """With Poisson shocks the ratio what-if / base is still exactly (0.97/0.99)^t per draw."""
+    base = toy_scenario(decay=0.01, shock_rate=0.4)
+    what = toy_scenario(decay=0.03, shock_rate=0.4, name="faster")
+    cds = threatsim.compare(base, what, draws=300)
+    s = cds["stock"]
+    ratio = (s.sel(scenario="whatif") / s.sel(scenario="base")).values
+    t = np.arange(cds.sizes["time"])
+    np.testing.assert_allclose(ratio, np.broadcast_to((0.97 / 0.99) ** t, ratio.shape),
+                               rtol=1e-12)
+    # The shocks did happen: the base's stock varies more than stock0 alone explains.
+    assert np.any(s.sel(scenario="base").values[:, -1] < 100 * 0.99 ** 12)
+
+
+def test_exceedance_difference_and_better_direction(toy_model):
+    """A given level: P(stock above it) per run and its difference; 'higher' flips P(better)."""
+    base, what = toy_scenario(decay=0.0), toy_scenario(decay=0.1, name="fast")
+    cds = threatsim.compare(base, what, draws=400, levels={"stock": 150.0},
+                            better={"stock": "higher"})
+    stock0 = cds["stock0"].sel(scenario="base").values
+    last = cds.sizes["time"] - 1
+    p = cds["stock_p_exceed"].isel(time=last)  # higher is better: the bad side is below
+    assert cds["stock_p_exceed"].attrs["side"] == "below"
+    assert float(p.sel(scenario="base")) == pytest.approx(np.mean(stock0 < 150.0))
+    assert float(p.sel(scenario="whatif")) == pytest.approx(
+        np.mean(stock0 * 0.9 ** last < 150.0))
+    assert float(cds["stock_p_exceed_diff"].isel(time=last)) == pytest.approx(
+        float(p.sel(scenario="whatif") - p.sel(scenario="base")))
+    assert float(cds["stock_p_better"].isel(time=last)) == 0.0
+
+
+def test_text_lists_what_the_whatif_changed():
+    """The resolved scenarios are diffed key by key (the shipped what-if's levers)."""
+    base = threatsim.load_scenario(SCENARIOS / "baseline.toml")
+    what = threatsim.load_scenario(SCENARIOS / "whatif" / "counter_financing_doubled.toml")
+    changes = {k: (a, b) for k, a, b in scenario_changes(base, what)}
+    assert changes, "the shipped what-if changes something"
+    assert all(k.startswith(("levers.", "timeline", "parameters.")) for k in changes)
+
+
+def test_cli_compare_prints_changes_and_writes_netcdf(toy_model, tmp_path, capsys):
+    """`threatsim compare` prints the key-by-key diff and the paired table; --out writes it."""
+    a = toy_toml(tmp_path / "a.toml", decay=0.01)
+    b = toy_toml(tmp_path / "b.toml", decay=0.02)
+    out = tmp_path / "cmp.nc"
+    assert main(["compare", str(a), str(b), "--draws", "200", "--quiet", "--out", str(out),
+                 "--level", "stock=120"]) == 0
+    text = capsys.readouterr().out
+    assert "levers.decay: 0.01 -> 0.02" in text
+    assert "P(better)" in text and "level = $120" in text
+    ds = xr.load_dataset(out)
+    assert list(ds["scenario"].values) == ["base", "whatif"]
+
+
+def test_comparing_different_horizons_or_models_is_refused(toy_model, tmp_path, financing_path,
+                                                            capsys):
+    """Different horizons or models: ScenarioError from the API, exit status 2 from the CLI."""
+    with pytest.raises(ScenarioError, match="horizon"):
+        threatsim.compare(toy_scenario(horizon=12), toy_scenario(horizon=6), draws=10)
+    a = toy_toml(tmp_path / "a.toml", horizon=12)
+    b = toy_toml(tmp_path / "b.toml", horizon=6)
+    assert main(["compare", str(a), str(b), "--draws", "10", "--quiet"]) == 2
+    assert "horizon" in capsys.readouterr().err
+    assert main(["compare", str(financing_path), str(a), "--draws", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "model" in err and "start" in err
+
+
+def test_bad_better_and_level_are_refused(toy_model):
+    """A 'better' other than lower/higher, or a level for an output not compared: ScenarioError."""
+    sc = toy_scenario()
+    with pytest.raises(ScenarioError, match="lower"):
+        threatsim.compare(sc, sc, draws=10, better="smaller")
+    with pytest.raises(ScenarioError, match="level"):
+        threatsim.compare(sc, sc, draws=10, levels={"stok": 1.0})
