@@ -160,6 +160,19 @@ def test_synthetic_file_matches_its_script():
         assert value - 0.05 <= o.high, o.id
 
 
+def test_past_observations_score_the_balkans_cohort():
+    """The para 37 figures score a run of scenarios/balkans_cohort.toml (in-sample check)."""
+    sc = threatsim.load_scenario(ROOT / "scenarios" / "balkans_cohort.toml")
+    ds = threatsim.run(sc, draws=300, seed=5, progress=False)
+    obs = load_observations(ROOT / "scenarios" / "observations" / "S-2019-103-past.toml",
+                            against=ds, only=["balkans_*"])
+    b = leaderboard(ds, obs)
+    assert list(b["truth"].values) == ["at_least", "point"]
+    assert np.isfinite(b["crps"]).all()
+    # persistence carries the cohort's start (nobody killed or returned yet) forward
+    assert (b["skill_persistence"] > 0).all()
+
+
 # --- the command -------------------------------------------------------------------
 
 

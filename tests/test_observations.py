@@ -36,6 +36,7 @@ def population_run(*, start: str = "2014-06", months: int = 60, draws: int = 7,
         coords["replicate"] = np.arange(replicates)
     ds = xr.Dataset({"population": (dims, data, {"units": "people", "kind": "stock"})},
                     coords=coords, attrs={"scenario_name": "synthetic_population"})
+    ds["returned_home"] = (dims[:-1], data.sum(-1), {"units": "people", "kind": "stock"})
     ds["fighters"] = xr.Variable(("draw",), np.ones(draws), attrs={"role": "parameter"})
     return ds
 
@@ -216,7 +217,7 @@ def test_past_observations_validate_against_a_fighters_shaped_run():
                          "jowzjan_surrendered"]
     assert all(o.document == "S/2019/103" and o.paragraph in (37, 40) and o.quote
                for o in obs)
-    assert {o.kind for o in obs} == {"at_least"}
+    assert [o.kind for o in obs] == ["at_least", "point", "at_least", "at_least"]
 
 
 def test_past_observations_outside_a_later_run_are_refused():
