@@ -229,3 +229,10 @@ def test_past_observations_outside_a_later_run_are_refused():
     assert "balkans" not in str(info.value)
     assert len(load_observations(OBS / "S-2019-103-past.toml", against=ds,
                                  only=["balkans_*"])) == 2
+
+
+def test_a_run_without_draws_is_refused(tmp_path):
+    """A summary-only run (quantiles, no draws) cannot be scored, and the error says so."""
+    ds = population_run().quantile([0.05, 0.5, 0.95], dim="draw")
+    with pytest.raises(ScenarioError, match=r"variable='population' has no draw dim"):
+        load_observations(write(tmp_path, GOOD), against=ds)

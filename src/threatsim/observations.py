@@ -422,6 +422,11 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
                                                  f"allowed: {', '.join(outputs) or 'none'}")
             continue
         da = ds[o.variable]
+        if "draw" not in da.dims:
+            p.add(f"{key}.variable", o.variable, "has no draw dim in this run (a summary "
+                                                 "without draws cannot be scored); allowed: "
+                                                 "a run that keeps its draws")
+            continue
         dims = [d for d in da.dims if d not in (*SAMPLE_DIMS, "time")]
         for dim, labels in o.select.items():
             if dim not in dims:

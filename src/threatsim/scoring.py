@@ -388,6 +388,9 @@ def leaderboard(ds: xr.Dataset, observations: ObservationSet) -> xr.Dataset:
     proper) to compare observations in different units. See
     :func:`leaderboard_totals` for the total row.
     """
+    if not len(observations):
+        raise ScenarioError("has no observations to score", path=observations.path,
+                            key="observation", value=[])
     rows: list[dict[str, float]] = []
     for obs in observations:
         xs = _members_for(obs, ds)
