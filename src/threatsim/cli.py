@@ -60,13 +60,8 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     lines.append(f"scenario {ds.attrs.get('scenario_name')!r} (run {run_id}): {draws:,} draws, "
                  f"seed {ds.attrs.get('seed')}, sampler {ds.attrs.get('sampler')}")
     months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
-    for name, da in ds.data_vars.items():
-        if da.attrs.get("role") == "parameter":
-            continue
+    for name, da in _summary_items(ds):
         unit = da.attrs.get("units", "")
-        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
-        if extra:
-            da = da.sum(extra)
         if "time" in da.dims:
             sub = da.isel(time=list(report_months))
             b = bands(sub, qs)
@@ -97,6 +92,22 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
                     for q, v, e in zip(qs, vals, ses, strict=True))
             lines.append(text)
     return "\n".join(lines)
+
+
+def _summary_items(ds: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
+    """Outputs to print, model dims summed; one item per compartment where there is one."""
+    items = []
+    for name, da in ds.data_vars.items():
+        if da.attrs.get("role") == "parameter":
+            continue
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time", "compartment")]
+        total = da.sum(extra, keep_attrs=True) if extra else da
+        if "compartment" in da.dims:  # e.g. population: by compartment, all regions together
+            items += [(f"{name} {c}", total.sel(compartment=c, drop=True))
+                      for c in da["compartment"].values]
+        else:
+            items.append((str(name), total))
+    return items
 
 
 def _atomic_figure(fig: object, path: Path) -> None:
