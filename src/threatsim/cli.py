@@ -54,6 +54,10 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     from threatsim.analysis.convergence import mcse_quantile
     from threatsim.results import bands
 
+    if ds.attrs.get("keep") == "summary":  # bands already computed, no draws
+        from threatsim.streaming import summary_table_of_summary
+
+        return summary_table_of_summary(ds, quantiles=quantiles, report_months=report_months)
     lines: list[str] = []
     qs = [q for q in quantiles if q in (0.05, 0.5, 0.95)] or list(quantiles)
     run_id, draws = ds.attrs.get("run_id", ""), ds.sizes["draw"]
@@ -124,6 +128,15 @@ def _atomic_figure(fig: object, path: Path) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from threatsim.executors import executor_from_options
+
+    with executor_from_options(workers=args.workers, cluster=args.cluster,
+                               scheduler=args.scheduler,
+                               timeout=args.scheduler_timeout) as executor:
+        return _run_with(args, executor)
+
+
+def _run_with(args: argparse.Namespace, executor: object) -> int:
     import threatsim
     from threatsim.plotting import fan_chart
     from threatsim.results import write_netcdf
@@ -141,22 +154,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         precision = run_to_precision(sc, args.precision, draws=args.draws,
                                      max_draws=args.max_draws, seed=args.seed,
                                      sampler=args.sampler, chunk_size=args.chunk_size,
-                                     executor=args.workers,
+                                     executor=executor,
                                      progress=None if not args.quiet else False)
         ds = precision.dataset
     else:
         ds = threatsim.run(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
-                           chunk_size=args.chunk_size, executor=args.workers,
-                           progress=None if not args.quiet else False)
+                           chunk_size=args.chunk_size, executor=executor,
+                           progress=None if not args.quiet else False,
+                           keep=args.keep, checkpoint=args.checkpoint, resume=args.resume,
+                           out=(args.out or Path("results") / f"{sc.name}.nc")
+                           if args.keep == "draws" else None)
     out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
     print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
     if precision is not None:
         print("\n" + precision.summary())
-    write_netcdf(ds, out)
+    if "draws_file" not in ds.attrs:  # --keep draws has streamed them there already
+        write_netcdf(ds, out)
     written = [out]
     if not args.no_plot:
         series = [n for n, v in ds.data_vars.items()
                   if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        if ds.attrs.get("keep") == "summary":
+            from threatsim.streaming import summary_series
+
+            series = summary_series(ds)
         png = out.with_suffix(".png")
         _atomic_figure(fan_chart(ds, series, quantiles=sc.quantiles), png)
         written.append(png)
@@ -218,7 +239,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     sc = threatsim.load_scenario(args.scenario)
     sol = threatsim.solve_capacity(sc, args.lever, target=args.target, by=args.by,
                                    probability=args.probability, output=args.output,
-                                   draws=args.draws, seed=args.seed, executor=args.workers)
+                                   draws=args.draws, seed=args.seed, executor=executor)
     print(sol)
     tried = ", ".join(f"{v}: {p:.3f}" for v, p in sorted(sol.tried))
     print(f"tried {sol.lever} (P): {tried}")
@@ -330,6 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-draws", type=int, metavar="N",
                    help="cap for --precision (default 256 x the first draws)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", choices=["local"],
+                   help="run the chunks on a new dask LocalCluster of --workers processes")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the chunks on the dask scheduler at ADDR (tcp://host:8786)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler before giving up (default 10)")
+    p.add_argument("--keep", choices=["draws", "summary"],
+                   help="draws: stream every trajectory to --out as chunks finish; summary: "
+                        "keep only bands, P(=0), per-draw outputs (bounded memory); "
+                        "default: outputs.keep, else all draws in memory")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="store finished chunks in DIR (see --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the chunks already in --checkpoint DIR (same run only)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without running them")

@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: the CLI and tests run without a screen
 
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
@@ -98,14 +99,23 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
     names = [variables] if isinstance(variables, str) else list(variables)
     qs = sorted(quantiles)
     cols = list(ds[by].values) if by is not None and by in ds.dims else [None]
-    fig, axes = plt.subplots(len(names), len(cols), figsize=(min(7.5 * len(cols), 16) + 0.5,
-                                                               2.8 * len(names)),
+    width = min(len(cols), 3)  # small multiples wrap after three panels
+    per = -(-len(cols) // width)  # rows per variable
+    fig, grid = plt.subplots(len(names) * per, width,
+                             figsize=(7.5 if width == 1 else 4.6 * width + 0.6,
+                                      2.8 * len(names) * per),
                              squeeze=False, sharex=True)
+    for r in range(len(names)):
+        for k in range(len(cols), width * per):
+            grid[r * per + k // width, k % width].set_visible(False)
+    axes = np.array([[grid[r * per + c // width, c % width] for c in range(len(cols))]
+                     for r in range(len(names))])
     t = ds["time"].values
     for r, name in enumerate(names):
         full = ds[name]
         for c, coord in enumerate(cols):
             ax = axes[r, c]
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7))
             da = full
             if coord is not None and by in da.dims:
                 da = da.sel({by: coord})
@@ -113,12 +123,12 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
             if extra:
                 da = da.sum(extra)
             scale, label = _scale(full.attrs.get("units", ""))
-            b = bands(da, qs) / scale
+            b = (da.sel(quantile=qs) if "quantile" in da.dims else bands(da, qs)) / scale
             _draw_fan(ax, t, b, qs, label=(r == 0 and c == 0))
             _marks(ax, marks)
-            if c == 0:
+            if c % width == 0:
                 ax.set_ylabel(f"{name}\n({label})")
-            if coord is not None and r == 0:
+            if coord is not None:
                 ax.set_title(f"{by} = {coord}", fontsize=9)
             ax.grid(True, color="0.85", lw=0.5)
             ax.set_ylim(bottom=min(0.0, float(b.min())))
@@ -183,7 +193,7 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
         for ax in (left, right):
             _marks(ax, marks)
             ax.grid(True, color="0.85", lw=0.5)
-    axes[0, 0].legend(loc="best", fontsize=7, frameon=False)
+    axes[0, 0].legend(loc="upper right", fontsize=7, frameon=True, framealpha=0.9)
     axes[0, 0].set_title(f"{cds.attrs['base_name']} (filled, solid) vs "
                          f"{cds.attrs['whatif_name']} (hatched, dashed)", fontsize=9)
     axes[0, 1].set_title(f"paired difference, {cds.sizes['draw']:,} draws with common "
