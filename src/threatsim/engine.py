@@ -225,6 +225,9 @@ def run(
     keep = keep if keep is not None else getattr(scenario, "keep", None) or "draws"
     if keep not in KEEP:
         raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
+    if resume and checkpoint is None:
+        raise ScenarioError("needs a checkpoint folder to resume from (--checkpoint DIR)",
+                            key="resume", value=resume)
     ex = resolve_executor(executor, settings.workers)
     plan = _Plan(scenario, settings)
     ckpt = None

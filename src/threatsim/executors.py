@@ -22,7 +22,9 @@ Stopping the iteration early (an error, Ctrl-C) cancels what is still queued.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
@@ -37,6 +39,7 @@ __all__ = [
     "ProcessPoolChunkExecutor",
     "SchedulerUnreachable",
     "connect",
+    "executor_from_options",
     "is_dask_client",
     "local_cluster",
     "make_executor",
@@ -242,3 +245,38 @@ def resolve_executor(executor: Any, workers: int) -> ChunkExecutor:
     raise ScenarioError("must be None, a number of workers, a distributed.Client or an "
                         "object with map_chunks(fn, tasks)", key="executor",
                         value=type(executor).__name__)
+
+
+@contextlib.contextmanager
+def executor_from_options(*, workers: int | None = None, cluster: str | None = None,
+                          scheduler: str | None = None,
+                          timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Iterator[Any]:
+    """The ``executor=`` for the command line's options, closed on leaving the block.
+
+    ``scheduler``: a ``distributed.Client`` connected to that address;
+    ``cluster="local"``: a new ``LocalCluster`` of ``workers`` processes (default:
+    the number of CPUs); neither: ``workers`` as given (``None``, or a number
+    of local processes).
+    """
+    if scheduler is not None and cluster is not None:
+        raise ScenarioError("give --scheduler or --cluster, not both", key="scheduler",
+                            value=scheduler)
+    if cluster is not None and cluster != "local":
+        raise ScenarioError("must be 'local' (or give --scheduler ADDRESS)", key="cluster",
+                            value=cluster)
+    if scheduler is not None:
+        client = connect(scheduler, timeout=timeout)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if cluster == "local":
+        client = local_cluster(workers if workers is not None else (os.cpu_count() or 1))
+        try:
+            yield client
+        finally:
+            client.close()
+            client.cluster.close()
+        return
+    yield workers

@@ -433,8 +433,8 @@ class StreamingSummary:
     and ``replicate`` (named like the output, dims ``quantile, time, ...``),
     and for stock outputs the share of the sample at exactly 0
     (``p_zero_<name>``). Outputs with dims beyond ``time`` (e.g. ``region``)
-    also get ``<name>_total``: the bands of their sum over those dims (what
-    the printed table and the fan chart show). Per-draw outputs (no time dim)
+    also get ``<name>_sum``: the bands of their sum over those dims (what
+    the printed table and the fan chart show for such outputs). Per-draw outputs (no time dim)
     are kept whole. The sampled parameters are kept as in a full run.
     """
 
@@ -471,11 +471,17 @@ class StreamingSummary:
             self.banded[name] = (name, False)
             self.shapes[name] = cell_shape
             if len(cell_shape) > 1:
-                self.banded[f"{name}_total"] = (name, True)
-                self.shapes[f"{name}_total"] = cell_shape[:1]
+                total = f"{name}_sum"
+                while total in self.decls:
+                    total += "_"
+                self.banded[total] = (name, True)
+                self.shapes[total] = cell_shape[:1]
         for key in self.banded:
             cells = int(np.prod(self.shapes[key]))
-            self.quant[key] = ExactQuantiles(cells, self.qs, **self._opts)
+            opts = dict(self._opts)
+            if "bins" not in opts:  # counts stay under 2**21 per output (16 MiB)
+                opts["bins"] = int(min(8192, max(512, 2 ** int(np.log2(2**21 / cells)))))
+            self.quant[key] = ExactQuantiles(cells, self.qs, **opts)
             self.zeros[key] = np.zeros(cells, dtype=np.int64)
 
     def _samples(self, result: Mapping[str, np.ndarray]) -> Iterable[tuple[str, np.ndarray]]:
@@ -639,3 +645,51 @@ class NetCDFSink:
                 pass
             self._nc = None
         self.tmp.unlink(missing_ok=True)
+
+
+# -- printing a summary ------------------------------------------------------------------
+
+
+def summary_series(ds: xr.Dataset) -> list[str]:
+    """The banded series of a summary to draw: one per output, region totals when present."""
+    return [n for n, v in ds.data_vars.items()
+            if v.dims == ("quantile", "time") and not n.startswith("p_zero_")]
+
+
+def summary_table_of_summary(ds: xr.Dataset, *, quantiles: Sequence[float],
+                             report_months: Sequence[int]) -> str:
+    """The table ``threatsim run`` prints, from a summary Dataset (``keep="summary"``)."""
+    from threatsim.cli import _fmt
+
+    qs = [q for q in quantiles if q in (0.05, 0.5, 0.95)] or list(quantiles)
+    lines = [f"scenario {ds.attrs.get('scenario_name')!r} (run {ds.attrs.get('run_id', '')}): "
+             f"{ds.attrs.get('draws', 0):,} draws, seed {ds.attrs.get('seed')}, sampler "
+             f"{ds.attrs.get('sampler')} (summary kept: exact bands from streamed chunks)"]
+    months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
+    banded = set(summary_series(ds))
+    for name, da in ds.data_vars.items():
+        if da.attrs.get("role") == "parameter" or name.startswith("p_zero_"):
+            continue
+        unit = da.attrs.get("units", "")
+        if name in banded:
+            sub = da.isel(time=list(report_months)).sel(quantile=qs)
+            header = "  ".join(f"{f'{q:.0%}':>10}" for q in qs)
+            pz = ds.get(f"p_zero_{name}")
+            lines.append(f"\n{name} ({unit})\n  {'month':<8}{header}"
+                         + (f"{'P(=0)':>9}" if pz is not None else ""))
+            for i, month in enumerate(months):
+                row = "  ".join(f"{_fmt(float(sub.isel(time=i).sel(quantile=q)), unit):>10}"
+                                for q in qs)
+                tail = f"{float(pz.isel(time=report_months[i])):>9.1%}" if pz is not None \
+                    else ""
+                lines.append(f"  {month:<8}{row}{tail}")
+        elif "draw" in da.dims and "time" not in da.dims:
+            finite = da.notnull()
+            share = float(finite.mean())
+            text = f"\n{name} ({unit}): reached in {share:.1%} of draws"
+            if share > 0:
+                vals = da.where(finite).quantile(qs, dim=list(da.dims)).values
+                text += "; when reached: " + ", ".join(
+                    f"{q:.0%} {v:,.1f}" for q, v in zip(qs, vals, strict=True))
+            lines.append(text)
+    return "\n".join(lines)

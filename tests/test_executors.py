@@ -1,0 +1,253 @@
+"""Executors: in-process, process pool and dask.distributed give the same Dataset; faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import threatsim
+from tests.conftest import ROOT, SCENARIOS
+from threatsim.errors import ScenarioError
+from threatsim.executors import (
+    DaskExecutor,
+    ProcessPoolChunkExecutor,
+    SchedulerUnreachable,
+    connect,
+    is_dask_client,
+    resolve_executor,
+)
+from threatsim.models import model_names
+
+distributed = pytest.importorskip("distributed")
+
+
+def tiny_scenarios() -> dict[str, threatsim.Scenario]:
+    """One shipped scenario per registered model (the first that loads), cut to 12 months."""
+    found: dict[str, threatsim.Scenario] = {}
+    paths = sorted(SCENARIOS.rglob("*.toml")) + sorted((ROOT / "benchmarks").glob("*.toml"))
+    for path in paths:
+        if "sources" in path.parts or "observations" in path.parts:
+            continue
+        try:
+            sc = threatsim.load_scenario(path)
+        except Exception:
+            continue
+        if sc.model in found:
+            continue
+        for cut in ({"horizon": 12}, {"horizon": 12, "timeline": [],
+                                       "outputs.report_months": [sc.month_label(0)]}):
+            try:
+                sc = sc.with_values(cut)
+                break
+            except ScenarioError:
+                continue
+        found[sc.model] = sc
+    return found
+
+
+SCENARIOS_BY_MODEL = tiny_scenarios()
+MODELS = [m for m in model_names() if m in SCENARIOS_BY_MODEL]
+SMALL = {"draws": 12, "chunk_size": 4, "replicates": 2, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One 2-worker LocalCluster (processes, 1 thread each) for the whole module."""
+    from threatsim.executors import local_cluster
+
+    c = local_cluster(2)
+    yield c
+    c.close()
+    c.cluster.close()
+
+
+def test_there_is_a_scenario_for_every_registered_model():
+    """The identity tests below cover every registered model."""
+    assert set(MODELS) == set(model_names()), set(model_names()) - set(MODELS)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_executor_gives_the_same_dataset(model, client):
+    """In-process, a 2-process pool and a 2-worker LocalCluster: bit-identical, replicates too."""
+    sc = SCENARIOS_BY_MODEL[model]
+    base = threatsim.run(sc, progress=False, **SMALL)
+    assert base.sizes["replicate"] == 2
+    pool = threatsim.run(sc, progress=False, executor=ProcessPoolChunkExecutor(2), **SMALL)
+    dask = threatsim.run(sc, progress=False, executor=client, **SMALL)
+    xr.testing.assert_identical(base, pool)
+    xr.testing.assert_identical(base, dask)
+
+
+def test_summary_on_the_cluster_equals_in_process(client):
+    """keep='summary' (two passes over recomputed chunks) is the same on the cluster."""
+    sc = SCENARIOS_BY_MODEL["financing"]
+    a = threatsim.run(sc, keep="summary", progress=False, **SMALL)
+    b = threatsim.run(sc, keep="summary", executor=client, progress=False, **SMALL)
+    xr.testing.assert_identical(a, b)
+
+
+def test_a_killed_worker_loses_nothing(client):
+    """SIGKILL a worker holding chunks mid-run: they are recomputed, the Dataset is identical."""
+    sc = SCENARIOS_BY_MODEL["financing"]
+    settings = {"draws": 24_000, "chunk_size": 1_000, "seed": 9}
+    expected = threatsim.run(sc, progress=False, **settings)
+    pids = client.run(os.getpid)
+    killed: list[tuple[str, int]] = []
+
+    class KillOneWorker:
+        """Runs on the cluster; after the first result, kills a worker that has work."""
+
+        def map_chunks(self, fn, tasks):
+            for i, result in enumerate(DaskExecutor(client).map_chunks(fn, tasks)):
+                if i == 0:
+                    deadline = time.monotonic() + 5
+                    while not killed and time.monotonic() < deadline:
+                        busy = {a: len(t) for a, t in client.processing().items() if t}
+                        if busy:
+                            addr = max(busy, key=busy.__getitem__)
+                            os.kill(pids[addr], signal.SIGKILL)
+                            killed.append((addr, busy[addr]))
+                yield result
+
+    got = threatsim.run(sc, progress=False, executor=KillOneWorker(), **settings)
+    assert killed and killed[0][1] >= 1, "no worker had chunks in flight when killed"
+    xr.testing.assert_identical(expected, got)
+    client.wait_for_workers(2, timeout=30)  # the nanny restarts it for the next tests
+
+
+def test_work_in_flight_is_bounded(client):
+    """At most max_in_flight chunks are submitted ahead of the results collected."""
+    pulled = 0
+
+    def tasks():
+        nonlocal pulled
+        for i in range(30):
+            pulled += 1
+            yield i
+
+    ahead = []
+    for done, _ in enumerate(DaskExecutor(client, max_in_flight=3).map_chunks(abs, tasks()),
+                             start=1):
+        ahead.append(pulled - done)
+    assert len(ahead) == 30
+    assert max(ahead) <= 3 - 1 + 1  # one new task is pulled just before a result is yielded
+    assert max(ahead) >= 1
+
+
+def test_stopping_early_cancels_the_queued_chunks(client):
+    """Closing the result stream (Ctrl-C, an error) cancels what is still on the cluster."""
+    scheduler = client.cluster.scheduler
+    results = DaskExecutor(client, max_in_flight=4).map_chunks(time.sleep, [0.3] * 20)
+    next(results)
+    assert len(scheduler.tasks) >= 1
+    results.close()
+    deadline = time.monotonic() + 10
+    while scheduler.tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not scheduler.tasks
+
+
+def test_a_client_is_recognised_without_importing_dask(client):
+    """run() takes a distributed.Client as it is; junk is refused with a ScenarioError."""
+    assert is_dask_client(client)
+    assert isinstance(resolve_executor(client, 1), DaskExecutor)
+    with pytest.raises(ScenarioError, match="executor"):
+        resolve_executor("tcp://nowhere", 1)
+
+
+def test_the_in_process_default_needs_no_dask():
+    """With dask and distributed made unimportable, a plain run (and its summary) still works."""
+    code = ("import sys\n"
+            "sys.modules['dask'] = sys.modules['distributed'] = None  # as if not installed\n"
+            "import threatsim\n"
+            "sc = threatsim.load_scenario(sys.argv[1])\n"
+            "threatsim.run(sc, draws=50, progress=False)\n"
+            "threatsim.run(sc, draws=50, progress=False, keep='summary')\n"
+            "threatsim.run(sc, draws=50, progress=False, executor=2)\n"
+            "assert sys.modules['dask'] is None and sys.modules['distributed'] is None\n")
+    subprocess.run([sys.executable, "-c", code, str(SCENARIOS / "baseline.toml")], check=True,
+                   cwd=ROOT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_scheduler_fails_within_the_timeout_naming_the_address():
+    """No scheduler at the address: SchedulerUnreachable (a ScenarioError) in about the timeout."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    with pytest.raises(SchedulerUnreachable) as info:
+        connect(address, timeout=1.0)
+    assert time.monotonic() - t0 < 6.0
+    assert address in str(info.value) and "1 s" in str(info.value)
+    assert isinstance(info.value, ScenarioError)
+
+
+def test_cli_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path):
+    """`threatsim run --scheduler ADDR` with nothing there: exit 2, the address named."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "baseline.toml"),
+         "--draws", "100", "--scheduler", address, "--scheduler-timeout", "1",
+         "--out", str(tmp_path / "x.nc"), "--no-plot", "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert address in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path):
+    """SIGINT during a streamed run: exit 130, 'interrupted; nothing was written', no files."""
+    out = tmp_path / "big.nc"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "financing.toml"),
+         "--draws", "3000000", "--chunk-size", "20000", "--keep", "draws",
+         "--out", str(out), "--no-plot", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob(".big.nc.*")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".big.nc.*")), "the run never started writing"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted; nothing was written" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_local_cluster_refuses_a_bad_worker_count():
+    """--workers 0 with --cluster local is bad input, before anything starts."""
+    from threatsim.executors import local_cluster
+
+    with pytest.raises(ScenarioError, match="workers"):
+        local_cluster(0)
+
+
+def test_results_do_not_depend_on_in_flight_limit(client):
+    """Any in-flight bound gives the same Dataset (results are placed by index)."""
+    sc = SCENARIOS_BY_MODEL["financing"]
+    a = threatsim.run(sc, progress=False, executor=DaskExecutor(client, max_in_flight=2), **SMALL)
+    b = threatsim.run(sc, progress=False, executor=DaskExecutor(client, max_in_flight=50),
+                      **SMALL)
+    xr.testing.assert_identical(a, b)
+    assert np.isfinite(a["reserves"].values).all()
