@@ -239,7 +239,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     sc = threatsim.load_scenario(args.scenario)
     sol = threatsim.solve_capacity(sc, args.lever, target=args.target, by=args.by,
                                    probability=args.probability, output=args.output,
-                                   draws=args.draws, seed=args.seed, executor=executor)
+                                   draws=args.draws, seed=args.seed, executor=args.workers)
     print(sol)
     tried = ", ".join(f"{v}: {p:.3f}" for v, p in sorted(sol.tried))
     print(f"tried {sol.lever} (P): {tried}")
