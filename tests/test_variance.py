@@ -48,7 +48,7 @@ def test_split_of_a_fighters_run_with_replicates():
     """On a run: chance is 0 at the start (the state is set by the parameters) and > 0 later."""
     sc = threatsim.load_scenario(SCENARIOS / "fighters.toml")
     ds = threatsim.run(sc, draws=40, seed=1, replicates=4)
-    split = threatsim.variance_split(ds["population_total"])
+    split = threatsim.variance_split(ds["population"].sum("region", keep_attrs=True))
     assert set(split.data_vars) == {"total", "parameters", "chance"}
     assert split["total"].dims == ("time", "compartment")
     assert float(split["chance"].isel(time=0).max()) == 0.0
