@@ -355,7 +355,7 @@ def reference_forecasts(obs: Observation, ds: xr.Dataset,
 
     ``widened``: that uniform plus the run's spread at the observed month,
     :math:`U + (X - \mathrm{median}\,X)`: 64 quantiles of the uniform times
-    256 quantiles of the centred run, so it keeps the last report's centre
+    256 quantiles of the centred run, so it keeps the last report's location
     and takes the model's uncertainty. Both are deterministic.
     """
     xs = _members(obs.forecast(ds) if forecast is None else forecast)
