@@ -1,0 +1,164 @@
+"""Workload W3 (shared/benchmarks/WORKLOADS.md) through threatsim, beside the peers.
+
+W3 is an M/M/10 court queue (9 arrivals a day, trials of mean 1 day, start
+empty, warm-up 365 days), here benchmarks/w3.toml run by the detention model:
+
+* the SimPy path (the general one, ``method="simpy"``): one SimPy replication
+  per draw, cases drawn, simulated and recorded on the monthly grid;
+* the fast path (``method="fifo"``, what ``auto`` picks here): the exact
+  Kiefer-Wolfowitz recursion vectorised over replications;
+* the fast path end to end through ``threatsim.run`` (sampling, chunks, Dataset).
+
+Events are counted as W3 counts them: arrivals plus trial completions within
+the horizon. Each threatsim run is checked against Erlang C (mean wait after
+the warm-up, within 3 Monte Carlo standard errors, as the peers check
+themselves). When the peer scripts are reachable (PEERS_DIR, default
+../shared/benchmarks/peers) the plain SimPy model and the numpy
+Kiefer-Wolfowitz peer run in the same session with PEERS_PY (default the
+peers' venv if it exists, else this Python) and the ratios are printed.
+Aims (issue 4): SimPy path >= 0.8x the plain SimPy model per event; fast path
+>= 60x the SimPy model.
+
+    python benchmarks/bench_w3.py [--simpy-reps 20] [--fast-reps 200] [--repeat 3] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import threatsim
+from threatsim.models import detention as det
+from threatsim.rng import chunk_stream
+from threatsim.sampling import sample_parameters
+
+HERE = Path(__file__).resolve().parent
+PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
+DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
+LAM, C, MU, WARMUP = 9.0, 10, 1.0, 365.0
+
+
+def erlang_c_wq(lam: float = LAM, c: int = C, mu: float = MU) -> float:
+    """Mean wait in queue of M/M/c."""
+    a = lam / mu
+    tail = a**c / math.factorial(c) * c / (c - a)
+    return tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail) / (c * mu - lam)
+
+
+def model_run(sc: threatsim.Scenario, reps: int, seed: int, method: str) -> tuple[float, int,
+                                                                                   np.ndarray]:
+    """Draw, simulate and record *reps* replications; (seconds, events, mean waits)."""
+    t0 = time.perf_counter()
+    params = sample_parameters(sc.parameters, reps, seed=seed)
+    plan, cases, traces = det.simulate_traces(params, sc.lever_schedule(),
+                                              n_months=sc.horizon, rng=chunk_stream(seed, 0),
+                                              method=method)  # type: ignore[arg-type]
+    waits = np.empty(reps)
+    events = 0
+    for k, (c, tr) in enumerate(zip(cases, traces, strict=True)):
+        det.record(c, tr, plan)  # the monthly grid, as the engine gets it
+        ok = np.isfinite(tr.trial_start) & (tr.trial_start >= WARMUP)
+        waits[k] = np.mean(tr.trial_start[ok] - c.arrive[ok])
+        events += c.n + int(np.isfinite(tr.trial_end).sum())
+    return time.perf_counter() - t0, events, waits
+
+
+def engine_run(sc: threatsim.Scenario, reps: int, seed: int) -> float:
+    t0 = time.perf_counter()
+    ds = threatsim.run(sc, draws=reps, seed=seed, progress=False)
+    threatsim.bands(ds["backlog_trial"], [0.05, 0.5, 0.95])
+    return time.perf_counter() - t0
+
+
+def check(waits: np.ndarray) -> str:
+    se = waits.std(ddof=1) / math.sqrt(waits.size)
+    z = (waits.mean() - erlang_c_wq()) / se
+    return (f"mean wait {waits.mean():.4f} d vs Erlang C {erlang_c_wq():.4f} d, z = {z:+.2f} "
+            f"({'ok' if abs(z) <= 3 else 'FAILED'})")
+
+
+def run_peer(py: str, script: str, args: list[str]) -> dict | None:
+    try:
+        res = subprocess.run([py, str(PEERS_DIR / script), *args], capture_output=True,
+                             text=True, timeout=400, cwd=PEERS_DIR, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0 or not lines:
+        print(f"  ({script} failed: {res.stderr.strip().splitlines()[-1:] or res.returncode})")
+        return None
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--simpy-reps", type=int, default=20)
+    ap.add_argument("--fast-reps", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    sc = threatsim.load_scenario(HERE / "w3.toml")
+    model_run(sc, 2, 0, "simpy")  # warm up imports
+    rows: list[tuple[str, float]] = []
+    for label, method, reps in (("SimPy path", "simpy", args.simpy_reps),
+                                ("fast path (FIFO recursion)", "fifo", args.fast_reps)):
+        times, counts, all_waits = [], [], []
+        for r in range(args.repeat):
+            seconds, events, waits = model_run(sc, reps, 1000 + r, method)
+            times.append(seconds)
+            counts.append(events)
+            all_waits.append(waits)
+        rate = statistics.median(counts) / statistics.median(times)
+        rows.append((f"threatsim {label}", rate))
+        print(f"threatsim {label}: {reps} replications in {statistics.median(times):.3f} s "
+              f"(median of {args.repeat}) = {rate / 1e3:,.0f} k events/s; "
+              f"{check(np.concatenate(all_waits))}")
+    seconds = statistics.median(engine_run(sc, args.fast_reps, 7 + r) for r in range(args.repeat))
+    events_per_rep = 2 * LAM * sc.horizon * det.DAYS_PER_MONTH  # expected, for the engine run
+    rate = args.fast_reps * events_per_rep / seconds
+    rows.append(("threatsim fast path via threatsim.run (+ Dataset, bands)", rate))
+    print(f"threatsim.run (auto = fast path), {args.fast_reps} draws: {seconds:.3f} s = "
+          f"{rate / 1e3:,.0f} k events/s (expected events)")
+
+    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY) if DEFAULT_PEERS_PY.exists()
+                        else sys.executable)
+    peers: dict[str, float] = {}
+    if not args.no_peers and PEERS_DIR.is_dir():
+        for label, script, extra in (
+                ("plain SimPy model (peer)", "w3_simpy.py", ["--n", str(args.simpy_reps)]),
+                ("Kiefer-Wolfowitz numpy (peer)", "w3_kw_numpy.py",
+                 ["--n", str(args.fast_reps)])):
+            result = run_peer(py, script, ["--repeat", str(args.repeat), *extra])
+            if result is None:
+                print(f"peer {label}: not run")
+                continue
+            peers[label] = float(result["throughput"])
+            rows.append((label, peers[label]))
+            print(f"peer {label}: {peers[label] / 1e3:,.0f} k events/s "
+                  f"(Erlang C check {'ok' if result.get('checked_correct') else 'FAILED'})")
+
+    ours_simpy, ours_fast = rows[0][1], rows[1][1]
+    print("\n| implementation | k events/s | vs threatsim SimPy path |\n|---|---|---|")
+    for label, thr in rows:
+        print(f"| {label} | {thr / 1e3:,.0f} | {thr / ours_simpy:.2f}x |")
+    print(f"\nfast path / SimPy path: {ours_fast / ours_simpy:.0f}x (aim >= 60x)")
+    plain = peers.get("plain SimPy model (peer)")
+    if plain:
+        print(f"SimPy path / plain SimPy model: {ours_simpy / plain:.2f}x per event (aim >= 0.8x)")
+        print(f"fast path / plain SimPy model: {ours_fast / plain:.0f}x (aim >= 60x)")
+    kw = peers.get("Kiefer-Wolfowitz numpy (peer)")
+    if kw:
+        print(f"fast path / Kiefer-Wolfowitz numpy peer: {ours_fast / kw:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
