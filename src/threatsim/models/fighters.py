@@ -273,9 +273,13 @@ class FighterFlows:
 
     # -- state -------------------------------------------------------------------------
 
-    def compartments(self) -> tuple[np.ndarray, ...]:
-        """The seven compartments, each (region, draw), in :data:`COMPARTMENTS` order."""
-        np.add(self.dl, self.df, out=self._det)
+    def compartments(self, regions: Sequence[int] = range(N_REGIONS)) -> tuple[np.ndarray, ...]:
+        """The seven compartments, each (region, draw), in :data:`COMPARTMENTS` order.
+
+        ``detained`` is up to date only in *regions*.
+        """
+        for i in regions:
+            np.add(self.dl[i], self.df[i], out=self._det[i])
         return (self.al, self.af, self._det, self.im, self.rl, self.dep, self.kil)
 
     def active(self, regions: Sequence[int]) -> np.ndarray:
@@ -290,7 +294,7 @@ class FighterFlows:
         """Store the state as month *index* of the outputs."""
         live = [i for i in range(N_REGIONS) if self.live[i]]
         if self.rec_pop is not None or self.rec_tot is not None:
-            for c, arr in enumerate(self.compartments()):
+            for c, arr in enumerate(self.compartments(live)):
                 if self.rec_pop is not None:  # rows of regions never live stay 0
                     for i in live:
                         self.rec_pop[index, i, c] = arr[i]
