@@ -9,7 +9,9 @@ binomials and one Poisson per draw. End to end: load, sample, simulate (all
 seven compartments recorded), collect the Dataset, then 5/50/95 % bands of
 A, D, P per month. In-process and with 2 worker processes.
 
-Prints draw-months per second and peak RSS; checks (untimed) exact
+Each measurement (threatsim with 1 worker, with 2 workers, each peer) runs in
+its own fresh process, one after another. Prints draw-months per second and
+peak RSS; checks (untimed) exact
 conservation on a small run from the Dataset alone and, when the peers'
 ``common.py`` is importable, the bands against W2's independent reference
 sample. When the peer scripts are reachable (PEERS_DIR, default
@@ -95,29 +97,50 @@ def run_peer(py: str, script: str, args: list[str], repeat: int) -> dict | None:
     return json.loads(lines[-1]) if res.returncode == 0 and lines else None
 
 
+def inner(n: int, workers: int, repeat: int) -> None:
+    """One threatsim configuration in this (fresh) process; prints one JSON line."""
+    threatsim_w2(5_000, 1)  # warm up imports
+    times, pcts = [], np.empty(0)
+    for _ in range(repeat):
+        seconds, pcts = threatsim_w2(n, workers)
+        times.append(seconds)
+    rec = {"workers": workers, "n": n, "times": times,
+           "throughput": n * MONTHS / statistics.median(times),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+           "pcts": pcts.tolist()}
+    print(json.dumps(rec))
+
+
+def run_inner(n: int, workers: int, repeat: int) -> dict:
+    res = subprocess.run([sys.executable, __file__, "--inner", str(workers), "--n", str(n),
+                          "--repeat", str(repeat)], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--inner", type=int, metavar="WORKERS", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    threatsim_w2(5_000, 1)  # warm up imports
+    if args.inner:
+        inner(args.n, args.inner, args.repeat)
+        return
+    # Every measurement runs in its own fresh process, one after another, so that peak
+    # RSS is that run's own (a forked child starts with its parent's resident pages).
     ours: dict[int, float] = {}
     pcts = np.empty(0)
     for workers in (1, 2):
-        times = []
-        for _ in range(args.repeat):
-            seconds, pcts = threatsim_w2(args.n, workers)
-            times.append(seconds)
-        med = statistics.median(times)
-        ours[workers] = args.n * MONTHS / med
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        mem = f"peak RSS {rss:.0f} MB" + (f" (+ up to {child:.0f} MB per worker)"
-                                          if workers > 1 else "")
+        rec = run_inner(args.n, workers, args.repeat)
+        ours[workers] = rec["throughput"]
+        pcts = np.asarray(rec["pcts"])
+        mem = f"peak RSS {rec['peak_rss_mb']:.0f} MB" + (
+            f" + up to {rec['worker_peak_rss_mb']:.0f} MB per worker" if workers > 1 else "")
         print(f"threatsim W2, {workers} worker(s): {args.n:,} draws x {MONTHS} months in "
-              f"{med:.3f} s (median of {args.repeat}) = {ours[workers] / 1e6:.2f} M "
-              f"draw-months/s; {mem}")
+              f"{statistics.median(rec['times']):.3f} s (median of {args.repeat}) = "
+              f"{ours[workers] / 1e6:.3f} M draw-months/s; {mem}")
     print(f"second worker: {ours[2] / ours[1]:.2f}x")
     invariant = conservation_ok()
     print(f"conservation from the Dataset (2,000 draws x {MONTHS} months): "
