@@ -61,7 +61,7 @@ def test_trajectory_trades_coverage_for_density():
 
 
 def test_discover_on_a_run_gives_a_readable_rule(toy_model):
-    """Toy stock at 2020-07 below $120 with no decay: the rule is stock0 <= $120 and nothing else."""
+    """Toy stock at 2020-07 below $120, no decay: the rule is stock0 <= $120 and nothing else."""
     ds = threatsim.run(toy_scenario(decay=0.0), draws=2000)
     res = threatsim.discover(ds, "stock", below=120.0, at="2020-07", threshold=1.0)
     assert _restricted(res) == {"stock0"}

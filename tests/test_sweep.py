@@ -23,7 +23,7 @@ from threatsim.errors import ScenarioError
     ("levers.x=1e6:3e6:1e6", "levers.x", [1e6, 2e6, 3e6]),
 ])
 def test_grid_text(text, key, values):
-    """start:stop:step includes stop when on the grid, with exact decimals; lists and single values."""
+    """start:stop:step includes stop when on the grid, exact decimals; lists; single values."""
     assert parse_set(text) == (key, values)
 
 
@@ -97,7 +97,8 @@ def test_cli_sweep_prints_the_grid_and_writes_netcdf(financing_path, tmp_path, c
                  "--at", "2020-06", "--draws", "200", "--quiet", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "reserves (usd) at 2020-06" in text
-    assert len([ln for ln in text.splitlines() if ln.strip().startswith(("0.0", "0.1", "0.2"))]) == 3
+    rows = [ln for ln in text.splitlines() if ln.strip().startswith(("0.0", "0.1", "0.2"))]
+    assert len(rows) == 3
     ds = xr.load_dataset(out)
     assert ds["reserves"].dims[0] == "levers.revenue_disruption"
     assert ds["levers.revenue_disruption"].values.tolist() == [0.0, 0.1, 0.2]

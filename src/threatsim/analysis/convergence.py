@@ -24,7 +24,9 @@ relative MCSE is under a target. With the ``mc`` sampler each parameter's
 stream is consumed in order and the chunk size divides every run, so the
 first ``n`` draws of a larger run are exactly a run of ``n`` draws: each
 doubling only adds chunks (earlier chunks are reused, not recomputed), and
-the same seed and target always stop at the same draws.
+the same seed and target always stop at the same draws. The ``sobol``
+sampler extends the same way; ``lhs`` does not (its strata depend on the
+number of draws), so each doubling reruns every chunk, still reproducibly.
 """
 
 from __future__ import annotations

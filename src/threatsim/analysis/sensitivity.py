@@ -1,4 +1,4 @@
-"""Sensitivity: which uncertain input moves an output most, and how much the reading of ranges matters.
+"""Sensitivity: which input moves an output most, and how much the reading of ranges matters.
 
 Three views of one output at one month (summed over model dims such as
 ``region``; averaged over replicates):
@@ -446,10 +446,12 @@ def sensitivity_table(sds: xr.Dataset) -> str:
     for i in order:
         p = sds.isel(parameter=i)
         rho = float(p["spearman"])
-        lines.append(f"  {str(p['parameter'].values):<28}"
-                     f"{_interval(float(p.first_order), float(p.first_order_low), float(p.first_order_high)):>22}"
-                     f"{_interval(float(p.total_order), float(p.total_order_low), float(p.total_order_high)):>22}"
-                     f"{(f'{rho:+.2f}' if np.isfinite(rho) else '-'):>12}")
+        first = _interval(float(p.first_order), float(p.first_order_low),
+                          float(p.first_order_high))
+        total = _interval(float(p.total_order), float(p.total_order_low),
+                          float(p.total_order_high))
+        corr = f"{rho:+.2f}" if np.isfinite(rho) else "-"
+        lines.append(f"  {str(p['parameter'].values):<28}{first:>22}{total:>22}{corr:>12}")
     if "readings" in sds:
         rd = sds["readings"]
         unit = rd.attrs.get("units", "")
@@ -463,9 +465,8 @@ def sensitivity_table(sds: xr.Dataset) -> str:
                      + "   notes")
         for r in rd["reading"].values:
             row = rd.sel(reading=r)
-            lines.append(f"  {str(r):<14}"
-                         + "".join(f"{format_value(float(row.sel(quantile=q)), unit, short=True):>12}"
-                                   for q in qs)
+            cells = [format_value(float(row.sel(quantile=q)), unit, short=True) for q in qs]
+            lines.append(f"  {str(r):<14}" + "".join(f"{c:>12}" for c in cells)
                          + "   " + "; ".join(notes.get(str(r), [])))
         if len(rd["reading"]) > 1 and 0.5 in qs:
             med = rd.sel(quantile=0.5).values
