@@ -196,7 +196,7 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
                             key="cluster", value="local") from None
     _configure_dask()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=None,
+                           processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster, set_as_default=False)
 

@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 __all__ = ["ExactQuantiles", "NetCDFSink", "StreamingSummary", "float_keys", "key_floats",
            "quantile_ranks"]
 
+#: Values per cell kept in pass 1 to place the bins (a larger sample needs 2+ passes).
+PILOT_ROWS = 16384
+
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
 
@@ -111,9 +114,10 @@ def quantile_ranks(n: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """numpy's ``_lerp``, operation for operation."""
-    diff = b - a
-    out = np.add(a, diff * t)
-    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
+    with np.errstate(invalid="ignore"):  # inf - inf -> NaN, as numpy gives
+        diff = b - a
+        out = np.add(a, diff * t)
+        np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
     return out
 
 
@@ -148,11 +152,11 @@ class ExactQuantiles:
     """
 
     def __init__(self, n_cells: int, quantiles: Sequence[float], *, bins: int = 8192,
-                 pilot_rows: int = 16384, cap: int = 1 << 16) -> None:
+                 pilot_rows: int | None = None, cap: int = 1 << 16) -> None:
         self.C = n_cells
         self.qs = np.asarray(list(quantiles), dtype=np.float64)
         self.B = bins
-        self.pilot_rows = pilot_rows
+        self.pilot_rows = pilot_rows if pilot_rows is not None else PILOT_ROWS
         self.cap = cap
         self.pass_no = 1
         self.needs_pass = True

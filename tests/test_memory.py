@@ -1,0 +1,162 @@
+"""Bounded memory: exact bands from streamed chunks, trajectories streamed to disk, flat peaks."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import threatsim
+from tests.conftest import SCENARIOS
+from tests.test_executors import MODELS, SCENARIOS_BY_MODEL
+from threatsim.results import bands, sample_dims, write_netcdf
+from threatsim import streaming
+from threatsim.streaming import ExactQuantiles, float_keys, key_floats
+
+QS = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+
+def _stream(x: np.ndarray, chunk: int, qs, **options) -> tuple[np.ndarray, int]:
+    eq = ExactQuantiles(x.shape[1], qs, **options)
+    passes = 0
+    while eq.needs_pass:
+        for i in range(0, x.shape[0], chunk):
+            eq.feed(x[i:i + chunk])
+        eq.end_pass()
+        passes += 1
+    return eq.result(), passes
+
+
+def _sample(kind: str, rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    if kind == "lognormal":
+        return rng.lognormal(18, 1, (n, c))
+    if kind == "ties":  # many exact zeros, as depleted reserves
+        x = rng.lognormal(18, 1, (n, c))
+        x[rng.random((n, c)) < 0.4] = 0.0
+        return x
+    if kind == "counts":  # people: small integers, ties everywhere
+        return rng.poisson(3.0, (n, c)).astype(np.float64)
+    x = rng.standard_normal((n, c))  # NaN and infinities
+    x[rng.random((n, c)) < 0.1] = np.nan
+    x[rng.random((n, c)) < 0.01] = np.inf
+    x[rng.random((n, c)) < 0.01] = -np.inf
+    x[:, 0] = np.nan
+    return x
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["lognormal", "ties", "counts", "nan_inf"]),
+       n=st.integers(1, 3000), chunk=st.integers(1, 700), pilot=st.integers(1, 500),
+       cap=st.integers(1, 64), bins=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
+       qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4))
+def test_streamed_quantiles_equal_numpy_bit_for_bit(kind, n, chunk, pilot, cap, bins, seed, qs):
+    """Any data, chunking, pilot, cap and bins (tiny ones force refinement): == np.nanquantile."""
+    x = _sample(kind, np.random.default_rng(seed), n, 3)
+    got, _ = _stream(x, chunk, qs, pilot_rows=pilot, cap=cap, bins=bins)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+        want = np.nanquantile(x, qs, axis=0)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_typical_data_takes_two_passes():
+    """With the default pilot and bins, 200,000 draws need exactly two passes."""
+    x = _sample("ties", np.random.default_rng(3), 200_000, 5)
+    got, passes = _stream(x, 20_000, QS)
+    assert passes == 2
+    np.testing.assert_array_equal(got, np.quantile(x, QS, axis=0))
+
+
+def test_float_keys_preserve_order_and_invert():
+    """The integer keys sort as the floats do, and map back exactly."""
+    x = np.array([-np.inf, -1e300, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1.0, 1e300, np.inf])
+    k = float_keys(x)
+    assert np.all(np.diff(k.astype(object)) > 0)
+    np.testing.assert_array_equal(key_floats(k), x)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_summary_equals_the_bands_of_the_full_run(model, monkeypatch):
+    """keep='summary' gives exactly bands(), P(=0), per-draw outputs and parameters of the full run."""
+    monkeypatch.setattr(streaming, "PILOT_ROWS", 6)  # a tiny pilot: the multi-pass path
+    sc = SCENARIOS_BY_MODEL[model]
+    run = {"draws": 9, "chunk_size": 4, "replicates": 2, "seed": 8, "progress": False}
+    full = threatsim.run(sc, **run)
+    summ = threatsim.run(sc, keep="summary", **run)
+    assert summ.attrs["keep"] == "summary"
+    for name in sc.variables:
+        da = full[name]
+        if "time" not in da.dims:
+            xr.testing.assert_identical(da, summ[name])
+            continue
+        np.testing.assert_array_equal(summ[name].values, bands(da, sc.quantiles).values)
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
+        if extra:
+            total = bands(da.sum(extra), sc.quantiles)
+            np.testing.assert_array_equal(summ[f"{name}_sum"].values, total.values)
+        if da.attrs.get("kind") == "stock":
+            zero = (da == 0).mean(sample_dims(da))
+            np.testing.assert_array_equal(summ[f"p_zero_{name}"].values, zero.values)
+    for name in sc.parameters:
+        xr.testing.assert_identical(full[name], summ[name])
+
+
+@pytest.mark.parametrize("model", ["financing", "fighters"])
+def test_draws_streamed_to_netcdf_read_back_as_the_full_run(model, tmp_path: Path):
+    """out=PATH writes, chunk by chunk, the file write_netcdf writes from the in-memory run."""
+    if model not in SCENARIOS_BY_MODEL:
+        pytest.skip(f"no {model} model registered")
+    sc = SCENARIOS_BY_MODEL[model]
+    run = {"draws": 25, "chunk_size": 6, "replicates": 2, "seed": 2, "progress": False}
+    full = threatsim.run(sc, **run)
+    write_netcdf(full, tmp_path / "memory.nc")
+    summ = threatsim.run(sc, out=tmp_path / "streamed.nc", **run)
+    assert summ.attrs["draws_file"] == str(tmp_path / "streamed.nc")
+    xr.testing.assert_identical(xr.load_dataset(tmp_path / "memory.nc"),
+                                xr.load_dataset(tmp_path / "streamed.nc"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.nc", "streamed.nc"]
+
+
+def _peak(fn) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatch):
+    """10x the draws: the summary's and the streamed run's peaks grow only by the per-draw values.
+
+    Per-draw values (sampled parameters, per-draw outputs) are kept by design;
+    the trajectories (here 4 outputs x 37 months) must not be. The in-memory run
+    is measured too, to show the measure does see trajectories when they are kept.
+    """
+    # the pilot (a fixed number of values per cell, freed after pass 1) below both sizes
+    monkeypatch.setattr(streaming, "PILOT_ROWS", 1_000)
+    sc = threatsim.load_scenario(SCENARIOS / "financing.toml")
+    small, big, cs = 8_000, 80_000, 2_000
+    per_draw = 8 * (len(sc.parameters) + 1)  # parameters and depletion_month, float64
+    trajectories = 8 * 4 * (sc.horizon + 1) * big
+
+    def run(n: int, **kw):
+        return lambda: threatsim.run(sc, draws=n, chunk_size=cs, seed=1, progress=False, **kw)
+
+    summary = {n: _peak(run(n, keep="summary")) for n in (small, big)}
+    streamed = {n: _peak(run(n, out=tmp_path / f"{n}.nc")) for n in (small, big)}
+    in_memory = _peak(run(big))
+    for peaks in (summary, streamed):
+        growth = peaks[big] - peaks[small]
+        # sampling holds the uniforms and the values at once: 2x the per-draw values
+        assert growth <= 2.5 * per_draw * (big - small), (peaks, per_draw)
+        assert peaks[big] < 0.5 * trajectories, (peaks, trajectories)
+    assert in_memory > trajectories
