@@ -551,14 +551,17 @@ def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatA
     flat = free.reshape(-1)
     base = np.arange(reps) * servers
     starts = np.empty((n, reps))
-    start = np.empty(reps)
     for k in range(n):
         idx = free.argmin(axis=1)
         idx += base
+        start = starts[k]
         np.maximum(arrive[k], flat[idx], out=start)
-        starts[k] = start
         flat[idx] = start + service[k]
     return starts
+
+
+#: Largest (replications x cases) array the fast path builds at once (8 bytes a cell).
+BATCH_CELLS = 8_000_000
 
 
 def _rows(columns: Sequence[FloatArray], n: int, fill: float) -> FloatArray:
@@ -593,16 +596,16 @@ def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
     any_exempt = bool(np.any(ex_share > 0.0))
     last = plan.n_months - 1
     out: list[Trace] = []
-    # Batches of replications, so that the (replications x cases) arrays stay small.
-    budget = 6_000_000
-    i = 0
-    while i < len(cases_list):
-        n_max = max(1, cases_list[i].n)
-        j = i + 1
-        while j < len(cases_list) and max(n_max, cases_list[j].n) * (j - i + 1) <= budget:
-            n_max = max(n_max, cases_list[j].n)
-            j += 1
+    # Equal batches of replications, so that the (replications x cases) arrays stay
+    # below BATCH_CELLS cells (the loop runs once per case, whatever the batch width).
+    total = len(cases_list)
+    widest = max((c.n for c in cases_list), default=1) or 1
+    n_batches = -(-total // max(1, BATCH_CELLS // widest)) if total else 0
+    size = -(-total // n_batches) if n_batches else 0
+    for i in range(0, total, size or 1):
+        j = min(total, i + size)
         batch = cases_list[i:j]
+        n_max = max(1, max(c.n for c in batch))
         arrive = _rows([c.arrive for c in batch], n_max, _INF)
         # Screening (replications with no screening have zero durations: start = arrival).
         if any(not c.skip_screening for c in batch):
@@ -638,7 +641,6 @@ def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
                 repatriated_at=np.full(m, _INF), repatriated_from=np.zeros(m, dtype=np.int8),
                 dependant_repatriated_at=np.full(c.child.shape[0], _INF),
             ), horizon))
-        i = j
     return out
 
 
@@ -648,6 +650,13 @@ def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
 def _bins(times: FloatArray, grid: FloatArray) -> np.ndarray:
     """Index of the first grid instant at or after each time (``len(grid)``: never)."""
     return np.searchsorted(grid, times, side="left")
+
+
+def _bins_sorted(times: FloatArray, grid: FloatArray) -> np.ndarray:
+    """:func:`_bins` for sorted *times*: found from the grid side, in O(len(grid) log n)."""
+    counts = np.searchsorted(times, grid, side="right")
+    steps = np.diff(counts, prepend=0, append=times.shape[0])
+    return np.repeat(np.arange(grid.shape[0] + 1), steps)
 
 
 def _count(bins: np.ndarray, size: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -676,16 +685,18 @@ def record(cases: Cases, trace: Trace, plan: Plan) -> dict[str, Any]:
     n_dep = cases.child.shape[0]
     ex, conv = trace.exempt, cases.convicted
     # Each kind of time is binned once; the outputs are counts of masked subsets.
-    b_arrive = _bins(cases.arrive, grid)
-    b_screened = _bins(trace.screen_end, grid)
+    b_arrive = _bins_sorted(cases.arrive, grid)  # arrival times are sorted
+    same = cases.skip_screening and np.array_equal(trace.screen_end, cases.arrive)
+    b_screened = b_arrive if same else _bins(trace.screen_end, grid)
     b_tried = _bins(trace.trial_end, grid)
     b_released = _bins(trace.trial_end[conv] + cases.sentence_days[conv], grid)
     rep_from = trace.repatriated_from
-    b_rep = _bins(trace.repatriated_at, grid)
+    rep_at = trace.repatriated_at
     arrived_det = _count(b_arrive, size)
-    rep_s = _count(b_rep, size, rep_from == 1)
-    rep_t = _count(b_rep, size, rep_from == 2)
-    rep_d = _count(_bins(trace.dependant_repatriated_at, grid), size)
+    rep_s = _count(_bins(rep_at[rep_from == 1], grid), size)
+    rep_t = _count(_bins(rep_at[rep_from == 2], grid), size)
+    dep_at = trace.dependant_repatriated_at
+    rep_d = _count(_bins(dep_at[np.isfinite(dep_at)], grid), size)
     exempted = _count(b_screened, size, ex)
     convicted = _count(b_tried, size, conv)
     acquitted = _count(b_tried, size, ~conv)
