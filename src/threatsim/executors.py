@@ -138,7 +138,8 @@ class DaskExecutor:
         run_key = uuid.uuid4().hex[:10]
         source = iter(tasks)
         live: set[Any] = set()
-        queue = as_completed(loop=self.client.loop)
+        # with_results: results are gathered in the background as tasks finish
+        queue = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
 
         def submit(task: Any) -> None:
             index = getattr(task, "index", None)
@@ -150,16 +151,16 @@ class DaskExecutor:
         try:
             for task in itertools.islice(source, self._limit()):
                 submit(task)
-            for fut in queue:
+            for fut, result in queue:
                 live.discard(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:
+                if fut.status == "error":
+                    exc = fut.exception()
+                    fut.release()
                     if type(exc).__name__ == "KilledWorker":
                         raise ExecutorError(
                             f"a chunk was lost with {DEFAULT_ALLOWED_FAILURES} or more dying "
                             f"workers; giving up ({exc})") from None
-                    raise
+                    raise exc
                 fut.release()
                 nxt = next(source, None)
                 if nxt is not None:

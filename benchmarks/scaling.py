@@ -1,0 +1,201 @@
+"""Scaling curves: throughput vs draws (10^3 .. 10^7) and vs workers (1, 2 on a LocalCluster).
+
+* vs draws: W1 (benchmarks/w1.toml) in-process, end to end (sample, simulate,
+  bands 5/50/95 % and P(depleted) per month), both keeping every draw in
+  memory (up to 10^6 draws: 10^7 would hold 4.9 GB of trajectories) and
+  keeping only the summary (``keep="summary"``: exact bands from streamed
+  chunks, bounded memory) up to 10^7 draws. Each point runs in a fresh
+  process, so its peak RSS is its own.
+* vs workers: W1 and W2 (benchmarks/w2.toml) at 10^7 draw-months
+  (166,667 draws x 60 months) on a dask LocalCluster of 1 and of 2 worker
+  processes (1 thread each), chunks of 8,192 draws; the cluster's start-up
+  and one warm-up run are not timed. In-process at the same size for scale.
+
+Writes benchmarks/scaling.json, benchmarks/scaling.png and prints a Markdown table.
+
+    python benchmarks/scaling.py [--quick] [--max-draws 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MONTHS = 60
+CHUNK = 8_192
+
+
+def _w1(n: int, keep: str, executor=None, chunk_size=None) -> None:
+    import threatsim
+
+    sc = threatsim.load_scenario(HERE / "w1.toml")
+    ds = threatsim.run(sc, draws=n, keep=keep, executor=executor, chunk_size=chunk_size,
+                       progress=False)
+    if keep == "summary":
+        float(ds["reserves"].sel(quantile=0.5).isel(time=-1))
+        float(ds["p_zero_reserves"].isel(time=-1))
+    else:
+        b = threatsim.bands(ds["reserves"], [0.05, 0.5, 0.95])
+        float(b.isel(time=-1).sel(quantile=0.5))
+        float((ds["reserves"] == 0).mean("draw").isel(time=-1))
+
+
+def _w2(n: int, executor=None, chunk_size=None) -> None:
+    import threatsim
+
+    sc = threatsim.load_scenario(HERE / "w2.toml")
+    ds = threatsim.run(sc, draws=n, executor=executor, chunk_size=chunk_size, progress=False)
+    threatsim.bands(ds["population_total"], [0.05, 0.5, 0.95]).values  # noqa: B018
+
+
+def point(kind: str, n: int, workers: int, repeat: int) -> dict:
+    """One measurement in this process (called in a fresh process by main)."""
+    np.seterr(all="ignore")
+    client = None
+    if workers:
+        from threatsim.executors import local_cluster
+
+        client = local_cluster(workers)
+    try:
+        if kind == "w1-draws":
+            fn = lambda: _w1(n, "draws", client, CHUNK if workers else None)  # noqa: E731
+            _w1(1_000, "draws")
+        elif kind == "w1-summary":
+            fn = lambda: _w1(n, "summary", client, CHUNK if workers else None)  # noqa: E731
+            _w1(1_000, "summary")
+        else:
+            fn = lambda: _w2(n, client, CHUNK if workers else None)  # noqa: E731
+            _w2(1_000)
+        if client is not None:  # warm the workers' imports
+            fn_small = {"w2": lambda: _w2(2 * CHUNK, client, CHUNK)}.get(
+                kind, lambda: _w1(2 * CHUNK, "draws", client, CHUNK))
+            fn_small()
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    finally:
+        if client is not None:
+            client.close()
+            client.cluster.close()
+    med = statistics.median(times)
+    return {"kind": kind, "n": n, "workers": workers, "seconds": med, "times": times,
+            "throughput": n * MONTHS / med,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(kind: str, n: int, workers: int = 0, repeat: int = 1) -> dict | None:
+    cmd = [sys.executable, __file__, "--point", kind, str(n), str(workers), str(repeat)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        print(f"  {kind} n={n} workers={workers}: failed: "
+              f"{(res.stderr.strip().splitlines() or ['?'])[-1]}", file=sys.stderr)
+        return None
+    rec = json.loads(res.stdout.strip().splitlines()[-1])
+    print(f"  {kind:<11} n={n:>10,} workers={workers or 'in-process'}: {rec['seconds']:8.3f} s "
+          f"{rec['throughput'] / 1e6:8.2f} M draw-months/s, peak RSS {rec['peak_rss_mb']:6.0f} MB",
+          file=sys.stderr)
+    return rec
+
+
+def table(records: list[dict]) -> str:
+    lines = ["| curve | draws | workers | seconds | M draw-months/s | peak RSS MB (client) |",
+             "|---|---|---|---|---|---|"]
+    names = {"w1-draws": "W1, all draws in memory", "w1-summary": "W1, summary (bounded)",
+             "w2": "W2, all draws in memory"}
+    for r in records:
+        lines.append(f"| {names[r['kind']]} | {r['n']:,} | {r['workers'] or 'in-process'} | "
+                     f"{r['seconds']:.3f} | {r['throughput'] / 1e6:.2f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    speed = {}
+    for r in records:
+        if r["workers"]:
+            speed[(r["kind"], r["workers"])] = r["throughput"]
+    for kind in ("w1-draws", "w2"):
+        if (kind, 1) in speed and (kind, 2) in speed:
+            lines.append(f"\n{names[kind]}: 2 workers / 1 worker = "
+                         f"{speed[(kind, 2)] / speed[(kind, 1)]:.2f}x (aim >= 1.7x)")
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for kind, style, label in (("w1-draws", "o-", "all draws in memory"),
+                               ("w1-summary", "s--", "summary (bounded memory)")):
+        rs = [r for r in records if r["kind"] == kind and not r["workers"]]
+        if rs:
+            a.plot([r["n"] for r in rs], [r["throughput"] / 1e6 for r in rs], style,
+                   color="black", label=label)
+    a.set_xscale("log")
+    a.set_xlabel("draws (x 60 months)")
+    a.set_ylabel("M draw-months / s")
+    a.set_title("W1 in-process: throughput vs draws", fontsize=9)
+    a.legend(fontsize=8, frameon=False)
+    a.grid(True, color="0.85", lw=0.5)
+    for kind, style, label in (("w1-draws", "o-", "W1"), ("w2", "s--", "W2")):
+        rs = sorted((r for r in records if r["kind"] == kind and r["workers"]),
+                    key=lambda r: r["workers"])
+        if rs:
+            b.plot([r["workers"] for r in rs], [r["throughput"] / 1e6 for r in rs], style,
+                   color="black", label=label)
+    b.set_xticks([1, 2])
+    b.set_xlabel("LocalCluster workers (1 thread each)")
+    b.set_ylabel("M draw-months / s")
+    b.set_title("10^7 draw-months: throughput vs workers", fontsize=9)
+    b.legend(fontsize=8, frameon=False)
+    b.grid(True, color="0.85", lw=0.5)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    ap.add_argument("--max-draws", type=int, default=10_000_000)
+    ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--point", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.point:
+        kind, n, workers, repeat = args.point
+        print(json.dumps(point(kind, int(n), int(workers), int(repeat))))
+        return
+    top = 100_000 if args.quick else args.max_draws
+    sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000, 10_000_000) if n <= top]
+    scale_n = 16_667 if args.quick else 10_000_000 // MONTHS
+    records = []
+    print("scaling vs draws (W1, in-process)", file=sys.stderr)
+    for n in sizes:
+        rep = 3 if n <= 100_000 else 1
+        if n <= 1_000_000:
+            records.append(measure("w1-draws", n, 0, rep))
+        records.append(measure("w1-summary", n, 0, rep))
+    print(f"scaling vs workers ({scale_n:,} draws x {MONTHS} months)", file=sys.stderr)
+    for kind in ("w1-draws", "w2"):
+        records.append(measure(kind, scale_n, 0, 3))
+        for w in (1, 2):
+            records.append(measure(kind, scale_n, w, 3))
+    records = [r for r in records if r is not None]
+    out = Path(args.out)
+    (out / "scaling.json").write_text(json.dumps(records, indent=1))
+    plot(records, out / "scaling.png")
+    print(table(records))
+
+
+if __name__ == "__main__":
+    main()
