@@ -25,8 +25,10 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_w1.py
+# Every benchmark side by side (threatsim, naive baselines, the peers of PEERS_DIR when
+# their venv exists, scaling curves) -> benchmarks/RESULTS.md. About 30-40 minutes.
+bench: $(TEST_STAMP)
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) results

@@ -1,0 +1,375 @@
+"""Every benchmark side by side in one run, and benchmarks/RESULTS.md with the ratios.
+
+``make bench`` runs this. One after another (never two at once: the machine
+has two cores), each in its own fresh process so that peak RSS is its own:
+
+1. threatsim on W1, W2, W3 of ../shared/benchmarks/WORKLOADS.md, end to end
+   (scenario file -> Dataset -> bands), with the scenarios of benchmarks/;
+   checked with the peers' own checks when their ``common.py`` is reachable;
+2. the naive baselines written here (naive_w1.py, naive_w2.py: loops a planner
+   writes first; naive_w3.py: a plain process-based SimPy model);
+3. the peer scripts of PEERS_DIR (default ../shared/benchmarks/peers) with
+   PEERS_PY (default ~/.cache/threatsim-peers/venv/bin/python), when that
+   folder and interpreter exist; a peer whose package is not installed there is
+   listed as not run. ``make bench`` never installs them: see
+   docs/scaling.md ("Benchmarks") for the two commands that do;
+4. the scaling curves (scaling.py): throughput vs draws and vs workers.
+
+Writes benchmarks/RESULTS.md (machine, tables, ratios, targets met or not),
+benchmarks/results.jsonl (one record per run) and benchmarks/scaling.png.
+
+    python benchmarks/run_all.py [--quick] [--no-peers] [--no-scaling]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
+DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
+MONTHS = 60
+
+# (workload, label, script, args, module the peer needs, n, n for --quick); sizes as in
+# peers/run_all.sh, smaller for the slowest ones
+PEERS = [
+    ("W1", "EMA Workbench, sequential evaluator", "w1_ema_workbench.py",
+     ["--evaluator", "sequential"], "ema_workbench", 100_000, 500),
+    ("W1", "numba, 1 thread (compiled loop)", "w1_numba.py",
+     ["--summary", "bracket", "--threads", "1"], "numba", 1_000_000, 20_000),
+    ("W1", "numba, 2 threads", "w1_numba.py", ["--summary", "bracket", "--threads", "2"],
+     "numba", 1_000_000, 20_000),
+    ("W1", "numpy, sample-bracketing percentiles", "w1_numpy.py", ["--summary", "bracket"],
+     "numpy", 1_000_000, 20_000),
+    ("W1", "numpy, np.percentile", "w1_numpy.py", [], "numpy", 1_000_000, 20_000),
+    ("W1", "pure Python (peer)", "w1_pure_python.py", [], "numpy", 50_000, 1_000),
+    ("W2", "EMA Workbench, sequential evaluator", "w2_ema_workbench.py",
+     ["--evaluator", "sequential"], "ema_workbench", 20_000, 200),
+    ("W2", "numba, 1 thread (compiled loop)", "w2_numba.py", ["--threads", "1"], "numba",
+     100_000, 2_000),
+    ("W2", "numba, 2 threads", "w2_numba.py", ["--threads", "2"], "numba", 100_000, 2_000),
+    ("W2", "numpy vectorised", "w2_numpy.py", ["--multinomial", "conditional"], "numpy",
+     100_000, 2_000),
+    ("W2", "pure Python (peer)", "w2_pure_python.py", [], "numpy", 10_000, 200),
+    ("W3", "plain SimPy model (peer)", "w3_simpy.py", [], "simpy", 67, 2),
+    ("W3", "Ciw", "w3_ciw.py", [], "ciw", 60, 2),
+    ("W3", "Kiefer-Wolfowitz numpy", "w3_kw_numpy.py", [], "numpy", 200, 10),
+    ("W3", "Kiefer-Wolfowitz numba, 1 thread", "w3_kw_numba.py", ["--threads", "1"], "numba",
+     200, 10),
+]
+NAIVE = [("naive_w1.py", ["--n", "100000"]), ("naive_w2.py", ["--n", "5000"]),
+         ("naive_w3.py", ["--n", "10"])]
+QUICK_NAIVE = [("naive_w1.py", ["--n", "5000", "--repeat", "1"]),
+               ("naive_w2.py", ["--n", "200", "--repeat", "1"]),
+               ("naive_w3.py", ["--n", "2", "--repeat", "1"])]
+UNITS = {"W1": "draw-months/s", "W2": "draw-months/s", "W3": "events/s"}
+# the threatsim row each workload's ratios are taken against
+HEADLINE = {"W1": "threatsim, in-process", "W2": "threatsim, in-process",
+            "W3": "threatsim.run, detention model (auto: exact FIFO recursion)"}
+
+
+# -- threatsim's own measurements (run in a fresh process each) ---------------------------
+
+
+def _peers_common():
+    if not (PEERS_DIR / "common.py").is_file():
+        return None
+    sys.path.insert(0, str(PEERS_DIR))
+    try:
+        import common  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return common
+
+
+def inner(what: str, n: int, repeat: int) -> None:
+    """One threatsim configuration, timed in this process; prints one JSON record."""
+    import threatsim
+    from _record import emit, time_repeats
+
+    np.seterr(all="ignore")
+    common = _peers_common()
+    if what.startswith("w1"):
+        sc = threatsim.load_scenario(HERE / "w1.toml")
+        keep = "summary" if what == "w1-summary" else "draws"
+        workers = 2 if what == "w1-2proc" else None
+
+        def once():
+            ds = threatsim.run(sc, draws=n, keep=keep, executor=workers, progress=False)
+            if keep == "summary":
+                pcts = ds["reserves"].sel(quantile=[0.05, 0.5, 0.95]).values
+                return pcts, ds["p_zero_reserves"].values
+            r = ds["reserves"]
+            return (threatsim.bands(r, [0.05, 0.5, 0.95]).values,
+                    (r == 0).mean("draw").values)
+
+        once() if n <= 100_000 else threatsim.run(sc, draws=1_000, progress=False)  # warm up
+        times, (pcts, pzero) = time_repeats(once, repeat)
+        check = common.w1_check(pcts, pzero, n) if common else {"ok": True, "note": "unchecked"}
+        label = {"w1": "threatsim, in-process", "w1-summary":
+                 "threatsim, in-process, summary kept (bounded memory)",
+                 "w1-2proc": "threatsim, 2 worker processes"}[what]
+        emit("W1", label, n, times, n * MONTHS, UNITS["W1"], check.get("ok", False), check)
+    elif what.startswith("w2"):
+        import bench_w2
+
+        workers = 2 if what == "w2-2proc" else 1
+        bench_w2.threatsim_w2(2_000, 1)  # warm up
+        times, pcts = [], None
+        for _ in range(repeat):
+            seconds, pcts = bench_w2.threatsim_w2(n, workers)
+            times.append(seconds)
+        check = {"ok": True, "note": "unchecked"}
+        if common is not None:
+            check = common.w2_check(pcts, n, bench_w2.conservation_ok(),
+                                    "checked on 2,000 draws from the Dataset")
+        label = "threatsim, in-process" if workers == 1 else "threatsim, 2 worker processes"
+        emit("W2", label, n, times, n * MONTHS, UNITS["W2"], check.get("ok", False), check)
+    else:
+        import bench_w3
+
+        sc = threatsim.load_scenario(HERE / "w3.toml")
+        if what == "w3-run":
+            bench_w3.engine_run(sc, 2, 0)
+            times = [bench_w3.engine_run(sc, n, 7 + r) for r in range(repeat)]
+            events = n * 2 * bench_w3.LAM * sc.horizon * bench_w3.det.DAYS_PER_MONTH
+            emit("W3", HEADLINE["W3"], n, times, events, UNITS["W3"], True,
+                 {"note": "expected events (2 x 9 a day x horizon); the model's own "
+                          "Erlang C check is in the fast-path row"})
+            return
+        method = "fifo" if what == "w3-fifo" else "simpy"
+        bench_w3.model_run(sc, 2, 0, method)
+        # model_run returns (seconds, ..., events, waits): take the first and the last two
+        runs = [bench_w3.model_run(sc, n, 1000 + r, method) for r in range(repeat)]
+        runs = [(r[0], r[-2], r[-1]) for r in runs]
+        waits = np.concatenate([w for _, _, w in runs])
+        se = waits.std(ddof=1) / np.sqrt(waits.size)
+        z = float((waits.mean() - bench_w3.erlang_c_wq()) / se)
+        label = ("threatsim detention model, exact FIFO recursion (kernel)" if method == "fifo"
+                 else "threatsim detention model, SimPy path (kernel)")
+        events = statistics.median(e for _, e, _ in runs)
+        emit("W3", label, n, [s for s, _, _ in runs], events, UNITS["W3"], abs(z) <= 3,
+             {"z_wait": round(z, 3), "erlang_c_Wq": bench_w3.erlang_c_wq(),
+              "replications": int(waits.size)})
+
+
+def _last_json(text: str) -> dict | None:
+    lines = [ln for ln in text.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def run_cmd(cmd: list[str], *, cwd: Path, timeout: float, env: dict | None = None
+            ) -> tuple[dict | None, str]:
+    t0 = time.perf_counter()
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                             env=env, check=False)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:.0f} s"
+    rec = _last_json(res.stdout) if res.returncode == 0 else None
+    why = "" if rec else (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1]
+    print(f"   {time.perf_counter() - t0:6.1f} s  {' '.join(Path(c).name for c in cmd[1:3])}"
+          f"{'' if rec else '  FAILED: ' + why}", file=sys.stderr)
+    return rec, why
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    import threatsim
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, {mem} RAM; {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}, numpy {np.__version__}, "
+            f"threatsim {threatsim.__version__}; load average {load:.2f} at the start")
+
+
+def rate(x: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{x / div:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def report(records: list[dict], scaling: list[dict], notes: list[str], *, started: str,
+           wall: float) -> str:
+    out = ["# Benchmark results", "",
+           f"Run by `make bench` (benchmarks/run_all.py) on {started}, {wall / 60:.0f} min in "
+           "all. Every line ran in its own process, one after another, on this machine:", "",
+           f"> {machine()}", "",
+           "Workloads: ../shared/benchmarks/WORKLOADS.md. Throughput is the median of the "
+           "repeats; \"threatsim / this\" is the headline threatsim row's throughput over "
+           "this row's (above 1: threatsim is faster). Peak RSS is the process's own "
+           "(workers' not included).", ""]
+    for w in ("W1", "W2", "W3"):
+        rows = sorted((r for r in records if r["workload"] == w), key=lambda r: -r["throughput"])
+        if not rows:
+            continue
+        head = next((r for r in rows if r["implementation"] == HEADLINE[w]), rows[0])
+        out += [f"## {w}", "",
+                f"| implementation | n | median s | throughput ({UNITS[w]}) | peak RSS MB "
+                f"| checked | threatsim / this |", "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            out.append(f"| {r['implementation']} | {r['n']:,} | {r['seconds']:.3g} | "
+                       f"{rate(r['throughput'])} | {r['peak_rss_mb']:.0f} | "
+                       f"{'yes' if r.get('checked_correct') else 'NO'} | "
+                       f"{head['throughput'] / r['throughput']:.2f}x |")
+        out.append("")
+    out += ["## Targets (issue 7)", "", "| target | measured | aim | met |", "|---|---|---|---|"]
+
+    def thr(w: str, name: str) -> float | None:
+        r = next((r for r in records if r["workload"] == w and r["implementation"] == name),
+                 None)
+        return r["throughput"] if r else None
+
+    def target(label: str, a: float | None, b: float | None, aim: float) -> None:
+        if a is None or b is None:
+            out.append(f"| {label} | not measured | {aim:g}x | - |")
+        else:
+            out.append(f"| {label} | {a / b:.2f}x | {aim:g}x | {'yes' if a / b >= aim else 'NO'} |")
+
+    simpy = thr("W3", "plain SimPy model (peer)") or thr(
+        "W3", "naive process-based SimPy model (written here)")
+    target("W1: threatsim / EMA Workbench sequential", thr("W1", HEADLINE["W1"]),
+           thr("W1", "EMA Workbench, sequential evaluator"), 100)
+    target("W1: threatsim / numba 1 thread", thr("W1", HEADLINE["W1"]),
+           thr("W1", "numba, 1 thread (compiled loop)"), 0.8)
+    target("W2: threatsim / EMA Workbench sequential", thr("W2", HEADLINE["W2"]),
+           thr("W2", "EMA Workbench, sequential evaluator"), 12)
+    target("W2: threatsim / numba 1 thread", thr("W2", HEADLINE["W2"]),
+           thr("W2", "numba, 1 thread (compiled loop)"), 0.9)
+    target("W3: threatsim.run / plain SimPy model", thr("W3", HEADLINE["W3"]), simpy, 60)
+    for kind, w in (("w1-draws", "W1"), ("w2", "W2")):
+        one = next((r["throughput"] for r in scaling
+                    if r["kind"] == kind and r["workers"] == 1), None)
+        two = next((r["throughput"] for r in scaling
+                    if r["kind"] == kind and r["workers"] == 2), None)
+        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months", two, one, 1.7)
+    out.append("")
+    if scaling:
+        from scaling import table
+
+        out += ["## Scaling", "", "![throughput vs draws and vs workers](scaling.png)", "",
+                table(scaling), ""]
+    if notes:
+        out += ["## Not run", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing only")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--inner", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner:
+        what, n, repeat = args.inner
+        inner(what, int(n), int(repeat))
+        return
+    started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    t_start = time.perf_counter()
+    q = args.quick
+    rep = "1" if q else "3"
+    ours = [("w1", 20_000 if q else 1_000_000), ("w1-summary", 20_000 if q else 1_000_000),
+            ("w1-2proc", 20_000 if q else 1_000_000), ("w2", 1_000 if q else 100_000),
+            ("w2-2proc", 1_000 if q else 100_000), ("w3-run", 10 if q else 200),
+            ("w3-fifo", 10 if q else 200), ("w3-simpy", 2 if q else 20)]
+    records: list[dict] = []
+    notes: list[str] = []
+    print("threatsim", file=sys.stderr)
+    for what, n in ours:
+        rec, why = run_cmd([sys.executable, __file__, "--inner", what, str(n), rep], cwd=HERE,
+                           timeout=1800)
+        if rec:
+            records.append(rec)
+        else:
+            notes.append(f"threatsim {what}: {why}")
+    print("naive baselines", file=sys.stderr)
+    for script, extra in (QUICK_NAIVE if q else NAIVE):
+        rec, why = run_cmd([sys.executable, str(HERE / script), *extra], cwd=HERE, timeout=1800)
+        if rec:
+            records.append(rec)
+        else:
+            notes.append(f"{script}: {why}")
+    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY))
+    if args.no_peers:
+        notes.append("peers: --no-peers")
+    elif not PEERS_DIR.is_dir():
+        notes.append(f"peers: {PEERS_DIR} is not reachable (set PEERS_DIR)")
+    elif not Path(py).exists():
+        notes.append(f"peers: no interpreter at {py}; install them as docs/scaling.md says "
+                     "(or set PEERS_PY)")
+    else:
+        print(f"peers ({PEERS_DIR}, {py})", file=sys.stderr)
+        work = Path(os.environ.get("PEERS_WORK", Path.home() / ".cache" / "threatsim-peers"))
+        env = {**os.environ, "PEERS_WORK": str(work)}
+        for w, label, script, extra, module, n, n_quick in PEERS:
+            probe = subprocess.run([py, "-c", f"import {module}"], capture_output=True,
+                                   check=False)
+            if probe.returncode != 0:
+                notes.append(f"{w} {label}: `{module}` is not installed for {py}")
+                continue
+            extra = [*extra, "--n", str(n_quick if q else n), *(["--repeat", "1"] if q else [])]
+            rec, why = run_cmd([py, str(PEERS_DIR / script), *extra], cwd=PEERS_DIR,
+                               timeout=900, env=env)
+            if rec:
+                rec["implementation"] = label
+                records.append(rec)
+            else:
+                notes.append(f"{w} {label}: {why}")
+    scaling: list[dict] = []
+    if not args.no_scaling:
+        print("scaling", file=sys.stderr)
+        res = subprocess.run([sys.executable, str(HERE / "scaling.py"),
+                              *(["--quick"] if q else []), "--out", str(Path(args.out).parent)],
+                             capture_output=True, text=True, check=False)
+        sys.stderr.write(res.stderr)
+        path = Path(args.out).parent / "scaling.json"
+        if res.returncode == 0 and path.exists():
+            scaling = json.loads(path.read_text())
+        else:
+            notes.append("scaling.py failed (see its output)")
+    out = Path(args.out)
+    with (out.parent / "results.jsonl").open("w") as fh:
+        for r in records:
+            fh.write(json.dumps(r, default=float) + "\n")
+    text = report(records, scaling, notes, started=started,
+                  wall=time.perf_counter() - t_start)
+    if q:
+        text = text.replace("# Benchmark results", "# Benchmark results (--quick: tiny sizes, "
+                            "plumbing only; the figures mean nothing)", 1)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
