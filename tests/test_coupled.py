@@ -1,4 +1,4 @@
-"""The coupled model: upkeep follows the fighters, empty reserves weaken the group, both conserve."""
+"""The coupled model: upkeep follows the fighters, empty reserves weaken the group."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model
 from threatsim.models.coupled import INFO
@@ -66,7 +66,8 @@ def test_money_never_negative_people_conserved_upkeep_follows_fighters(case):
     out = MODEL.simulate(p, levers(months), n_months=months, rng=np.random.default_rng(seed))
     assert (out["reserves"] >= 0).all()
     pop = out["population"]
-    assert pop.dtype == np.int64 and (pop >= 0).all()
+    assert pop.dtype == np.int64
+    assert (pop >= 0).all()
     total = pop.sum(axis=(2, 3))
     np.testing.assert_array_equal(total, total[:, :1] + out["recruited"].sum(axis=2))
     # spending during month t is the plan of the fighters at its start, unless money ran out
@@ -150,7 +151,8 @@ def test_whatifs_move_the_outcomes_the_way_their_levers_say(whatifs):
     rep = whatifs["repatriation_accelerated"]
     assert _paired_lower(base["returned_home"].sum("region").isel(end),
                          rep["returned_home"].sum("region").isel(end))
-    assert _paired_lower(rep["dependants_detained"].isel(end), base["dependants_detained"].isel(end))
+    assert _paired_lower(rep["dependants_detained"].isel(end),
+                         base["dependants_detained"].isel(end))
     half = whatifs["prosecution_halved"]
     assert _paired_lower(pop_end(half, "imprisoned"), pop_end(base, "imprisoned"))
     assert _paired_lower(pop_end(base, "detained"), pop_end(half, "detained"))

@@ -1,4 +1,4 @@
-"""The fighters model: people are conserved, counts stay whole and non-negative, rates are checked."""
+"""The fighters model: people are conserved, counts stay whole and >= 0, rates are checked."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model
 from threatsim.models.fighters import (
@@ -177,7 +177,8 @@ def test_relocators_join_other_regions_in_proportion_to_strength():
     assert abs(share - 0.75) < 5 * np.sqrt(0.75 * 0.25 / moved.sum())
     # the others went home: returned_home counts them, departed holds them
     home = out["returned_home"][:, -1, 0]
-    np.testing.assert_array_equal(home + moved, 1_000 - out["population"][:, -1, 0, C["active_foreign"]])
+    left = 1_000 - out["population"][:, -1, 0, C["active_foreign"]]
+    np.testing.assert_array_equal(home + moved, left)
 
 
 @st.composite
@@ -197,7 +198,7 @@ def monotone_cases(draw):
 @settings(max_examples=8, deadline=None)
 @given(monotone_cases())
 def test_more_detention_never_raises_expected_active_count(case):
-    """Property (CRN, 5 SE): raising the detention effort lowers or keeps the expected active count.
+    """Property (CRN, 5 SE): more detention effort never raises the expected active count.
 
     Released people do not re-engage here: with re-engagement, detention can also
     shelter fighters from being killed and return them later (see the next test).
@@ -222,7 +223,7 @@ def test_more_detention_never_raises_expected_active_count(case):
 
 
 def test_detention_can_shelter_fighters_who_re_engage():
-    """Documented caveat: with heavy killing and fast re-engagement, detention raises active later."""
+    """Caveat: with heavy killing and fast re-engagement, detention raises active later."""
     n, months = 2_000, 3
     params = zero_params(n)
     params.update(fighters_afghanistan=np.full(n, 1_000.0), kill_rate=np.full(n, 0.5),
@@ -334,7 +335,8 @@ def _keys(err: ScenarioError) -> list[str | None]:
         ("[parameters.kill_rate]\nrange = [0.4, 0.6]\n[parameters.detention_rate]\n"
          "range = [0.3, 0.5]\n", "exit rates of active_local in iraq",
          ["must sum to at most 1", "kill_rate 0.6", "detention_rate 0.5"]),
-        ("[[timeline]]\nat = '2020-01'\nlevers = { detention_effort = 20.0, pressure_syria = 3.0 }\n",
+        ("[[timeline]]\nat = '2020-01'\n"
+         "levers = { detention_effort = 20.0, pressure_syria = 3.0 }\n",
          "exit rates of active_foreign in syria", ["must sum to at most 1", "month 12"]),
         ("[levers]\nprosecution_capacity = 20.0\n", "exit rates of detained",
          ["trial_rate 0.05 x prosecution_capacity", "repatriation_rate"]),
@@ -350,7 +352,7 @@ def _keys(err: ScenarioError) -> list[str | None]:
 )
 def test_bad_input_is_a_scenario_error_naming_key_and_allowed_values(write_scenario, body, key,
                                                                      fragments):
-    """Rates outside [0, 1], competing rates above 1, shares above 1, unknown regions, late shocks."""
+    """Rates outside [0, 1], competing rates > 1, shares > 1, unknown regions, late shocks."""
     err = _error(write_scenario, body)
     assert key in _keys(err), str(err)
     for fragment in fragments:

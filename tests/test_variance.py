@@ -8,9 +8,9 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim.errors import ScenarioError
 
 
@@ -24,7 +24,8 @@ def test_parts_add_up_to_the_total(values):
     scale = max(1.0, float(np.abs(values).max())) ** 2
     np.testing.assert_allclose(split["parameters"] + split["chance"], split["total"],
                                rtol=1e-9, atol=1e-12 * scale)
-    assert (split["parameters"] >= 0).all() and (split["chance"] >= 0).all()
+    assert (split["parameters"] >= 0).all()
+    assert (split["chance"] >= 0).all()
     # the total is numpy's variance over every (draw, replicate) cell
     ref = values.reshape(-1, values.shape[2]).var(axis=0)
     np.testing.assert_allclose(split["total"], ref, rtol=1e-9, atol=1e-12 * scale)
