@@ -357,3 +357,12 @@ def test_bad_input_is_a_scenario_error_naming_key_and_allowed_values(write_scena
     assert key in _keys(err), str(err)
     for fragment in fragments:
         assert fragment in str(err)
+
+
+def test_skipped_empty_draws_would_not_have_used_the_stream():
+    """The model skips binomial and Poisson calls with n = 0 or p = 0: numpy draws nothing there."""
+    a, b = (np.random.Generator(np.random.PCG64(1)) for _ in range(2))
+    a.binomial(np.zeros(100, dtype=np.int64), 0.3)
+    a.binomial(np.full(100, 50), 0.0)
+    a.poisson(np.zeros(100))
+    assert a.random() == b.random()
