@@ -106,8 +106,9 @@ FIGHTER_PARAMETERS: tuple[ParameterDecl, ...] = (
        doc="local fighters detained in Syria, not yet tried"),
     _P(name="dependants_detained_syria", unit="people",
        doc="dependants of foreign fighters detained in north-east Syria (para 17)"),
-    *(_P(name=f"fighters_{r}", unit="people", doc=f"fighters in {r} (paras 29-31, 38)")
-      for r in AFFILIATES),
+    *(_P(name=f"fighters_{r}", unit="people", doc=f"fighters in {r} ({where})")
+      for r, where in zip(AFFILIATES, ("para 38", "ISWAP, para 31", "ISGS, para 30", "para 29"),
+                          strict=True)),
     _P(name="foreign_share_affiliates", unit="share",
        doc="share of foreign fighters among the affiliates' fighters (paras 11, 31, 40)"),
     # -- recruitment ---------------------------------------------------------------------
