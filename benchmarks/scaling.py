@@ -86,8 +86,7 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
             times.append(time.perf_counter() - t0)
     finally:
         if client is not None:
-            client.close()
-            client.cluster.close()
+            client.close()  # closes its LocalCluster too
     med = statistics.median(times)
     return {"kind": kind, "n": n, "workers": workers, "seconds": med, "times": times,
             "throughput": n * MONTHS / med,

@@ -65,8 +65,7 @@ def client():
 
     c = local_cluster(2)
     yield c
-    c.close()
-    c.cluster.close()
+    c.close()  # closes its LocalCluster too
 
 
 def test_there_is_a_scenario_for_every_registered_model():

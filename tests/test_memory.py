@@ -160,3 +160,19 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
         assert growth <= 2.5 * per_draw * (big - small), (peaks, per_draw)
         assert peaks[big] < 0.5 * trajectories, (peaks, trajectories)
     assert in_memory > trajectories
+
+
+@pytest.mark.parametrize("sampler", ["mc", "lhs", "sobol"])
+def test_lean_sampling_gives_the_joint_samples(sampler):
+    """One parameter at a time (bounded modes) == sample_parameters of all, for every scenario."""
+    from threatsim.engine import _settings, sample_lean
+    from threatsim.sampling import sample_parameters
+
+    for sc in SCENARIOS_BY_MODEL.values():
+        st = _settings(sc, draws=257, seed=3, sampler=sampler)
+        want = sample_parameters(sc.parameters, 257, seed=3, sampler=sampler)
+        for views in (False, True):
+            got = sample_lean(sc, st, constants_as_views=views)
+            assert list(got) == list(want)
+            for name in want:
+                np.testing.assert_array_equal(got[name], want[name], err_msg=name)

@@ -46,7 +46,7 @@ from threatsim.sampling import sample_parameters
 from threatsim.scenario import RunSettings, Scenario
 
 __all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
-           "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk"]
+           "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk", "sample_lean"]
 
 #: What a run can keep: every trajectory, or only the summary (bounded memory).
 KEEP = ("draws", "summary")
@@ -95,13 +95,45 @@ def _settings(scenario: Scenario, **overrides: Any) -> RunSettings:
     return settings
 
 
+def sample_lean(scenario: Scenario, settings: RunSettings, *,
+                constants_as_views: bool = False) -> dict[str, np.ndarray]:
+    """``sample_parameters`` of the scenario, one parameter at a time (same values).
+
+    With ``mc`` and ``lhs`` each parameter's uniforms come from its own stream,
+    so sampling a parameter alone (with the parents it is capped by, in the
+    same order) gives exactly its values in the joint call, while holding the
+    uniforms of one parameter at a time instead of all. ``sobol`` is a joint
+    design and is sampled whole. With *constants_as_views*, a ``point``
+    parameter becomes a read-only broadcast of its value (no memory per draw).
+    """
+    parameters, n = scenario.parameters, settings.draws
+    kw = {"seed": settings.seed, "sampler": settings.sampler}
+    if settings.sampler not in ("mc", "lhs") or getattr(scenario, "correlations", None):
+        return sample_parameters(parameters, n, **kw)
+    names = list(parameters)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        p = parameters[name]
+        if constants_as_views and p.dist.kind == "point" and p.share_of is None:
+            one = sample_parameters({name: p}, 1, **kw)[name]
+            out[name] = np.broadcast_to(one, (n,))
+            continue
+        need, cur = {name}, p
+        while cur.share_of is not None and cur.share_of not in need:
+            need.add(cur.share_of)
+            cur = parameters[cur.share_of]
+        subset = {k: parameters[k] for k in names if k in need}
+        out[name] = sample_parameters(subset, n, **kw)[name]
+    return out
+
+
 class _Plan:
     """A run's inputs: settings, sampled parameters, levers, chunk tasks."""
 
-    def __init__(self, scenario: Scenario, settings: RunSettings) -> None:
+    def __init__(self, scenario: Scenario, settings: RunSettings, *,
+                 lean: bool = False) -> None:
         self.scenario, self.settings = scenario, settings
-        self.params = sample_parameters(scenario.parameters, settings.draws,
-                                        seed=settings.seed, sampler=settings.sampler)
+        self.params = sample_lean(scenario, settings, constants_as_views=lean)
         self.levers = scenario.lever_schedule()
         self.outputs = frozenset(scenario.variables)
         self.n, self.cs = settings.draws, settings.chunk_size
@@ -229,7 +261,7 @@ def run(
         raise ScenarioError("needs a checkpoint folder to resume from (--checkpoint DIR)",
                             key="resume", value=resume)
     ex = resolve_executor(executor, settings.workers)
-    plan = _Plan(scenario, settings)
+    plan = _Plan(scenario, settings, lean=keep == "summary" or out is not None)
     ckpt = None
     if checkpoint is not None:
         from threatsim.checkpoint import Checkpoint

@@ -183,23 +183,22 @@ def _configure_dask() -> None:
 def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
     """A ``distributed.Client`` on a new ``LocalCluster`` of *workers* processes.
 
-    Close it with ``client.close(); client.cluster.close()`` or use it as a
-    context manager (``with local_cluster(2) as client: ...``).
+    ``client.close()`` closes the cluster too; or use it as a context manager
+    (``with local_cluster(2) as client: ...``).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ScenarioError("must be a whole number >= 1", key="workers", value=workers)
     try:
         import logging
 
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise ScenarioError("needs dask.distributed: pip install 'threatsim[distributed]'",
                             key="cluster", value="local") from None
     _configure_dask()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR)
-    return Client(cluster, set_as_default=False)
+    # The client starts the cluster itself, so closing the client closes the cluster too.
+    return Client(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                  dashboard_address=":0", silence_logs=logging.ERROR, set_as_default=False)
 
 
 def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
@@ -278,6 +277,5 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
             yield client
         finally:
             client.close()
-            client.cluster.close()
         return
     yield workers
