@@ -153,18 +153,36 @@ class ReservesStock:
         self.revenue = np.empty(n)
         self.avail = np.empty(n)
         self.spend = np.empty(n)
+        self.exhausted = np.empty(n, dtype=bool)
+        self.track_depletion = "depletion_month" in want
+
+    def _monthly_rates(self, t: int, levers: Mapping[str, FloatArray]) -> tuple[FloatArray,
+                                                                                  FloatArray]:
+        """Revenue before investment returns and the seized share, for month *t*.
+
+        Both depend on the month only through lever values, which change at a few
+        timeline dates at most: they are recomputed only when those values change.
+        """
+        key = (float(levers["revenue_disruption"][t]), float(levers["seizure_effort"][t]))
+        if key != getattr(self, "_rates_key", None):
+            self._rates_key = key
+            self._income_now = self.income * (1.0 - key[0])
+            self._seize_share = np.minimum(self.seize * key[1], 1.0)
+        return self._income_now, self._seize_share
 
     def step(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
              rng: np.random.Generator) -> None:
         """Advance month *t* with planned spending *plan*; record month ``t + 1``."""
-        reserves, seized, revenue = self.reserves, self.seized, self.revenue
-        avail, spend, seize_now = self.avail, self.spend, self.seize_now
-        np.multiply(self.income, 1.0 - levers["revenue_disruption"][t], out=revenue)
+        reserves, seized = self.reserves, self.seized
+        avail, spend = self.avail, self.spend
+        income_now, seize_share = self._monthly_rates(t, levers)
         if self.any_invest:
-            revenue += self.invest * reserves
-        np.multiply(self.seize, levers["seizure_effort"][t], out=seize_now)
-        np.minimum(seize_now, 1.0, out=seize_now)
-        np.multiply(reserves, seize_now, out=seized)
+            revenue = self.revenue
+            np.multiply(self.invest, reserves, out=revenue)
+            revenue += income_now
+        else:
+            revenue = income_now
+        np.multiply(reserves, seize_share, out=seized)
         if self.any_cache:
             lam = self.cache_rate * levers["cache_search_intensity"][t]
             hits = rng.poisson(lam)
@@ -175,20 +193,23 @@ class ReservesStock:
         np.subtract(reserves, seized, out=avail)
         avail += revenue
         np.minimum(plan, avail, out=spend)
-        exhausted = plan >= avail
-        # R - seized - spending + revenue, left to right, as documented.
-        np.subtract(reserves, seized, out=reserves)
-        reserves -= spend
-        reserves += revenue
-        # Rounding can leave a hair below zero when spending just fits.
-        exhausted |= reserves <= 0.0
-        reserves[exhausted] = 0.0
-        if exhausted.any():
-            first = exhausted & np.isnan(self.depleted_at)
-            self.depleted_at[first] = t + 1
+        exhausted = np.greater_equal(plan, avail, out=self.exhausted)
+        # R - seized - spending + revenue, left to right, as documented; written
+        # straight into the record row when reserves are recorded.
         rec = self.rec
-        if "reserves" in rec:
-            rec["reserves"][t + 1] = reserves
+        new = rec["reserves"][t + 1] if "reserves" in rec else reserves
+        np.subtract(reserves, seized, out=new)
+        new -= spend
+        new += revenue
+        # When spending took everything, the rounding of that sum may leave a hair
+        # either side of zero: it is exactly zero.
+        np.copyto(new, 0.0, where=exhausted)
+        np.maximum(new, 0.0, out=new)
+        # The new stock is next month's starting stock (no copy when it is a record row).
+        self.reserves = new
+        if self.track_depletion:
+            first = (new == 0.0) & np.isnan(self.depleted_at)
+            self.depleted_at[first] = t + 1
         if "revenue" in rec:
             rec["revenue"][t + 1] = revenue
         if "spending" in rec:
