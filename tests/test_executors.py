@@ -94,6 +94,19 @@ def test_summary_on_the_cluster_equals_in_process(client):
     xr.testing.assert_identical(a, b)
 
 
+def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):
+    """compare() and sweep() with executor=client: the same Datasets as in-process."""
+    sc = SCENARIOS_BY_MODEL["financing"]
+    lever = next(iter(sc.levers))
+    whatif = sc.with_values({f"levers.{lever}": sc.levers[lever] * 0.5 + 0.01})
+    run = {"draws": 40, "chunk_size": 8, "seed": 6}
+    xr.testing.assert_identical(threatsim.compare(sc, whatif, **run),
+                                threatsim.compare(sc, whatif, executor=client, **run))
+    grid = {f"levers.{lever}": [sc.levers[lever], sc.levers[lever] * 0.5 + 0.01]}
+    xr.testing.assert_identical(threatsim.sweep(sc, grid, **run),
+                                threatsim.sweep(sc, grid, executor=client, **run))
+
+
 def test_a_killed_worker_loses_nothing(client):
     """SIGKILL a worker holding chunks mid-run: they are recomputed, the Dataset is identical."""
     sc = SCENARIOS_BY_MODEL["financing"]
@@ -207,13 +220,15 @@ def test_cli_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, capsys)
     assert not list(tmp_path.iterdir())
 
 
-def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path):
+@pytest.mark.parametrize("where", [[], ["--cluster", "local", "--workers", "2"]],
+                         ids=["in-process", "local-cluster"])
+def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
     """SIGINT during a streamed run: exit 130, 'interrupted; nothing was written', no files."""
     out = tmp_path / "big.nc"
     proc = subprocess.Popen(
         [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "financing.toml"),
          "--draws", "3000000", "--chunk-size", "20000", "--keep", "draws",
-         "--out", str(out), "--no-plot", "--quiet"],
+         "--out", str(out), "--no-plot", "--quiet", *where],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30

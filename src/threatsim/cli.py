@@ -128,11 +128,12 @@ def _atomic_figure(fig: object, path: Path) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from threatsim.executors import executor_from_options
+    from threatsim.executors import InterruptGuard, executor_from_options
 
-    with executor_from_options(workers=args.workers, cluster=args.cluster,
-                               scheduler=args.scheduler,
-                               timeout=args.scheduler_timeout) as executor:
+    # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF write
+    with InterruptGuard(), executor_from_options(
+            workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
+            timeout=args.scheduler_timeout) as executor:
         return _run_with(args, executor)
 
 

@@ -34,6 +34,7 @@ from threatsim.executors import (
     ChunkExecutor,
     DaskExecutor,
     InProcessExecutor,
+    InterruptGuard,
     ProcessPoolChunkExecutor,
     make_executor,
     resolve_executor,
@@ -161,12 +162,15 @@ class _Plan:
 
 
 def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
-            reader: Any = None, bar: Progress | None = None
+            reader: Any = None, bar: Progress | None = None,
+            guard: InterruptGuard | None = None
             ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Every chunk's result once, in any order: read back, or computed (and checkpointed)."""
+    check = guard.check if guard is not None else (lambda: None)
     todo = list(range(plan.n_chunks))
     if reader is not None:  # a further pass over a file written in the first
         for i in todo:
+            check()
             yield i, reader(i)
             if bar is not None:
                 bar.advance()
@@ -179,6 +183,7 @@ def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
             if stored is None:
                 missing.append(i)
                 continue
+            check()
             yield i, stored
             if bar is not None:
                 bar.advance()
@@ -186,6 +191,7 @@ def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
     results = executor.map_chunks(run_chunk, (plan.task(i) for i in todo))
     try:
         for index, result in results:
+            check()
             if checkpoint is not None:
                 checkpoint.save(index, result)
             yield index, result
@@ -269,25 +275,28 @@ def run(
         ckpt = Checkpoint.open(checkpoint, plan.manifest(), resume=resume)
     show = progress if progress is not None else os.isatty(2)
     label = f"{scenario.name}: {settings.draws:,} draws"
-    if keep == "summary" or out is not None:
-        return _run_streaming(plan, ex, ckpt, show, label, out=out if keep == "draws" else None)
-
-    # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
-    # each month's values over all draws (what bands reduce over) are contiguous.
-    buffers: dict[str, np.ndarray] = {}
-    n = plan.n
-    with Progress(plan.n_chunks, enabled=show, label=label) as bar:
-        for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar):
-            lo, hi = plan.bounds(index)
-            for name, arr in result.items():
-                if name not in buffers:
-                    buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
-                buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)
+    with InterruptGuard.ensure() as guard:
+        if keep == "summary" or out is not None:
+            return _run_streaming(plan, ex, ckpt, show, label, guard,
+                                  out=out if keep == "draws" else None)
+        # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
+        # each month's values over all draws (what bands reduce over) are contiguous.
+        buffers: dict[str, np.ndarray] = {}
+        n = plan.n
+        with Progress(plan.n_chunks, enabled=show, label=label) as bar:
+            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar, guard=guard):
+                lo, hi = plan.bounds(index)
+                for name, arr in result.items():
+                    if name not in buffers:
+                        buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
+                    buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)
+        guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, plan.params, settings)
 
 
-def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label: str, *,
+def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label: str,
+                   guard: InterruptGuard, *,
                    out: str | os.PathLike[str] | None) -> xr.Dataset:
     """Summary from streamed chunks; with *out*, trajectories streamed to NetCDF too."""
     from threatsim.streaming import NetCDFSink, StreamingSummary
@@ -296,7 +305,7 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
     sink = NetCDFSink(Path(out), plan.scenario, plan.settings, plan.params) if out else None
     try:
         with Progress(plan.n_chunks, enabled=show, label=label) as bar:
-            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar):
+            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar, guard=guard):
                 if sink is not None:
                     sink.write(index, result)
                 summary.feed(index, result)
@@ -306,9 +315,10 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
                           label=f"{label} (pass {summary.pass_no})") as bar:
                 reader = sink.read if sink is not None else None
                 for index, result in _chunks(plan, ex, checkpoint=ckpt, reader=reader,
-                                             bar=bar):
+                                             bar=bar, guard=guard):
                     summary.feed(index, result)
             summary.end_pass()
+        guard.check()
         ds = summary.dataset(plan.params)
         if sink is not None:
             ds.attrs["draws_file"] = str(sink.commit())

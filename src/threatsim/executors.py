@@ -25,6 +25,8 @@ import concurrent.futures as cf
 import contextlib
 import itertools
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ __all__ = [
     "DaskExecutor",
     "ExecutorError",
     "InProcessExecutor",
+    "InterruptGuard",
     "ProcessPoolChunkExecutor",
     "SchedulerUnreachable",
     "connect",
@@ -58,6 +61,65 @@ class ExecutorError(ThreatsimError, RuntimeError):
 
 class SchedulerUnreachable(ScenarioError):
     """No dask scheduler answered at the address given (bad input: exit status 2)."""
+
+
+class InterruptGuard:
+    """Ctrl-C that is neither lost nor deadlocks a file being written.
+
+    Python's default SIGINT handler raises ``KeyboardInterrupt`` wherever the
+    main thread happens to be. Where that is a garbage-collector callback or a
+    finaliser (dask's, for one), Python prints "Exception ignored" and the run
+    goes on; where it is inside xarray's NetCDF writer, the writer's lock is
+    left held and its cleanup waits for it forever. While a guard is active,
+    Ctrl-C is remembered; it raises at once unless the main thread is inside
+    a file backend (xarray's, netCDF4's) or a garbage-collector callback, and
+    :meth:`check` (the engine calls it after every chunk) raises it in any case. Installed only in the main
+    thread and only over Python's default handler.
+    """
+
+    _DEFER = ("/xarray/backends/", "netCDF4", "/h5netcdf/", "/zarr/")
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: Any = None
+        self._depth = 0
+
+    @classmethod
+    def ensure(cls) -> InterruptGuard:
+        """The guard already installed (e.g. by the command line), or a new one."""
+        current = signal.getsignal(signal.SIGINT)
+        owner = getattr(current, "__self__", None)
+        return owner if isinstance(owner, InterruptGuard) else cls()
+
+    def __enter__(self) -> InterruptGuard:
+        self._depth += 1
+        if (self._depth == 1 and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        import gc
+
+        self.hit = True
+        in_gc = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+        f, depth = frame, 0
+        while f is not None and depth < 60:
+            if f.f_code in in_gc or any(p in f.f_code.co_filename for p in self._DEFER):
+                return  # raised by check() once out of there (the next chunk)
+            f, depth = f.f_back, depth + 1
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed since the guard started."""
+        if self.hit:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
 
 
 class ChunkExecutor(Protocol):
