@@ -176,3 +176,24 @@ def test_lean_sampling_gives_the_joint_samples(sampler):
             assert list(got) == list(want)
             for name in want:
                 np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_cli_keep_summary_and_keep_draws(tmp_path: Path, capsys):
+    """`--keep summary` writes the small summary and its fan chart; `--keep draws` the full file."""
+    from threatsim.cli import main
+
+    base = ["run", str(SCENARIOS / "financing.toml"), "--draws", "3000", "--chunk-size", "500",
+            "--seed", "2", "--quiet"]
+    assert main([*base, "--keep", "summary", "--out", str(tmp_path / "s.nc")]) == 0
+    printed = capsys.readouterr().out
+    assert "summary kept" in printed and "P(=0)" in printed
+    s = xr.load_dataset(tmp_path / "s.nc")
+    assert s.attrs["keep"] == "summary" and s["reserves"].dims == ("quantile", "time")
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert main([*base, "--keep", "draws", "--out", str(tmp_path / "d.nc"), "--no-plot"]) == 0
+    assert main([*base, "--out", str(tmp_path / "m.nc"), "--no-plot"]) == 0
+    xr.testing.assert_identical(xr.load_dataset(tmp_path / "d.nc"),
+                                xr.load_dataset(tmp_path / "m.nc"))
+    np.testing.assert_array_equal(
+        s["reserves"].values,
+        bands(xr.load_dataset(tmp_path / "m.nc")["reserves"], s["quantile"].values).values)

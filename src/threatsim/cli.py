@@ -162,7 +162,8 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
         ds = threatsim.run(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
                            chunk_size=args.chunk_size, executor=executor,
                            progress=None if not args.quiet else False,
-                           keep=args.keep, checkpoint=args.checkpoint, resume=args.resume,
+                           keep=args.keep or sc.keep, checkpoint=args.checkpoint,
+                           resume=args.resume,
                            out=(args.out or Path("results") / f"{sc.name}.nc")
                            if args.keep == "draws" else None)
     out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"

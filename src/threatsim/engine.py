@@ -235,7 +235,8 @@ def run(
     keep
         ``"draws"`` (every trajectory) or ``"summary"`` (bands, P(= 0) of
         stocks, per-draw outputs and parameters; memory does not grow with
-        the trajectories). Default: the scenario's ``outputs.keep``, else draws.
+        the trajectories). Default ``"draws"``; the command line reads the
+        scenario's ``outputs.keep`` when ``--keep`` is not given.
     out
         With ``keep="draws"``: stream every trajectory to this NetCDF file as
         chunks finish (nothing is left there if the run stops early) and
@@ -260,7 +261,7 @@ def run(
     workers = executor if isinstance(executor, int) and not isinstance(executor, bool) else None
     settings = _settings(scenario, draws=draws, seed=seed, sampler=sampler,
                          chunk_size=chunk_size, replicates=replicates, workers=workers)
-    keep = keep if keep is not None else getattr(scenario, "keep", None) or "draws"
+    keep = keep if keep is not None else "draws"
     if keep not in KEEP:
         raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
     if resume and checkpoint is None:
