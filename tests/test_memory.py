@@ -23,8 +23,11 @@ from threatsim.streaming import ExactQuantiles, float_keys, key_floats
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
-def _stream(x: np.ndarray, chunk: int, qs, **options) -> tuple[np.ndarray, int]:
+def _stream(x: np.ndarray, chunk: int, qs, windows: bool = False,
+            **options) -> tuple[np.ndarray, int]:
     eq = ExactQuantiles(x.shape[1], qs, **options)
+    if windows:  # the one-pass windows around the pilot's quantiles
+        eq.expected_rows = x.shape[0]
     passes = 0
     while eq.needs_pass:
         for i in range(0, x.shape[0], chunk):
@@ -55,23 +58,25 @@ def _sample(kind: str, rng: np.random.Generator, n: int, c: int) -> np.ndarray:
 @given(kind=st.sampled_from(["lognormal", "ties", "counts", "nan_inf"]),
        n=st.integers(1, 3000), chunk=st.integers(1, 700), pilot=st.integers(1, 500),
        cap=st.integers(1, 64), bins=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
-       qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4))
-def test_streamed_quantiles_equal_numpy_bit_for_bit(kind, n, chunk, pilot, cap, bins, seed, qs):
-    """Any data, chunking, pilot, cap and bins (tiny ones force refinement): == np.nanquantile."""
+       qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), windows=st.booleans())
+def test_streamed_quantiles_equal_numpy_bit_for_bit(kind, n, chunk, pilot, cap, bins, seed, qs,
+                                                    windows):
+    """Any data, chunking, pilot, cap, bins (tiny ones force refinement), windows: == numpy."""
     x = _sample(kind, np.random.default_rng(seed), n, 3)
-    got, _ = _stream(x, chunk, qs, pilot_rows=pilot, cap=cap, bins=bins)
+    got, _ = _stream(x, chunk, qs, windows, pilot_rows=pilot, cap=cap, bins=bins)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
         want = np.nanquantile(x, qs, axis=0)
     np.testing.assert_array_equal(got, want)
 
 
-def test_typical_data_takes_two_passes():
-    """With the default pilot and bins, 200,000 draws need exactly two passes."""
+def test_typical_data_takes_one_pass_with_windows_and_two_without():
+    """200,000 draws: one pass when the pilot's windows fit the budget, else exactly two."""
     x = _sample("ties", np.random.default_rng(3), 200_000, 5)
-    got, passes = _stream(x, 20_000, QS)
-    assert passes == 2
-    np.testing.assert_array_equal(got, np.quantile(x, QS, axis=0))
+    for windows, expected in ((True, 1), (False, 2)):
+        got, passes = _stream(x, 20_000, QS, windows)
+        assert passes == expected
+        np.testing.assert_array_equal(got, np.quantile(x, QS, axis=0))
 
 
 def test_float_keys_preserve_order_and_invert():
@@ -154,12 +159,19 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
     summary = {n: _peak(run(n, keep="summary")) for n in (small, big)}
     streamed = {n: _peak(run(n, out=tmp_path / f"{n}.nc")) for n in (small, big)}
     in_memory = _peak(run(big))
-    for peaks in (summary, streamed):
+    # the one-pass windows: up to 1.5x WINDOW_BUDGET distinct values and their counts,
+    # twice that before they are consolidated
+    windows = 48 * streaming.ExactQuantiles.WINDOW_BUDGET
+    for peaks, extra in ((summary, windows), (streamed, windows)):
         growth = peaks[big] - peaks[small]
-        # sampling holds the uniforms and the values at once: 2x the per-draw values
-        assert growth <= 2.5 * per_draw * (big - small), (peaks, per_draw)
-        assert peaks[big] < 0.5 * trajectories, (peaks, trajectories)
+        # sampling holds one parameter's uniforms and values at once
+        assert growth <= 2.5 * per_draw * (big - small) + extra, (peaks, per_draw)
+        assert peaks[big] < 0.5 * trajectories + extra, (peaks, trajectories)
     assert in_memory > trajectories
+    # without the windows (two passes), flat but for the per-draw values
+    monkeypatch.setattr(streaming.ExactQuantiles, "WINDOW_BUDGET", 0)
+    two_pass = {n: _peak(run(n, keep="summary")) for n in (small, big)}
+    assert two_pass[big] - two_pass[small] <= 2.5 * per_draw * (big - small), two_pass
 
 
 @pytest.mark.parametrize("sampler", ["mc", "lhs", "sobol"])

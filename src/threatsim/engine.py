@@ -161,6 +161,43 @@ class _Plan:
                 "variables": sorted(sc.variables), "threatsim_version": __version__}
 
 
+@dataclass(frozen=True, slots=True)
+class ReducedChunkTask:
+    """A chunk to run and reduce where it runs (summary passes): only the reduction travels."""
+
+    task: ChunkTask
+    spec: dict[str, Any]
+
+    @property
+    def index(self) -> int:
+        return self.task.index
+
+
+def run_chunk_reduced(rt: ReducedChunkTask) -> tuple[int, dict[str, Any]]:
+    """Run one chunk and reduce it for a summary pass (top-level, so it pickles)."""
+    from threatsim.streaming import StreamingSummary
+
+    index, result = run_chunk(rt.task)
+    return index, StreamingSummary.reduce(result, rt.spec)
+
+
+def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[int],
+                  guard: InterruptGuard, bar: Progress) -> None:
+    """Run *indices* reduced on the executor and merge them into *summary*."""
+    spec = summary.spec()
+    results = ex.map_chunks(run_chunk_reduced,
+                            (ReducedChunkTask(plan.task(i), spec) for i in indices))
+    try:
+        for index, partial in results:
+            guard.check()
+            summary.merge(index, partial)
+            bar.advance()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
 def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
             reader: Any = None, bar: Progress | None = None,
             guard: InterruptGuard | None = None
@@ -303,6 +340,26 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
     from threatsim.streaming import NetCDFSink, StreamingSummary
 
     summary = StreamingSummary(plan.scenario, plan.settings)
+    if out is None and ckpt is None:
+        # Chunks are reduced where they run; only the first ones (shapes, pilots) travel whole.
+        with Progress(plan.n_chunks, enabled=show, label=label) as bar:
+            pos = 0
+            while pos < plan.n_chunks and summary.spec() is None:
+                for index, result in ex.map_chunks(run_chunk, [plan.task(pos)]):
+                    guard.check()
+                    summary.feed(index, result)
+                    bar.advance()
+                pos += 1
+            if pos < plan.n_chunks:
+                _reduced_pass(plan, ex, summary, list(range(pos, plan.n_chunks)), guard, bar)
+        summary.end_pass()
+        while summary.needs_pass:
+            with Progress(plan.n_chunks, enabled=show,
+                          label=f"{label} (pass {summary.pass_no})") as bar:
+                _reduced_pass(plan, ex, summary, list(range(plan.n_chunks)), guard, bar)
+            summary.end_pass()
+        guard.check()
+        return summary.dataset(plan.params)
     sink = NetCDFSink(Path(out), plan.scenario, plan.settings, plan.params) if out else None
     try:
         with Progress(plan.n_chunks, enabled=show, label=label) as bar:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,8 @@ class _Group:
     ranks: list[int]
     below: int  # non-NaN values strictly before the bin / interval
     bin1: int | None = None  # pass-1 bin index, or None for a key interval
+    bin_hi: int | None = None  # last pass-1 bin of a pilot window (pass 1 only)
+    cap: int = 0  # distinct values kept before giving up (0: the quantiles' cap)
     ka: int = 0
     kb: int = 0
     mode: str = "collect"  # or "hist"
@@ -143,6 +146,98 @@ class _Group:
     seen: int = 0
 
 
+def _bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
+    """Pass-1 bin of every value of ``x`` (m, C): 0 under, 1..B, B+1 over, B+2 NaN; plus the
+    cell's offset ``c * (B + 3)``. The same float operations in every pass and process."""
+    t = np.subtract(x, lo)
+    t *= scale
+    t += 1.0
+    np.clip(t, 0.0, float(bins + 1), out=t)
+    nan = np.isnan(t)
+    if nan.any():
+        t[nan] = bins + 2
+    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+    idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
+    return idx
+
+
+_GID_CACHE: dict[str, np.ndarray] = {}
+
+
+def _gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
+            raw: list[bool] | None = None) -> list:
+    """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
+    (as they are where *raw* says so, else as distinct values with counts)."""
+    gid = _GID_CACHE.get(token)
+    if gid is None:
+        gid = np.full(x.shape[1] * (bins + 3), -1, dtype=np.int32)
+        for j, (cell, b_lo, b_hi) in enumerate(ranges):
+            gid[cell * (bins + 3) + b_lo: cell * (bins + 3) + b_hi + 1] = j
+        if len(_GID_CACHE) > 8:
+            _GID_CACHE.clear()
+        _GID_CACHE[token] = gid
+    g = gid[idx]
+    sel = g >= 0
+    gsel, vsel = g[sel], x[sel]
+    if len(ranges) < 2**15:  # a stable sort of 16-bit keys is a radix sort
+        gsel = gsel.astype(np.int16)
+    order = np.argsort(gsel, kind="stable")
+    gsel, vsel = gsel[order], vsel[order]
+    cuts = np.searchsorted(gsel, np.arange(len(ranges) + 1))
+    out: list[Any] = []
+    for j in range(len(ranges)):
+        part = vsel[cuts[j]:cuts[j + 1]]
+        if raw is not None and raw[j]:
+            out.append(("raw", part.copy()) if part.size else None)
+        else:
+            out.append(_collect(part, None))
+    return out
+
+
+def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
+    """What one chunk ``x`` (m, C) contributes to a pass of :class:`ExactQuantiles`.
+
+    A pure function of the chunk and the pass's *spec* (small and picklable),
+    so it runs where the chunk was computed (a dask worker) and only this
+    partial result travels: bin counts (and the values in the windows where
+    the pilot expects the quantiles) in pass 1, the few values inside the
+    selected bins (as distinct values with counts) afterwards.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if spec[0] == "count":
+        _, lo, scale, bins, token, windows = spec
+        idx = _bins_of(x, lo, scale, bins)
+        counts = np.bincount(idx.ravel(order="K"), minlength=x.shape[1] * (bins + 3))
+        raw = [mode == "raw" for *_, mode in windows]
+        ranges = [w[:3] for w in windows]
+        collected = _gather(x, idx, token, ranges, bins, raw=raw) if windows else []
+        return ("count", counts.reshape(x.shape[1], bins + 3), collected)
+    _, token, lo, scale, bins, bin1, keyed = spec
+    out: list[Any] = []
+    if bin1:
+        out = _gather(x, _bins_of(x, lo, scale, bins), token, bin1, bins)
+    keys: dict[int, np.ndarray] = {}
+    for cell, ka, kb, mode, shift, nbins in keyed:
+        k = keys.get(cell)
+        if k is None:
+            k = keys[cell] = float_keys(x[:, cell])
+        mask = (k >= np.uint64(ka)) & (k <= np.uint64(kb))
+        if mode == "hist":
+            sub = ((k[mask] - np.uint64(ka)) >> np.uint64(shift)).astype(np.int64)
+            out.append(("hist", np.bincount(sub, minlength=nbins)))
+        else:
+            out.append(_collect(x[:, cell][mask], k[mask]))
+    return ("groups", out)
+
+
+def _collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
+    if vals.size == 0:
+        return None
+    kk = float_keys(vals) if k is None else k
+    u, cnt = np.unique(vals, return_counts=True)
+    return ("vals", u, cnt, int(kk.min()), int(kk.max()))
+
+
 class ExactQuantiles:
     """Exact quantiles of ``C`` cells over a stream of ``(m, C)`` chunks.
 
@@ -150,6 +245,10 @@ class ExactQuantiles:
     :meth:`end_pass`, and repeat while :attr:`needs_pass`; then :meth:`result`
     gives ``(Q, C)`` values equal to ``np.nanquantile(sample, qs, axis=0)``.
     """
+
+    #: Values the pass-1 windows may be expected to hold, all cells together; above it
+    #: the quantiles take a second pass instead.
+    WINDOW_BUDGET = 1 << 22
 
     def __init__(self, n_cells: int, quantiles: Sequence[float], *, bins: int = 8192,
                  pilot_rows: int | None = None, cap: int = 1 << 16) -> None:
@@ -166,8 +265,10 @@ class ExactQuantiles:
         self._scale: np.ndarray | None = None
         self._counts: np.ndarray | None = None
         self._groups: list[_Group] = []
-        self._gid: np.ndarray | None = None  # pass-1 bin (with cell offset) -> group, or -1
-        self._offsets = np.zeros(0, dtype=np.int64)
+        self._spec: tuple | None = None
+        self._windows: list[_Group] = []
+        #: Rows the whole sample will have (a hint): allows the one-pass windows.
+        self.expected_rows: int | None = None
         self._values: dict[tuple[int, int], float] = {}  # (cell, rank) -> value
         self.n: np.ndarray | None = None  # non-NaN count per cell
         self._result: np.ndarray | None = None
@@ -200,46 +301,142 @@ class ExactQuantiles:
         lo[bad], scale[bad] = 0.0, 1.0
         self._lo, self._scale = lo, scale
         self._counts = np.zeros((self.C, self.B + 3), dtype=np.int64)
-        self._offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
+        self._windows = self._pilot_windows(pilot, srt, nn)
 
-    def _bins(self, x: np.ndarray) -> np.ndarray:
-        """Pass-1 bin of every value: 0 under, 1..B, B+1 over, B+2 NaN; plus the cell offset."""
-        assert self._lo is not None and self._scale is not None
-        t = np.subtract(x, self._lo)
-        t *= self._scale
-        t += 1.0
-        np.clip(t, 0.0, float(self.B + 1), out=t)
-        nan = np.isnan(t)
-        if nan.any():
-            t[nan] = self.B + 2
-        idx = t.astype(np.int64)  # truncation is floor here: t >= 0
-        idx += self._offsets
-        return idx
+    def _pilot_windows(self, pilot: np.ndarray, srt: np.ndarray, nn: np.ndarray) -> list[_Group]:
+        """Bins around where the pilot puts each quantile, collected in pass 1.
+
+        If every order statistic falls inside them (it does with overwhelming
+        probability), the quantiles are exact after one pass. Used only when
+        the expected number of values inside is within ``WINDOW_BUDGET``.
+        """
+        if not self.expected_rows or self._lo is None or self._scale is None:
+            return []
+        pilot_bins = _bins_of(pilot, self._lo, self._scale, self.B)
+        pilot_bins -= np.arange(self.C, dtype=np.int64) * (self.B + 3)
+        windows: list[_Group] = []
+        total = 0.0
+        m_all = np.maximum(nn, 1).astype(np.float64)[None, :]
+        p = self.qs[:, None]
+        half = 5.0 * np.sqrt(m_all * p * (1 - p)) + 5.0
+        top = m_all - 1
+        r_lo = np.clip(np.floor(p * top - half), 0, top).astype(np.int64)
+        r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
+        cols = np.arange(self.C)[None, :]
+        ends_lo = _bins_of(srt[r_lo, cols], self._lo, self._scale, self.B)
+        ends_hi = _bins_of(srt[r_hi, cols], self._lo, self._scale, self.B)
+        offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
+        ends_lo -= offsets
+        ends_hi -= offsets
+        for c in np.nonzero(nn)[0]:
+            spans = sorted(zip(ends_lo[:, c].tolist(), ends_hi[:, c].tolist(), strict=True))
+            merged = [list(spans[0])]
+            for a, b in spans[1:]:
+                if a <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], b)
+                else:
+                    merged.append([a, b])
+            col = pilot_bins[:, c]
+            for a, b in merged:
+                inside = pilot[(col >= a) & (col <= b), c]
+                distinct = np.unique(inside).size
+                if distinct * 2 < inside.size:  # ties (counts, point masses): distinct values
+                    mode, expect = "collect", 2.0 * distinct + 64
+                else:  # continuous: the values themselves, selected with np.partition
+                    mode, expect = "raw", inside.size / pilot.shape[0] * self.expected_rows
+                total += expect
+                windows.append(_Group(cell=int(c), ranks=[], below=0, bin1=a, bin_hi=b,
+                                      mode=mode, cap=int(1.5 * expect) + 1024))
+        return windows if total <= self.WINDOW_BUDGET else []
 
     def _count(self, x: np.ndarray) -> None:
-        assert self._counts is not None
-        idx = self._bins(x)
-        self._counts += np.bincount(idx.ravel(order="K"),
-                                    minlength=self.C * (self.B + 3)).reshape(self.C, self.B + 3)
+        spec = self.spec()
+        assert spec is not None
+        self.merge(reduce_chunk(x, spec))
+
+    def spec(self) -> tuple | None:
+        """What each chunk is reduced to in this pass (see :func:`reduce_chunk`).
+
+        ``None`` while pass 1 still needs whole chunks for its pilot.
+        """
+        if self.pass_no == 1:
+            if self._pilot is not None:
+                return None
+            if self._spec is None:
+                windows = [(g.cell, g.bin1, g.bin_hi, g.mode) for g in self._windows]
+                self._spec = ("count", self._lo, self._scale, self.B, uuid.uuid4().hex, windows)
+            return self._spec
+        if self._spec is None:
+            bin1 = [(g.cell, g.bin1, g.bin1) for g in self._groups if g.bin1 is not None]
+            keyed = [(g.cell, g.ka, g.kb, g.mode, g.shift,
+                      g.hist.size if g.hist is not None else 0)
+                     for g in self._groups if g.bin1 is None]
+            token = uuid.uuid4().hex  # names the group table cached where chunks are reduced
+            self._spec = ("groups", token, self._lo, self._scale, self.B, bin1, keyed)
+        return self._spec
+
+    def merge(self, partial: tuple) -> None:
+        """Add one chunk's :func:`reduce_chunk` result of the current pass."""
+        if partial[0] == "count":
+            assert self._counts is not None
+            self._counts += partial[1]
+            for w, part in zip(self._windows, partial[2], strict=True):
+                if part is None or w.aborted:
+                    continue
+                if part[0] == "raw":
+                    w.raw += part[1].size
+                    if w.raw > w.cap:  # the pilot was off here: this one waits for pass 2
+                        w.aborted, w.vals = True, []
+                    else:
+                        w.vals.append(part[1])
+                    continue
+                _, u, cnt, _, _ = part
+                w.vals.append(u)
+                w.cnts.append(cnt)
+                w.raw += u.size
+                if w.raw > 2 * w.cap:
+                    self._consolidate(w)
+            return
+        else:
+            groups = ([g for g in self._groups if g.bin1 is not None]
+                      + [g for g in self._groups if g.bin1 is None])
+            parts = partial[1]
+        for g, part in zip(groups, parts, strict=True):
+            if part is None:
+                continue
+            if part[0] == "hist":
+                assert g.hist is not None
+                g.hist += part[1]
+                continue
+            _, u, cnt, lo, hi = part
+            g.seen += int(cnt.sum())
+            g.kmin = lo if g.kmin is None else min(g.kmin, lo)
+            g.kmax = hi if g.kmax is None else max(g.kmax, hi)
+            if g.aborted:
+                continue
+            g.vals.append(u)
+            g.cnts.append(cnt)
+            g.raw += u.size
+            if g.raw > 2 * (g.cap or self.cap):
+                self._consolidate(g)
 
     def feed(self, x: np.ndarray) -> None:
         """Add one chunk of the sample: shape ``(m, C)``."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.C:
             raise ValueError(f"expected (m, {self.C}) values, got {x.shape}")
-        if self.pass_no == 1:
-            if self._pilot is not None:
-                self._pilot.append(x.copy())
-                self._pilot_n += x.shape[0]
-                if self._pilot_n >= self.pilot_rows:
-                    pilot = np.concatenate(self._pilot)
-                    self._pilot = None
-                    self._set_edges(pilot)
-                    self._count(pilot)
-                return
-            self._count(x)
+        if self.pass_no == 1 and self._pilot is not None:
+            self._pilot.append(x.copy())
+            self._pilot_n += x.shape[0]
+            if self._pilot_n >= self.pilot_rows:
+                pilot = np.concatenate(self._pilot)
+                self._pilot = None
+                self._set_edges(pilot)
+                self._count(pilot)
             return
-        self._feed_groups(x)
+        spec = self.spec()
+        assert spec is not None
+        self.merge(reduce_chunk(x, spec))
 
     def end_pass(self) -> None:
         """Close the current pass; sets :attr:`needs_pass`."""
@@ -254,7 +451,7 @@ class ExactQuantiles:
             self._plan_from_counts()
         else:
             self._close_groups()
-        self._gid = None
+        self._spec = None
         self.pass_no += 1
         self.needs_pass = bool(self._groups)
 
@@ -273,68 +470,51 @@ class ExactQuantiles:
         self.n = counts[:, : self.B + 2].sum(axis=1)
         prev, nxt, _ = quantile_ranks(self.n, self.qs)
         cum = np.cumsum(counts[:, : self.B + 2], axis=1)
+        by_cell: dict[int, list[_Group]] = {}
+        for w in self._windows:
+            if w.mode == "collect" and not w.aborted and w.vals:
+                self._consolidate(w)
+            if not w.aborted and w.vals:
+                by_cell.setdefault(w.cell, []).append(w)
+        self._windows = []
+        wanted: dict[int, list[int]] = {}  # id(window) -> local ranks wanted
         groups: dict[tuple[int, int], _Group] = {}
         for c in range(self.C):
             if self.n[c] == 0:
                 continue
             for r in sorted(set(prev[:, c].tolist()) | set(nxt[:, c].tolist())):
                 b = int(np.searchsorted(cum[c], r, side="right"))
+                w = next((w for w in by_cell.get(c, ()) if w.bin1 <= b <= w.bin_hi), None)
+                if w is not None:  # inside a pilot window: known after this pass
+                    wanted.setdefault(id(w), []).append(r)
+                    continue
                 g = groups.get((c, b))
                 if g is None:
                     below = int(cum[c, b - 1]) if b > 0 else 0
                     g = groups[(c, b)] = _Group(cell=c, ranks=[], below=below, bin1=b)
                 g.ranks.append(r)
+        for ws in by_cell.values():
+            for w in ws:
+                ranks = wanted.get(id(w))
+                if not ranks:
+                    continue
+                assert w.bin1 is not None
+                below = int(cum[w.cell, w.bin1 - 1]) if w.bin1 > 0 else 0
+                if w.mode == "raw":
+                    vals = np.concatenate(w.vals)
+                    local = sorted({r - below for r in ranks})
+                    part = np.partition(vals, local)
+                    for r in ranks:
+                        self._values[(w.cell, r)] = float(part[r - below])
+                    continue
+                u, c_ = w.vals[0], np.cumsum(w.cnts[0])
+                for r in ranks:
+                    self._values[(w.cell, r)] = float(u[np.searchsorted(c_, r - below,
+                                                                         side="right")])
         self._groups = list(groups.values())
+        self._spec = None
 
     # -- passes 2+ --------------------------------------------------------------
-    def _feed_groups(self, x: np.ndarray) -> None:
-        by_bin = [g for g in self._groups if g.bin1 is not None]
-        if by_bin:
-            if self._gid is None:
-                self._gid = np.full(self.C * (self.B + 3), -1, dtype=np.int32)
-                for j, g in enumerate(by_bin):
-                    assert g.bin1 is not None
-                    self._gid[g.cell * (self.B + 3) + g.bin1] = j
-            gid = self._gid[self._bins(x)]
-            sel = gid >= 0
-            gsel, vsel = gid[sel], x[sel]
-            order = np.argsort(gsel, kind="stable")
-            gsel, vsel = gsel[order], vsel[order]
-            cuts = np.searchsorted(gsel, np.arange(len(by_bin) + 1))
-            for j, g in enumerate(by_bin):
-                if cuts[j] < cuts[j + 1]:
-                    self._take(g, vsel[cuts[j]:cuts[j + 1]], None)
-        keys: dict[int, np.ndarray] = {}
-        for g in self._groups:
-            if g.bin1 is not None:
-                continue
-            k = keys.get(g.cell)
-            if k is None:
-                k = keys[g.cell] = float_keys(x[:, g.cell])
-            mask = (k >= np.uint64(g.ka)) & (k <= np.uint64(g.kb))
-            if mask.any():
-                self._take(g, x[:, g.cell][mask], k[mask])
-
-    def _take(self, g: _Group, vals: np.ndarray, k: np.ndarray | None) -> None:
-        g.seen += vals.size
-        if g.mode == "hist":
-            assert k is not None and g.hist is not None
-            sub = ((k - np.uint64(g.ka)) >> np.uint64(g.shift)).astype(np.int64)
-            g.hist += np.bincount(sub, minlength=g.hist.size)
-            return
-        kk = float_keys(vals) if k is None else k
-        lo, hi = int(kk.min()), int(kk.max())
-        g.kmin = lo if g.kmin is None else min(g.kmin, lo)
-        g.kmax = hi if g.kmax is None else max(g.kmax, hi)
-        if g.aborted:
-            return
-        u, cnt = np.unique(vals, return_counts=True)
-        g.vals.append(u)
-        g.cnts.append(cnt)
-        g.raw += u.size
-        if g.raw > 4 * self.cap:
-            self._consolidate(g)
-
     def _consolidate(self, g: _Group) -> None:
         if len(g.vals) > 1:
             allv = np.concatenate(g.vals)
@@ -343,7 +523,7 @@ class ExactQuantiles:
             c = np.bincount(inv, weights=allc, minlength=u.size).astype(np.int64)
             g.vals, g.cnts = [u], [c]
         g.raw = g.vals[0].size if g.vals else 0
-        if g.raw > self.cap:
+        if g.raw > (g.cap or self.cap):
             g.aborted = True
             g.vals, g.cnts, g.raw = [], [], 0
 
@@ -418,6 +598,8 @@ def _as_sample(arr: np.ndarray, lead: int) -> np.ndarray:
     """(n[, R], *cell) -> (n*R, cells)."""
     arr = np.asarray(arr)
     rows = int(np.prod(arr.shape[:lead]))
+    if arr.ndim == 2:  # (draw, time): any layout will do, no copy
+        return arr
     return np.ascontiguousarray(arr).reshape(rows, -1)
 
 
@@ -486,6 +668,7 @@ class StreamingSummary:
             if "bins" not in opts:  # counts stay under 2**21 per output (16 MiB)
                 opts["bins"] = int(min(8192, max(512, 2 ** int(np.log2(2**21 / cells)))))
             self.quant[key] = ExactQuantiles(cells, self.qs, **opts)
+            self.quant[key].expected_rows = self.settings.draws * self.reps
             self.zeros[key] = np.zeros(cells, dtype=np.int64)
 
     def _samples(self, result: Mapping[str, np.ndarray]) -> Iterable[tuple[str, np.ndarray]]:
@@ -510,6 +693,60 @@ class StreamingSummary:
                 self.zeros[key] += np.count_nonzero(x == 0, axis=0)
             if q.needs_pass:
                 q.feed(x)
+
+    def spec(self) -> dict[str, Any] | None:
+        """What each chunk is reduced to in this pass (see :meth:`reduce`).
+
+        ``None`` while whole chunks are still needed (the first, to learn the
+        shapes; the pilots of pass 1).
+        """
+        if not self.quant and not self.per_draw:
+            return None
+        qspecs: dict[str, Any] = {}
+        for key, q in self.quant.items():
+            sp = q.spec() if q.needs_pass else None
+            if q.needs_pass and sp is None:
+                return None
+            qspecs[key] = sp
+        return {"first": self.pass_no == 1, "lead": self.lead, "banded": dict(self.banded),
+                "per_draw": list(self.per_draw), "quant": qspecs}
+
+    @staticmethod
+    def reduce(result: Mapping[str, np.ndarray], spec: Mapping[str, Any]) -> dict[str, Any]:
+        """One chunk's contribution to the pass *spec* describes: small, picklable.
+
+        Runs where the chunk was computed (a dask worker), so that only bin
+        counts, a few selected values and the per-draw outputs travel.
+        """
+        lead = spec["lead"]
+        out: dict[str, Any] = {"per_draw": {}, "zeros": {}, "quant": {}}
+        if spec["first"]:
+            out["per_draw"] = {n: np.asarray(result[n]) for n in spec["per_draw"]}
+        for key, (name, total) in spec["banded"].items():
+            qspec = spec["quant"].get(key)
+            if not spec["first"] and qspec is None:
+                continue
+            arr = result[name]
+            if total:
+                arr = _total(arr, lead)
+            x = _as_sample(arr, lead)
+            if spec["first"]:
+                out["zeros"][key] = np.count_nonzero(x == 0, axis=0)
+            if qspec is not None:
+                out["quant"][key] = reduce_chunk(x, qspec)
+        return out
+
+    def merge(self, index: int, partial: Mapping[str, Any]) -> None:
+        """Add chunk *index*'s :meth:`reduce` result of the current pass."""
+        if self.pass_no == 1:
+            cs, n = self.settings.chunk_size, self.settings.draws
+            lo, hi = index * cs, min(n, (index + 1) * cs)
+            for name, arr in partial["per_draw"].items():
+                self.per_draw[name][lo:hi] = arr
+            for key, z in partial["zeros"].items():
+                self.zeros[key] += z
+        for key, part in partial["quant"].items():
+            self.quant[key].merge(part)
 
     def end_pass(self) -> None:
         """Close a pass over all chunks."""
