@@ -188,10 +188,15 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
 
         series = [n for n, v in ds.data_vars.items()
                   if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        summary_only = ds.attrs.get("keep") == "summary"
+        if summary_only:
+            from threatsim.streaming import summary_series
+
+            series = summary_series(ds)
         marks = [(sc.month_label(i), "report") for i in sc.report_months if 0 < i < sc.horizon]
         written += save_figures(fan_chart(ds, series, quantiles=sc.quantiles, marks=marks),
                                 Path(args.plot) / f"fan_{sc.name}")
-        if series:
+        if series and not summary_only:  # exceedance curves need every draw
             months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
             written += save_figures(exceedance_chart(ds, series[0], at=months or None),
                                     Path(args.plot) / f"exceedance_{sc.name}_{series[0]}")
