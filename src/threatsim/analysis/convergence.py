@@ -287,8 +287,10 @@ def run_to_precision(
     months = list(report_months) if report_months is not None else list(scenario.report_months)
     if executor is None or isinstance(executor, int):
         inner = make_executor(executor if isinstance(executor, int) else scenario.run.workers)
-    else:
-        inner = executor
+    else:  # a distributed.Client too
+        from threatsim.executors import resolve_executor
+
+        inner = resolve_executor(executor, scenario.run.workers)
     reuse = ReuseChunks(inner)
     history: list[tuple[int, float]] = []
     n = start
