@@ -266,7 +266,8 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
     target("W2: threatsim / numba 1 thread", thr("W2", HEADLINE["W2"]),
            thr("W2", "numba, 1 thread (compiled loop)"), 0.9)
     target("W3: threatsim.run / plain SimPy model", thr("W3", HEADLINE["W3"]), simpy, 60)
-    for kind, w in (("w1-draws", "W1"), ("w2", "W2")):
+    for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
+                    ("w2", "W2, every draw kept"), ("w2-summary", "W2, summary kept")):
         one = next((r["throughput"] for r in scaling
                     if r["kind"] == kind and r["workers"] == 1), None)
         two = next((r["throughput"] for r in scaling
