@@ -85,3 +85,20 @@ def test_missing_file_exits_2(argv, capsys):
     """A missing scenario file is a clear error, exit status 2."""
     assert main(argv) == 2
     assert "no such scenario file" in capsys.readouterr().err
+
+
+def test_fan_chart_of_a_population_shows_each_compartment():
+    """Variables with a compartment dim are plotted one panel per compartment, regions summed."""
+    from threatsim.cli import split_compartments
+    from threatsim.plotting import fan_chart
+
+    sc = threatsim.load_scenario(ROOT / "scenarios" / "fighters.toml")
+    ds = threatsim.run(sc, draws=50, seed=1)
+    plot_ds, names = split_compartments(ds, ["population"])
+    comps = list(ds["compartment"].values)
+    assert names == [f"population_{c}" for c in comps]
+    active = plot_ds["population_active_local"]
+    np.testing.assert_array_equal(
+        active.values, ds["population"].sel(compartment="active_local").sum("region").values)
+    fig = fan_chart(plot_ds, names)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == len(comps)

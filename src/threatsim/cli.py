@@ -114,6 +114,30 @@ def _summary_items(ds: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
     return items
 
 
+def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, list[str]]:
+    """One series per compartment for variables with a ``compartment`` dim.
+
+    A population summed over its compartments is only the people ever counted;
+    the planner reads the compartments (active, detained, imprisoned...), each
+    summed over regions.
+    """
+    out, names = ds, []
+    for name in series:
+        if "compartment" not in ds[name].dims:
+            names.append(name)
+            continue
+        da = ds[name]
+        extra = [d for d in da.dims
+                 if d not in ("draw", "replicate", "time", "compartment", "quantile")]
+        for comp in da["compartment"].values:
+            part = da.sel(compartment=comp, drop=True)
+            part = part.sum(extra, keep_attrs=True) if extra else part
+            label = f"{name}_{comp}"
+            out = out.assign({label: part})
+            names.append(label)
+    return out, names
+
+
 def _atomic_figure(fig: object, path: Path) -> None:
     from threatsim.plotting import save_figure
 
@@ -180,8 +204,9 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
             from threatsim.streaming import summary_series
 
             series = summary_series(ds)
+        plot_ds, series = split_compartments(ds, series)
         png = out.with_suffix(".png")
-        _atomic_figure(fan_chart(ds, series, quantiles=sc.quantiles), png)
+        _atomic_figure(fan_chart(plot_ds, series, quantiles=sc.quantiles), png)
         written.append(png)
     if args.plot:
         from threatsim.plotting import exceedance_chart, save_figures
