@@ -93,8 +93,12 @@ class Model(Protocol):
         *,
         n_months: int,
         rng: np.random.Generator,
+        outputs: frozenset[str] | None = None,
     ) -> dict[str, np.ndarray]:
         """Run the draws of one chunk.
+
+        ``outputs`` names the outputs the run keeps (``None``: all); a model may
+        skip recording the others.
 
         ``params[name]`` has shape ``(n,)``; ``levers[name]`` has shape
         ``(n_months,)``: the value in force during month ``t``. Returns arrays
