@@ -138,7 +138,9 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
                             value={"below": below, "above": above})
     hit = da < below if below is not None else da > above
-    out = hit.mean(dim=sample_dims(da))
+    dims = sample_dims(da)
+    # Count, then divide: a mean over booleans would first cast every element to float.
+    out = hit.sum(dim=dims) / int(np.prod([da.sizes[d] for d in dims]))
     out.attrs = {"units": "probability",
                  "long_name": f"P({da.name} {'<' if below is not None else '>'} "
                               f"{below if below is not None else above:g})"}
