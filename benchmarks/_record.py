@@ -1,14 +1,60 @@
-"""The one-line JSON record every script of benchmarks/ prints (same fields as the peers')."""
+"""Shared by the scripts of benchmarks/: the one-line JSON record they print (same
+fields as the peers'), and the plumbing that finds and runs the peer scripts."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+HERE = Path(__file__).resolve().parent
+#: The peer scripts (../shared/benchmarks/peers beside the checkout, or $PEERS_DIR).
+PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
+#: Where docs/scaling.md installs the peers' pinned requirements.
+DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
+
+
+def peers_python(fallback: str | None = sys.executable) -> str | None:
+    """$PEERS_PY, else the peers' venv if it exists, else *fallback*."""
+    if "PEERS_PY" in os.environ:
+        return os.environ["PEERS_PY"]
+    return str(DEFAULT_PEERS_PY) if DEFAULT_PEERS_PY.exists() else fallback
+
+
+def peers_common() -> ModuleType | None:
+    """The peers' ``common`` module (their independent W1-W3 checks), if reachable."""
+    if not (PEERS_DIR / "common.py").is_file():
+        return None
+    sys.path.insert(0, str(PEERS_DIR))
+    try:
+        import common  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return common
+
+
+def run_peer(py: str, script: str, args: list[str], *, timeout: float = 600) -> dict | None:
+    """Run one peer script; its last JSON line, or None (and why on stdout) if it failed."""
+    try:
+        res = subprocess.run([py, str(PEERS_DIR / script), *args], capture_output=True,
+                             text=True, timeout=timeout, cwd=PEERS_DIR, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"  ({script} timed out after {timeout:.0f} s)")
+        return None
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0 or not lines:
+        print(f"  ({script} failed: {res.stderr.strip().splitlines()[-1:] or res.returncode})")
+        return None
+    return json.loads(lines[-1])
 
 
 def peak_rss_mb() -> float:

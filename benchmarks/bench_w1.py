@@ -13,11 +13,8 @@ venv ~/.cache/threatsim-peers/venv/bin/python if it exists) and prints ratios.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,9 +23,10 @@ import numpy as np
 
 import threatsim
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import PEERS_DIR, peers_python, run_peer  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
-DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
 PEERS = [  # (label, script, args)
     ("numpy np.percentile", "w1_numpy.py", []),
     ("numpy bracketing", "w1_numpy.py", ["--summary", "bracket"]),
@@ -44,21 +42,10 @@ def threatsim_w1(n: int) -> tuple[float, dict]:
     ds = threatsim.run(sc, draws=n, progress=False)
     reserves = ds["reserves"]
     b = threatsim.bands(reserves, [0.05, 0.5, 0.95])
-    p_depleted = (reserves == 0).mean("draw")
+    p_depleted = 1.0 - threatsim.exceedance(reserves, above=0.0)  # reserves are never < 0
     seconds = time.perf_counter() - t0
     return seconds, {"p50_t60": float(b.isel(time=-1).sel(quantile=0.5)),
                      "p_depleted_t60": float(p_depleted.isel(time=-1))}
-
-
-def run_peer(py: str, script: str, args: list[str]) -> dict | None:
-    try:
-        res = subprocess.run([py, str(PEERS_DIR / script), "--repeat", "3", *args],
-                             capture_output=True, text=True, timeout=300, cwd=PEERS_DIR,
-                             check=False)
-    except subprocess.TimeoutExpired:
-        return None
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    return json.loads(lines[-1]) if res.returncode == 0 and lines else None
 
 
 def main() -> None:
@@ -78,11 +65,10 @@ def main() -> None:
     print(f"threatsim W1: {args.n:,} draws x 60 months in {med:.3f} s (median of "
           f"{args.repeat}) = {ours / 1e6:.1f} M draw-months/s; peak RSS {rss:.0f} MB; {check}")
     rows = [("threatsim (engine + bands + P(depleted))", ours)]
-    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY) if DEFAULT_PEERS_PY.exists()
-                        else sys.executable)
+    py = peers_python()
     if not args.no_peers and PEERS_DIR.is_dir():
         for label, script, extra in PEERS:
-            result = run_peer(py, script, extra)
+            result = run_peer(py, script, ["--repeat", "3", *extra], timeout=300)
             if result is None:
                 print(f"peer {label}: not run (missing requirements or failed)")
                 continue

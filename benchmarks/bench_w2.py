@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -39,9 +38,10 @@ import numpy as np
 
 import threatsim
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import PEERS_DIR, peers_common, peers_python, run_peer  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
-DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
 MONTHS = 60
 ADP = ["active_local", "detained", "imprisoned"]
 PEERS = [  # (label, script, args)
@@ -78,26 +78,10 @@ def conservation_ok() -> bool:
 
 def reference_check(pcts: np.ndarray, n: int, invariant: bool) -> dict | None:
     """The peers' own W2 check (independent reference sample), when common.py is importable."""
-    if not (PEERS_DIR / "common.py").is_file():
-        return None
-    sys.path.insert(0, str(PEERS_DIR))
-    try:
-        import common  # type: ignore[import-not-found]
-    except ImportError:
+    common = peers_common()
+    if common is None:
         return None
     return common.w2_check(pcts, n, invariant, "checked on 2,000 draws from the Dataset")
-
-
-def run_peer(py: str, script: str, args: list[str], repeat: int) -> dict | None:
-    try:
-        res = subprocess.run([py, str(PEERS_DIR / script), "--repeat", str(repeat), *args],
-                             capture_output=True, text=True, timeout=600, cwd=PEERS_DIR,
-                             check=False)
-    except subprocess.TimeoutExpired:
-        return None
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    return json.loads(lines[-1]) if res.returncode == 0 and lines else None
-
 
 def inner(n: int, workers: int, repeat: int) -> None:
     """One threatsim configuration in this (fresh) process; prints one JSON line."""
@@ -153,12 +137,11 @@ def main() -> None:
               f"(worst quantile z {check['worst_quantile_z']}, limit {check['z_limit']})")
     rows = [("threatsim, 1 worker (engine + Dataset + bands)", ours[1]),
             ("threatsim, 2 workers", ours[2])]
-    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY) if DEFAULT_PEERS_PY.exists()
-                        else sys.executable)
+    py = peers_python()
     peers: list[tuple[str, float]] = []
     if not args.no_peers and PEERS_DIR.is_dir():
         for label, script, extra in PEERS:
-            result = run_peer(py, script, extra, args.repeat)
+            result = run_peer(py, script, ["--repeat", str(args.repeat), *extra])
             if result is None:
                 print(f"peer {label}: not run (missing requirements or failed)")
                 continue

@@ -27,11 +27,8 @@ Aims (issue 4): SimPy path >= 0.8x the plain SimPy model per event; fast path
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,9 +40,10 @@ from threatsim.models import detention as det
 from threatsim.rng import chunk_stream
 from threatsim.sampling import sample_parameters
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import PEERS_DIR, peers_python, run_peer  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
-DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
 LAM, C, MU, WARMUP = 9.0, 10, 1.0, 365.0
 
 
@@ -88,19 +86,6 @@ def check(waits: np.ndarray) -> str:
             f"({'ok' if abs(z) <= 3 else 'FAILED'})")
 
 
-def run_peer(py: str, script: str, args: list[str]) -> dict | None:
-    try:
-        res = subprocess.run([py, str(PEERS_DIR / script), *args], capture_output=True,
-                             text=True, timeout=400, cwd=PEERS_DIR, check=False)
-    except subprocess.TimeoutExpired:
-        return None
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    if res.returncode != 0 or not lines:
-        print(f"  ({script} failed: {res.stderr.strip().splitlines()[-1:] or res.returncode})")
-        return None
-    return json.loads(lines[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--simpy-reps", type=int, default=20)
@@ -136,15 +121,14 @@ def main() -> None:
     print(f"threatsim.run (auto = fast path), {args.fast_reps} draws: {seconds:.3f} s = "
           f"{rate / 1e3:,.0f} k events/s (expected events)")
 
-    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY) if DEFAULT_PEERS_PY.exists()
-                        else sys.executable)
+    py = peers_python()
     peers: dict[str, float] = {}
     if not args.no_peers and PEERS_DIR.is_dir():
         for label, script, extra in (
                 ("plain SimPy model (peer)", "w3_simpy.py", ["--n", str(args.simpy_reps)]),
                 ("Kiefer-Wolfowitz numpy (peer)", "w3_kw_numpy.py",
                  ["--n", str(args.fast_reps)])):
-            result = run_peer(py, script, ["--repeat", str(args.repeat), *extra])
+            result = run_peer(py, script, ["--repeat", str(args.repeat), *extra], timeout=400)
             if result is None:
                 print(f"peer {label}: not run")
                 continue

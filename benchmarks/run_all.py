@@ -38,8 +38,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", HERE.parents[1] / "shared" / "benchmarks" / "peers"))
-DEFAULT_PEERS_PY = Path.home() / ".cache" / "threatsim-peers" / "venv" / "bin" / "python"
+from _record import DEFAULT_PEERS_PY, PEERS_DIR, peers_common, peers_python  # noqa: E402
 MONTHS = 60
 
 # (workload, label, script, args, module the peer needs, n, n for --quick); sizes as in
@@ -83,24 +82,13 @@ HEADLINE = {"W1": "threatsim, in-process", "W2": "threatsim, in-process",
 # -- threatsim's own measurements (run in a fresh process each) ---------------------------
 
 
-def _peers_common():
-    if not (PEERS_DIR / "common.py").is_file():
-        return None
-    sys.path.insert(0, str(PEERS_DIR))
-    try:
-        import common  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return common
-
-
 def inner(what: str, n: int, repeat: int) -> None:
     """One threatsim configuration, timed in this process; prints one JSON record."""
     import threatsim
     from _record import emit, time_repeats
 
     np.seterr(all="ignore")
-    common = _peers_common()
+    common = peers_common()
     if what.startswith("w1"):
         sc = threatsim.load_scenario(HERE / "w1.toml")
         keep = "summary" if what == "w1-summary" else "draws"
@@ -322,7 +310,7 @@ def main() -> None:
             records.append(rec)
         else:
             notes.append(f"{script}: {why}")
-    py = os.environ.get("PEERS_PY", str(DEFAULT_PEERS_PY))
+    py = peers_python(fallback=str(DEFAULT_PEERS_PY))
     if args.no_peers:
         notes.append("peers: --no-peers")
     elif not PEERS_DIR.is_dir():

@@ -28,3 +28,7 @@ def write_scenario(tmp_path: Path):
         return path
 
     return write
+
+
+# The analysis tests' toy model fixture, registered once for every test module.
+from tests.analysis_toy import toy_model  # noqa: E402, F401

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from tests.conftest import SCENARIOS
 from threatsim.analysis.compare import comparison_table, scenario_changes
 from threatsim.cli import main

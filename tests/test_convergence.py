@@ -8,7 +8,7 @@ import xarray as xr
 from scipy import stats
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.convergence import ReuseChunks, mcse_quantile, run_to_precision
 from threatsim.cli import main
 from threatsim.engine import InProcessExecutor

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.discovery import prim
 from threatsim.cli import main
 from threatsim.errors import ScenarioError

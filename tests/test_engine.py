@@ -154,3 +154,13 @@ def test_bad_run_settings(scenario):
         threatsim.run(scenario, draws=0)
     with pytest.raises(threatsim.ScenarioError, match="sampler='qmc' must be one of"):
         threatsim.run(scenario, sampler="qmc")
+
+
+def test_no_model_names_a_parameter_like_an_output():
+    """Sampled parameters and outputs share the Dataset's namespace: their names never collide."""
+    from threatsim.models import get_model, model_names
+
+    for name in model_names():
+        info = get_model(name).info
+        clash = {p.name for p in info.parameters} & {o.name for o in info.outputs}
+        assert clash == set(), (name, clash)

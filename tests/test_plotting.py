@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim import plotting
 from threatsim.cli import main
 

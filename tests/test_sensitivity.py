@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.sensitivity import range_readings, sensitivity_table, sobol
 from threatsim.cli import main
 from threatsim.errors import ScenarioError

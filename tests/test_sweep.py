@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import threatsim
-from tests.analysis_toy import toy_model, toy_scenario, toy_toml  # noqa: F401
+from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.sweep import parse_set
 from threatsim.cli import main
 from threatsim.errors import ScenarioError
