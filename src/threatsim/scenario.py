@@ -24,7 +24,14 @@ from threatsim._months import month_index, month_label, month_range, parse_month
 from threatsim.distributions import RANGED_KINDS, DistSpec
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model, model_names
-from threatsim.schema import INTEGER_UNITS, PARAMETER_UNITS, SHARE_UNITS, SOURCE_UNIT_FOR
+from threatsim.schema import (
+    INTEGER_UNITS,
+    ORIGIN_REST,
+    PARAMETER_UNITS,
+    SHARE_UNITS,
+    SOURCE_UNIT_FOR,
+    origin_share_parameter,
+)
 from threatsim.sources import Source, SourceRegistry, load_sources
 
 __all__ = [
@@ -41,12 +48,13 @@ DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HORIZON = 600
 
 _TOP_KEYS = ("name", "description", "extends", "model", "start", "horizon", "time_step",
-             "sources", "run", "parameters", "levers", "timeline", "outputs")
+             "sources", "run", "parameters", "levers", "timeline", "outputs", "origins")
 _RUN_KEYS = ("draws", "seed", "sampler", "chunk_size", "workers", "replicates")
 _PARAM_KEYS = ("dist", "range", "value", "mode", "values", "weights", "unit", "source",
                "assumption", "range_assumption", "share_of", "description")
 _TIMELINE_KEYS = ("at", "levers", "note")
 _OUTPUT_KEYS = ("variables", "quantiles", "report_months", "keep")
+_ORIGIN_KEYS = tuple(k for k in _PARAM_KEYS if k != "share_of")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -458,6 +466,55 @@ def _parameter(p: _Problems, name: str, spec: Any, sources: SourceRegistry,
                      share_of=share_of, description=str(spec.get("description", "")))
 
 
+def _origins(p: _Problems, raw: Any, model: Any, sources: SourceRegistry) -> dict[str, Parameter]:
+    """``[origins.<region>.<origin>]`` tables: origin shares, sampled as parameters."""
+    coords, name = model.info.coords, model.info.name
+    if "origin" not in coords:
+        p.add("origins", "...", f"model {name!r} has no origin groups; [origins] tables "
+              "belong to models with an origin coord (fighters, coupled)")
+        return {}
+    if not isinstance(raw, dict):
+        p.add("origins", raw, "must be a table of [origins.<region>.<origin>] tables")
+        return {}
+    regions = tuple(coords["region"])
+    groups = tuple(g for g in coords["origin"] if g != ORIGIN_REST)
+    out: dict[str, Parameter] = {}
+    for region, table in raw.items():
+        if region not in regions:
+            close = difflib.get_close_matches(str(region), regions, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            p.add(f"origins.{region}", "...", f"is not a region of model {name!r}; {hint}"
+                  f"allowed: {', '.join(regions)}")
+            continue
+        if not isinstance(table, dict):
+            p.add(f"origins.{region}", table, "must be a table of [origins.<region>.<origin>] "
+                  "tables")
+            continue
+        for origin, spec in table.items():
+            key = f"origins.{region}.{origin}"
+            if origin not in groups:
+                close = difflib.get_close_matches(str(origin), groups, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                why = (f"is the rest (1 minus the declared shares) and is never given"
+                       if origin == ORIGIN_REST else "is not an origin group")
+                p.add(key, "...", f"{why}; {hint}allowed: {', '.join(groups)}")
+                continue
+            if not isinstance(spec, dict):
+                p.add(key, spec, "must be a table with dist, value or range, and source or "
+                      "assumption (unit share)")
+                continue
+            p.unknown(f"{key}.", spec, _ORIGIN_KEYS)
+            pname = origin_share_parameter(region, origin)
+            sub = _Problems()
+            spec = {"unit": "share", **{k: v for k, v in spec.items() if k in _ORIGIN_KEYS}}
+            param = _parameter(sub, pname, spec, sources, "share")
+            for e in sub.items:
+                p.add(str(e.key).replace(f"parameters.{pname}", key, 1), e.value, e.expected)
+            if param is not None:
+                out[pname] = param
+    return out
+
+
 def _month(p: _Problems, key: str, value: Any) -> np.datetime64 | None:
     try:
         return parse_month(value)
@@ -523,6 +580,8 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
             p.add(f"parameters.{pname}", None,
                   f"is required by model {model_name!r} ({declared[pname].doc}; unit "
                   f"{declared[pname].unit!r})")
+    if model is not None and "origins" in data:
+        parameters.update(_origins(p, data["origins"], model, sources))
     for pname, param in parameters.items():
         if param.share_of is not None:
             parent = parameters.get(param.share_of)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from threatsim.distributions import DIST_KINDS
 
-__all__ = ["KEYS", "PARAMETER_UNITS", "KeyDoc"]
+__all__ = ["KEYS", "ORIGIN_REST", "PARAMETER_UNITS", "KeyDoc", "origin_share_parameter"]
 
 #: Units a parameter may carry. Every one of them is non-negative; ``people``
 #: (and other counts) are whole numbers.
@@ -31,6 +31,14 @@ PARAMETER_UNITS: dict[str, str] = {
 INTEGER_UNITS = ("people",)
 SHARE_UNITS = ("share", "share_per_month")
 SOURCE_UNIT_FOR = {"usd": "usd", "people": "people"}
+
+#: The catch-all origin group: what the shares a scenario declares for a region leave over.
+ORIGIN_REST = "unspecified"
+
+
+def origin_share_parameter(region: str, origin: str) -> str:
+    """The parameter name under which ``origins.<region>.<origin>`` is sampled."""
+    return f"origin_share_{region}_{origin}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,10 @@ KEYS: tuple[KeyDoc, ...] = (
     KeyDoc("timeline.at", "string", "required", "a month within [start, start + horizon)", 'at = "2020-01"', "From which month the new lever values apply."),
     KeyDoc("timeline.levers", "table", "required", "lever names of the model", "levers = { seizure_effort = 2.0 }", "New lever values from `at` on."),
     KeyDoc("timeline.note", "string", '""', "any text", 'note = "asset freeze"', "Why the change happens."),
+    KeyDoc("origins.<region>.<origin>", "table", "none: every returnee is `unspecified`",
+           "a region and an origin group of the model (`threatsim models`), not `unspecified`; the keys of a parameter table but share_of; unit share (the default); one region's shares sum to at most 1 at their upper bounds",
+           "[origins.syria.western_balkans]",
+           "Share of the region's foreign fighters, and so of its returnees, from the origin group: a `source` or an `assumption`, sampled like a parameter (`origin_share_<region>_<origin>` in the Dataset). The rest of each region is `unspecified`. Models with an `origin` coord only (fighters, coupled)."),
     KeyDoc("outputs.variables", "array of strings", "all outputs of the model", "output names of the model", 'variables = ["reserves"]', "Which outputs to keep in the Dataset."),
     KeyDoc("outputs.quantiles", "array of numbers", "[0.05, 0.25, 0.5, 0.75, 0.95]", "each in (0, 1)", "quantiles = [0.05, 0.5, 0.95]", "Quantiles of the bands the CLI prints and plots."),
     KeyDoc("outputs.report_months", "array of strings", "start, every 12 months, and the last month", "months within the horizon", 'report_months = ["2019-06", "2020-12"]', "Months shown in the printed table."),

@@ -34,16 +34,16 @@ import numpy as np
 from threatsim.errors import ScenarioError
 from threatsim.models import FloatArray, ModelInfo, ParameterDecl
 from threatsim.models.fighters import (
-    COMPARTMENTS,
+    FIGHTER_COORDS,
     FIGHTER_LEVERS,
     FIGHTER_OUTPUTS,
     FIGHTER_PARAMETERS,
     IRAQ,
-    REGIONS,
     SYRIA,
     FighterFlows,
     rate_problems,
 )
+from threatsim.models.fighters.origins import share_problems
 from threatsim.models.financing import INFO as FINANCING_INFO
 from threatsim.models.financing import ReservesStock
 
@@ -65,7 +65,7 @@ INFO = ModelInfo(
                 *FIGHTER_PARAMETERS, *COUPLING_PARAMETERS),
     levers=(*FINANCING_INFO.levers, *FIGHTER_LEVERS),
     outputs=(*FINANCING_INFO.outputs, *FIGHTER_OUTPUTS),
-    coords={"region": REGIONS, "compartment": COMPARTMENTS},
+    coords=FIGHTER_COORDS,
 )
 
 _FINANCING_OUTPUTS = frozenset(o.name for o in FINANCING_INFO.outputs)
@@ -77,8 +77,9 @@ class CoupledModel:
     info = INFO
 
     def check(self, scenario: Any) -> list[ScenarioError]:
-        """Competing rates, with the desertion rise added, sum to at most 1 each month."""
-        return rate_problems(scenario, extra_exit="desertion_rise_when_depleted")
+        """Competing rates (desertion rise added) and origin shares each sum to at most 1."""
+        return (rate_problems(scenario, extra_exit="desertion_rise_when_depleted")
+                + share_problems(scenario))
 
     def simulate(
         self,
@@ -106,4 +107,5 @@ class CoupledModel:
             else:
                 flows.step(t, rng)
             stock.step(t, plan, levers, rng)
-        return {**stock.outputs(), **flows.outputs()}
+        # The origin split of the returnees is drawn last, after every month of both halves.
+        return {**stock.outputs(), **flows.outputs(rng)}

@@ -1,0 +1,71 @@
+"""Load-time checks of the ``fighters`` rates: competing exits sum to at most 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from threatsim.errors import ScenarioError
+from threatsim.models.fighters.declarations import FIGHTER_LEVERS, FIGHTER_PARAMETERS, REGIONS
+
+__all__ = ["rate_problems"]
+
+
+def _upper(partial: Any, name: str) -> float:
+    return float(partial.parameters[name].dist.bounds()[1])
+
+
+def _schedule(partial: Any, name: str, default: float) -> np.ndarray:
+    """The lever's value in force each month (as Scenario.lever_schedule builds it)."""
+    values = np.full(partial.horizon, float(partial.levers.get(name, default)))
+    for entry in sorted(partial.timeline, key=lambda e: e.at):
+        if name in entry.levers:
+            values[entry.at:] = float(entry.levers[name])
+    return values
+
+
+def rate_problems(partial: Any, *, extra_exit: str | None = None) -> list[ScenarioError]:
+    """Competing monthly probabilities out of one compartment must sum to at most 1.
+
+    Checked at the parameters' upper bounds, with the levers in force each
+    month. *extra_exit* names a parameter added to desertion and departure
+    (the coupled model's ``desertion_rise_when_depleted``).
+    """
+    names = {d.name for d in FIGHTER_PARAMETERS} | ({extra_exit} if extra_exit else set())
+    if not names <= set(partial.parameters):
+        return []  # the loader has already named what is missing
+    hi = {name: _upper(partial, name) for name in names}
+    defaults = {d.name: d.default for d in FIGHTER_LEVERS}
+    lever = {name: _schedule(partial, name, defaults[name]) for name in defaults}
+    extra = hi[extra_exit] if extra_exit else 0.0
+    problems: list[ScenarioError] = []
+
+    def check(key: str, total: np.ndarray, terms: str) -> None:
+        worst = int(np.argmax(total))
+        if total[worst] > 1.0 + 1e-12:
+            problems.append(ScenarioError(
+                f"must sum to at most 1 (they are competing monthly probabilities out of one "
+                f"compartment; at their upper bounds, in month {worst} from the start: {terms}); "
+                "lower those ranges or levers", key=key, value=round(float(total[worst]), 6)))
+
+    effort, capacity = lever["detention_effort"], lever["prosecution_capacity"]
+    rise = f" + {extra_exit} {extra:g}" if extra_exit else ""
+    for r in REGIONS:
+        press = lever[f"pressure_{r}"]
+        base = (hi["kill_rate"] * press + hi["detention_rate"] * effort * press
+                + hi["surrender_rate"] * press + extra)
+        terms = (f"kill_rate {hi['kill_rate']:g} x pressure_{r}, detention_rate "
+                 f"{hi['detention_rate']:g} x detention_effort x pressure_{r}, surrender_rate "
+                 f"{hi['surrender_rate']:g} x pressure_{r}{rise}")
+        local = base + hi["desertion_rate"]
+        local_terms = f"{terms}, desertion_rate {hi['desertion_rate']:g}"
+        if r == "syria":
+            local = local + hi["syria_to_iraq_rate"]
+            local_terms += f", syria_to_iraq_rate {hi['syria_to_iraq_rate']:g}"
+        check(f"exit rates of active_local in {r}", local, local_terms)
+        check(f"exit rates of active_foreign in {r}", base + hi["departure_rate"],
+              f"{terms}, departure_rate {hi['departure_rate']:g}")
+    check("exit rates of detained", hi["trial_rate"] * capacity + lever["repatriation_rate"],
+          f"trial_rate {hi['trial_rate']:g} x prosecution_capacity + levers.repatriation_rate")
+    return problems

@@ -1,0 +1,151 @@
+"""What the ``fighters`` model declares: regions, compartments, origin groups,
+parameters, levers and outputs (read by the loader, the engine and ``threatsim models``)."""
+
+from __future__ import annotations
+
+from threatsim.models import LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.schema import ORIGIN_REST
+
+__all__ = [
+    "AFFILIATES",
+    "COMPARTMENTS",
+    "FIGHTER_COORDS",
+    "FIGHTER_LEVERS",
+    "FIGHTER_OUTPUTS",
+    "FIGHTER_PARAMETERS",
+    "INFO",
+    "IRAQ",
+    "N_REGIONS",
+    "ORIGINS",
+    "REGIONS",
+    "SYRIA",
+]
+
+REGIONS: tuple[str, ...] = ("iraq", "syria", "afghanistan", "lake_chad", "greater_sahara",
+                            "tunisia")
+COMPARTMENTS: tuple[str, ...] = ("active_local", "active_foreign", "detained", "imprisoned",
+                                 "released", "departed", "killed")
+AFFILIATES: tuple[str, ...] = REGIONS[2:]
+IRAQ, SYRIA = 0, 1
+#: Origin groups of the foreign fighters who go home, after the regional sections of
+#: S/2019/103 (II.A.1-5: Middle East, Africa, Europe, Central and South Asia, South-East
+#: Asia), with the western Balkans (paras 36-37, the one origin cohort the report counts)
+#: apart from the rest of Europe. ``unspecified`` is the rest ("various, sometimes
+#: undetermined, nationalities", para 17): 1 minus the shares a scenario declares.
+ORIGINS: tuple[str, ...] = ("middle_east", "africa", "europe", "western_balkans",
+                            "central_south_asia", "south_east_asia", ORIGIN_REST)
+N_REGIONS = len(REGIONS)
+
+_P = ParameterDecl
+FIGHTER_PARAMETERS: tuple[ParameterDecl, ...] = (
+    # -- the state at the start month ------------------------------------------------
+    _P(name="fighters_iraq_syria", unit="people",
+       doc="militants ISIL controls in Iraq and Syria, local and foreign (para 17)"),
+    _P(name="foreign_iraq_syria", unit="people",
+       doc="foreign terrorist fighters among them (para 17)"),
+    _P(name="share_in_iraq", unit="share",
+       doc="share of the Iraq-Syria militants who are in Iraq (paras 18, 22)"),
+    _P(name="foreign_share_in_iraq", unit="share",
+       doc="share of the Iraq-Syria foreign fighters who are in Iraq"),
+    _P(name="detained_foreign_iraq", unit="people",
+       doc="foreign fighters under arrest in Iraq (para 17)"),
+    _P(name="detained_foreign_syria", unit="people",
+       doc="foreign fighters detained in north-east Syria (para 17)"),
+    _P(name="detained_local_iraq", unit="people",
+       doc="local fighters detained in Iraq, not yet tried"),
+    _P(name="detained_local_syria", unit="people",
+       doc="local fighters detained in Syria, not yet tried"),
+    _P(name="dependants_detained_syria", unit="people",
+       doc="dependants of foreign fighters detained in north-east Syria (para 17)"),
+    *(_P(name=f"fighters_{r}", unit="people", doc=f"fighters in {r} ({where})")
+      for r, where in zip(AFFILIATES, ("para 38", "ISWAP, para 31", "ISGS, para 30", "para 29"),
+                          strict=True)),
+    _P(name="foreign_share_affiliates", unit="share",
+       doc="share of foreign fighters among the affiliates' fighters (paras 11, 31, 40)"),
+    # -- recruitment ---------------------------------------------------------------------
+    *(_P(name=f"recruits_{r}", unit="people_per_month",
+         doc=f"mean new local recruits a month in {r} (Poisson)") for r in REGIONS),
+    # -- monthly rates, shared by all regions ---------------------------------------------
+    _P(name="kill_rate", unit="share_per_month",
+       doc="probability an active fighter is killed in a month (x pressure)"),
+    _P(name="detention_rate", unit="share_per_month",
+       doc="probability an active fighter is arrested in a month (x effort x pressure)"),
+    _P(name="surrender_rate", unit="share_per_month",
+       doc="probability an active fighter surrenders to the authorities (para 40; x pressure)"),
+    _P(name="desertion_rate", unit="share_per_month",
+       doc="probability a local fighter quits and goes home in a month (para 33)"),
+    _P(name="departure_rate", unit="share_per_month",
+       doc="probability a foreign fighter leaves the region in a month (para 10)"),
+    _P(name="relocation_share", unit="share",
+       doc="share of departing foreign fighters who relocate to another region (para 11)"),
+    _P(name="syria_to_iraq_rate", unit="share_per_month",
+       doc="share of Syria's local fighters crossing into Iraq a month (paras 6, 22)"),
+    _P(name="trial_rate", unit="share_per_month",
+       doc="probability a detainee's case is tried in a month (x prosecution capacity)"),
+    _P(name="conviction_share", unit="share",
+       doc="share of trials that end in a prison sentence (the rest are released)"),
+    _P(name="release_rate", unit="share_per_month",
+       doc="probability a prisoner's sentence ends in a month (1 / mean sentence)"),
+    _P(name="reengagement_rate", unit="share_per_month",
+       doc="probability a released person rejoins the fight in a month (para 10)"),
+)
+
+FIGHTER_LEVERS: tuple[LeverDecl, ...] = (
+    LeverDecl(name="detention_effort", default=1.0, low=0.0, high=20.0, unit="multiplier",
+              doc="multiplies the detention rate (2 = arrests twice as frequent)"),
+    LeverDecl(name="prosecution_capacity", default=1.0, low=0.0, high=20.0, unit="multiplier",
+              doc="multiplies the trial rate (0.5 = prosecution capacity halved, paras 56-58)"),
+    LeverDecl(name="repatriation_rate", default=0.0, low=0.0, high=1.0, unit="share_per_month",
+              doc="share of detained foreign fighters repatriated a month (paras 21, 44)"),
+    LeverDecl(name="dependant_repatriation_rate", default=0.0, low=0.0, high=1.0,
+              unit="share_per_month",
+              doc="share of detained dependants repatriated a month (paras 44, 62-63)"),
+    LeverDecl(name="rehabilitation", default=0.0, low=0.0, high=1.0, unit="share",
+              doc="share by which rehabilitation cuts re-engagement (paras 59-61)"),
+    LeverDecl(name="prison_release_share", default=0.0, low=0.0, high=1.0, unit="share",
+              doc="share of prisoners released at once in each month it is in force (a shock: "
+                  "set it at the month, reset it the month after; paras 10, 35)"),
+    *(LeverDecl(name=f"pressure_{r}", default=1.0, low=0.0, high=20.0, unit="multiplier",
+                doc=f"military and security pressure in {r}: multiplies kill, detention and "
+                    "surrender rates")
+      for r in REGIONS),
+)
+
+_RT, _R = ("time", "region"), "region"
+FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
+    OutputDecl(name="population", dims=("time", "region", "compartment"), unit="people",
+               doc="people in each compartment of each region at the start of the month"),
+    OutputDecl(name="population_total", dims=("time", "compartment"), unit="people",
+               doc="people in each compartment, all regions together"),
+    OutputDecl(name="detained_foreign", dims=_RT, unit="people",
+               doc="foreign fighters among the detained"),
+    OutputDecl(name="recruited", dims=_RT, unit="people",
+               doc="cumulative local recruits since the start"),
+    OutputDecl(name="arrived", dims=_RT, unit="people",
+               doc="cumulative arrivals from other regions (relocation, syria -> iraq)"),
+    OutputDecl(name="moved_out", dims=_RT, unit="people",
+               doc="cumulative departures to other regions (relocation, syria -> iraq)"),
+    OutputDecl(name="returned_home", dims=_RT, unit="people",
+               doc="cumulative foreign fighters who went home from the region, repatriated "
+                   "or on their own"),
+    OutputDecl(name="returned_home_by_origin", dims=("time", "origin"), unit="people",
+               doc="cumulative foreign fighters who went home, all regions, by origin group "
+                   "(the scenario's [origins] shares; the rest is unspecified)"),
+    OutputDecl(name="dependants_detained", dims=("time",), unit="people",
+               doc="dependants of foreign fighters detained in north-east Syria"),
+    OutputDecl(name="dependants_repatriated", dims=("time",), unit="people",
+               doc="cumulative dependants repatriated"),
+)
+
+FIGHTER_COORDS: dict[str, tuple[str, ...]] = {
+    "region": REGIONS, "compartment": COMPARTMENTS, "origin": ORIGINS}
+
+INFO = ModelInfo(
+    name="fighters",
+    doc="ISIL fighters by region and compartment: recruitment, attrition, detention, trial, "
+        "release, re-engagement, departure (S/2019/103 paras 6-46)",
+    parameters=FIGHTER_PARAMETERS,
+    levers=FIGHTER_LEVERS,
+    outputs=FIGHTER_OUTPUTS,
+    coords=FIGHTER_COORDS,
+)

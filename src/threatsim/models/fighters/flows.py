@@ -1,0 +1,313 @@
+"""The compartments of one chunk of draws, stepped one month at a time.
+
+See :mod:`threatsim.models.fighters` for the flows and their probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from threatsim.models import FloatArray
+from threatsim.models.fighters.declarations import (
+    AFFILIATES,
+    COMPARTMENTS,
+    FIGHTER_LEVERS,
+    IRAQ,
+    N_REGIONS,
+    REGIONS,
+    SYRIA,
+)
+from threatsim.models.fighters.draws import _chain, _conditional, _dec, _inc, _total
+from threatsim.models.fighters.origins import origin_shares, split_by_origin
+
+__all__ = ["FighterFlows"]
+
+_REGIONAL_SERIES = ("detained_foreign", "recruited", "arrived", "moved_out", "returned_home")
+_BY_ORIGIN = "returned_home_by_origin"
+
+
+def _count(x: FloatArray) -> np.ndarray:
+    """Sampled people (whole-valued floats) as int64 counts."""
+    return np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64)
+
+
+class FighterFlows:
+    """The compartments of one chunk of draws, stepped one month at a time.
+
+    Used alone by :class:`FightersModel` and inside the ``coupled`` model,
+    which passes ``recruit_factor`` and ``extra_exit`` each month.
+    """
+
+    def __init__(self, params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray], *,
+                 n_months: int, want: frozenset[str]) -> None:
+        self.want = want
+        total = _count(params["fighters_iraq_syria"])
+        n = total.shape[0]
+        self.n = n
+        zeros = lambda: np.zeros((N_REGIONS, n), dtype=np.int64)  # noqa: E731
+        self.al, self.af, self.dl, self.df = zeros(), zeros(), zeros(), zeros()
+        self.im, self.rl, self.dep, self.kil = zeros(), zeros(), zeros(), zeros()
+        self.recruited, self.arrived, self.moved_out, self.returned_home = (
+            zeros(), zeros(), zeros(), zeros())
+        iraq = np.minimum(_count(total * np.asarray(params["share_in_iraq"])), total)
+        region_total = {IRAQ: iraq, SYRIA: total - iraq}
+        foreign = _count(params["foreign_iraq_syria"])
+        f_iraq = np.minimum(_count(foreign * np.asarray(params["foreign_share_in_iraq"])), iraq)
+        f_iraq = np.minimum(f_iraq, foreign)
+        region_foreign = {IRAQ: f_iraq, SYRIA: np.minimum(foreign - f_iraq, total - iraq)}
+        share_aff = np.asarray(params["foreign_share_affiliates"], dtype=np.float64)
+        for i, r in enumerate(AFFILIATES, start=2):
+            region_total[i] = _count(params[f"fighters_{r}"])
+            region_foreign[i] = np.minimum(_count(region_total[i] * share_aff), region_total[i])
+        for i in range(N_REGIONS):
+            self.af[i] = region_foreign[i]
+            self.al[i] = region_total[i] - region_foreign[i]
+        self.dl[IRAQ] = _count(params["detained_local_iraq"])
+        self.dl[SYRIA] = _count(params["detained_local_syria"])
+        self.df[IRAQ] = _count(params["detained_foreign_iraq"])
+        self.df[SYRIA] = _count(params["detained_foreign_syria"])
+        self.dependants = _count(params["dependants_detained_syria"])
+        self.dependants_home = np.zeros(n, dtype=np.int64)
+
+        f64 = lambda name: np.asarray(params[name], dtype=np.float64)  # noqa: E731
+        self.recruits = np.stack([f64(f"recruits_{r}") for r in REGIONS])
+        self.kill, self.detain, self.surrender = f64("kill_rate"), f64("detention_rate"), \
+            f64("surrender_rate")
+        self.desert, self.depart = f64("desertion_rate"), f64("departure_rate")
+        self.relocate, self.s2i = f64("relocation_share"), f64("syria_to_iraq_rate")
+        self.trial, self.convict = f64("trial_rate"), f64("conviction_share")
+        self.release, self.reengage = f64("release_rate"), f64("reengagement_rate")
+        self.all_convicted = bool(np.all(self.convict >= 1.0))
+        self.lev = {name: np.asarray(levers[name], dtype=np.float64)
+                    for name in (d.name for d in FIGHTER_LEVERS)}
+        self.pressure = np.stack([self.lev[f"pressure_{r}"] for r in REGIONS])
+
+        self.any_recruits = [bool(self.recruits[i].any()) for i in range(N_REGIONS)]
+        self.can_relocate = bool(np.any(self.relocate)) and bool(np.any(self.depart))
+        # A region is live once anybody has been in it; the others are all zeros and skipped.
+        self.live = [self.any_recruits[i] or any(bool(x[i].any()) for x in (
+            self.al, self.af, self.dl, self.df)) for i in range(N_REGIONS)]
+        self._rates_cache: dict[tuple[float, ...], tuple[Any, ...]] = {}
+
+        shape = (n_months + 1,)
+        self._det = np.empty((N_REGIONS, n), dtype=np.int64)
+        self.rec_pop = (np.zeros((*shape, N_REGIONS, len(COMPARTMENTS), n), dtype=np.int64)
+                        if "population" in want else None)
+        self.rec_tot = (np.empty((*shape, len(COMPARTMENTS), n), dtype=np.int64)
+                        if "population_total" in want else None)
+        # Returnees by origin are split from the regional returnees once the months are done.
+        self.shares = origin_shares(params) if _BY_ORIGIN in want else []
+        keep = want | ({"returned_home"} if _BY_ORIGIN in want else set())
+        self.rec_reg = {name: np.empty((*shape, N_REGIONS, n), dtype=np.int64)
+                        for name in _REGIONAL_SERIES if name in keep}
+        self.rec_dep = {name: np.empty((*shape, n), dtype=np.int64)
+                        for name in ("dependants_detained", "dependants_repatriated")
+                        if name in want}
+        self.record(0)
+
+    # -- state -------------------------------------------------------------------------
+
+    def compartments(self, regions: Sequence[int] = range(N_REGIONS)) -> tuple[np.ndarray, ...]:
+        """The seven compartments, each (region, draw), in :data:`COMPARTMENTS` order.
+
+        ``detained`` is up to date only in *regions*.
+        """
+        for i in regions:
+            np.add(self.dl[i], self.df[i], out=self._det[i])
+        return (self.al, self.af, self._det, self.im, self.rl, self.dep, self.kil)
+
+    def active(self, regions: Sequence[int]) -> np.ndarray:
+        """Active fighters (local + foreign) in *regions*, per draw."""
+        out = np.zeros(self.n, dtype=np.int64)
+        for i in regions:
+            out += self.al[i]
+            out += self.af[i]
+        return out
+
+    def record(self, index: int) -> None:
+        """Store the state as month *index* of the outputs."""
+        live = [i for i in range(N_REGIONS) if self.live[i]]
+        if self.rec_pop is not None or self.rec_tot is not None:
+            for c, arr in enumerate(self.compartments(live)):
+                if self.rec_pop is not None:  # rows of regions never live stay 0
+                    for i in live:
+                        self.rec_pop[index, i, c] = arr[i]
+                if self.rec_tot is not None:
+                    total = self.rec_tot[index, c]
+                    if not live:
+                        total[...] = 0
+                    for j, i in enumerate(live):
+                        if j == 0:
+                            total[...] = arr[i]
+                        else:
+                            total += arr[i]
+        for name, buf in self.rec_reg.items():
+            buf[index] = self.df if name == "detained_foreign" else getattr(self, name)
+        if "dependants_detained" in self.rec_dep:
+            self.rec_dep["dependants_detained"][index] = self.dependants
+        if "dependants_repatriated" in self.rec_dep:
+            self.rec_dep["dependants_repatriated"][index] = self.dependants_home
+
+    def outputs(self, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """Recorded outputs with the draw first: (draw, time, ...).
+
+        Call once, after the last month: ``returned_home_by_origin`` is drawn
+        here from *rng* (needed only when the scenario declares origin shares;
+        see :mod:`threatsim.models.fighters.origins`).
+        """
+        out: dict[str, np.ndarray] = {}
+        if _BY_ORIGIN in self.want:
+            out[_BY_ORIGIN] = split_by_origin(self.rec_reg["returned_home"], self.shares,
+                                              rng).transpose(2, 0, 1)
+        if self.rec_pop is not None:
+            out["population"] = self.rec_pop.transpose(3, 0, 1, 2)
+        if self.rec_tot is not None:
+            out["population_total"] = self.rec_tot.transpose(2, 0, 1)
+        for name, buf in self.rec_reg.items():
+            if name in self.want:
+                out[name] = buf.transpose(2, 0, 1)
+        for name, buf in self.rec_dep.items():
+            out[name] = buf.T
+        return out
+
+    # -- one month -----------------------------------------------------------------------
+
+    def _rates(self, r: int, t: int, extra_exit: FloatArray | None) -> tuple[Any, ...]:
+        """Conditional binomial probabilities of region *r* in month *t* (cached)."""
+        lev = self.lev
+        press = float(self.pressure[r, t])
+        effort, capacity = lev["detention_effort"][t], lev["prosecution_capacity"][t]
+        repat, rehab = lev["repatriation_rate"][t], lev["rehabilitation"][t]
+        key = (r, press, effort, capacity, repat, rehab)
+        if extra_exit is None and key in self._rates_cache:
+            return self._rates_cache[key]
+        n = self.n
+        kill = self.kill * press
+        arrest = self.detain * (effort * press)
+        surrender = self.surrender * press
+        desert, depart = self.desert, self.depart
+        if extra_exit is not None:
+            desert, depart = desert + extra_exit, depart + extra_exit
+        local = [kill, arrest, surrender, desert] + ([self.s2i] if r == SYRIA else [])
+        trial = self.trial * capacity
+        rates = (
+            _conditional(local, n),
+            _conditional([kill, arrest, surrender, depart], n),
+            _conditional([trial], n),
+            _conditional([trial, repat], n),
+            _conditional([self.relocate], n)[0],
+            _conditional([self.release], n)[0],
+            _conditional([self.reengage * (1.0 - rehab)], n)[0],
+        )
+        if extra_exit is None:
+            self._rates_cache[key] = rates
+        return rates
+
+    def step(self, t: int, rng: np.random.Generator, *,
+             recruit_factor: FloatArray | None = None,
+             extra_exit: FloatArray | None = None) -> None:
+        """Advance month *t* and record month ``t + 1``.
+
+        ``recruit_factor`` (per draw) multiplies the recruitment means;
+        ``extra_exit`` (per draw) is added to the desertion and departure
+        probabilities (the coupled model's response to empty reserves).
+        """
+        shock = float(self.lev["prison_release_share"][t])
+        binom = rng.binomial
+        # Relocators choose among the other regions by their strength at the start of the month.
+        strength = self.al + self.af if self.can_relocate else None
+        al_in: np.ndarray | None = None
+        af_in: np.ndarray | None = None
+        for r in [i for i in range(N_REGIONS) if self.live[i]]:
+            q_local, q_foreign, q_dl, q_df, q_reloc, q_release, q_reengage = self._rates(
+                r, t, extra_exit)
+            al, af, dl, df = self.al[r], self.af[r], self.dl[r], self.df[r]
+            im, rl = self.im[r], self.rl[r]
+            killed_l, det_l, sur_l, des_l, *moved = _chain(binom, al, q_local)
+            killed_f, det_f, sur_f, dep_f = _chain(binom, af, q_foreign)
+            reloc = _chain(binom, dep_f, [q_reloc])[0] if dep_f is not None else None
+            home = dep_f if reloc is None else dep_f - reloc
+            (tried_l,) = _chain(binom, dl, q_dl)
+            tried_f, repat = _chain(binom, df, q_df)
+            tried = _total(tried_l, tried_f)
+            convicted = tried
+            if tried is not None and not self.all_convicted:
+                convicted = binom(tried, self.convict)
+            (released,) = _chain(binom, im, [q_release])
+            if shock > 0.0:
+                rest = im if released is None else im - released
+                if rest.any():
+                    released = _total(released, binom(rest, shock))
+            (reengaged,) = _chain(binom, rl, [q_reengage])
+            recruits = None
+            if self.any_recruits[r]:
+                lam = self.recruits[r] if recruit_factor is None else (
+                    self.recruits[r] * recruit_factor)
+                recruits = rng.poisson(lam)
+
+            _inc(al, recruits, reengaged)
+            _dec(al, killed_l, det_l, sur_l, des_l)
+            _dec(af, killed_f, det_f, sur_f, dep_f)
+            _inc(dl, det_l, sur_l)
+            _dec(dl, tried_l)
+            _inc(df, det_f, sur_f)
+            _dec(df, tried_f, repat)
+            _inc(im, convicted)
+            _dec(im, released)
+            _inc(rl, released, tried)
+            _dec(rl, convicted, reengaged)
+            _inc(self.dep[r], des_l, home, repat)
+            _inc(self.kil[r], killed_l, killed_f)
+            _inc(self.returned_home[r], home, repat)
+            _inc(self.recruited[r], recruits)
+            if moved and moved[0] is not None:
+                al -= moved[0]
+                if al_in is None:
+                    al_in = np.zeros_like(self.al)
+                al_in[IRAQ] += moved[0]
+                self.moved_out[r] += moved[0]
+                self.arrived[IRAQ] += moved[0]
+            if reloc is not None and reloc.any():
+                if af_in is None:
+                    af_in = np.zeros_like(self.af)
+                assert strength is not None
+                self._relocate(rng, r, reloc, strength, af_in)
+        if al_in is not None:
+            self.al += al_in
+            self.live[IRAQ] = self.live[IRAQ] or bool(al_in[IRAQ].any())
+        if af_in is not None:
+            self.af += af_in
+        dl_rate = self.lev["dependant_repatriation_rate"][t]
+        if dl_rate > 0.0 and self.dependants.any():
+            went = binom(self.dependants, dl_rate)
+            self.dependants -= went
+            self.dependants_home += went
+        self.record(t + 1)
+
+    def _relocate(self, rng: np.random.Generator, r: int, reloc: np.ndarray,
+                  strength: np.ndarray, af_in: np.ndarray) -> None:
+        """Send region *r*'s relocators to the other regions, by their active strength."""
+        idx = np.flatnonzero(reloc)
+        left = reloc[idx]
+        weights = strength[:, idx].astype(np.float64)
+        weights[r] = 0.0
+        # Weight still to choose from at each destination: a reverse cumulative sum.
+        remaining = np.cumsum(weights[::-1], axis=0)[::-1]
+        for d in range(N_REGIONS):
+            if d == r or not left.any():
+                continue
+            q = np.divide(weights[d], remaining[d], out=np.zeros(idx.size),
+                          where=remaining[d] > 0)
+            np.minimum(q, 1.0, out=q)
+            moved = rng.binomial(left, q)
+            left -= moved
+            af_in[d, idx] += moved
+            self.arrived[d, idx] += moved
+            self.moved_out[r, idx] += moved
+        # No other region has fighters left: the relocators go home instead.
+        self.dep[r, idx] += left
+        self.returned_home[r, idx] += left
+

@@ -1,0 +1,102 @@
+"""Returnees by origin group.
+
+A scenario's ``[origins.<region>.<origin>]`` tables give, for each region, the
+share of its foreign fighters who come from an origin group (a sourced figure
+or a stated assumption, sampled like any parameter under the name
+``origin_share_<region>_<origin>``); ``unspecified`` takes the rest, so a
+region's shares sum to 1 exactly.
+
+The model does not tag fighters with an origin: the origin composition of a
+region's foreign fighters is fixed by its shares. The returnees of region ``r``
+in month ``t`` (foreign fighters who went home on their own or were
+repatriated) are therefore split by one multinomial draw on whole people,
+``Multinomial(home[t, r], (shares_r, 1 - sum(shares_r)))``, drawn as a chain
+of conditional binomials in :data:`ORIGINS` order.
+
+The split feeds nothing back into the flows, so it is drawn after the monthly
+loop, from the same generator, for all months of a region at once: every other
+output is bit-identical to a run of the same scenario without origins, and a
+scenario that declares no shares draws nothing (every returnee is
+``unspecified``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from threatsim.errors import ScenarioError
+from threatsim.models import FloatArray
+from threatsim.models.fighters.declarations import ORIGINS, REGIONS
+from threatsim.models.fighters.draws import _conditional
+from threatsim.schema import origin_share_parameter
+
+__all__ = ["OriginShares", "origin_shares", "share_problems", "split_by_origin"]
+
+#: Per region with declared shares: (region index, [(origin index, share per draw), ...]).
+OriginShares = list[tuple[int, list[tuple[int, np.ndarray]]]]
+
+_DECLARABLE = ORIGINS[:-1]  # every group but the rest
+
+
+def origin_shares(params: Mapping[str, FloatArray]) -> OriginShares:
+    """The origin shares the scenario declares, region by region (empty when none)."""
+    out: OriginShares = []
+    for i, region in enumerate(REGIONS):
+        groups = [(j, np.asarray(params[name], dtype=np.float64))
+                  for j, origin in enumerate(_DECLARABLE)
+                  if (name := origin_share_parameter(region, origin)) in params]
+        if groups:
+            out.append((i, groups))
+    return out
+
+
+def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
+                    rng: np.random.Generator | None) -> np.ndarray:
+    """Cumulative returnees by origin, ``(time, origin, draw)``, from ``(time, region, draw)``.
+
+    *returned_home* holds the cumulative returnees of each region (0 at
+    index 0). Each month's returnees of a region with declared *shares* are
+    split among its origin groups by a multinomial draw; the rest of them, and
+    every returnee of the other regions, are ``unspecified``. The sum over
+    origins equals the sum over regions exactly, every draw and month.
+    """
+    n_times, _, n = returned_home.shape
+    by_origin = np.zeros((n_times, len(ORIGINS), n), dtype=np.int64)
+    monthly = np.diff(returned_home, axis=0)  # (time - 1, region, draw)
+    rest = by_origin[1:, len(ORIGINS) - 1]
+    np.sum(monthly, axis=1, out=rest)
+    for r, groups in shares:
+        left = monthly[:, r]
+        qs = _conditional([s for _, s in groups], n)
+        for (j, _), q in zip(groups, qs, strict=True):
+            if q is None or not left.any():
+                continue
+            assert rng is not None, "origin shares are declared: a generator is needed"
+            went = rng.binomial(left, q)  # q is per draw, the same every month
+            left = left - went
+            by_origin[1:, j] += went
+            rest -= went
+    np.cumsum(by_origin, axis=0, out=by_origin)
+    return by_origin
+
+
+def share_problems(partial: Any) -> list[ScenarioError]:
+    """A region's origin shares must sum to at most 1 at their upper bounds."""
+    problems: list[ScenarioError] = []
+    for region in REGIONS:
+        terms = []
+        for origin in _DECLARABLE:
+            param = partial.parameters.get(origin_share_parameter(region, origin))
+            if param is not None:
+                terms.append((origin, float(param.dist.bounds()[1])))
+        total = sum(hi for _, hi in terms)
+        if total > 1.0 + 1e-12:
+            listed = " + ".join(f"{o} {hi:g}" for o, hi in terms)
+            problems.append(ScenarioError(
+                f"must sum to at most 1 (shares of the region's foreign fighters by origin; "
+                f"at their upper bounds: {listed}; the rest is {ORIGINS[-1]!r}); lower those "
+                "ranges", key=f"origins.{region}", value=round(total, 6)))
+    return problems
