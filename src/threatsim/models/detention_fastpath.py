@@ -1,0 +1,181 @@
+"""The detention model's exact fast path: the Kiefer-Wolfowitz recursion over replications.
+
+Where no one can leave a queue early (``repatriation_rate`` is 0 in every
+month) and the numbers of teams and courts never change, both stations are
+plain FIFO queues with identical servers: each case starts at
+``max(arrival, earliest time a server is free)`` (the Kiefer-Wolfowitz
+recursion). :func:`fifo_batch` runs it vectorised in numpy over the
+replications of a chunk, one step per case; it is exact and gives the same
+times as the SimPy model on the same random numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from threatsim.models import FloatArray
+from threatsim.models.detention_cases import (
+    DAYS_PER_MONTH,
+    CaseBatch,
+    Cases,
+    Plan,
+    Trace,
+    censor,
+)
+
+__all__ = ["BATCH_CELLS", "FifoBatch", "fast_path_applies", "fifo_batch", "fifo_starts",
+           "fifo_traces"]
+
+_INF = math.inf
+
+#: Largest (replications x cases) block the recursion transposes at once (8 bytes a cell).
+BATCH_CELLS = 8_000_000
+
+
+def fast_path_applies(plan: Plan) -> bool:
+    """True when both stations are plain FIFO queues with fixed identical servers.
+
+    That holds when no one leaves a queue before service (no repatriation in
+    any month) and the numbers of teams and courts never change.
+    """
+    return (not np.any(plan.repatriation_rate > 0.0)
+            and bool(np.all(plan.screening_teams == plan.screening_teams[0]))
+            and bool(np.all(plan.courts == plan.courts[0])))
+
+
+def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatArray:
+    """Start times of service at a FIFO station with *servers* identical servers.
+
+    The Kiefer-Wolfowitz recursion, vectorised over replications: *arrive*
+    and *service* have shape ``(cases, replications)``, cases in arrival order
+    in each column (``inf`` arrivals pad the shorter columns). Each case
+    starts at ``max(arrival, earliest time a server is free)``; that server is
+    then free at ``start + service``.
+    """
+    n, reps = arrive.shape
+    free = np.zeros((reps, servers))
+    flat = free.reshape(-1)
+    base = np.arange(reps) * servers
+    starts = np.empty((n, reps))
+    idx = np.empty(reps, dtype=np.intp)
+    argmin, maximum = free.argmin, np.maximum
+    for a, s, start in zip(arrive, service, starts, strict=True):
+        argmin(1, idx)
+        idx += base
+        maximum(a, flat[idx], out=start)
+        flat[idx] = start + s
+    return starts
+
+
+def _station(arrive: FloatArray, service: FloatArray, servers: int) -> FloatArray:
+    """FIFO start times for ``(replications, cases)`` arrays (cases sorted by arrival)."""
+    starts = fifo_starts(np.ascontiguousarray(arrive.T), np.ascontiguousarray(service.T),
+                         servers)
+    return np.ascontiguousarray(starts.T)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FifoBatch:
+    """Times of a :class:`CaseBatch` by the recursion, rows as in the batch (not censored).
+
+    ``screen_end`` may be the batch's own ``arrive`` array (no screening);
+    ``exempt`` is already limited to screenings that ended within the run.
+    Trials end at ``trial_start + trial_days``.
+    """
+
+    screen_end: FloatArray
+    trial_start: FloatArray
+    exempt: np.ndarray | None  # None: no one exempted
+
+
+def _block(cb: CaseBatch, rows: slice, plan: Plan, screen_end: FloatArray,
+           trial_start: FloatArray, exempt: np.ndarray | None) -> None:
+    """Run the recursion on the replications *rows* of *cb*, writing into the outputs."""
+    horizon = plan.horizon_days
+    teams, courts = int(plan.screening_teams[0]), int(plan.courts[0])
+    arrive = cb.arrive[rows]
+    if cb.screens[rows].any():
+        sdur = cb.screen_days[rows]
+        se = screen_end[rows]
+        np.add(_station(arrive, sdur, teams), sdur, out=se)
+    elif screen_end is cb.arrive:
+        se = arrive
+    else:  # other blocks screen; this one does not (screened on arrival)
+        se = screen_end[rows]
+        se[...] = arrive
+    if exempt is not None:
+        month = np.minimum(
+            (np.minimum(se, horizon) / DAYS_PER_MONTH).astype(np.int64), plan.n_months - 1)
+        ex = exempt[rows]
+        np.less(cb.u_exempt[rows], plan.exemption_share[month], out=ex)
+        ex &= se <= horizon
+        referred = np.where(ex, _INF, se)
+        monotone = bool(np.all(referred[:, 1:] >= referred[:, :-1]))
+    else:
+        referred = se
+        monotone = se is arrive or bool(np.all(se[:, 1:] >= se[:, :-1]))  # arrivals are sorted
+    # Courts: cases queue in the order they were referred (stable for ties).
+    tdur = cb.trial_days[rows]
+    if monotone:
+        trial_start[rows] = _station(referred, tdur, courts)
+    else:
+        order = np.argsort(referred, axis=1, kind="stable")
+        started = _station(np.take_along_axis(referred, order, axis=1),
+                           np.take_along_axis(tdur, order, axis=1), courts)
+        np.put_along_axis(trial_start[rows], order, started, axis=1)
+
+
+def fifo_batch(cb: CaseBatch, plan: Plan) -> FifoBatch:
+    """Times of every replication of *cb* by the exact FIFO recursion (the fast path).
+
+    Valid only where :func:`fast_path_applies`. Replications run together in
+    equal blocks small enough that the transposed copies stay below
+    :data:`BATCH_CELLS` cells (the loop runs once per case, whatever the width).
+    """
+    if not fast_path_applies(plan):
+        msg = "the fast path needs fixed capacities and no repatriation"
+        raise ValueError(msg)
+    reps, width = cb.arrive.shape
+    screen_end = np.empty_like(cb.arrive) if cb.screens.any() else cb.arrive
+    trial_start = np.empty_like(cb.arrive)
+    exempt = np.zeros(cb.arrive.shape, dtype=bool) if plan.exempts else None
+    n_blocks = -(-reps // max(1, BATCH_CELLS // width)) if reps else 0
+    size = -(-reps // n_blocks) if n_blocks else 0
+    for i in range(0, reps, size or 1):
+        _block(cb, slice(i, min(reps, i + size)), plan, screen_end, trial_start, exempt)
+    return FifoBatch(screen_end=screen_end, trial_start=trial_start, exempt=exempt)
+
+
+def batch_traces(cb: CaseBatch, fb: FifoBatch, plan: Plan) -> list[Trace]:
+    """One censored :class:`Trace` per replication of a fast-path result."""
+    out = []
+    for k in range(cb.size):
+        m = int(cb.n[k])
+        ts = fb.trial_start[k, :m]
+        out.append(censor(Trace(
+            screen_end=fb.screen_end[k, :m], trial_start=ts,
+            trial_end=ts + cb.trial_days[k, :m],
+            exempt=(fb.exempt[k, :m] if fb.exempt is not None else np.zeros(m, dtype=bool)),
+            repatriated_at=np.full(m, _INF), repatriated_from=np.zeros(m, dtype=np.int8),
+            dependant_repatriated_at=np.full(cb.child[k].shape[0], _INF),
+        ), plan.horizon_days))
+    return out
+
+
+def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
+    """Traces of several replications by the exact FIFO recursion (the fast path).
+
+    Valid only where :func:`fast_path_applies`; gives the same times as
+    :func:`~threatsim.models.detention_simpy.simulate_replication` on the same *cases*.
+    """
+    if not fast_path_applies(plan):
+        msg = "the fast path needs fixed capacities and no repatriation"
+        raise ValueError(msg)
+    if not cases_list:
+        return []
+    cb = CaseBatch.stack(cases_list)
+    return batch_traces(cb, fifo_batch(cb, plan), plan)
