@@ -98,24 +98,37 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     return "\n".join(lines)
 
 
+#: Dims shown entry by entry (summed over the other model dims): a population by
+#: compartment, returnees by origin group (groups with nobody in them are left out).
+_SPLIT_DIMS = ("compartment", "origin")
+
+
+def _split_parts(da: xr.DataArray, keep: tuple[str, ...]) -> list[tuple[str, xr.DataArray]]:
+    """(entry, series) per entry of *da*'s split dim, other model dims summed."""
+    split = next(d for d in _SPLIT_DIMS if d in da.dims)
+    extra = [d for d in da.dims if d not in (*keep, split)]
+    total = da.sum(extra, keep_attrs=True) if extra else da
+    parts = [(str(c), total.sel({split: c}, drop=True)) for c in da[split].values]
+    return [(c, part) for c, part in parts if split != "origin" or bool(part.any())]
+
+
 def _summary_items(ds: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
-    """Outputs to print, model dims summed; one item per compartment where there is one."""
+    """Outputs to print, model dims summed; one item per compartment (origin) where there is one."""
     items = []
     for name, da in ds.data_vars.items():
         if da.attrs.get("role") == "parameter":
             continue
-        extra = [d for d in da.dims if d not in ("draw", "replicate", "time", "compartment")]
-        total = da.sum(extra, keep_attrs=True) if extra else da
-        if "compartment" in da.dims:  # e.g. population: by compartment, all regions together
-            items += [(f"{name} {c}", total.sel(compartment=c, drop=True))
-                      for c in da["compartment"].values]
-        else:
-            items.append((str(name), total))
+        if any(d in da.dims for d in _SPLIT_DIMS):  # e.g. population: all regions together
+            items += [(f"{name} {c}", part)
+                      for c, part in _split_parts(da, ("draw", "replicate", "time"))]
+            continue
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
+        items.append((str(name), da.sum(extra, keep_attrs=True) if extra else da))
     return items
 
 
 def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, list[str]]:
-    """One series per compartment for variables with a ``compartment`` dim.
+    """One series per compartment (origin group) for variables with such a dim.
 
     A population summed over its compartments is only the people ever counted;
     the planner reads the compartments (active, detained, imprisoned...), each
@@ -123,15 +136,10 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
     """
     out, names = ds, []
     for name in series:
-        if "compartment" not in ds[name].dims:
+        if not any(d in ds[name].dims for d in _SPLIT_DIMS):
             names.append(name)
             continue
-        da = ds[name]
-        extra = [d for d in da.dims
-                 if d not in ("draw", "replicate", "time", "compartment", "quantile")]
-        for comp in da["compartment"].values:
-            part = da.sel(compartment=comp, drop=True)
-            part = part.sum(extra, keep_attrs=True) if extra else part
+        for comp, part in _split_parts(ds[name], ("draw", "replicate", "time", "quantile")):
             label = f"{name}_{comp}"
             out = out.assign({label: part})
             names.append(label)

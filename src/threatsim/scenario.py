@@ -495,7 +495,7 @@ def _origins(p: _Problems, raw: Any, model: Any, sources: SourceRegistry) -> dic
             if origin not in groups:
                 close = difflib.get_close_matches(str(origin), groups, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                why = (f"is the rest (1 minus the declared shares) and is never given"
+                why = ("is the rest (1 minus the declared shares) and is never given"
                        if origin == ORIGIN_REST else "is not an origin group")
                 p.add(key, "...", f"{why}; {hint}allowed: {', '.join(groups)}")
                 continue
