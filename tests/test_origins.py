@@ -234,3 +234,10 @@ def test_a_declared_share_reaches_the_dataset_with_its_provenance():
     assert "western Balkans" in var.attrs["provenance"]
     assert ds[BY_ORIGIN].dims == ("draw", "time", "origin")
     assert list(ds["origin"].values) == list(ORIGINS)
+
+
+def test_threatsim_models_lists_the_origin_groups(capsys):
+    """`threatsim models fighters` names every origin group a scenario may use."""
+    assert main(["models", "fighters"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("origin "))
+    assert line.split(None, 1)[1] == ", ".join(ORIGINS)

@@ -305,6 +305,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
         for o in info.outputs:
             dims = ", ".join(("draw", *o.dims))
             print(f"    {o.name:<32} ({dims}) {o.unit}: {o.doc}")
+        if info.coords:
+            print("  coords:")
+            for dim, values in info.coords.items():
+                print(f"    {dim:<32} {', '.join(values)}")
     return 0
 
 
