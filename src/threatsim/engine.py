@@ -65,6 +65,10 @@ class ChunkTask:
     seed: int
     replicates: int
     outputs: frozenset[str]
+    #: In-process runs of a model that ``writes_into_buffers``: views of the run's
+    #: result buffers, (*dims, chunk draws), that the model fills instead of
+    #: returning new arrays (no copy of the trajectories). None otherwise.
+    out: dict[str, np.ndarray] | None = None
 
 
 def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
@@ -75,8 +79,9 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     reps = task.replicates
     if reps > 1:  # draw-major: each draw's replicates sit next to each other
         params = {k: np.repeat(v, reps) for k, v in params.items()}
+    direct = {"out": task.out} if task.out is not None else {}
     out = model.simulate(params, task.levers, n_months=task.n_months, rng=rng,
-                         outputs=task.outputs)
+                         outputs=task.outputs, **direct)
     if reps > 1:
         out = {k: v.reshape(v.shape[0] // reps, reps, *v.shape[1:]) for k, v in out.items()}
     return task.index, out
@@ -143,13 +148,31 @@ class _Plan:
     def bounds(self, index: int) -> tuple[int, int]:
         return index * self.cs, min(self.n, (index + 1) * self.cs)
 
-    def task(self, index: int) -> ChunkTask:
+    def task(self, index: int, buffers: dict[str, np.ndarray] | None = None) -> ChunkTask:
         lo, hi = self.bounds(index)
         st = self.settings
+        out = {k: v[..., lo:hi] for k, v in buffers.items()} if buffers is not None else None
         return ChunkTask(index=index, model=self.scenario.model,
                          params={k: v[lo:hi] for k, v in self.params.items()},
                          levers=self.levers, n_months=self.scenario.horizon, seed=st.seed,
-                         replicates=st.replicates, outputs=self.outputs)
+                         replicates=st.replicates, outputs=self.outputs, out=out)
+
+    def direct_buffers(self, executor: ChunkExecutor) -> dict[str, np.ndarray] | None:
+        """Result buffers the model fills in place, when it can and chunks run here.
+
+        Only in-process (a worker process or cluster has its own memory) and
+        without replicates (their outputs are reshaped after the model).
+        """
+        model = get_model(self.scenario.model)
+        if (type(executor) is not InProcessExecutor or self.settings.replicates != 1
+                or not getattr(model, "writes_into_buffers", False)):
+            return None
+        info = model.info
+        sizes = {"time": self.scenario.horizon + 1,
+                 **{dim: len(labels) for dim, labels in info.coords.items()}}
+        decls = {o.name: o for o in info.outputs}
+        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n))
+                for name in sorted(self.outputs)}
 
     def manifest(self) -> dict[str, Any]:
         from threatsim import __version__
@@ -200,7 +223,8 @@ def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[in
 
 def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
             reader: Any = None, bar: Progress | None = None,
-            guard: InterruptGuard | None = None
+            guard: InterruptGuard | None = None,
+            buffers: dict[str, np.ndarray] | None = None,
             ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Every chunk's result once, in any order: read back, or computed (and checkpointed)."""
     check = guard.check if guard is not None else (lambda: None)
@@ -225,7 +249,7 @@ def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
             if bar is not None:
                 bar.advance()
         todo = missing
-    results = executor.map_chunks(run_chunk, (plan.task(i) for i in todo))
+    results = executor.map_chunks(run_chunk, (plan.task(i, buffers) for i in todo))
     try:
         for index, result in results:
             check()
@@ -319,12 +343,16 @@ def run(
                                   out=out if keep == "draws" else None)
         # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
         # each month's values over all draws (what bands reduce over) are contiguous.
-        buffers: dict[str, np.ndarray] = {}
+        direct = plan.direct_buffers(ex) if ckpt is None else None
+        buffers: dict[str, np.ndarray] = dict(direct or {})
         n = plan.n
         with Progress(plan.n_chunks, enabled=show, label=label) as bar:
-            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar, guard=guard):
+            for index, result in _chunks(plan, ex, checkpoint=ckpt, bar=bar, guard=guard,
+                                         buffers=direct):
                 lo, hi = plan.bounds(index)
                 for name, arr in result.items():
+                    if direct is not None and name in direct:
+                        continue  # the model wrote it in place
                     if name not in buffers:
                         buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
                     buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)

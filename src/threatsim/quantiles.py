@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from threatsim import compiled
+
 __all__ = ["row_quantiles"]
 
 _SUBSAMPLE = 16_384
@@ -48,20 +50,8 @@ def _order_stats_bracketed(x: np.ndarray,
         delta = 4.0 * np.sqrt(m * p * (1.0 - p)) + 5.0
         los.append(sample[max(0, int(np.floor(pos - delta)))])
         his.append(sample[min(m - 1, int(np.ceil(pos + delta)))])
-    below = [0] * len(pairs)
-    ties = [0] * len(pairs)  # values equal to a bracket of zero width (e.g. depleted at 0)
-    inside: list[list[np.ndarray]] = [[] for _ in pairs]
-    for s in range(0, n, _BLOCK):
-        block = x[s:s + _BLOCK]
-        for j, (lo, hi) in enumerate(zip(los, his, strict=True)):
-            low_mask = block < lo
-            below[j] += int(np.count_nonzero(low_mask))
-            if lo == hi:
-                ties[j] += int(np.count_nonzero(block == lo))
-                continue
-            keep = block <= hi
-            keep &= ~low_mask
-            inside[j].append(block[keep])
+    sweep = _sweep_compiled if compiled.enabled() else _sweep_numpy
+    below, ties, inside = sweep(x, np.array(los), np.array(his))
     out = []
     for j, (r, r2) in enumerate(pairs):
         if r < below[j]:
@@ -72,12 +62,92 @@ def _order_stats_bracketed(x: np.ndarray,
                 return None
             out.append((float(los[j]), float(los[j])))
             continue
-        values = np.concatenate(inside[j])
+        values = inside[j]
         if k2 >= values.size:
             return None
         part = np.partition(values, [k, k2]) if k2 != k else np.partition(values, k)
         out.append((float(part[k]), float(part[k2])))
     return out
+
+
+Swept = tuple[list[int], list[int], list[np.ndarray]]
+
+
+def _sweep_numpy(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
+    """For each bracket [lo, hi]: values below lo, values equal to lo when lo == hi, values inside."""
+    below = [0] * los.size
+    ties = [0] * los.size  # values equal to a bracket of zero width (e.g. depleted at 0)
+    inside: list[list[np.ndarray]] = [[] for _ in range(los.size)]
+    for s in range(0, x.size, _BLOCK):
+        block = x[s:s + _BLOCK]
+        for j, (lo, hi) in enumerate(zip(los, his, strict=True)):
+            low_mask = block < lo
+            below[j] += int(np.count_nonzero(low_mask))
+            if lo == hi:
+                ties[j] += int(np.count_nonzero(block == lo))
+                continue
+            keep = block <= hi
+            keep &= ~low_mask
+            inside[j].append(block[keep])
+    return below, ties, [np.concatenate(parts) if parts else x[:0] for parts in inside]
+
+
+def _sweep_compiled(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
+    """:func:`_sweep_numpy` with compiled counting and masking loops (both vectorise).
+
+    Up to three brackets per read of *x*; the values inside are taken out with
+    numpy's boolean indexing, which is faster than a compiled compaction loop.
+    """
+    k = los.size
+    below, ties, inside = [0] * k, [0] * k, [x[:0]] * k
+    mask = np.empty(x.size, dtype=np.bool_)
+    for g in range(0, k, 3):
+        js = list(range(g, min(k, g + 3)))
+        cnt_lo = np.full(3, -np.inf)  # padding counts nothing
+        eq = np.full(3, np.nan)       # NaN equals nothing
+        lo = np.full(3, np.inf)       # an empty interval [inf, -inf] gathers nothing
+        hi = np.full(3, -np.inf)
+        for slot, j in enumerate(js):
+            cnt_lo[slot] = los[j]
+            if los[j] == his[j]:  # zero width (e.g. the mass at 0): counted, not gathered
+                eq[slot] = los[j]
+            else:
+                lo[slot], hi[slot] = los[j], his[j]
+        b, t = _count3(x, cnt_lo, eq)
+        _mask3(x, lo, hi, mask)
+        values = x[mask]
+        for slot, j in enumerate(js):
+            below[j], ties[j] = int(b[slot]), int(t[slot])
+            if lo[slot] <= hi[slot]:
+                inside[j] = values[(values >= lo[slot]) & (values <= hi[slot])]
+    return below, ties, inside
+
+
+@compiled.kernel
+def _count3(x, cnt_lo, eq):  # pragma: no cover - compiled; equality with numpy is tested
+    """Values of *x* below ``cnt_lo[j]`` and equal to ``eq[j]``, j = 0, 1, 2 (one vector loop)."""
+    c0, c1, c2 = cnt_lo[0], cnt_lo[1], cnt_lo[2]
+    e0, e1, e2 = eq[0], eq[1], eq[2]
+    b0 = b1 = b2 = t0 = t1 = t2 = 0
+    for i in range(x.shape[0]):
+        v = x[i]
+        b0 += v < c0
+        b1 += v < c1
+        b2 += v < c2
+        t0 += v == e0
+        t1 += v == e1
+        t2 += v == e2
+    return np.array([b0, b1, b2]), np.array([t0, t1, t2])
+
+
+@compiled.kernel
+def _mask3(x, lo, hi, mask):  # pragma: no cover - compiled; equality with numpy is tested
+    """``mask[i]``: x[i] lies in any of [lo[j], hi[j]], j = 0, 1, 2 (one vector loop)."""
+    l0, l1, l2 = lo[0], lo[1], lo[2]
+    h0, h1, h2 = hi[0], hi[1], hi[2]
+    for i in range(x.shape[0]):
+        v = x[i]
+        mask[i] = ((v >= l0) & (v <= h0)) | ((v >= l1) & (v <= h1)) | ((v >= l2) & (v <= h2))
 
 
 def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:

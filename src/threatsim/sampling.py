@@ -49,7 +49,7 @@ def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, 
             u = qmc.LatinHypercube(d=1, rng=gen).random(n)[:, 0]
         else:
             u = gen.random(n)
-        out[name] = np.maximum(u, _TINY)
+        out[name] = np.maximum(u, _TINY, out=u)
     return out
 
 
@@ -62,8 +62,18 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
     dict
         Parameter name -> array of shape ``(n,)``.
     """
-    u = uniforms(list(parameters), n, seed=seed, sampler=sampler)
-    values = {name: p.dist.ppf(u[name]) for name, p in parameters.items()}
+    # A point value needs no uniforms; with per-parameter streams (mc, lhs) skipping
+    # them changes no other parameter's values. Sobol is joint: every column is drawn.
+    random = [name for name, p in parameters.items()
+              if sampler == "sobol" or p.dist.kind != "point"]
+    u = uniforms(random, n, seed=seed, sampler=sampler)
+    half = None
+    values = {}
+    for name, p in parameters.items():
+        if name not in u:
+            half = np.full(n, 0.5) if half is None else half
+            u[name] = half
+        values[name] = p.dist.ppf(u[name])
     for name, p in parameters.items():
         if p.share_of is not None:
             np.minimum(values[name], values[p.share_of], out=values[name])

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from threatsim import compiled
 from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
 
 __all__ = ["FinancingModel", "ReservesStock"]
@@ -93,6 +94,8 @@ class FinancingModel:
     """Vectorised monthly reserves model (see module docstring)."""
 
     info = INFO
+    #: ``simulate`` accepts ``out=``: the engine's result buffers to fill in place.
+    writes_into_buffers = True
 
     def check(self, scenario: object) -> list:
         """No cross-parameter rules beyond the schema."""
@@ -106,10 +109,15 @@ class FinancingModel:
         n_months: int,
         rng: np.random.Generator,
         outputs: frozenset[str] | None = None,
+        out: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws; arrays are (draw, time) and (draw,)."""
+        """Run one chunk of draws; arrays are (draw, time) and (draw,).
+
+        With *out* (arrays (time, draw) and (draw,) for every wanted output) the
+        series are written there and the returned arrays are views of them.
+        """
         want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
-        stock = ReservesStock(params, n_months=n_months, want=want)
+        stock = ReservesStock(params, n_months=n_months, want=want, out=out)
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
         for t in range(n_months):
@@ -126,7 +134,7 @@ class ReservesStock:
     """
 
     def __init__(self, params: Mapping[str, FloatArray], *, n_months: int,
-                 want: frozenset[str]) -> None:
+                 want: frozenset[str], out: Mapping[str, np.ndarray] | None = None) -> None:
         self.want = want
         self.reserves = reserves = np.array(params["reserves_initial"], dtype=np.float64)
         n = reserves.shape[0]
@@ -142,13 +150,16 @@ class ReservesStock:
 
         # Month-major buffers: each month writes one contiguous row.
         shape = (n_months + 1, n)
-        self.rec = rec = {name: np.zeros(shape) for name in RESERVES_SERIES if name in want}
+        given = out if out is not None else {}
+        self.rec = rec = {name: given[name] if name in given else np.zeros(shape)
+                          for name in RESERVES_SERIES if name in want}
         if "reserves" in rec:
             rec["reserves"][0] = reserves
         for name in ("revenue", "spending", "seized"):
             if name in rec:  # no month before the start: flows at index 0 are missing
                 rec[name][0] = np.nan
-        self.depleted_at = np.full(n, np.nan)
+        self.depleted_at = given.get("depletion_month", np.empty(n))
+        self.depleted_at.fill(np.nan)
         self.seized = np.empty(n)
         self.revenue = np.empty(n)
         self.avail = np.empty(n)
@@ -170,9 +181,47 @@ class ReservesStock:
             self._seize_share = np.minimum(self.seize * key[1], 1.0)
         return self._income_now, self._seize_share
 
+    def _cache_losses(self, t: int, levers: Mapping[str, FloatArray],
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+        """Draws that lose a cache this month and the share of what is left they lose."""
+        if not self.any_cache:
+            return None
+        lam = self.cache_rate * levers["cache_search_intensity"][t]
+        hits = rng.poisson(lam)
+        found = np.flatnonzero(hits)
+        if not found.size:
+            return None
+        return found, 1.0 - self.cache_keep[found] ** hits[found]
+
     def step(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
              rng: np.random.Generator) -> None:
         """Advance month *t* with planned spending *plan*; record month ``t + 1``."""
+        if compiled.enabled():
+            self._step_compiled(t, plan, levers, rng)
+        else:
+            self._step_numpy(t, plan, levers, rng)
+
+    def _step_compiled(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
+                       rng: np.random.Generator) -> None:
+        """:meth:`_step_numpy` as compiled loops over the draws (the same numbers)."""
+        income_now, seize_share = self._monthly_rates(t, levers)
+        losses = self._cache_losses(t, levers, rng)
+        found, lost_share = losses if losses is not None else (_NO_INDEX, _NO_VALUES)
+        rec, n = self.rec, self.reserves.shape[0]
+        # Element by element the new stock may overwrite the old one in place.
+        new = rec["reserves"][t + 1] if "reserves" in rec else self.reserves
+        flows = [rec[name][t + 1] if name in rec else scratch for name, scratch in
+                 (("revenue", self.revenue), ("spending", self.spend), ("seized", self.seized))]
+        _reserves_month(
+            self.reserves, _per_draw(income_now, n), _per_draw(seize_share, n),
+            _per_draw(self.invest, n), self.any_invest, _per_draw(plan, n), found, lost_share,
+            new, *flows, any(name in rec for name in ("revenue", "spending", "seized")),
+            self.depleted_at, self.track_depletion, float(t + 1))
+        self.reserves = new
+
+    def _step_numpy(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
+                    rng: np.random.Generator) -> None:
+        """The month in vectorised numpy: the reference the compiled kernel must equal."""
         reserves, seized = self.reserves, self.seized
         avail, spend = self.avail, self.spend
         income_now, seize_share = self._monthly_rates(t, levers)
@@ -183,13 +232,11 @@ class ReservesStock:
         else:
             revenue = income_now
         np.multiply(reserves, seize_share, out=seized)
-        if self.any_cache:
-            lam = self.cache_rate * levers["cache_search_intensity"][t]
-            hits = rng.poisson(lam)
-            found = np.flatnonzero(hits)
-            if found.size:
-                left = reserves[found] - seized[found]
-                seized[found] += left * (1.0 - self.cache_keep[found] ** hits[found])
+        losses = self._cache_losses(t, levers, rng)
+        if losses is not None:
+            found, lost_share = losses
+            left = reserves[found] - seized[found]
+            seized[found] += left * lost_share
         np.subtract(reserves, seized, out=avail)
         avail += revenue
         np.minimum(plan, avail, out=spend)
@@ -223,3 +270,78 @@ class ReservesStock:
         if "depletion_month" in self.want:
             out["depletion_month"] = self.depleted_at
         return out
+
+
+
+_NO_INDEX = np.empty(0, dtype=np.intp)
+_NO_VALUES = np.empty(0)
+
+
+def _per_draw(x: FloatArray, n: int) -> np.ndarray:
+    """*x* as a float array of n values (a scalar broadcast), for the kernel."""
+    arr = np.asarray(x, dtype=np.float64)
+    return arr if arr.shape == (n,) else np.broadcast_to(arr, (n,))
+
+
+@compiled.kernel
+def _settle(r, rev, seized, plan):  # pragma: no cover - compiled
+    """Spending and the new stock of one draw, as ``_step_numpy`` computes them."""
+    avail = r - seized + rev
+    spend = plan if plan <= avail else avail  # np.minimum(plan, avail)
+    value = r - seized - spend + rev
+    if plan >= avail:  # spending took everything: exactly zero, not a rounding hair
+        value = 0.0
+    return (value if value >= 0.0 else 0.0), spend  # np.maximum(value, 0.0)
+
+
+@compiled.kernel
+def _reserves_month(reserves, income_now, seize_share, invest, any_invest, plan, found,
+                    lost_share, new, revenue_row, spend_row, seized_row, keep_flows,
+                    depleted_at, track_depletion, month):  # pragma: no cover - compiled
+    """One month of :meth:`ReservesStock._step_numpy` for every draw.
+
+    The same operations in the same order as the numpy code, so the same
+    doubles. Loops are kept free of branches that change per draw so that
+    they vectorise: the rare draws that lose a cache this month (*found*) are
+    settled again afterwards from their saved starting stock, and the flows
+    are computed in a loop of their own only when they are recorded. *new*
+    may be *reserves* itself (the stock updated in place).
+    """
+    n = reserves.shape[0]
+    n_found = found.shape[0]
+    before = np.empty(n_found)
+    for k in range(n_found):
+        before[k] = reserves[found[k]]
+    if keep_flows:
+        for i in range(n):
+            r = reserves[i]
+            rev = invest[i] * r + income_now[i] if any_invest else income_now[i]
+            seized = r * seize_share[i]
+            spend = _settle(r, rev, seized, plan[i])[1]
+            revenue_row[i] = rev
+            spend_row[i] = spend
+            seized_row[i] = seized
+    if any_invest:
+        for i in range(n):
+            r = reserves[i]
+            new[i] = _settle(r, invest[i] * r + income_now[i], r * seize_share[i], plan[i])[0]
+    else:
+        for i in range(n):
+            r = reserves[i]
+            new[i] = _settle(r, income_now[i], r * seize_share[i], plan[i])[0]
+    for k in range(n_found):
+        i = found[k]
+        r = before[k]
+        rev = invest[i] * r + income_now[i] if any_invest else income_now[i]
+        seized = r * seize_share[i]
+        seized += (r - seized) * lost_share[k]
+        value, spend = _settle(r, rev, seized, plan[i])
+        new[i] = value
+        if keep_flows:
+            revenue_row[i] = rev
+            spend_row[i] = spend
+            seized_row[i] = seized
+    if track_depletion:
+        for i in range(n):
+            d = depleted_at[i]
+            depleted_at[i] = month if (new[i] == 0.0 and d != d) else d

@@ -1,0 +1,141 @@
+"""The compiled kernels (threatsim.compiled) equal their numpy references bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import threatsim
+from threatsim import compiled, quantiles
+from threatsim.models.financing import INFO, FinancingModel
+
+pytestmark = pytest.mark.skipif(not compiled.available(),
+                                reason="numba not installed (pip install threatsim[fast])")
+
+ALL_OUTPUTS = frozenset(o.name for o in INFO.outputs)
+
+
+def _financing_params(rng: np.random.Generator, n: int, *, invest: bool, caches: bool,
+                      tight: bool) -> dict[str, np.ndarray]:
+    """Financing parameters; *tight* makes spending exhaust reserves in many draws."""
+    return {
+        "reserves_initial": rng.uniform(0.0, 3e8, n),
+        "fighters": rng.integers(0, 20_000, n).astype(float),
+        "upkeep_per_fighter": rng.uniform(0.0, 800.0 if tight else 100.0, n),
+        "extortion_income": rng.uniform(0.0, 6e6, n),
+        "ransom_income": rng.uniform(0.0, 1e6, n),
+        "oil_extortion_income": rng.uniform(0.0, 1e6, n),
+        "investment_return": rng.uniform(0.0, 0.02, n) if invest else np.zeros(n),
+        "transfers_to_affiliates": rng.uniform(0.0, 3e6, n),
+        "operations_spending": rng.uniform(0.0, 3e6, n),
+        "seizure_rate": rng.uniform(0.0, 0.6, n),
+        "cache_discovery_rate": rng.uniform(0.0, 2.0, n) if caches else np.zeros(n),
+        "cache_share": rng.uniform(0.0, 1.0, n),
+    }
+
+
+def _levers(months: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Lever schedules that change value at a few months, as timelines do."""
+    def schedule(low: float, high: float) -> np.ndarray:
+        out = np.full(months, rng.uniform(low, high))
+        out[rng.integers(0, months):] = rng.uniform(low, high)
+        return out
+    return {"seizure_effort": schedule(0.0, 4.0), "revenue_disruption": schedule(0.0, 1.0),
+            "cache_search_intensity": schedule(0.0, 3.0)}
+
+
+def _simulate(monkeypatch: pytest.MonkeyPatch, flag: str, params, levers, months, seed,
+              outputs) -> dict[str, np.ndarray]:
+    monkeypatch.setenv("THREATSIM_COMPILED", flag)
+    return FinancingModel().simulate({k: v.copy() for k, v in params.items()}, levers,
+                                     n_months=months, rng=np.random.default_rng(seed),
+                                     outputs=outputs)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), months=st.integers(1, 30),
+       invest=st.booleans(), caches=st.booleans(), tight=st.booleans(),
+       outputs=st.sets(st.sampled_from(sorted(ALL_OUTPUTS)), min_size=1))
+def test_financing_kernel_equals_numpy(monkeypatch, seed, n, months, invest, caches, tight,
+                                       outputs):
+    """Every financing output, compiled and numpy, is the same double (caches, exhaustion)."""
+    rng = np.random.default_rng(seed)
+    params = _financing_params(rng, n, invest=invest, caches=caches, tight=tight)
+    levers = _levers(months, rng)
+    want = frozenset(outputs)
+    ref = _simulate(monkeypatch, "0", params, levers, months, seed, want)
+    fast = _simulate(monkeypatch, "1", params, levers, months, seed, want)
+    assert ref.keys() == fast.keys() == want
+    for name in want:
+        np.testing.assert_array_equal(fast[name], ref[name], err_msg=name)
+
+
+def test_financing_kernel_exercises_caches_and_exhaustion(monkeypatch):
+    """The equality above covers cache losses and exhausted reserves, not only the easy path."""
+    rng = np.random.default_rng(5)
+    params = _financing_params(rng, 2_000, invest=True, caches=True, tight=True)
+    levers = _levers(24, rng)
+    out = _simulate(monkeypatch, "1", params, levers, 24, 5, ALL_OUTPUTS)
+    assert np.isfinite(out["depletion_month"]).mean() > 0.2  # many draws run dry
+    assert np.any(out["seized"][:, 1:] > 0.9 * out["reserves"][:, :-1])  # whole caches found
+    ref = _simulate(monkeypatch, "0", params, levers, 24, 5, ALL_OUTPUTS)
+    for name in ALL_OUTPUTS:
+        np.testing.assert_array_equal(out[name], ref[name], err_msg=name)
+
+
+@pytest.mark.parametrize("path", ["scenarios/financing.toml", "scenarios/baseline.toml"])
+def test_runs_identical_with_and_without_kernels(monkeypatch, path):
+    """A whole run (financing alone, and coupled to fighters) is bit-identical either way."""
+    sc = threatsim.load_scenario(path)
+    runs = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("THREATSIM_COMPILED", flag)
+        runs.append(threatsim.run(sc, draws=3_000, seed=11, chunk_size=1_000, progress=False))
+    assert runs[0].identical(runs[1])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5_000),
+       k=st.integers(1, 7), ties=st.floats(0.0, 0.9), digits=st.integers(0, 4))
+def test_bracket_sweep_equals_numpy(monkeypatch, seed, n, k, ties, digits):
+    """Counts below, ties and values inside each bracket agree (zero-width brackets too)."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.lognormal(0.0, 1.0, n), digits)
+    x[rng.random(n) < ties] = 0.0  # a mass at zero, as depleted reserves make
+    cuts = np.sort(rng.choice(x, size=2 * k))
+    los, his = cuts[0::2].copy(), cuts[1::2].copy()
+    flat = rng.random(k) < 0.3
+    his[flat] = los[flat]  # some brackets of zero width
+    b_ref, t_ref, in_ref = quantiles._sweep_numpy(x, los, his)
+    b, t, inside = quantiles._sweep_compiled(x, los, his)
+    assert b == b_ref
+    for j in range(k):
+        if los[j] == his[j]:
+            assert t[j] == t_ref[j]
+        else:  # the same values inside; their order does not matter to a partition
+            np.testing.assert_array_equal(np.sort(inside[j]), np.sort(in_ref[j]))
+
+
+@pytest.mark.parametrize("flag", ["0", "1"])
+def test_row_quantiles_equal_numpy_both_paths(monkeypatch, flag):
+    """Long rows (the bracketed path) with a mass at zero give np.quantile's values exactly."""
+    monkeypatch.setenv("THREATSIM_COMPILED", flag)
+    rng = np.random.default_rng(3)
+    rows = rng.lognormal(0.0, 1.0, (4, 200_000))
+    rows[1, rng.random(200_000) < 0.6] = 0.0
+    rows[2] = np.round(rows[2], 1)  # many ties
+    q = [0.05, 0.25, 0.5, 0.75, 0.95]
+    np.testing.assert_array_equal(quantiles.row_quantiles(rows, q),
+                                  np.quantile(rows, q, axis=1))
+
+
+def test_switch_off(monkeypatch):
+    """THREATSIM_COMPILED=0 turns the kernels off; numba installed turns them on."""
+    monkeypatch.setenv("THREATSIM_COMPILED", "0")
+    assert not compiled.enabled()
+    monkeypatch.delenv("THREATSIM_COMPILED")
+    assert compiled.enabled()
