@@ -169,6 +169,90 @@ def test_fast_path_is_used_automatically_only_where_exact(monkeypatch):
         _traces(_scenario(levers={"repatriation_rate": 0.1}), n=1, method="fifo")
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    stock=st.integers(0, 30), deps=st.integers(0, 5), arrivals=st.floats(0, 60),
+    teams=st.integers(1, 3), courts=st.integers(1, 3), exempt=st.sampled_from([0.0, 0.4]),
+    screening=st.sampled_from([0.0, 3.0, DAYS_PER_MONTH]), cv=st.sampled_from([0.0, 0.5, 1.0]),
+    horizon=st.integers(1, 8), draws=st.integers(1, 4), seed=st.integers(0, 2**16),
+)
+def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals, teams, courts,
+                                                           exempt, screening, cv, horizon,
+                                                           draws, seed):
+    """record_batch over a fast-path chunk gives exactly record() of each replication's trace."""
+    sc = _scenario(horizon=horizon,
+                   levers={"screening_teams": teams, "courts": courts,
+                           "exemption_share": exempt},
+                   detained_syria=stock, dependants_syria=deps, arrivals_per_month=arrivals,
+                   screening_days=screening, trial_days=DAYS_PER_MONTH, duration_cv=cv,
+                   sentence_months=1)  # fixed durations of a month: times on grid instants
+    from threatsim.rng import chunk_stream
+    from threatsim.sampling import sample_parameters
+
+    params = sample_parameters(sc.parameters, draws, seed=seed)
+    plan, cb, fb = det.simulate_chunk(params, sc.lever_schedule(), n_months=horizon,
+                                      rng=chunk_stream(seed, 0), method="fifo")
+    chunk = det.record_batch(cb, fb, plan)
+    for k, trace in enumerate(det.batch_traces(cb, fb, plan)):
+        one = det.record(cb.case(k), trace, plan)
+        for name, values in chunk.items():
+            assert np.array_equal(values[k], one[name], equal_nan=True), (name, k)
+
+
+def test_grid_counts_are_exact_at_and_around_grid_instants():
+    """Times on a grid instant count from that instant, one ulp later from the next."""
+    from threatsim.models.detention_record import _Binner
+
+    plan = Plan.from_levers({"screening_teams": 1, "courts": 1, "exemption_share": 0.0,
+                             "repatriation_rate": 0.0, "children_first": 0}, 24)
+    grid = plan.grid()
+    t = np.concatenate([grid, np.nextafter(grid, np.inf), np.nextafter(grid, -np.inf)[1:],
+                        [0.0, np.inf, grid[-1] * 2], np.random.default_rng(1).random(500) * 800])
+    cat = np.arange(t.size) % 3 == 0
+    counts = _Binner(grid, t.size).counts(t, cat)
+    for j, mask in enumerate((~cat, cat)):
+        expected = (t[mask][:, None] <= grid[None, :]).sum(axis=0)  # by definition
+        assert np.array_equal(counts[j], expected)
+    assert np.array_equal(_Binner(grid, t.size).counts(t)[0], (t[:, None] <= grid).sum(axis=0))
+
+
+def test_a_chunk_draws_what_the_documented_streams_give():
+    """draw_batch: each draw's per-purpose streams, in order; skipped uniforms keep the rest."""
+    row = {"detained_iraq": 3, "detained_syria": 2, "dependants_syria": 4,
+           "arrivals_per_month": 50.0, "arrivals_foreign_share": 0.3,
+           "dependants_child_share": 0.5, "screening_days": 2.0, "trial_days": 5.0,
+           "duration_cv": 0.5, "conviction_share": 0.7, "sentence_months": 6.0}
+    def seqs() -> list[np.random.SeedSequence]:  # fresh ones: spawning changes a sequence
+        return np.random.SeedSequence(11).spawn(3)
+
+    horizon = 6 * DAYS_PER_MONTH
+    cb = det.draw_batch([row] * 3, 6, seqs())
+    skipped = det.draw_batch([row] * 3, 6, seqs(), exempts=False)
+    for k, seq in enumerate(seqs()):
+        g = [np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(6)]
+        n_new = int(g[0].poisson(50.0 / DAYS_PER_MONTH * horizon))
+        sums = np.cumsum(g[0].standard_exponential(n_new + 1))
+        arrive = np.concatenate([np.zeros(5), sums[:-1] * (horizon / sums[-1])])
+        foreign = np.concatenate([np.ones(5, dtype=bool), g[0].random(n_new) < 0.3])
+        n = 5 + n_new
+        shape = 1 / 0.25
+        c = cb.case(k)
+        assert np.array_equal(c.arrive, arrive)
+        assert np.array_equal(c.foreign, foreign)
+        assert np.array_equal(c.screen_days, g[1].gamma(shape, 2.0 / shape, n))
+        assert np.array_equal(c.trial_days, g[2].gamma(shape, 5.0 / shape, n))
+        assert np.array_equal(c.sentence_days, g[3].gamma(shape, 6 * DAYS_PER_MONTH / shape, n))
+        assert np.array_equal(c.u_exempt, g[4].random(n))
+        assert np.array_equal(c.convicted, g[4].random(n) < 0.7)
+        assert np.array_equal(c.child, g[5].random(4) < 0.5)
+        # Without exemption the uniforms are skipped, not drawn: the outcomes stay.
+        assert np.array_equal(skipped.case(k).convicted, c.convicted)
+        assert np.all(skipped.case(k).u_exempt == 1.0)
+        assert np.all(np.isinf(cb.arrive[k, n:]))  # padding
+    one = draw_cases(row, 6, np.random.Generator(np.random.PCG64(seqs()[1])))
+    assert np.array_equal(one.arrive, cb.case(1).arrive)
+
+
 STATES = ("backlog_screening", "backlog_trial", "in_prison", "held_dependants", "repatriated",
           "released", "exempted", "acquitted")
 CUMULATIVE = ("repatriated", "released", "exempted", "convicted", "acquitted", "arrived")

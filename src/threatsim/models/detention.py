@@ -105,6 +105,7 @@ __all__ = [
     "Plan",
     "Pool",
     "Trace",
+    "batch_traces",
     "draw_batch",
     "draw_cases",
     "fast_path_applies",

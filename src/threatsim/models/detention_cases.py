@@ -215,14 +215,13 @@ def censor(trace: Trace, horizon: float) -> Trace:
 
 
 def _durations(g: np.random.Generator, out: FloatArray, mean: float, cv: float) -> bool:
-    """Fill *out* with gamma durations of *mean* and coefficient of variation *cv*.
+    """Fill *out* (zeros on entry) with gamma durations of *mean* and coefficient of variation *cv*.
 
     The same numbers as ``g.exponential(mean, n)`` (cv 1) or
     ``g.gamma(1 / cv**2, mean * cv**2, n)``: those are the standard variates
-    times the scale. False when every duration is 0.
+    times the scale. False when every duration is 0 (*out* left as it is).
     """
     if out.shape[0] == 0 or mean <= 0.0:
-        out[:] = 0.0
         return False
     if cv <= 0.0:
         out[:] = mean
@@ -277,7 +276,8 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
     screen = np.zeros((reps, width))
     trial = np.zeros((reps, width))
     sentence = np.zeros((reps, width))
-    u_exempt = np.ones((reps, width))
+    # Not drawn where no one is exempted: a read-only view of ones, no memory.
+    u_exempt = np.ones((reps, width)) if exempts else np.broadcast_to(1.0, (reps, width))
     convicted = np.zeros((reps, width), dtype=bool)
     scratch = np.empty(max(width, int(n_new.max(initial=0)) + 1))
     screens = np.zeros(reps, dtype=bool)

@@ -32,7 +32,7 @@ __all__ = ["BATCH_CELLS", "FifoBatch", "fast_path_applies", "fifo_batch", "fifo_
 
 _INF = math.inf
 
-#: Largest (replications x cases) block the recursion transposes at once (8 bytes a cell).
+#: Largest (replications x cases) block of a chunk run at once (bounds the temporaries).
 BATCH_CELLS = 8_000_000
 
 
@@ -47,6 +47,22 @@ def fast_path_applies(plan: Plan) -> bool:
             and bool(np.all(plan.courts == plan.courts[0])))
 
 
+def _steps(arrive: FloatArray, service: FloatArray, starts: FloatArray,
+           free: FloatArray, base: np.ndarray, idx: np.ndarray) -> None:
+    """Advance the recursion by one case per row of *arrive*, *service* (cases, replications).
+
+    *free* ``(replications, servers)`` holds when each server is next free and
+    is updated in place; *base* is ``arange(replications) * servers``.
+    """
+    flat = free.reshape(-1)
+    argmin, maximum = free.argmin, np.maximum
+    for a, s, start in zip(arrive, service, starts, strict=True):
+        argmin(1, idx)
+        idx += base
+        maximum(a, flat[idx], out=start)
+        flat[idx] = start + s
+
+
 def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatArray:
     """Start times of service at a FIFO station with *servers* identical servers.
 
@@ -57,25 +73,36 @@ def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatA
     then free at ``start + service``.
     """
     n, reps = arrive.shape
-    free = np.zeros((reps, servers))
-    flat = free.reshape(-1)
-    base = np.arange(reps) * servers
     starts = np.empty((n, reps))
-    idx = np.empty(reps, dtype=np.intp)
-    argmin, maximum = free.argmin, np.maximum
-    for a, s, start in zip(arrive, service, starts, strict=True):
-        argmin(1, idx)
-        idx += base
-        maximum(a, flat[idx], out=start)
-        flat[idx] = start + s
+    _steps(arrive, service, starts, np.zeros((reps, servers)), np.arange(reps) * servers,
+           np.empty(reps, dtype=np.intp))
     return starts
 
 
-def _station(arrive: FloatArray, service: FloatArray, servers: int) -> FloatArray:
-    """FIFO start times for ``(replications, cases)`` arrays (cases sorted by arrival)."""
-    starts = fifo_starts(np.ascontiguousarray(arrive.T), np.ascontiguousarray(service.T),
-                         servers)
-    return np.ascontiguousarray(starts.T)
+#: Cases per block of :func:`_station`: its transposed blocks stay in the CPU's cache.
+BLOCK_CASES = 512
+
+
+def _station(arrive: FloatArray, service: FloatArray, servers: int,
+             out: FloatArray) -> None:
+    """FIFO start times for ``(replications, cases)`` rows (cases sorted by arrival) into *out*.
+
+    The recursion wants one case of every replication at a time; the rows are
+    transposed a block of :data:`BLOCK_CASES` cases at a time (the servers'
+    state carries over), so no transposed copy of the whole chunk is made.
+    """
+    reps, width = arrive.shape
+    free = np.zeros((reps, servers))
+    base = np.arange(reps) * servers
+    idx = np.empty(reps, dtype=np.intp)
+    blocks = np.empty((3, min(BLOCK_CASES, width), reps))
+    for j in range(0, width, BLOCK_CASES):
+        w = min(BLOCK_CASES, width - j)
+        a, s, st = blocks[0, :w], blocks[1, :w], blocks[2, :w]
+        np.copyto(a, arrive[:, j:j + w].T)
+        np.copyto(s, service[:, j:j + w].T)
+        _steps(a, s, st, free, base, idx)
+        out[:, j:j + w] = st.T
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,7 +128,8 @@ def _block(cb: CaseBatch, rows: slice, plan: Plan, screen_end: FloatArray,
     if cb.screens[rows].any():
         sdur = cb.screen_days[rows]
         se = screen_end[rows]
-        np.add(_station(arrive, sdur, teams), sdur, out=se)
+        _station(arrive, sdur, teams, se)
+        se += sdur
     elif screen_end is cb.arrive:
         se = arrive
     else:  # other blocks screen; this one does not (screened on arrival)
@@ -121,11 +149,12 @@ def _block(cb: CaseBatch, rows: slice, plan: Plan, screen_end: FloatArray,
     # Courts: cases queue in the order they were referred (stable for ties).
     tdur = cb.trial_days[rows]
     if monotone:
-        trial_start[rows] = _station(referred, tdur, courts)
+        _station(referred, tdur, courts, trial_start[rows])
     else:
         order = np.argsort(referred, axis=1, kind="stable")
-        started = _station(np.take_along_axis(referred, order, axis=1),
-                           np.take_along_axis(tdur, order, axis=1), courts)
+        started = np.empty_like(referred)
+        _station(np.take_along_axis(referred, order, axis=1),
+                 np.take_along_axis(tdur, order, axis=1), courts, started)
         np.put_along_axis(trial_start[rows], order, started, axis=1)
 
 
@@ -133,8 +162,8 @@ def fifo_batch(cb: CaseBatch, plan: Plan) -> FifoBatch:
     """Times of every replication of *cb* by the exact FIFO recursion (the fast path).
 
     Valid only where :func:`fast_path_applies`. Replications run together in
-    equal blocks small enough that the transposed copies stay below
-    :data:`BATCH_CELLS` cells (the loop runs once per case, whatever the width).
+    equal blocks of at most :data:`BATCH_CELLS` cells (the loop runs once per
+    case, whatever the width).
     """
     if not fast_path_applies(plan):
         msg = "the fast path needs fixed capacities and no repatriation"
