@@ -47,20 +47,42 @@ def fast_path_applies(plan: Plan) -> bool:
             and bool(np.all(plan.courts == plan.courts[0])))
 
 
+def _free_times(reps: int, servers: int) -> FloatArray:
+    """The servers' state at the start: all free at 0 (see :func:`_steps`)."""
+    free = np.zeros((2, servers + 1, reps))
+    free[:, servers] = _INF
+    return free
+
+
 def _steps(arrive: FloatArray, service: FloatArray, starts: FloatArray,
-           free: FloatArray, base: np.ndarray, idx: np.ndarray) -> None:
+           free: FloatArray) -> None:
     """Advance the recursion by one case per row of *arrive*, *service* (cases, replications).
 
-    *free* ``(replications, servers)`` holds when each server is next free and
-    is updated in place; *base* is ``arange(replications) * servers``.
+    ``free[0, j]`` is when the ``j``-th earliest server of each replication is
+    next free, sorted in ``j``, with a row of ``inf`` below (``free[1]`` is
+    scratch); it is updated in place. Each case starts at
+    ``max(arrival, free[0, 0])`` and ends at ``e = start + service``; the
+    earliest free time is replaced by ``e`` and the order kept, without a
+    search: ``new[j] = min(free[j + 1], max(free[j], e))`` (``free[j] <= e``
+    for the ``j`` below ``e``'s place, ``free[j + 1] >= e`` from it on). Only
+    ``max``, ``min`` and the one addition: the same numbers as taking the
+    argmin server, whatever the ties.
     """
-    flat = free.reshape(-1)
-    argmin, maximum = free.argmin, np.maximum
+    servers = free.shape[1] - 1
+    views = [(f[0], f[:servers], f[1:]) for f in (free[0], free[1])]
+    top = np.empty((servers, free.shape[2]))
+    end = np.empty(free.shape[2])
+    maximum, minimum, add = np.maximum, np.minimum, np.add
+    i = 0
     for a, s, start in zip(arrive, service, starts, strict=True):
-        argmin(1, idx)
-        idx += base
-        maximum(a, flat[idx], out=start)
-        flat[idx] = start + s
+        first, head, tail = views[i]
+        maximum(a, first, out=start)
+        add(start, s, out=end)
+        maximum(head, end, out=top)
+        i = 1 - i
+        minimum(tail, top, out=views[i][1])
+    if i:
+        free[0] = free[1]
 
 
 def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatArray:
@@ -74,8 +96,7 @@ def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatA
     """
     n, reps = arrive.shape
     starts = np.empty((n, reps))
-    _steps(arrive, service, starts, np.zeros((reps, servers)), np.arange(reps) * servers,
-           np.empty(reps, dtype=np.intp))
+    _steps(arrive, service, starts, _free_times(reps, servers))
     return starts
 
 
@@ -92,16 +113,14 @@ def _station(arrive: FloatArray, service: FloatArray, servers: int,
     state carries over), so no transposed copy of the whole chunk is made.
     """
     reps, width = arrive.shape
-    free = np.zeros((reps, servers))
-    base = np.arange(reps) * servers
-    idx = np.empty(reps, dtype=np.intp)
+    free = _free_times(reps, servers)
     blocks = np.empty((3, min(BLOCK_CASES, width), reps))
     for j in range(0, width, BLOCK_CASES):
         w = min(BLOCK_CASES, width - j)
         a, s, st = blocks[0, :w], blocks[1, :w], blocks[2, :w]
         np.copyto(a, arrive[:, j:j + w].T)
         np.copyto(s, service[:, j:j + w].T)
-        _steps(a, s, st, free, base, idx)
+        _steps(a, s, st, free)
         out[:, j:j + w] = st.T
 
 
