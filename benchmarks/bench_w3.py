@@ -161,6 +161,8 @@ def main() -> None:
     if plain:
         print(f"SimPy path / plain SimPy model: {ours_simpy / plain:.2f}x per event (aim >= 0.8x)")
         print(f"fast path / plain SimPy model: {ours_fast / plain:.0f}x (aim >= 60x)")
+        print(f"threatsim.run / plain SimPy model: {rows[2][1] / plain:.0f}x "
+              "(aim >= 60x, issue 7; make bench's headline)")
     kw = peers.get("Kiefer-Wolfowitz numpy (peer)")
     if kw:
         print(f"fast path / Kiefer-Wolfowitz numpy peer: {ours_fast / kw:.2f}x")

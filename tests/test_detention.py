@@ -169,6 +169,28 @@ def test_fast_path_is_used_automatically_only_where_exact(monkeypatch):
         _traces(_scenario(levers={"repatriation_rate": 0.1}), n=1, method="fifo")
 
 
+@settings(max_examples=60, deadline=None)
+@given(servers=st.integers(1, 5), data=st.data())
+def test_fifo_starts_equal_a_heap_of_free_servers(servers, data):
+    """The vectorised recursion gives, bit for bit, what a heap of free times gives, ties and all."""
+    import heapq
+
+    reps = data.draw(st.integers(1, 4))
+    n = data.draw(st.integers(1, 40))
+    times = st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 7.25]) | st.floats(0, 20)
+    gaps = np.array(data.draw(st.lists(times, min_size=n * reps, max_size=n * reps)))
+    arrive = np.cumsum(gaps.reshape(n, reps) * (data.draw(st.booleans()) * 1.0), axis=0)
+    service = np.array(data.draw(st.lists(times, min_size=n * reps, max_size=n * reps)))
+    service = service.reshape(n, reps)
+    starts = det.fifo_starts(arrive, service, servers)
+    for r in range(reps):
+        free = [0.0] * servers
+        for k in range(n):
+            start = max(arrive[k, r], heapq.heappop(free))
+            heapq.heappush(free, start + service[k, r])
+            assert starts[k, r] == start, (k, r)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     stock=st.integers(0, 30), deps=st.integers(0, 5), arrivals=st.floats(0, 60),
