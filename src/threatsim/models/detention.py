@@ -86,6 +86,7 @@ from threatsim.models.detention_cases import (
     draw_cases,
 )
 from threatsim.models.detention_fastpath import (
+    BATCH_CELLS,
     FifoBatch,
     batch_traces,
     fast_path_applies,
@@ -213,23 +214,10 @@ def _use_fifo(plan: Plan, method: str) -> bool:
     return method == "fifo" or (method == "auto" and fast_path_applies(plan))
 
 
-def simulate_chunk(
-    params: Mapping[str, FloatArray],
-    levers: Mapping[str, np.ndarray],
-    *,
-    n_months: int,
-    rng: np.random.Generator,
-    method: Method = "auto",
-) -> tuple[Plan, CaseBatch, FifoBatch | list[Trace]]:
-    """Draw and run every replication of a chunk.
-
-    The fast path's result is a :class:`FifoBatch` (times as rows, see
-    :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
-    *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
-    path; refused where it does not apply) or ``"auto"`` (the fast path where
-    it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
-    one for its cases and one for the repatriation rounds.
-    """
+def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
+             n_months: int, rng: np.random.Generator, method: str,
+             ) -> tuple[Plan, bool, list[dict[str, float]], list[list[np.random.SeedSequence]]]:
+    """The plan, whether the fast path runs, each draw's parameters and its two seeds."""
     plan = Plan.from_levers(levers, n_months)
     fifo = _use_fifo(plan, method)
     if fifo and not fast_path_applies(plan):
@@ -241,14 +229,55 @@ def simulate_chunk(
         msg = "the detention model needs a Generator made from a numpy SeedSequence"
         raise TypeError(msg)
     pairs = [s.spawn(2) for s in seq.spawn(n)]  # (cases, repatriation) per draw
-    cb = draw_batch(_rows(params, n), n_months, [p[0] for p in pairs],
-                    exempts=plan.exempts)
+    return plan, fifo, _rows(params, n), pairs
+
+
+def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]],
+         pairs: list[list[np.random.SeedSequence]],
+         ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
+    """Draw and run the replications of *rows*."""
+    cb = draw_batch(rows, plan.n_months, [p[0] for p in pairs], exempts=plan.exempts)
     if fifo:
-        return plan, cb, fifo_batch(cb, plan)
-    traces = [simulate_replication(cb.case(k), plan,
-                                   np.random.Generator(np.random.PCG64(pairs[k][1])))
-              for k in range(n)]
-    return plan, cb, traces
+        return cb, fifo_batch(cb, plan)
+    return cb, [simulate_replication(cb.case(k), plan,
+                                     np.random.Generator(np.random.PCG64(pairs[k][1])))
+                for k in range(cb.size)]
+
+
+def _parts(rows: list[dict[str, float]], n_months: int) -> list[slice]:
+    """Consecutive draws, in parts of about :data:`BATCH_CELLS` expected cases in all.
+
+    Each draw has its own streams, so how a chunk is cut does not change any
+    number; it bounds memory whatever the chunk size.
+    """
+    if not rows:
+        return []
+    widest = max(int(r["detained_iraq"]) + int(r["detained_syria"])
+                 + float(r["arrivals_per_month"]) * n_months for r in rows)
+    per = max(1, int(BATCH_CELLS // max(1.0, widest)))
+    return [slice(i, min(len(rows), i + per)) for i in range(0, len(rows), per)]
+
+
+def simulate_chunk(
+    params: Mapping[str, FloatArray],
+    levers: Mapping[str, np.ndarray],
+    *,
+    n_months: int,
+    rng: np.random.Generator,
+    method: Method = "auto",
+) -> tuple[Plan, CaseBatch, FifoBatch | list[Trace]]:
+    """Draw and run every replication of a chunk, all at once (for inspection).
+
+    The fast path's result is a :class:`FifoBatch` (times as rows, see
+    :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
+    *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
+    path; refused where it does not apply) or ``"auto"`` (the fast path where
+    it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
+    one for its cases and one for the repatriation rounds.
+    """
+    plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
+    cb, result = _run(plan, fifo, rows, pairs)
+    return plan, cb, result
 
 
 def simulate_traces(
@@ -300,17 +329,22 @@ class DetentionModel:
     ) -> dict[str, np.ndarray]:
         """Run one chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
         want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
-        plan, cb, result = simulate_chunk(params, levers, n_months=n_months, rng=rng,
-                                          method=method)
-        if isinstance(result, FifoBatch):
-            return record_batch(cb, result, plan, want)
+        plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
+        n = len(rows)
         out: dict[str, np.ndarray] = {}
         for decl in INFO.outputs:
             if decl.name in want:
-                shape = (cb.size, n_months + 1) if decl.dims else (cb.size,)
-                out[decl.name] = np.empty(shape)
-        for k, trace in enumerate(result):
-            rec = record(cb.case(k), trace, plan)
-            for name, arr in out.items():
-                arr[k] = rec[name]
+                out[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
+        # Parts of the chunk in turn: memory is bounded by BATCH_CELLS, not by the chunk.
+        for part in _parts(rows, n_months):
+            cb, result = _run(plan, fifo, rows[part], pairs[part])
+            if isinstance(result, FifoBatch):
+                recorded = record_batch(cb, result, plan, want)
+                for name, arr in out.items():
+                    arr[part] = recorded[name]
+                continue
+            for k, trace in enumerate(result):
+                rec = record(cb.case(k), trace, plan)
+                for name, arr in out.items():
+                    arr[part.start + k] = rec[name]
         return out
