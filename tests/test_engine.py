@@ -164,3 +164,17 @@ def test_no_model_names_a_parameter_like_an_output():
         info = get_model(name).info
         clash = {p.name for p in info.parameters} & {o.name for o in info.outputs}
         assert clash == set(), (name, clash)
+
+
+@pytest.mark.parametrize("shape", [(5,), (700, 61), (1_300, 61, 7), (3, 5, 2, 4), (1, 61)])
+def test_place_draws_is_the_transposed_assignment(shape):
+    """The blocked chunk placement equals ``buffer[..., lo:hi] = moveaxis(chunk, 0, -1)``."""
+    from threatsim.engine import place_draws
+
+    rng = np.random.default_rng(0)
+    chunk = rng.random(shape)
+    buf = np.full((*shape[1:], 2_500), np.nan)
+    ref = buf.copy()
+    place_draws(buf, chunk, 37)
+    ref[..., 37:37 + shape[0]] = np.moveaxis(chunk, 0, -1)
+    np.testing.assert_array_equal(buf, ref)

@@ -71,6 +71,31 @@ class ChunkTask:
     out: dict[str, np.ndarray] | None = None
 
 
+#: Draws per block when a chunk is transposed into a draw-last buffer: a block of
+#: source rows and its destination columns stay in the CPU cache (measured best for
+#: 61 to 2,562 cells per draw; much smaller blocks are pathologically slow).
+_PLACE_BLOCK = 512
+
+
+def place_draws(buffer: np.ndarray, chunk: np.ndarray, lo: int) -> None:
+    """``buffer[..., lo:lo + m] = moveaxis(chunk, 0, -1)`` for a chunk (m, *cell), blocked.
+
+    The plain assignment walks the chunk with a stride of a whole draw for each
+    value it writes, missing the cache every time (about 14x slower for a
+    (8192, 61, 7) chunk); a few hundred draws at a time are transposed in cache.
+    """
+    m = chunk.shape[0]
+    cells = int(np.prod(chunk.shape[1:], dtype=np.int64))
+    if cells <= 1:
+        buffer[..., lo:lo + m] = chunk.reshape(buffer[..., lo:lo + m].shape)
+        return
+    src = chunk.reshape(m, cells)
+    dst = buffer.reshape(cells, buffer.shape[-1])  # a view: buffers are C-contiguous
+    for s in range(0, m, _PLACE_BLOCK):
+        e = min(m, s + _PLACE_BLOCK)
+        dst[:, lo + s:lo + e] = src[s:e].T
+
+
 def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     """Run the model on one chunk (top-level, so process pools can pickle it)."""
     model = get_model(task.model)
@@ -355,7 +380,7 @@ def run(
                         continue  # the model wrote it in place
                     if name not in buffers:
                         buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
-                    buffers[name][..., lo:hi] = np.moveaxis(arr, 0, -1)
+                    place_draws(buffers[name], arr, lo)
         guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, plan.params, settings)
