@@ -440,10 +440,15 @@ def test_levers_do_not_change_who_arrives():
         assert np.array_equal(x.trial_days, y.trial_days)
 
 
-def test_same_dataset_in_process_and_on_two_workers():
-    """Determinism: the SimPy model gives a bit-identical Dataset with executor=2."""
-    sc = threatsim.load_scenario(SCENARIOS / "detention_iraq_syria.toml").with_values(
+@pytest.mark.parametrize("name", ["detention_iraq_syria.toml",
+                                  "whatif/repatriation_stalled.toml"],
+                         ids=["SimPy", "fast path"])
+def test_same_dataset_in_process_and_on_two_workers(name):
+    """Determinism: SimPy path and fast path give a bit-identical Dataset with executor=2."""
+    sc = threatsim.load_scenario(SCENARIOS / name).with_values(
         {"horizon": 6, "outputs.report_months": ["2019-01", "2019-07"]})
+    fast = det.fast_path_applies(Plan.from_levers(sc.lever_schedule(), sc.horizon))
+    assert fast == (name != "detention_iraq_syria.toml")
     a = threatsim.run(sc, draws=6, chunk_size=2, seed=4)
     b = threatsim.run(sc, draws=6, chunk_size=2, seed=4, executor=2)
     xr.testing.assert_identical(a, b)
