@@ -122,3 +122,28 @@ def test_cli_sensitivity_bad_input_exits_2(toy_model, tmp_path, capsys, args, me
     path = toy_toml(tmp_path / "toy.toml")
     assert main(["sensitivity", str(path), *args, "--draws", "20"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sensitivity_runs_every_model_evaluation_on_the_executor(financing_path):
+    """Sobol runs, rank-correlation run and readings go through the executor; same numbers."""
+    from threatsim.executors import InProcessExecutor
+
+    class Counting(InProcessExecutor):
+        tasks = 0
+
+        def map_chunks(self, fn, tasks):
+            for task in tasks:
+                Counting.tasks += 1
+                yield fn(task)
+
+    sc = threatsim.load_scenario(financing_path)
+    kw = {"at": "2020-01", "n": 64, "draws": 400, "seed": 3, "n_resamples": 9}
+    here = threatsim.sensitivity(sc, "reserves", **kw)
+    counted = threatsim.sensitivity(sc, "reserves", executor=Counting(), **kw)
+    d = here.sizes["parameter"]
+    # (d + 2) Sobol evaluations of 64 columns each, cut into chunks, and the ordinary
+    # run of 400 draws (the readings of the ranges add more).
+    chunks = -(-64 // sc.run.chunk_size) * (d + 2) + -(-400 // sc.run.chunk_size)
+    assert d >= 3 and Counting.tasks >= chunks
+    pooled = threatsim.sensitivity(sc, "reserves", executor=2, **kw)
+    assert here.identical(counted) and here.identical(pooled)

@@ -46,7 +46,8 @@ from scipy.stats import qmc
 
 from threatsim.analysis._common import format_value, model_dims, outcome_series, require_output
 from threatsim.distributions import RANGED_KINDS, DistSpec
-from threatsim.engine import ChunkExecutor, ChunkTask, run_chunk
+from threatsim.engine import ChunkExecutor, ChunkTask, InProcessExecutor, run_chunk
+from threatsim.executors import resolve_executor
 from threatsim.engine import run as run_scenario
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model
@@ -201,9 +202,15 @@ def _month(scenario: Scenario, output: str, at: str | None) -> int | None:
 
 
 def _model_function(scenario: Scenario, output: str, t: int | None, names: Sequence[str],
-                    *, seed: int, chunk_size: int, replicates: int
+                    *, seed: int, chunk_size: int, replicates: int,
+                    executor: ChunkExecutor | None = None
                     ) -> Callable[[np.ndarray], np.ndarray]:
-    """``x (d, m) -> output at month t`` by running the model on given parameter values."""
+    """``x (d, m) -> output at month t`` by running the model on given parameter values.
+
+    The columns are cut into chunks that run on *executor* (default in-process);
+    each chunk's chance is keyed by its index, so every executor gives the same values.
+    """
+    ex = executor if executor is not None else InProcessExecutor()
     decl = {o.name: o for o in get_model(scenario.model).info.outputs}[output]
     levers = scenario.lever_schedule()
     fixed = {n: float(p.dist.ppf(np.array([0.5]))[0]) for n, p in scenario.parameters.items()
@@ -217,13 +224,15 @@ def _model_function(scenario: Scenario, output: str, t: int | None, names: Seque
             if p.share_of is not None:
                 params[n] = np.minimum(params[n], params[p.share_of])
         out = np.empty(m)
-        for k, lo in enumerate(range(0, m, chunk_size)):
-            hi = min(m, lo + chunk_size)
-            task = ChunkTask(index=k, model=scenario.model,
-                             params={n: v[lo:hi] for n, v in params.items()}, levers=levers,
-                             n_months=scenario.horizon, seed=seed, replicates=replicates,
-                             outputs=frozenset([output]))
-            arr = run_chunk(task)[1][output]
+        tasks = (ChunkTask(index=k, model=scenario.model,
+                           params={n: v[lo:lo + chunk_size] for n, v in params.items()},
+                           levers=levers, n_months=scenario.horizon, seed=seed,
+                           replicates=replicates, outputs=frozenset([output]))
+                 for k, lo in enumerate(range(0, m, chunk_size)))
+        for k, result in ex.map_chunks(run_chunk, tasks):
+            lo = k * chunk_size
+            arr = result[output]
+            hi = lo + arr.shape[0]
             if replicates > 1:
                 arr = arr.mean(axis=1)
             if t is not None:
@@ -372,8 +381,10 @@ def sensitivity(
     if not names:
         raise ScenarioError("has no uncertain parameter (every one is a point value)",
                             path=scenario.path, key="parameters", value=list(scenario.parameters))
+    ex = resolve_executor(executor, scenario.run.workers)
     func = _model_function(scenario, output, t, names, seed=seed,
-                           chunk_size=scenario.run.chunk_size, replicates=scenario.run.replicates)
+                           chunk_size=scenario.run.chunk_size, replicates=scenario.run.replicates,
+                           executor=ex)
     dists = [scenario.parameters[nm].dist for nm in names]
     note = ""
     res: SobolIndices | None = None
@@ -385,7 +396,7 @@ def sensitivity(
             raise
         note = (f"{output} {exc.expected}, so Sobol indices are not computed (e.g. 'never "
                 "reached'); see the rank correlations")
-    ds_run = run_scenario(scenario, draws=draws, seed=seed, executor=executor, progress=False)
+    ds_run = run_scenario(scenario, draws=draws, seed=seed, executor=ex, progress=False)
     rho = rank_correlations(ds_run, output, at).reindex(parameter=names)
     nan = np.full(len(names), np.nan)
     data: dict[str, Any] = {
@@ -416,7 +427,7 @@ def sensitivity(
     }
     if readings:
         rd = range_readings(scenario, output, month or None, draws=draws, seed=seed,
-                            executor=executor)
+                            executor=ex)
         out["readings"] = rd
     return out
 
