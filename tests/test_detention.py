@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import threatsim
 from tests.conftest import SCENARIOS
+from threatsim import compiled
 from threatsim.errors import ScenarioError
 from threatsim.models import detention as det
 from threatsim.models.detention import DAYS_PER_MONTH, Plan, draw_cases
@@ -189,6 +190,29 @@ def test_fifo_starts_equal_a_heap_of_free_servers(servers, data):
             start = max(arrive[k, r], heapq.heappop(free))
             heapq.heappush(free, start + service[k, r])
             assert starts[k, r] == start, (k, r)
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba is not installed")
+@pytest.mark.parametrize("servers", [1, 3, 10])
+def test_compiled_recursion_equals_the_numpy_one(monkeypatch, servers):
+    """With numba the recursion runs compiled, row by row: the same numbers, bit for bit."""
+    from threatsim.models.detention_fastpath import _station
+
+    rng = np.random.default_rng(servers)
+    arrive = np.sort(rng.choice([0.0, 1.0, 2.5], size=(5, 300)) + rng.random((5, 300)) * 50,
+                     axis=1)
+    arrive[:, :20] = 0.0  # an initial stock: ties at 0
+    arrive[3, 250:] = np.inf  # padding of a shorter row
+    service = np.where(rng.random((5, 300)) < 0.5, 1.0, rng.exponential(2.0, (5, 300)))
+    service[1] = 0.0
+    out = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("THREATSIM_COMPILED", flag)
+        out[flag] = np.empty_like(arrive)
+        _station(arrive, service, servers, out[flag])
+    assert np.array_equal(out["1"], out["0"])
+    by_case = det.fifo_starts(arrive[:3].T.copy(), service[:3].T.copy(), servers)
+    assert np.array_equal(out["0"][:3], by_case.T)
 
 
 @settings(max_examples=30, deadline=None)
