@@ -236,7 +236,8 @@ class ReservesStock:
         if losses is not None:
             found, lost_share = losses
             left = reserves[found] - seized[found]
-            seized[found] += left * lost_share
+            # Never more than is there (seized + left * share can round an ulp above).
+            seized[found] = np.minimum(seized[found] + left * lost_share, reserves[found])
         np.subtract(reserves, seized, out=avail)
         avail += revenue
         np.minimum(plan, avail, out=spend)
@@ -334,7 +335,8 @@ def _reserves_month(reserves, income_now, seize_share, invest, any_invest, plan,
         r = before[k]
         rev = invest[i] * r + income_now[i] if any_invest else income_now[i]
         seized = r * seize_share[i]
-        seized += (r - seized) * lost_share[k]
+        seized = seized + (r - seized) * lost_share[k]
+        seized = seized if seized <= r else r  # np.minimum(seized, r)
         value, spend = _settle(r, rev, seized, plan[i])
         new[i] = value
         if keep_flows:
