@@ -156,7 +156,7 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     Rows holding NaN use ``np.nanquantile`` (NaN are skipped, as xarray does).
     Equal to ``np.quantile(rows, quantiles, axis=1)`` bit for bit on rows without NaN.
     """
-    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    rows = np.asarray(rows)
     n_rows, n = rows.shape
     qs = np.asarray(quantiles, dtype=np.float64)
     out = np.empty((qs.size, n_rows))
@@ -166,7 +166,9 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     gamma = virtual - below
     pairs = [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
     for i in range(n_rows):
-        x = rows[i]
+        # One row at a time as contiguous doubles: integer counts (or a strided view)
+        # are converted a row at a time, never the whole array at once.
+        x = np.ascontiguousarray(rows[i], dtype=np.float64)
         if np.isnan(x).any():
             out[:, i] = np.nanquantile(x, qs)
             continue
