@@ -427,19 +427,26 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
                    guard: InterruptGuard, *,
                    out: str | os.PathLike[str] | None) -> xr.Dataset:
     """Summary from streamed chunks; with *out*, trajectories streamed to NetCDF too."""
-    from threatsim.streaming import NetCDFSink, StreamingSummary
+    from threatsim.streaming import PILOT_ROWS, NetCDFSink, StreamingSummary
 
     summary = StreamingSummary(plan.scenario, plan.settings)
     if out is None and ckpt is None:
         # Chunks are reduced where they run; only the first ones (shapes, pilots) travel whole.
         with Progress(plan.n_chunks, enabled=show, label=label) as bar:
             pos = 0
+            # The pilot needs whole chunks: as many as it takes to fill it, run at
+            # once (every worker busy), then fed in index order so that the pilot,
+            # and so the passes, do not depend on which chunk finished first.
+            per_chunk = plan.cs * plan.settings.replicates
+            first = min(plan.n_chunks, max(1, -(-PILOT_ROWS // per_chunk)))
             while pos < plan.n_chunks and summary.spec() is None:
-                for index, result in ex.map_chunks(run_chunk, [plan.task(pos)]):
+                batch = range(pos, min(plan.n_chunks, pos + first)) if pos == 0 else [pos]
+                got = dict(ex.map_chunks(run_chunk, [plan.task(i) for i in batch]))
+                for index in batch:
                     guard.check()
-                    summary.feed(index, result)
+                    summary.feed(index, got.pop(index))
                     bar.advance()
-                pos += 1
+                pos = batch[-1] + 1
             if pos < plan.n_chunks:
                 _reduced_pass(plan, ex, summary, list(range(pos, plan.n_chunks)), guard, bar)
         summary.end_pass()
