@@ -211,6 +211,11 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
         raw = [mode == "raw" for *_, mode in windows]
         ranges = [w[:3] for w in windows]
         collected = _gather(x, idx, token, ranges, bins, raw=raw) if windows else []
+        # No bin holds more than the chunk's rows: the counts travel from a worker in
+        # the smallest integer type that holds them (exact; merged into int64).
+        small = np.int16 if x.shape[0] <= np.iinfo(np.int16).max else np.int32
+        if x.shape[0] <= np.iinfo(small).max:
+            counts = counts.astype(small)
         return ("count", counts.reshape(x.shape[1], bins + 3), collected)
     _, token, lo, scale, bins, bin1, keyed = spec
     out: list[Any] = []
