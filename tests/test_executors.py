@@ -229,7 +229,11 @@ def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
         [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "financing.toml"),
          "--draws", "3000000", "--chunk-size", "20000", "--keep", "draws",
          "--out", str(out), "--no-plot", "--quiet", *where],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        # A shell starts background jobs with SIGINT ignored, and children inherit
+        # that (then Python installs no KeyboardInterrupt handler): give the run
+        # the default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 30
         while not list(tmp_path.glob(".big.nc.*")) and time.monotonic() < deadline:
