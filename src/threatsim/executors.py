@@ -72,16 +72,12 @@ class InterruptGuard:
     goes on; where it is inside xarray's NetCDF writer, the writer's lock is
     left held and its cleanup waits for it forever. While a guard is active,
     Ctrl-C is remembered; it raises at once unless the main thread is inside
-    a file backend (xarray's, netCDF4's), numba's compiler or a
-    garbage-collector callback, and
+    a file backend (xarray's, netCDF4's) or a garbage-collector callback, and
     :meth:`check` (the engine calls it after every chunk) raises it in any case. Installed only in the main
     thread and only over Python's default handler.
     """
 
-    # File backends (a lock left held deadlocks their cleanup) and numba's compiler
-    # (a kernel compiles on first use; an exception mid-compile can leave its caches
-    # half-written): Ctrl-C there waits for check() after the chunk.
-    _DEFER = ("/xarray/backends/", "netCDF4", "/h5netcdf/", "/zarr/", "/numba/", "/llvmlite/")
+    _DEFER = ("/xarray/backends/", "netCDF4", "/h5netcdf/", "/zarr/")
 
     def __init__(self) -> None:
         self.hit = False
