@@ -209,3 +209,27 @@ def test_cli_keep_summary_and_keep_draws(tmp_path: Path, capsys):
     np.testing.assert_array_equal(
         s["reserves"].values,
         bands(xr.load_dataset(tmp_path / "m.nc")["reserves"], s["quantile"].values).values)
+
+
+def test_one_pass_when_a_point_mass_sits_beside_continuous_values():
+    """Reserves with a mass at 0 next to a continuous part: the pilot's windows hold, one pass.
+
+    The windows around quantiles near the mass used to be sized for the pilot's
+    distinct values only; the continuous values keep coming in the full sample,
+    overflowed them, and every chunk was computed twice.
+    """
+    from threatsim.executors import InProcessExecutor
+
+    class Counting(InProcessExecutor):
+        runs = 0
+
+        def map_chunks(self, fn, tasks):
+            for task in tasks:
+                Counting.runs += 1
+                yield fn(task)
+
+    sc = threatsim.load_scenario(SCENARIOS / "financing.toml")
+    ds = threatsim.run(sc, draws=100_000, chunk_size=4_096, keep="summary",
+                       executor=Counting(), progress=False)
+    assert float(ds["p_zero_reserves"].isel(time=-1)) > 0.05  # the point mass is there
+    assert Counting.runs == -(-100_000 // 4_096)  # each chunk once

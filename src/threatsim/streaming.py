@@ -371,9 +371,14 @@ class ExactQuantiles:
             col = pilot_bins[:, c]
             for a, b in merged:
                 inside = pilot[(col >= a) & (col <= b), c]
-                distinct = np.unique(inside).size
+                values, counts = np.unique(inside, return_counts=True)
+                distinct = values.size
                 if distinct * 2 < inside.size:  # ties (counts, point masses): distinct values
-                    mode, expect = "collect", 2.0 * distinct + 64
+                    # Values seen once in the pilot (a continuous part beside a point mass,
+                    # e.g. reserves just above 0) keep coming in the full sample: scale them.
+                    once = int(np.count_nonzero(counts == 1))
+                    grow = self.expected_rows / max(pilot.shape[0], 1)
+                    mode, expect = "collect", 2.0 * (distinct - once + once * grow) + 64
                 else:  # continuous: the values themselves, selected with np.partition
                     mode, expect = "raw", inside.size / pilot.shape[0] * self.expected_rows
                 total += expect
