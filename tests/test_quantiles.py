@@ -41,3 +41,40 @@ def test_property_equals_numpy(seed, n, q, ties):
     if ties:
         x = np.round(x, 0)
     np.testing.assert_array_equal(row_quantiles(x, q), np.quantile(x, q, axis=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3_000),
+       q=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+       span=st.sampled_from([1, 5, 30_000, 2**40, 2**62]),
+       dtype=st.sampled_from(["int64", "int32", "int16", "uint8", "uint32"]),
+       compiled_on=st.booleans())
+def test_integer_rows_equal_numpy(seed, n, q, span, dtype, compiled_on):
+    """Counts of people (integer rows) are counted, not sorted: still np.quantile's values,
+    for narrow spans (counted) and spans too wide to count (left to the float path)."""
+    import os
+
+    info = np.iinfo(dtype)
+    lo = max(int(info.min), -span // 2)
+    hi = min(int(info.max), lo + span)
+    x = np.random.default_rng(seed).integers(lo, hi, size=(2, n), endpoint=True).astype(dtype)
+    old = os.environ.get("THREATSIM_COMPILED")
+    os.environ["THREATSIM_COMPILED"] = "1" if compiled_on else "0"
+    try:
+        got = row_quantiles(x, q)
+    finally:
+        if old is None:
+            del os.environ["THREATSIM_COMPILED"]
+        else:
+            os.environ["THREATSIM_COMPILED"] = old
+    # The reference takes the values as doubles: np.quantile on int32 rows computes the
+    # difference of two order statistics in int32, which overflows for spans > 2**31.
+    np.testing.assert_array_equal(got, np.quantile(x.astype(np.float64), q, axis=1))
+
+
+def test_integer_rows_at_the_int64_limits():
+    """A row spanning all of int64 (its width overflows) is not counted, yet exact."""
+    big = np.iinfo(np.int64)
+    x = np.array([[big.min, -5, 0, 3, 8, big.max] * 10])
+    q = [0.25, 0.5, 0.75]  # between values numpy's own int arithmetic does not overflow on
+    np.testing.assert_array_equal(row_quantiles(x, q), np.quantile(x, q, axis=1))

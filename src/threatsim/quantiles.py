@@ -6,6 +6,10 @@ bracketed from a sorted strided subsample; only the values inside the
 brackets are partitioned. The result equals ``np.quantile(..., method=
 "linear")`` exactly (the same order statistics, the same interpolation
 formula), and rows where a bracket misses fall back to ``np.partition``.
+
+Integer rows (counts of people) whose values span a modest range are counted
+instead: one pass tallies each value, and the order statistics are read off
+the running count (the same integers np.quantile picks, so the same result).
 """
 
 from __future__ import annotations
@@ -150,6 +154,58 @@ def _mask3(x, lo, hi, mask):  # pragma: no cover - compiled; equality with numpy
         mask[i] = ((v >= l0) & (v <= h0)) | ((v >= l1) & (v <= h1)) | ((v >= l2) & (v <= h2))
 
 
+#: Integer rows whose values span at most this many (or 4x the row's length) are
+#: counted value by value instead of bracketed (people: a few tens of thousands).
+_COUNT_SPAN = 1 << 20
+
+
+def _int_order_stats(x: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
+    """Order statistics of ranks *ranks* (ascending) of integer row *x* by counting; None
+    if its values span too wide a range. Exact: an integer's count needs no comparison
+    of doubles, and the values are the row's own integers."""
+    if x.size == 0:
+        return None
+    limit = max(_COUNT_SPAN, 4 * x.size)
+    if compiled.enabled():
+        found, values = _count_ranks(x, ranks, limit)
+        return values if found else None
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo >= limit:
+        return None
+    cum = np.cumsum(np.bincount(x - lo, minlength=hi - lo + 1))
+    return lo + np.searchsorted(cum, ranks, side="right")
+
+
+@compiled.kernel
+def _count_ranks(x, ranks, limit):  # pragma: no cover - compiled; equality with numpy is tested
+    """:func:`_int_order_stats`'s numpy path in one compiled pass over *x* (plus the counts)."""
+    lo = x[0]
+    hi = x[0]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    out = np.empty(ranks.shape[0], dtype=np.int64)
+    span = hi - lo
+    if span < 0 or span >= limit:  # span < 0: the difference overflowed int64
+        return False, out
+    counts = np.zeros(hi - lo + 1, dtype=np.int64)
+    for i in range(x.shape[0]):
+        counts[x[i] - lo] += 1
+    j = 0
+    cum = 0
+    for b in range(counts.shape[0]):
+        cum += counts[b]
+        while j < ranks.shape[0] and ranks[j] < cum:
+            out[j] = lo + b
+            j += 1
+        if j == ranks.shape[0]:
+            break
+    return True, out
+
+
 def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     """Quantiles (linear interpolation) of each row of a 2-D array, shape (len(q), n_rows).
 
@@ -165,7 +221,20 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     above = np.minimum(below + 1, n - 1)
     gamma = virtual - below
     pairs = [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
+    wanted = np.array(sorted({r for pair in pairs for r in pair}), dtype=np.int64)
+    # Counts of people: order statistics by counting (exact, one pass, no doubles). Values
+    # beyond 2**53 would not survive the conversion np.quantile makes, so are left to it.
+    counted = (rows.dtype.kind == "i" or (rows.dtype.kind == "u" and rows.dtype.itemsize < 8)) \
+        and n > 0
     for i in range(n_rows):
+        if counted:
+            xi = np.ascontiguousarray(rows[i], dtype=np.int64)
+            at = _int_order_stats(xi, wanted)
+            if at is not None and abs(int(at[0])) < 2**53 and abs(int(at[-1])) < 2**53:
+                value = dict(zip(wanted.tolist(), at.astype(np.float64).tolist(), strict=True))
+                for j, (b, a) in enumerate(pairs):
+                    out[j, i] = _lerp(value[b], value[a], float(gamma[j]))
+                continue
         # One row at a time as contiguous doubles: integer counts (or a strided view)
         # are converted a row at a time, never the whole array at once.
         x = np.ascontiguousarray(rows[i], dtype=np.float64)
