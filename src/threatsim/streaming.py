@@ -51,6 +51,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from threatsim.binning import bins_of as _bins_of
+from threatsim.binning import collect as _collect
+from threatsim.binning import count_pass, float_keys, key_floats
+from threatsim.binning import gather as _gather
 from threatsim.models import get_model
 
 if TYPE_CHECKING:
@@ -61,29 +65,6 @@ __all__ = ["ExactQuantiles", "NetCDFSink", "StreamingSummary", "float_keys", "ke
 
 #: Values per cell kept in pass 1 to place the bins (a larger sample needs 2+ passes).
 PILOT_ROWS = 16384
-
-_SIGN = np.uint64(0x8000_0000_0000_0000)
-_LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
-
-
-def float_keys(x: np.ndarray) -> np.ndarray:
-    """Order-preserving ``uint64`` keys of float64 values (NaN: the largest key)."""
-    u = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64)
-    neg = u >> np.uint64(63)
-    keys = u ^ ((neg * _LOW63) | _SIGN)
-    nan = np.isnan(x)
-    if nan.any():
-        keys[nan] = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
-    return keys
-
-
-def key_floats(k: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`float_keys` (for non-NaN keys)."""
-    k = np.asarray(k, dtype=np.uint64)
-    pos = k >> np.uint64(63)  # 1 for keys of non-negative floats
-    u = np.where(pos == 1, k ^ _SIGN, ~k)
-    return u.view(np.float64)
-
 
 def quantile_ranks(n: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """numpy's ``linear`` method: the two order statistics and the weight.
@@ -146,54 +127,6 @@ class _Group:
     seen: int = 0
 
 
-def _bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
-    """Pass-1 bin of every value of ``x`` (m, C): 0 under, 1..B, B+1 over, B+2 NaN; plus the
-    cell's offset ``c * (B + 3)``. The same float operations in every pass and process."""
-    t = np.subtract(x, lo)
-    t *= scale
-    t += 1.0
-    np.clip(t, 0.0, float(bins + 1), out=t)
-    nan = np.isnan(t)
-    if nan.any():
-        t[nan] = bins + 2
-    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
-    idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
-    return idx
-
-
-_GID_CACHE: dict[str, np.ndarray] = {}
-
-
-def _gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
-            raw: list[bool] | None = None) -> list:
-    """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
-    (as they are where *raw* says so, else as distinct values with counts)."""
-    gid = _GID_CACHE.get(token)
-    if gid is None:
-        gid = np.full(x.shape[1] * (bins + 3), -1, dtype=np.int32)
-        for j, (cell, b_lo, b_hi) in enumerate(ranges):
-            gid[cell * (bins + 3) + b_lo: cell * (bins + 3) + b_hi + 1] = j
-        if len(_GID_CACHE) > 8:
-            _GID_CACHE.clear()
-        _GID_CACHE[token] = gid
-    g = gid[idx]
-    sel = g >= 0
-    gsel, vsel = g[sel], x[sel]
-    if len(ranges) < 2**15:  # a stable sort of 16-bit keys is a radix sort
-        gsel = gsel.astype(np.int16)
-    order = np.argsort(gsel, kind="stable")
-    gsel, vsel = gsel[order], vsel[order]
-    cuts = np.searchsorted(gsel, np.arange(len(ranges) + 1))
-    out: list[Any] = []
-    for j in range(len(ranges)):
-        part = vsel[cuts[j]:cuts[j + 1]]
-        if raw is not None and raw[j]:
-            out.append(("raw", part.copy()) if part.size else None)
-        else:
-            out.append(_collect(part, None))
-    return out
-
-
 def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
     """What one chunk ``x`` (m, C) contributes to a pass of :class:`ExactQuantiles`.
 
@@ -203,20 +136,16 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
     the pilot expects the quantiles) in pass 1, the few values inside the
     selected bins (as distinct values with counts) afterwards.
     """
-    x = np.asarray(x, dtype=np.float64)
     if spec[0] == "count":
         _, lo, scale, bins, token, windows = spec
-        idx = _bins_of(x, lo, scale, bins)
-        counts = np.bincount(idx.ravel(order="K"), minlength=x.shape[1] * (bins + 3))
-        raw = [mode == "raw" for *_, mode in windows]
-        ranges = [w[:3] for w in windows]
-        collected = _gather(x, idx, token, ranges, bins, raw=raw) if windows else []
+        counts, collected = count_pass(x, lo, scale, bins, token, windows)
         # No bin holds more than the chunk's rows: the counts travel from a worker in
         # the smallest integer type that holds them (exact; merged into int64).
         small = np.int16 if x.shape[0] <= np.iinfo(np.int16).max else np.int32
         if x.shape[0] <= np.iinfo(small).max:
             counts = counts.astype(small)
         return ("count", counts.reshape(x.shape[1], bins + 3), collected)
+    x = np.asarray(x, dtype=np.float64)
     _, token, lo, scale, bins, bin1, keyed = spec
     out: list[Any] = []
     if bin1:
@@ -233,14 +162,6 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
         else:
             out.append(_collect(x[:, cell][mask], k[mask]))
     return ("groups", out)
-
-
-def _collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
-    if vals.size == 0:
-        return None
-    kk = float_keys(vals) if k is None else k
-    u, cnt = np.unique(vals, return_counts=True)
-    return ("vals", u, cnt, int(kk.min()), int(kk.max()))
 
 
 class ExactQuantiles:

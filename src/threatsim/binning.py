@@ -1,0 +1,225 @@
+"""Binning a chunk for the streamed exact quantiles (:mod:`threatsim.streaming`).
+
+Pass 1 of :class:`threatsim.streaming.ExactQuantiles` puts every value of a
+chunk in a bin of its cell and keeps the values that fall in the pilot's
+windows. That is most of the work done per chunk in a summary run, and it runs
+where the chunk was computed (a dask worker). :func:`count_pass` does it in one
+compiled pass over the chunk where numba is installed (see
+:mod:`threatsim.compiled`); the numpy functions here are its reference, and
+the two give the same bins, counts and kept values (tested).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from threatsim import compiled
+
+__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "key_floats"]
+
+_SIGN = np.uint64(0x8000_0000_0000_0000)
+_LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+def float_keys(x: np.ndarray) -> np.ndarray:
+    """Order-preserving ``uint64`` keys of float64 values (NaN: the largest key)."""
+    u = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64)
+    neg = u >> np.uint64(63)
+    keys = u ^ ((neg * _LOW63) | _SIGN)
+    nan = np.isnan(x)
+    if nan.any():
+        keys[nan] = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+    return keys
+
+
+def key_floats(k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`float_keys` (for non-NaN keys)."""
+    k = np.asarray(k, dtype=np.uint64)
+    pos = k >> np.uint64(63)  # 1 for keys of non-negative floats
+    u = np.where(pos == 1, k ^ _SIGN, ~k)
+    return u.view(np.float64)
+
+
+def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
+    """Pass-1 bin of every value of ``x`` (m, C): 0 under, 1..B, B+1 over, B+2 NaN; plus the
+    cell's offset ``c * (B + 3)``. The same float operations in every pass and process."""
+    t = np.subtract(x, lo)
+    t *= scale
+    t += 1.0
+    np.clip(t, 0.0, float(bins + 1), out=t)
+    nan = np.isnan(t)
+    if nan.any():
+        t[nan] = bins + 2
+    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+    idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
+    return idx
+
+
+_GID_CACHE: dict[str, np.ndarray] = {}
+
+
+def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
+    """``table[c * (B + 3) + b]``: the group (window) that bin b of cell c belongs to, or -1.
+
+    Cached by the pass's *token*: every chunk of a pass reduced in this process shares it.
+    """
+    gid = _GID_CACHE.get(token)
+    if gid is None:
+        gid = np.full(cells * (bins + 3), -1, dtype=np.int32)
+        for j, (cell, b_lo, b_hi) in enumerate(ranges):
+            gid[cell * (bins + 3) + b_lo: cell * (bins + 3) + b_hi + 1] = j
+        if len(_GID_CACHE) > 8:
+            _GID_CACHE.clear()
+        _GID_CACHE[token] = gid
+    return gid
+
+
+def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
+           raw: list[bool] | None = None) -> list:
+    """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
+    (as they are where *raw* says so, else as distinct values with counts)."""
+    gid = _group_table(token, x.shape[1], bins, ranges)
+    g = gid[idx]
+    sel = g >= 0
+    gsel, vsel = g[sel], x[sel]
+    if len(ranges) < 2**15:  # a stable sort of 16-bit keys is a radix sort
+        gsel = gsel.astype(np.int16)
+    order = np.argsort(gsel, kind="stable")
+    gsel, vsel = gsel[order], vsel[order]
+    cuts = np.searchsorted(gsel, np.arange(len(ranges) + 1))
+    out: list[Any] = []
+    for j in range(len(ranges)):
+        part = vsel[cuts[j]:cuts[j + 1]]
+        if raw is not None and raw[j]:
+            out.append(("raw", part.copy()) if part.size else None)
+        else:
+            out.append(collect(part, None))
+    return out
+
+
+def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
+    """Values as distinct values with counts, and the keys of the smallest and largest."""
+    if vals.size == 0:
+        return None
+    kk = float_keys(vals) if k is None else k
+    u, cnt = np.unique(vals, return_counts=True)
+    return ("vals", u, cnt, int(kk.min()), int(kk.max()))
+
+
+def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
+               windows: list) -> tuple[np.ndarray, list]:
+    """Pass 1 on one chunk ``x`` (m, C): the count of every bin of every cell (flat,
+    ``C * (B + 3)``), and for each window ``(cell, first bin, last bin, mode)`` the
+    values inside it (``("raw", values)``, or ``("vals", distinct, counts, kmin, kmax)``
+    for mode ``"collect"``; None when empty)."""
+    ranges = [w[:3] for w in windows]
+    raw = [mode == "raw" for *_, mode in windows]
+    if compiled.enabled():
+        return _count_pass_compiled(np.ascontiguousarray(x), lo, scale, bins, token, ranges, raw)
+    x = np.asarray(x, dtype=np.float64)
+    idx = bins_of(x, lo, scale, bins)
+    counts = np.bincount(idx.ravel(order="K"), minlength=x.shape[1] * (bins + 3))
+    return counts, gather(x, idx, token, ranges, bins, raw=raw) if windows else []
+
+
+def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                         token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
+    gid = _group_table(token, x.shape[1], bins, ranges)
+    keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
+    counts, values, repeats, cuts, distinct = _count_and_gather(
+        x, np.asarray(lo, dtype=np.float64), np.asarray(scale, dtype=np.float64), bins, gid,
+        keep_raw)
+    out: list[Any] = []
+    for j in range(len(ranges)):
+        a, size = int(cuts[j]), int(cuts[j + 1] - cuts[j])
+        if size == 0:
+            out.append(None)
+        elif raw[j]:
+            out.append(("raw", values[a:a + size].copy()))
+        else:
+            u = values[a:a + int(distinct[j])].copy()
+            ends = float_keys(u[[0, -1]])
+            out.append(("vals", u, repeats[a:a + int(distinct[j])].copy(),
+                        int(ends[0]), int(ends[1])))
+    return counts, out
+
+
+@compiled.kernel
+def _count_and_gather(x, lo, scale, bins, gid, keep_raw):  # pragma: no cover - compiled
+    """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes over *x*.
+
+    The bin of a value is computed with the same double operations as
+    :func:`bins_of` ((x - lo) * scale + 1, clipped to [0, B + 1], NaN to B + 2,
+    truncated). Values of each group come out together (``cuts``); the groups of
+    mode "collect" are sorted and reduced to distinct values (the first
+    ``distinct[g]`` entries of their stretch) and their ``repeats``, as
+    ``np.unique(..., return_counts=True)`` gives.
+    """
+    m, n_cells = x.shape
+    stride = bins + 3
+    top = float(bins + 1)
+    n_groups = keep_raw.shape[0]
+    counts = np.zeros(n_cells * stride, dtype=np.int64)
+    sizes = np.zeros(n_groups, dtype=np.int64)
+    where = np.empty(m * n_cells, dtype=np.int32)
+    for i in range(m):
+        for c in range(n_cells):
+            t = (np.float64(x[i, c]) - lo[c]) * scale[c]
+            t += 1.0
+            if np.isnan(t):
+                b = bins + 2
+            else:
+                if t < 0.0:
+                    t = 0.0
+                if t > top:
+                    t = top
+                b = int(t)
+            k = c * stride + b
+            counts[k] += 1
+            g = gid[k]
+            where[i * n_cells + c] = g
+            if g >= 0:
+                sizes[g] += 1
+    cuts = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        cuts[g + 1] = cuts[g] + sizes[g]
+    values = np.empty(cuts[n_groups], dtype=np.float64)
+    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    fill = cuts[:n_groups].copy()
+    if n_groups > 0:
+        for i in range(m):
+            for c in range(n_cells):
+                g = where[i * n_cells + c]
+                if g >= 0:
+                    values[fill[g]] = np.float64(x[i, c])
+                    fill[g] += 1
+    distinct = sizes.copy()
+    for g in range(n_groups):
+        if keep_raw[g] or sizes[g] == 0:
+            continue
+        a = cuts[g]
+        seg = values[a:cuts[g + 1]]
+        first = seg[0]
+        same = not np.isnan(first)
+        for j in range(seg.shape[0]):
+            if seg[j] != first:
+                same = False
+                break
+        if same:  # a point mass (e.g. nobody imprisoned yet): one value, no sort
+            repeats[a] = seg.shape[0]
+            distinct[g] = 1
+            continue
+        seg.sort()
+        w = 0
+        for j in range(seg.shape[0]):
+            # np.unique: NaN (sorted last) count as one value
+            if w == 0 or (seg[j] != seg[w - 1] and not (np.isnan(seg[j]) and np.isnan(seg[w - 1]))):
+                seg[w] = seg[j]
+                repeats[a + w] = 1
+                w += 1
+            else:
+                repeats[a + w - 1] += 1
+        distinct[g] = w
+    return counts, values, repeats, cuts, distinct
