@@ -86,6 +86,10 @@ def place_draws(buffer: np.ndarray, chunk: np.ndarray, lo: int) -> None:
     """
     m = chunk.shape[0]
     cells = int(np.prod(chunk.shape[1:], dtype=np.int64))
+    moved = np.moveaxis(chunk, 0, -1)
+    if moved.flags.c_contiguous:  # recorded with the draws last: rows copy as they are
+        buffer[..., lo:lo + m] = moved
+        return
     if cells <= 1:
         buffer[..., lo:lo + m] = chunk.reshape(buffer[..., lo:lo + m].shape)
         return
@@ -113,34 +117,40 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
 
 
 @dataclass(frozen=True, slots=True)
-class NarrowedInts:
-    """An integer chunk output shipped in the smallest integer type that holds it.
+class ShippedChunk:
+    """A chunk output as it travels from a worker process to the client.
 
-    Counts of people (tens of thousands at most) travel from a worker process
-    as int16 or int32 instead of int64: a quarter or half of the bytes to
-    pickle, send and receive. Exact: the values are whole and within range,
-    and the client writes them into a buffer of the original ``dtype``.
+    ``values`` is the output with its draw axis last, contiguous: the layout of
+    the client's buffers, which it is copied into as is (a model records
+    months with the draws last, so nobody transposes it). Integers travel in the
+    smallest integer type that holds them (counts of people, tens of thousands
+    at most: 2 bytes unsigned instead of 8); exact, since the client writes
+    them into a buffer of the output's own ``dtype``.
     """
 
-    values: np.ndarray
+    values: np.ndarray  # (*cells, chunk draws)
     dtype: np.dtype
 
 
-def _narrowed(arr: np.ndarray) -> np.ndarray | NarrowedInts:
-    if arr.dtype.kind not in "iu" or arr.dtype.itemsize <= 2 or arr.size == 0:
-        return arr
-    lo, hi = int(arr.min()), int(arr.max())
-    for small in (np.int16, np.int32):
-        info = np.iinfo(small)
-        if info.min <= lo and hi <= info.max and np.dtype(small).itemsize < arr.dtype.itemsize:
-            return NarrowedInts(arr.astype(small), arr.dtype)
-    return arr
+def _draw_last(arr: np.ndarray) -> ShippedChunk:
+    moved = np.moveaxis(arr, 0, -1)
+    dtype = arr.dtype
+    if dtype.kind in "iu" and dtype.itemsize > 1 and arr.size:
+        lo, hi = int(moved.min()), int(moved.max())
+        # Counts are never negative: unsigned types hold twice the range (W2's
+        # populations, up to ~45,000, fit 2 bytes unsigned, not signed).
+        smaller = (np.uint8, np.uint16, np.uint32) if lo >= 0 else (np.int8, np.int16, np.int32)
+        for small in smaller:
+            info = np.iinfo(small)
+            if info.min <= lo and hi <= info.max and np.dtype(small).itemsize < dtype.itemsize:
+                return ShippedChunk(np.ascontiguousarray(moved, dtype=small), dtype)
+    return ShippedChunk(np.ascontiguousarray(moved), dtype)
 
 
-def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, np.ndarray | NarrowedInts]]:
-    """:func:`run_chunk` for a chunk whose result travels between processes (narrowed ints)."""
+def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, ShippedChunk]]:
+    """:func:`run_chunk` for a chunk whose result travels between processes (draws last)."""
     index, out = run_chunk(task)
-    return index, {name: _narrowed(arr) for name, arr in out.items()}
+    return index, {name: _draw_last(arr) for name, arr in out.items()}
 
 
 def _settings(scenario: Scenario, **overrides: Any) -> RunSettings:
@@ -305,7 +315,7 @@ def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
             if bar is not None:
                 bar.advance()
         todo = missing
-    # Results that cross a process boundary may come as NarrowedInts (only when the
+    # Results that cross a process boundary may come as ShippedChunk (only when the
     # caller asks for it with *narrow* and is ready to widen them).
     fn = run_chunk_shipped if narrow and type(executor) is not InProcessExecutor else run_chunk
     results = executor.map_chunks(fn, (plan.task(i, buffers) for i in todo))
@@ -412,11 +422,14 @@ def run(
                 for name, arr in result.items():
                     if direct is not None and name in direct:
                         continue  # the model wrote it in place
-                    dtype = arr.dtype
-                    if isinstance(arr, NarrowedInts):
-                        arr, dtype = arr.values, arr.dtype
+                    if isinstance(arr, ShippedChunk):  # already draws last
+                        if name not in buffers:
+                            buffers[name] = np.empty((*arr.values.shape[:-1], n),
+                                                     dtype=arr.dtype)
+                        buffers[name][..., lo:hi] = arr.values
+                        continue
                     if name not in buffers:
-                        buffers[name] = np.empty((*arr.shape[1:], n), dtype=dtype)
+                        buffers[name] = np.empty((*arr.shape[1:], n), dtype=arr.dtype)
                     place_draws(buffers[name], arr, lo)
         guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
