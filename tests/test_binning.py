@@ -34,11 +34,13 @@ def _both(x, lo, scale, bins, windows):
 @settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 400), cells=st.integers(1, 6),
        bins=st.sampled_from([1, 2, 16, 512]), digits=st.integers(0, 3),
-       special=st.floats(0.0, 0.3), ints=st.booleans(), n_windows=st.integers(0, 8))
+       special=st.floats(0.0, 0.3), ints=st.booleans(), n_windows=st.integers(0, 8),
+       draws_last=st.booleans())
 def test_count_pass_compiled_equals_numpy(seed, m, cells, bins, digits, special, ints,
-                                          n_windows):
+                                          n_windows, draws_last):
     """Bin counts and the values kept in each window agree, for ties, zeros, NaN, +-inf,
-    values outside the binned range and integer chunks (counts of people)."""
+    values outside the binned range, integer chunks (counts of people), and chunks
+    recorded with the draws last (a transposed view, read without a copy)."""
     rng = np.random.default_rng(seed)
     if ints:
         x = rng.integers(-5, 3_000, size=(m, cells))
@@ -49,6 +51,8 @@ def test_count_pass_compiled_equals_numpy(seed, m, cells, bins, digits, special,
         x[pick < special / 3] = np.nan
         x[(pick > 1 - special / 5)] = np.inf
         x[(pick > 1 - special / 10)] = -np.inf
+    if draws_last:
+        x = np.ascontiguousarray(x.T).T  # (m, cells) view of (cells, m) memory
     lo = rng.uniform(-2.0, 50.0, cells)
     scale = bins / rng.uniform(0.5, 3_000.0, cells)
     windows = []

@@ -117,7 +117,7 @@ def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, toke
     ranges = [w[:3] for w in windows]
     raw = [mode == "raw" for *_, mode in windows]
     if compiled.enabled():
-        return _count_pass_compiled(np.ascontiguousarray(x), lo, scale, bins, token, ranges, raw)
+        return _count_pass_compiled(x, lo, scale, bins, token, ranges, raw)
     x = np.asarray(x, dtype=np.float64)
     idx = bins_of(x, lo, scale, bins)
     counts = np.bincount(idx.ravel(order="K"), minlength=x.shape[1] * (bins + 3))
@@ -128,9 +128,13 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
                          token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
     gid = _group_table(token, x.shape[1], bins, ranges)
     keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
+    # A chunk recorded with the draws last comes as a (rows, cells) view of (cells, rows)
+    # memory: the kernel then walks it cell by cell, in memory order, without a copy.
+    cells_first = not x.flags.c_contiguous and x.T.flags.c_contiguous
+    data = x.T if cells_first else np.ascontiguousarray(x)
     counts, values, repeats, cuts, distinct = _count_and_gather(
-        x, np.asarray(lo, dtype=np.float64), np.asarray(scale, dtype=np.float64), bins, gid,
-        keep_raw)
+        data, cells_first, np.asarray(lo, dtype=np.float64),
+        np.asarray(scale, dtype=np.float64), bins, gid, keep_raw)
     out: list[Any] = []
     for j in range(len(ranges)):
         a, size = int(cuts[j]), int(cuts[j + 1] - cuts[j])
@@ -147,9 +151,25 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
 
 
 @compiled.kernel
-def _count_and_gather(x, lo, scale, bins, gid, keep_raw):  # pragma: no cover - compiled
-    """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes over *x*.
+def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
+    """:func:`bins_of` for one value (without the cell's offset): the same double operations."""
+    t = (np.float64(v) - lo) * scale
+    t += 1.0
+    if np.isnan(t):
+        return bins + 2
+    if t < 0.0:
+        t = 0.0
+    top = float(bins + 1)
+    if t > top:
+        t = top
+    return int(t)
 
+
+@compiled.kernel
+def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pragma: no cover
+    """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes.
+
+    *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*.
     The bin of a value is computed with the same double operations as
     :func:`bins_of` ((x - lo) * scale + 1, clipped to [0, B + 1], NaN to B + 2,
     truncated). Values of each group come out together (``cuts``); the groups of
@@ -157,43 +177,35 @@ def _count_and_gather(x, lo, scale, bins, gid, keep_raw):  # pragma: no cover - 
     ``distinct[g]`` entries of their stretch) and their ``repeats``, as
     ``np.unique(..., return_counts=True)`` gives.
     """
-    m, n_cells = x.shape
+    n_cells = data.shape[0] if cells_first else data.shape[1]
     stride = bins + 3
-    top = float(bins + 1)
     n_groups = keep_raw.shape[0]
-    counts = np.zeros(n_cells * stride, dtype=np.int64)
+    # int32: a chunk has far fewer than 2**31 rows (and a smaller array to fault in)
+    counts = np.zeros(n_cells * stride, dtype=np.int32)
     sizes = np.zeros(n_groups, dtype=np.int64)
-    where = np.empty(m * n_cells, dtype=np.int32)
-    for i in range(m):
-        for c in range(n_cells):
-            t = (np.float64(x[i, c]) - lo[c]) * scale[c]
-            t += 1.0
-            if np.isnan(t):
-                b = bins + 2
-            else:
-                if t < 0.0:
-                    t = 0.0
-                if t > top:
-                    t = top
-                b = int(t)
-            k = c * stride + b
+    for outer in range(data.shape[0]):
+        for inner in range(data.shape[1]):
+            c = outer if cells_first else inner
+            k = c * stride + _bin(data[outer, inner], lo[c], scale[c], bins)
             counts[k] += 1
-            g = gid[k]
-            where[i * n_cells + c] = g
-            if g >= 0:
-                sizes[g] += 1
+            if n_groups > 0:
+                g = gid[k]
+                if g >= 0:
+                    sizes[g] += 1
     cuts = np.zeros(n_groups + 1, dtype=np.int64)
     for g in range(n_groups):
         cuts[g + 1] = cuts[g] + sizes[g]
     values = np.empty(cuts[n_groups], dtype=np.float64)
     repeats = np.zeros(cuts[n_groups], dtype=np.int64)
     fill = cuts[:n_groups].copy()
-    if n_groups > 0:
-        for i in range(m):
-            for c in range(n_cells):
-                g = where[i * n_cells + c]
+    if cuts[n_groups] > 0:  # the bins again (cheaper than storing m x C of them)
+        for outer in range(data.shape[0]):
+            for inner in range(data.shape[1]):
+                c = outer if cells_first else inner
+                v = data[outer, inner]
+                g = gid[c * stride + _bin(v, lo[c], scale[c], bins)]
                 if g >= 0:
-                    values[fill[g]] = np.float64(x[i, c])
+                    values[fill[g]] = np.float64(v)
                     fill[g] += 1
     distinct = sizes.copy()
     for g in range(n_groups):

@@ -558,16 +558,20 @@ def _as_sample(arr: np.ndarray, lead: int) -> np.ndarray:
     rows = int(np.prod(arr.shape[:lead]))
     if arr.ndim == 2:  # (draw, time): any layout will do, no copy
         return arr
+    # Models record months with the draws last: (cells, rows) in memory, seen as a
+    # (rows, cells) view without copying (the binning reads either layout).
+    moved = np.moveaxis(arr, list(range(lead)), list(range(-lead, 0)))
+    if moved.flags.c_contiguous:
+        return moved.reshape(-1, rows).T
     return np.ascontiguousarray(arr).reshape(rows, -1)
 
 
 def _total(arr: np.ndarray, lead: int) -> np.ndarray:
     """Sum over the dims after time, as ``DataArray.sum`` does (NaN skipped for floats)."""
-    arr = np.ascontiguousarray(arr)
     axes = tuple(range(lead + 1, arr.ndim))
-    if arr.dtype.kind == "f":
-        return np.nansum(arr, axis=axes)
-    return np.sum(arr, axis=axes)
+    if arr.dtype.kind == "f":  # the order of a float sum matters: always the same one
+        return np.nansum(np.ascontiguousarray(arr), axis=axes)
+    return np.sum(arr, axis=axes)  # integers: exact in any order, no copy first
 
 
 class StreamingSummary:
