@@ -92,3 +92,64 @@ def test_count_pass_sees_every_value_once():
     # cell 0 holds 0, 2, ..., 98; bins 2 and 3 hold [10, 30): 10, 12, ..., 28
     assert groups[0][1].tolist() == list(range(10, 30, 2))
     assert groups[0][2].tolist() == [1] * 10
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cells=st.integers(1, 5), rows=st.integers(1, 300),
+       kind=st.sampled_from(["people", "wide", "fractions", "nan", "inf"]))
+def test_sort_by_counting_sorts_whole_numbers_and_leaves_the_rest(seed, cells, rows, kind):
+    """Cells of whole numbers over a modest span come out sorted (np.sort's values); any
+    other cell (fractions, NaN, inf, too wide a span) is left exactly as it was."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 40_000, size=(cells, rows)).astype(np.float64)
+    other = rng.random(cells) < 0.5
+    if kind == "wide":
+        x[other, 0] = 2.0**40
+    elif kind == "fractions":
+        x[other, 0] += 0.5
+    elif kind == "nan":
+        x[other, 0] = np.nan
+    elif kind == "inf":
+        x[other, 0] = -np.inf
+    before = x.copy()
+    old = os.environ.pop("THREATSIM_COMPILED", None)
+    try:
+        done = binning.sort_by_counting(x)
+    finally:
+        if old is not None:
+            os.environ["THREATSIM_COMPILED"] = old
+    expect_done = ~other if kind != "people" else np.ones(cells, dtype=bool)
+    if rows == 1:  # a single value: whole, so "sorted", unless it is the odd one
+        expect_done = expect_done | (np.isfinite(before[:, 0]) & (before[:, 0] % 1 == 0)
+                                     & (np.abs(before[:, 0]) < 2.0**52))
+    np.testing.assert_array_equal(done, expect_done)
+    np.testing.assert_array_equal(x[done], np.sort(before[done], axis=1))
+    np.testing.assert_array_equal(x[~done], before[~done])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 400), digits=st.integers(0, 2),
+       bins=st.sampled_from([4, 64, 1024]), n_windows=st.integers(1, 6))
+def test_window_stats_compiled_equals_numpy(seed, rows, digits, bins, n_windows):
+    """Size, distinct values and values seen once in each pilot window agree."""
+    rng = np.random.default_rng(seed)
+    xt = np.round(rng.lognormal(0.0, 1.5, size=(3, rows)), digits)
+    xt[rng.random((3, rows)) < 0.2] = 0.0
+    lo = np.array([0.0, 0.5, -1.0])
+    scale = bins / np.array([5.0, 50.0, 500.0])
+    cells = rng.integers(0, 3, n_windows)
+    first = rng.integers(0, bins + 2, n_windows)
+    last = first + rng.integers(0, bins // 2 + 1, n_windows)
+    got = {}
+    old = os.environ.get("THREATSIM_COMPILED")
+    try:
+        for flag in ("0", "1"):
+            os.environ["THREATSIM_COMPILED"] = flag
+            got[flag] = binning.window_stats(xt, lo, scale, bins, cells, first, last)
+    finally:
+        if old is None:
+            os.environ.pop("THREATSIM_COMPILED", None)
+        else:
+            os.environ["THREATSIM_COMPILED"] = old
+    np.testing.assert_array_equal(got["1"], got["0"])
+    assert (got["0"][0] >= got["0"][1]).all() and (got["0"][1] >= got["0"][2]).all()

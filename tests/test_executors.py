@@ -94,6 +94,41 @@ def test_summary_on_the_cluster_equals_in_process(client):
     xr.testing.assert_identical(a, b)
 
 
+def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
+        client, monkeypatch):
+    """On a cluster, the chunks after the pilot start before the client has studied it
+    (their results held where they ran, reduced there later); with a worker killed
+    right after they start, the summary is still the in-process one, bit for bit."""
+    from threatsim import streaming
+
+    monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 46 more
+    sc = SCENARIOS_BY_MODEL["fighters"]
+    run = {"draws": 200, "chunk_size": 4, "seed": 12, "replicates": 1}
+    expected = threatsim.run(sc, keep="summary", progress=False, **run)
+    pids = client.run(os.getpid)
+    held_counts: list[int] = []
+
+    class HoldThenKill(DaskExecutor):
+        def hold(self, fn, tasks):
+            held = super().hold(fn, tasks)
+            held_counts.append(len(held))
+            if len(held_counts) == 2:  # the chunks held ahead of the pilot's analysis
+                os.kill(next(iter(pids.values())), signal.SIGKILL)
+            return held
+
+    got = threatsim.run(sc, keep="summary", executor=HoldThenKill(client), progress=False,
+                        **run)
+    assert held_counts[0] == 4 and held_counts[1] >= 1  # the pilot, then chunks ahead
+    xr.testing.assert_identical(expected, got)
+    client.wait_for_workers(2, timeout=30)
+
+
+def test_local_cluster_workers_keep_glibc_malloc_tuning(client):
+    """distributed's MALLOC_TRIM_THRESHOLD_ (which makes every large array a fresh mapping)
+    is not passed to the workers threatsim starts."""
+    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+
+
 def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):
     """compare() and sweep() with executor=client: the same Datasets as in-process."""
     sc = SCENARIOS_BY_MODEL["financing"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from threatsim import compiled
 
-__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "key_floats"]
+__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "key_floats",
+           "sort_by_counting", "window_stats"]
 
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
@@ -235,3 +236,113 @@ def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pra
                 repeats[a + w - 1] += 1
         distinct[g] = w
     return counts, values, repeats, cuts, distinct
+
+
+# -- the pilot -------------------------------------------------------------------------
+
+def sort_by_counting(xt: np.ndarray) -> np.ndarray:
+    """Sort, in place, each cell (row of *xt*, cells x rows, C-contiguous doubles) that
+    holds only whole numbers over a modest span, by counting them; returns which were.
+
+    Counts of people are whole numbers: tallying them is one pass per cell instead of
+    a partition, and puts every value where a sort would (the rest are left as they are).
+    """
+    done = np.zeros(xt.shape[0], dtype=np.bool_)
+    if compiled.enabled() and xt.shape[1] > 0:
+        _sort_by_counting(xt, max(1 << 16, 4 * xt.shape[1]), done)
+    return done
+
+
+@compiled.kernel
+def _sort_by_counting(xt, limit, done):  # pragma: no cover - compiled; tested vs np.sort
+    n_cells, rows = xt.shape
+    for c in range(n_cells):
+        lo = xt[c, 0]
+        hi = xt[c, 0]
+        whole = True
+        for i in range(rows):
+            v = xt[c, i]
+            if not (np.isfinite(v) and v == np.floor(v) and abs(v) < 2.0**52):
+                whole = False
+                break
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if not whole or hi - lo >= limit:
+            continue
+        counts = np.zeros(int(hi - lo) + 1, dtype=np.int64)
+        for i in range(rows):
+            counts[int(xt[c, i] - lo)] += 1
+        i = 0
+        for b in range(counts.shape[0]):
+            v = lo + b
+            for _ in range(counts[b]):
+                xt[c, i] = v
+                i += 1
+        done[c] = True
+
+
+def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                 cells: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """For pilot windows (cell, first bin, last bin): how many pilot values fall inside,
+    how many distinct values they are, and how many of those are seen once; (3, windows).
+
+    *xt* is the pilot, cells x rows. What decides whether a window keeps its values
+    as they are or as distinct values with counts, and how many it should expect.
+    """
+    if compiled.enabled():
+        return _window_stats(np.ascontiguousarray(xt, dtype=np.float64),
+                             np.asarray(lo, dtype=np.float64),
+                             np.asarray(scale, dtype=np.float64), bins,
+                             np.asarray(cells, dtype=np.int64), np.asarray(first, dtype=np.int64),
+                             np.asarray(last, dtype=np.int64))
+    out = np.zeros((3, len(cells)), dtype=np.int64)
+    for j, (c, a, b) in enumerate(zip(cells, first, last, strict=True)):
+        col = xt[c]
+        idx = bins_of(col[:, None], lo[c:c + 1], scale[c:c + 1], bins)[:, 0]
+        inside = col[(idx >= a) & (idx <= b)]
+        values, counts = np.unique(inside, return_counts=True)
+        out[:, j] = inside.size, values.size, np.count_nonzero(counts == 1)
+    return out
+
+
+@compiled.kernel
+def _window_stats(xt, lo, scale, bins, cells, first, last):  # pragma: no cover - compiled
+    n_win = cells.shape[0]
+    rows = xt.shape[1]
+    out = np.zeros((3, n_win), dtype=np.int64)
+    buf = np.empty(rows, dtype=np.float64)
+    for j in range(n_win):
+        c = cells[j]
+        size = 0
+        for i in range(rows):
+            v = xt[c, i]
+            b = _bin(v, lo[c], scale[c], bins)
+            if first[j] <= b <= last[j]:
+                buf[size] = v
+                size += 1
+        out[0, j] = size
+        if size == 0:
+            continue
+        seg = buf[:size]
+        seg.sort()
+        distinct = 0
+        once = 0
+        run = 0
+        for i in range(size):
+            # as np.unique: NaN (sorted last) count as one value
+            new = i == 0 or (seg[i] != seg[i - 1]
+                             and not (np.isnan(seg[i]) and np.isnan(seg[i - 1])))
+            if new:
+                if run == 1:
+                    once += 1
+                distinct += 1
+                run = 1
+            else:
+                run += 1
+        if run == 1:
+            once += 1
+        out[1, j] = distinct
+        out[2, j] = once
+    return out

@@ -256,26 +256,38 @@ class ReducedChunkTask:
 
     task: ChunkTask
     spec: dict[str, Any]
+    #: The executor's handle to this chunk's result, already computed and held where it
+    #: ran (see ``DaskExecutor.hold``); the executor passes the result itself to
+    #: :func:`run_chunk_reduced`, which then only reduces it.
+    held: Any = None
 
     @property
     def index(self) -> int:
         return self.task.index
 
 
-def run_chunk_reduced(rt: ReducedChunkTask) -> tuple[int, dict[str, Any]]:
-    """Run one chunk and reduce it for a summary pass (top-level, so it pickles)."""
+def run_chunk_reduced(rt: ReducedChunkTask,
+                      computed: tuple[int, dict[str, np.ndarray]] | None = None,
+                      ) -> tuple[int, dict[str, Any]]:
+    """Run one chunk (unless *computed* is its :func:`run_chunk` result) and reduce it for
+    a summary pass (top-level, so it pickles)."""
     from threatsim.streaming import StreamingSummary
 
-    index, result = run_chunk(rt.task)
+    index, result = computed if computed is not None else run_chunk(rt.task)
     return index, StreamingSummary.reduce(result, rt.spec)
 
 
 def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[int],
-                  guard: InterruptGuard, bar: Progress) -> None:
-    """Run *indices* reduced on the executor and merge them into *summary*."""
+                  guard: InterruptGuard, bar: Progress, held: dict[int, Any] | None = None,
+                  ) -> None:
+    """Run *indices* reduced on the executor and merge them into *summary*.
+
+    *held*: chunks already computed on the executor (index -> handle), reduced there.
+    """
     spec = summary.spec()
+    held = held or {}
     results = ex.map_chunks(run_chunk_reduced,
-                            (ReducedChunkTask(plan.task(i), spec) for i in indices))
+                            (ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices))
     try:
         for index, partial in results:
             guard.check()
@@ -436,6 +448,26 @@ def run(
     return to_dataset(scenario, collected, plan.params, settings)
 
 
+def _hold_ahead(plan: _Plan, ex: ChunkExecutor, start: int) -> dict[int, Any]:
+    """Start computing the chunks after the pilot while the client works the pilot out.
+
+    Only an executor that can leave results where they were computed (``hold``, a
+    dask cluster) does this; their reductions run there once the pass's spec is
+    known, so the workers are not idle while the client studies the pilot.
+    """
+    hold = getattr(ex, "hold", None)
+    if hold is None or start >= plan.n_chunks:
+        return {}
+    stop = min(plan.n_chunks, start + ex.hold_limit())  # type: ignore[attr-defined]
+    return hold(run_chunk, [plan.task(i) for i in range(start, stop)])  # type: ignore[no-any-return]
+
+
+def _release(ex: ChunkExecutor, held: dict[int, Any]) -> None:
+    if held:
+        ex.release(held.values())  # type: ignore[attr-defined]
+        held.clear()
+
+
 def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label: str,
                    guard: InterruptGuard, *,
                    out: str | os.PathLike[str] | None) -> xr.Dataset:
@@ -452,16 +484,34 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
             # and so the passes, do not depend on which chunk finished first.
             per_chunk = plan.cs * plan.settings.replicates
             first = min(plan.n_chunks, max(1, -(-PILOT_ROWS // per_chunk)))
-            while pos < plan.n_chunks and summary.spec() is None:
-                batch = range(pos, min(plan.n_chunks, pos + first)) if pos == 0 else [pos]
-                got = dict(ex.map_chunks(run_chunk, [plan.task(i) for i in batch]))
-                for index in batch:
-                    guard.check()
-                    summary.feed(index, got.pop(index))
-                    bar.advance()
-                pos = batch[-1] + 1
-            if pos < plan.n_chunks:
-                _reduced_pass(plan, ex, summary, list(range(pos, plan.n_chunks)), guard, bar)
+            held: dict[int, Any] = {}
+            try:
+                while pos < plan.n_chunks and summary.spec() is None:
+                    if held:  # the pilot needs more whole chunks after all (rare)
+                        _release(ex, held)
+                    batch = range(pos, min(plan.n_chunks, pos + first)) if pos == 0 else [pos]
+                    tasks = [plan.task(i) for i in batch]
+                    if pos == 0 and hasattr(ex, "hold"):
+                        # The pilot's chunks first, then the next ones, all at once: the
+                        # workers go on while the client fetches and studies the pilot.
+                        pilot = ex.hold(run_chunk, tasks)
+                        held = _hold_ahead(plan, ex, batch[-1] + 1)
+                        try:
+                            got = dict(ex.fetch(pilot.values()))  # type: ignore[attr-defined]
+                        finally:
+                            _release(ex, pilot)
+                    else:
+                        got = dict(ex.map_chunks(run_chunk, tasks))
+                    for index in batch:
+                        guard.check()
+                        summary.feed(index, got.pop(index))
+                        bar.advance()
+                    pos = batch[-1] + 1
+                if pos < plan.n_chunks:
+                    _reduced_pass(plan, ex, summary, list(range(pos, plan.n_chunks)), guard,
+                                  bar, held)
+            finally:
+                _release(ex, held)
         summary.end_pass()
         while summary.needs_pass:
             with Progress(plan.n_chunks, enabled=show,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import itertools
 import os
 import signal
@@ -206,7 +207,11 @@ class DaskExecutor:
         def submit(task: Any) -> None:
             index = getattr(task, "index", None)
             key = f"threatsim-chunk-{index}-{run_key}-{uuid.uuid4().hex[:6]}"
-            fut = self.client.submit(fn, task, key=key, pure=False, retries=self.retries)
+            held = getattr(task, "held", None)
+            # A held result goes in as an argument of its own, so that dask hands the
+            # task the data (on the worker that holds it) instead of the handle.
+            args = (task,) if held is None else (dataclasses.replace(task, held=None), held)
+            fut = self.client.submit(fn, *args, key=key, pure=False, retries=self.retries)
             live.add(fut)
             queue.add(fut)
 
@@ -234,6 +239,44 @@ class DaskExecutor:
                     self.client.cancel(list(live), force=True)
                 except Exception:  # the cluster may already be gone
                     pass
+
+
+    def hold_limit(self) -> int:
+        """How many chunks :meth:`hold` may keep on the cluster: two per worker thread,
+        enough to keep the workers busy for a while, a bounded amount of memory."""
+        return 2 * self._limit()
+
+    def hold(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> dict[int, Any]:
+        """Start *tasks* now and leave their results on the cluster: ``{index: future}``.
+
+        Pass a future back as a task's ``held`` (see :meth:`map_chunks`) to use the
+        result where it is; :meth:`release` the ones not used.
+        """
+        run_key = uuid.uuid4().hex[:10]
+        return {task.index: self.client.submit(
+                    fn, task, key=f"threatsim-held-{task.index}-{run_key}", pure=False,
+                    retries=self.retries)
+                for task in tasks}
+
+    def fetch(self, held: Iterable[Any]) -> list[Any]:
+        """The results of held tasks, brought to the client (they stay held too)."""
+        try:
+            return list(self.client.gather(list(held)))
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":
+                raise ExecutorError(
+                    f"a chunk was lost with {DEFAULT_ALLOWED_FAILURES} or more dying "
+                    f"workers; giving up ({exc})") from None
+            raise
+
+    def release(self, held: Iterable[Any]) -> None:
+        """Forget held results (cancelled if not yet computed)."""
+        futures = list(held)
+        if futures:
+            try:
+                self.client.cancel(futures, force=True)
+            except Exception:  # the cluster may already be gone
+                pass
 
 
 def _configure_dask() -> None:

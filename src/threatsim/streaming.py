@@ -53,7 +53,8 @@ import xarray as xr
 
 from threatsim.binning import bins_of as _bins_of
 from threatsim.binning import collect as _collect
-from threatsim.binning import count_pass, float_keys, key_floats
+from threatsim.binning import (count_pass, float_keys, key_floats, sort_by_counting,
+                               window_stats)
 from threatsim.binning import gather as _gather
 from threatsim.models import get_model
 
@@ -219,15 +220,17 @@ class ExactQuantiles:
         r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
         return r_lo, r_hi
 
-    def _pilot_order_stats(self, pilot: np.ndarray, nn: np.ndarray) -> np.ndarray:
-        """The pilot with each cell's values in place at the ranks the edges and windows use.
+    def _pilot_order_stats(self, xt: np.ndarray, nn: np.ndarray) -> np.ndarray:
+        """Put each cell's pilot values (*xt*, cells x rows, reordered in place) in place at
+        the ranks the edges and windows use; returns ``srt`` = ``xt.T``.
 
-        ``out[r, c]`` is the r-th smallest value of cell c for those ranks (NaN last);
+        ``srt[r, c]`` is the r-th smallest value of cell c for those ranks (NaN last);
         partitioning at a dozen ranks costs a fraction of sorting every cell.
         """
-        xt = np.ascontiguousarray(pilot.T)  # (cells, rows): each cell contiguous
-        for m in np.unique(nn[nn > 0]):
-            cols = np.nonzero(nn == m)[0]
+        # Cells of whole numbers (people) are sorted by counting; the rest partitioned.
+        counted = sort_by_counting(xt)
+        for m in np.unique(nn[(nn > 0) & ~counted]):
+            cols = np.nonzero((nn == m) & ~counted)[0]
             mm = np.array([float(m)])
             e_lo, e_hi = self._edge_ranks(mm)
             w_lo, w_hi = self._window_ranks(np.array([m]))
@@ -236,7 +239,8 @@ class ExactQuantiles:
         return xt.T
 
     def _set_edges(self, pilot: np.ndarray) -> None:
-        nn = np.count_nonzero(~np.isnan(pilot), axis=0)
+        """Bins and windows from the pilot (cells x rows; its values are reordered)."""
+        nn = np.count_nonzero(~np.isnan(pilot), axis=1)
         srt = self._pilot_order_stats(pilot, nn)
         lo = np.zeros(self.C)
         hi = np.ones(self.C)
@@ -262,7 +266,7 @@ class ExactQuantiles:
         self._windows = self._pilot_windows(pilot, srt, nn)
 
     def _pilot_windows(self, pilot: np.ndarray, srt: np.ndarray, nn: np.ndarray) -> list[_Group]:
-        """Bins around where the pilot puts each quantile, collected in pass 1.
+        """Bins around where the pilot (cells x rows) puts each quantile, collected in pass 1.
 
         If every order statistic falls inside them (it does with overwhelming
         probability), the quantiles are exact after one pass. Used only when
@@ -270,8 +274,7 @@ class ExactQuantiles:
         """
         if not self.expected_rows or self._lo is None or self._scale is None:
             return []
-        pilot_bins = _bins_of(pilot, self._lo, self._scale, self.B)
-        pilot_bins -= np.arange(self.C, dtype=np.int64) * (self.B + 3)
+        xt = srt.T  # (cells, rows): each cell's pilot values, in some order
         windows: list[_Group] = []
         total = 0.0
         r_lo, r_hi = self._window_ranks(nn)
@@ -281,6 +284,7 @@ class ExactQuantiles:
         offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
         ends_lo -= offsets
         ends_hi -= offsets
+        spans_of: list[tuple[int, int, int]] = []  # (cell, first bin, last bin)
         for c in np.nonzero(nn)[0]:
             spans = sorted(zip(ends_lo[:, c].tolist(), ends_hi[:, c].tolist(), strict=True))
             merged = [list(spans[0])]
@@ -289,22 +293,22 @@ class ExactQuantiles:
                     merged[-1][1] = max(merged[-1][1], b)
                 else:
                     merged.append([a, b])
-            col = pilot_bins[:, c]
-            for a, b in merged:
-                inside = pilot[(col >= a) & (col <= b), c]
-                values, counts = np.unique(inside, return_counts=True)
-                distinct = values.size
-                if distinct * 2 < inside.size:  # ties (counts, point masses): distinct values
-                    # Values seen once in the pilot (a continuous part beside a point mass,
-                    # e.g. reserves just above 0) keep coming in the full sample: scale them.
-                    once = int(np.count_nonzero(counts == 1))
-                    grow = self.expected_rows / max(pilot.shape[0], 1)
-                    mode, expect = "collect", 2.0 * (distinct - once + once * grow) + 64
-                else:  # continuous: the values themselves, selected with np.partition
-                    mode, expect = "raw", inside.size / pilot.shape[0] * self.expected_rows
-                total += expect
-                windows.append(_Group(cell=int(c), ranks=[], below=0, bin1=a, bin_hi=b,
-                                      mode=mode, cap=int(1.5 * expect) + 1024))
+            spans_of.extend((int(c), a, b) for a, b in merged)
+        if not spans_of:
+            return []
+        cells, firsts, lasts = (np.array(v, dtype=np.int64) for v in zip(*spans_of, strict=True))
+        stats = window_stats(xt, self._lo, self._scale, self.B, cells, firsts, lasts)
+        grow = self.expected_rows / max(pilot.shape[1], 1)
+        for (c, a, b), (size, distinct, once) in zip(spans_of, stats.T.tolist(), strict=True):
+            if distinct * 2 < size:  # ties (counts, point masses): distinct values
+                # Values seen once in the pilot (a continuous part beside a point mass,
+                # e.g. reserves just above 0) keep coming in the full sample: scale them.
+                mode, expect = "collect", 2.0 * (distinct - once + once * grow) + 64
+            else:  # continuous: the values themselves, selected with np.partition
+                mode, expect = "raw", size / pilot.shape[1] * self.expected_rows
+            total += expect
+            windows.append(_Group(cell=c, ranks=[], below=0, bin1=a, bin_hi=b,
+                                  mode=mode, cap=int(1.5 * expect) + 1024))
         return windows if total <= self.WINDOW_BUDGET else []
 
     def _count(self, x: np.ndarray) -> None:
@@ -380,18 +384,21 @@ class ExactQuantiles:
 
     def feed(self, x: np.ndarray) -> None:
         """Add one chunk of the sample: shape ``(m, C)``."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.C:
             raise ValueError(f"expected (m, {self.C}) values, got {x.shape}")
         if self.pass_no == 1 and self._pilot is not None:
-            self._pilot.append(x.copy())
+            # Kept cell by cell, (C, m): a chunk recorded with the draws last is copied
+            # as it lies in memory, and each cell's values end up contiguous.
+            self._pilot.append(np.array(x.T, dtype=np.float64, order="C"))
             self._pilot_n += x.shape[0]
             if self._pilot_n >= self.pilot_rows:
-                pilot = np.concatenate(self._pilot)
+                pilot = np.concatenate(self._pilot, axis=1)
                 self._pilot = None
                 self._set_edges(pilot)
-                self._count(pilot)
+                self._count(pilot.T)
             return
+        x = np.asarray(x, dtype=np.float64)
         spec = self.spec()
         assert spec is not None
         self.merge(reduce_chunk(x, spec))
@@ -400,7 +407,7 @@ class ExactQuantiles:
         """Close the current pass; sets :attr:`needs_pass`."""
         if self.pass_no == 1:
             if self._pilot is not None:  # the whole sample fitted in the pilot: done
-                sample = (np.concatenate(self._pilot) if self._pilot
+                sample = (np.concatenate(self._pilot, axis=1).T if self._pilot
                           else np.empty((0, self.C)))
                 self._pilot = None
                 self._result = self._direct(sample)
