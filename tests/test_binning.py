@@ -48,6 +48,7 @@ def test_count_pass_compiled_equals_numpy(seed, m, cells, bins, digits, special,
         x = np.round(rng.lognormal(0.0, 2.0, size=(m, cells)) - 1.0, digits)
         pick = rng.random((m, cells))
         x[pick < special] = 0.0
+        x[pick < special / 2] = -0.0  # a key of its own, below 0.0
         x[pick < special / 3] = np.nan
         x[(pick > 1 - special / 5)] = np.inf
         x[(pick > 1 - special / 10)] = -np.inf
@@ -81,6 +82,7 @@ def test_count_pass_compiled_equals_numpy(seed, m, cells, bins, digits, special,
         else:
             np.testing.assert_array_equal(fast[1], ref[1])
             np.testing.assert_array_equal(fast[2], ref[2])
+            assert fast[3:] == ref[3:]  # the key range, -0.0 before 0.0 and NaN last
 
 
 def test_count_pass_sees_every_value_once():

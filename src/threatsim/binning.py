@@ -17,7 +17,8 @@ import numpy as np
 
 from threatsim import compiled
 
-__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "key_floats",
+__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "gather_bins",
+           "key_floats",
            "sort_by_counting", "window_stats"]
 
 _SIGN = np.uint64(0x8000_0000_0000_0000)
@@ -125,6 +126,16 @@ def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, toke
     return counts, gather(x, idx, token, ranges, bins, raw=raw) if windows else []
 
 
+def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
+                ranges: list) -> list:
+    """For each ``(cell, first bin, last bin)``: its values as distinct values with counts
+    and their key range (``collect``'s result; None when empty), as :func:`gather` gives."""
+    if compiled.enabled():
+        return _count_pass_compiled(x, lo, scale, bins, token, ranges, [False] * len(ranges))[1]
+    x = np.asarray(x, dtype=np.float64)
+    return gather(x, bins_of(x, lo, scale, bins), token, ranges, bins)
+
+
 def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
                          token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
     gid = _group_table(token, x.shape[1], bins, ranges)
@@ -133,21 +144,23 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
     # memory: the kernel then walks it cell by cell, in memory order, without a copy.
     cells_first = not x.flags.c_contiguous and x.T.flags.c_contiguous
     data = x.T if cells_first else np.ascontiguousarray(x)
-    counts, values, repeats, cuts, distinct = _count_and_gather(
+    counts, values, repeats, cuts, distinct, ends = _count_and_gather(
         data, cells_first, np.asarray(lo, dtype=np.float64),
         np.asarray(scale, dtype=np.float64), bins, gid, keep_raw)
     out: list[Any] = []
+    # Python lists and one float_keys call for all groups: a pass may have hundreds.
+    cut, n_distinct = cuts.tolist(), distinct.tolist()
+    kmin, kmax = (k.tolist() for k in float_keys(ends.ravel()).reshape(2, -1))
     for j in range(len(ranges)):
-        a, size = int(cuts[j]), int(cuts[j + 1] - cuts[j])
+        a, size = cut[j], cut[j + 1] - cut[j]
         if size == 0:
             out.append(None)
         elif raw[j]:
             out.append(("raw", values[a:a + size].copy()))
         else:
-            u = values[a:a + int(distinct[j])].copy()
-            ends = float_keys(u[[0, -1]])
-            out.append(("vals", u, repeats[a:a + int(distinct[j])].copy(),
-                        int(ends[0]), int(ends[1])))
+            d = n_distinct[j]
+            out.append(("vals", values[a:a + d].copy(), repeats[a:a + d].copy(),
+                        kmin[j], kmax[j]))
     return counts, out
 
 
@@ -164,6 +177,26 @@ def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
     if t > top:
         t = top
     return int(t)
+
+
+@compiled.kernel
+def _key_min(a, b):  # pragma: no cover - compiled
+    """The smaller of two doubles in the order of :func:`float_keys` (NaN largest)."""
+    if np.isnan(b):
+        return a
+    if np.isnan(a) or b < a or (b == a and np.signbit(b) and not np.signbit(a)):
+        return b
+    return a
+
+
+@compiled.kernel
+def _key_max(a, b):  # pragma: no cover - compiled
+    """The larger of two doubles in the order of :func:`float_keys` (NaN largest)."""
+    if np.isnan(a):
+        return a
+    if np.isnan(b) or b > a or (b == a and not np.signbit(b) and np.signbit(a)):
+        return b
+    return a
 
 
 @compiled.kernel
@@ -198,15 +231,24 @@ def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pra
         cuts[g + 1] = cuts[g] + sizes[g]
     values = np.empty(cuts[n_groups], dtype=np.float64)
     repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    # Each group's smallest and largest value in the order of float_keys (-0.0 before
+    # 0.0, NaN last): the key range a later pass may have to split.
+    ends = np.empty((2, n_groups), dtype=np.float64)
     fill = cuts[:n_groups].copy()
     if cuts[n_groups] > 0:  # the bins again (cheaper than storing m x C of them)
         for outer in range(data.shape[0]):
             for inner in range(data.shape[1]):
                 c = outer if cells_first else inner
-                v = data[outer, inner]
+                v = np.float64(data[outer, inner])
                 g = gid[c * stride + _bin(v, lo[c], scale[c], bins)]
                 if g >= 0:
-                    values[fill[g]] = np.float64(v)
+                    if fill[g] == cuts[g]:
+                        ends[0, g] = v
+                        ends[1, g] = v
+                    else:
+                        ends[0, g] = _key_min(ends[0, g], v)
+                        ends[1, g] = _key_max(ends[1, g], v)
+                    values[fill[g]] = v
                     fill[g] += 1
     distinct = sizes.copy()
     for g in range(n_groups):
@@ -235,7 +277,7 @@ def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pra
             else:
                 repeats[a + w - 1] += 1
         distinct[g] = w
-    return counts, values, repeats, cuts, distinct
+    return counts, values, repeats, cuts, distinct, ends
 
 
 # -- the pilot -------------------------------------------------------------------------

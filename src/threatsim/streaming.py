@@ -53,9 +53,8 @@ import xarray as xr
 
 from threatsim.binning import bins_of as _bins_of
 from threatsim.binning import collect as _collect
-from threatsim.binning import (count_pass, float_keys, key_floats, sort_by_counting,
-                               window_stats)
-from threatsim.binning import gather as _gather
+from threatsim.binning import (count_pass, float_keys, gather_bins, key_floats,
+                               sort_by_counting, window_stats)
 from threatsim.models import get_model
 
 if TYPE_CHECKING:
@@ -146,11 +145,12 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
         if x.shape[0] <= np.iinfo(small).max:
             counts = counts.astype(small)
         return ("count", counts.reshape(x.shape[1], bins + 3), collected)
-    x = np.asarray(x, dtype=np.float64)
     _, token, lo, scale, bins, bin1, keyed = spec
     out: list[Any] = []
     if bin1:
-        out = _gather(x, _bins_of(x, lo, scale, bins), token, bin1, bins)
+        out = gather_bins(x, lo, scale, bins, token, bin1)
+    if keyed:
+        x = np.asarray(x, dtype=np.float64)
     keys: dict[int, np.ndarray] = {}
     for cell, ka, kb, mode, shift, nbins in keyed:
         k = keys.get(cell)
