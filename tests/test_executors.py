@@ -123,10 +123,14 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
     client.wait_for_workers(2, timeout=30)
 
 
-def test_local_cluster_workers_keep_glibc_malloc_tuning(client):
-    """distributed's MALLOC_TRIM_THRESHOLD_ (which makes every large array a fresh mapping)
-    is not passed to the workers threatsim starts."""
-    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+def test_local_cluster_workers_reuse_their_memory(client):
+    """The workers threatsim starts get glibc settings that keep chunk-sized arrays on the
+    heap (not distributed's MALLOC_TRIM_THRESHOLD_=65536, which maps every one afresh)."""
+    from threatsim.executors import WORKER_MALLOC
+
+    for name, value in WORKER_MALLOC.items():
+        assert set(client.run(os.environ.get, name).values()) == {value}
+    assert int(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]) > 65536
 
 
 def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):

@@ -13,8 +13,8 @@ by its chunk index, so every executor gives the same Dataset, bit for bit.
   as it is. dask is an optional extra (``pip install threatsim[distributed]``)
   and is imported only when one of these is used.
 
-Every executor keeps a bounded number of chunks in flight (twice the number of
-worker threads by default): a 10,000-chunk run never builds a 10,000-task graph,
+Every executor keeps a bounded number of chunks in flight (two to four per
+worker by default): a 10,000-chunk run never builds a 10,000-task graph,
 and the memory held by results waiting to be collected stays bounded.
 Stopping the iteration early (an error, Ctrl-C) cancels what is still queued.
 """
@@ -172,9 +172,11 @@ def is_dask_client(obj: object) -> bool:
 class DaskExecutor:
     """Runs chunks as tasks of a ``dask.distributed`` cluster.
 
-    Chunks are submitted lazily: at most ``max_in_flight`` (default twice the
-    cluster's worker threads, at least 2) are queued or running; a new one is
-    submitted as each result arrives. A chunk whose worker dies is recomputed
+    Chunks are submitted lazily: at most ``max_in_flight`` (default four per
+    worker thread, at least 4) are queued or running; a new one is submitted as
+    each result arrives. Four, not two: a chunk's round trip through the
+    scheduler costs several milliseconds, and with small chunks (W1: ~5 ms of
+    work each) a worker with only one more chunk queued waits for it. A chunk whose worker dies is recomputed
     on another worker by the scheduler (up to its ``allowed-failures``, see
     :func:`local_cluster`); the result is the same because a chunk's outcome
     depends only on its parameters and its own random stream.
@@ -193,7 +195,7 @@ class DaskExecutor:
             threads = sum(self.client.nthreads().values())
         except Exception:  # a client that cannot say: keep it small
             threads = 1
-        return max(2, 2 * threads)
+        return max(4, 4 * threads)
 
     def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
@@ -242,9 +244,9 @@ class DaskExecutor:
 
 
     def hold_limit(self) -> int:
-        """How many chunks :meth:`hold` may keep on the cluster: two per worker thread,
-        enough to keep the workers busy for a while, a bounded amount of memory."""
-        return 2 * self._limit()
+        """How many chunks :meth:`hold` may keep on the cluster: as many as may be in
+        flight, enough to keep the workers busy for a while, a bounded amount of memory."""
+        return self._limit()
 
     def hold(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> dict[int, Any]:
         """Start *tasks* now and leave their results on the cluster: ``{index: future}``.
@@ -284,17 +286,23 @@ def _configure_dask() -> None:
     import distributed  # noqa: F401  (loads distributed's config defaults)
 
     dask.config.set({"distributed.scheduler.allowed-failures": DEFAULT_ALLOWED_FAILURES})
-    # Worker processes this process starts (a LocalCluster) keep glibc's own malloc
-    # tuning. distributed sets MALLOC_TRIM_THRESHOLD_ for them, and setting it turns off
-    # glibc's adaptive mmap threshold: every array over 128 KiB (a chunk's outputs, its
-    # bin counts) is then a fresh mapping whose pages fault on first touch. On the VM
-    # these benchmarks ran on that made a 4 MB zero-filled array 40x slower (2 ms vs
-    # 0.05 ms) and a W1 summary chunk 2-3x slower on a worker than in the client.
-    # A worker holds a few chunks at a time, so the memory it keeps for reuse is small.
+    # Worker processes this process starts (a LocalCluster) reuse their memory (see
+    # WORKER_MALLOC). distributed sets MALLOC_TRIM_THRESHOLD_=65536 for them, which also
+    # turns off glibc's adaptive mmap threshold: every array over 128 KiB (a chunk's
+    # outputs, its bin counts) was a fresh mapping whose pages fault on first touch. On
+    # the VM the benchmarks ran on, a 4 MB zero-filled array took 2 ms instead of
+    # 0.05 ms, and a W1 summary chunk ran 2-3x slower on a worker than in the client.
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    if "MALLOC_TRIM_THRESHOLD_" in environ:
-        environ.pop("MALLOC_TRIM_THRESHOLD_")
-        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+    environ.update(WORKER_MALLOC)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+
+
+#: glibc settings for the worker processes threatsim starts. A chunk's arrays (up to
+#: tens of MB) are then reused from the worker's heap instead of mapped afresh and
+#: returned to the system each time: first touch of fresh pages is slow on virtual
+#: machines (and a large array is mapped afresh whatever glibc's adaptive threshold
+#: does: it stops adapting at 32 MiB). A worker keeps up to its peak (a few chunks).
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 28), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
 def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
