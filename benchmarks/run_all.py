@@ -257,10 +257,11 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
     target("W3: threatsim.run / plain SimPy model", thr("W3", HEADLINE["W3"]), simpy, 60)
     for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
                     ("w2", "W2, every draw kept"), ("w2-summary", "W2, summary kept")):
+        at = 10_000_000 // 60  # 10^7 draw-months (scaling.py also runs W1 at 10^8)
         one = next((r["throughput"] for r in scaling
-                    if r["kind"] == kind and r["workers"] == 1), None)
+                    if r["kind"] == kind and r["workers"] == 1 and r["n"] == at), None)
         two = next((r["throughput"] for r in scaling
-                    if r["kind"] == kind and r["workers"] == 2), None)
+                    if r["kind"] == kind and r["workers"] == 2 and r["n"] == at), None)
         target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months", two, one, 1.7)
     out.append("")
     if scaling:

@@ -10,6 +10,8 @@
   (166,667 draws x 60 months) on a dask LocalCluster of 1 and of 2 worker
   processes (1 thread each), chunks of 8,192 draws; the cluster's start-up
   and one warm-up run are not timed. In-process at the same size for scale.
+  W1 also at 10^8 draw-months (1,666,667 draws, summary kept, chunks of 65,536
+  draws, the default): where a second worker starts to pay for W1.
   Both with every draw sent back to the client and with ``keep="summary"``,
   where each chunk is reduced on its worker and only bin counts and a few
   values travel (the mode that scales: the client stays idle).
@@ -77,17 +79,20 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
             fn = lambda: _w1(n, "draws", client, CHUNK if workers else None)  # noqa: E731
             _w1(1_000, "draws")
         elif kind == "w1-summary":
-            fn = lambda: _w1(n, "summary", client, CHUNK if workers else None)  # noqa: E731
+            # 10^8 draw-months: the default chunk (65,536 draws) on the cluster too
+            chunk = (CHUNK if n * MONTHS < 1e8 else 65_536) if workers else None
+            fn = lambda: _w1(n, "summary", client, chunk)  # noqa: E731
             _w1(1_000, "summary")
         else:
             keep = "summary" if kind == "w2-summary" else "draws"
             fn = lambda: _w2(n, client, CHUNK if workers else None, keep)  # noqa: E731
             _w2(1_000, keep=keep)
-        if client is not None:  # warm the workers' imports
+        if client is not None:  # warm every worker: imports, compiled kernels, this mode's path
+            warm = 8 * CHUNK
             if kind.startswith("w2"):
-                _w2(2 * CHUNK, client, CHUNK)
+                _w2(warm, client, CHUNK, "summary" if kind == "w2-summary" else "draws")
             else:
-                _w1(2 * CHUNK, "draws", client, CHUNK)
+                _w1(warm, "summary" if kind == "w1-summary" else "draws", client, CHUNK)
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
@@ -128,11 +133,12 @@ def table(records: list[dict]) -> str:
     speed = {}
     for r in records:
         if r["workers"]:
-            speed[(r["kind"], r["workers"])] = r["throughput"]
-    for kind in ("w1-draws", "w1-summary", "w2", "w2-summary"):
-        if (kind, 1) in speed and (kind, 2) in speed:
-            lines.append(f"\n{names[kind]}: 2 workers / 1 worker = "
-                         f"{speed[(kind, 2)] / speed[(kind, 1)]:.2f}x (aim >= 1.7x)")
+            speed[(r["kind"], r["n"], r["workers"])] = r["throughput"]
+    for kind, n in sorted({(k, n) for k, n, _ in speed}, key=lambda kn: (kn[1], kn[0])):
+        if (kind, n, 1) in speed and (kind, n, 2) in speed:
+            aim = " (aim >= 1.7x)" if n * MONTHS < 2e7 else ""
+            lines.append(f"\n{names[kind]}, {n * MONTHS:.0e} draw-months: 2 workers / 1 worker = "
+                         f"{speed[(kind, n, 2)] / speed[(kind, n, 1)]:.2f}x{aim}")
     return "\n".join(lines)
 
 
@@ -199,6 +205,11 @@ def main() -> None:
         records.append(measure(kind, scale_n, 0, 3))
         for w in (1, 2):
             records.append(measure(kind, scale_n, w, 3))
+    if not args.quick:  # where a second worker starts to pay for W1: 10^8 draw-months
+        big = 100_000_000 // MONTHS
+        print(f"W1 at {big:,} draws x {MONTHS} months (summary kept)", file=sys.stderr)
+        for w in (0, 1, 2):
+            records.append(measure("w1-summary", big, w, 3))
     records = [r for r in records if r is not None]
     out = Path(args.out)
     (out / "scaling.json").write_text(json.dumps(records, indent=1))
