@@ -79,8 +79,8 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
             fn = lambda: _w1(n, "draws", client, CHUNK if workers else None)  # noqa: E731
             _w1(1_000, "draws")
         elif kind == "w1-summary":
-            # 10^8 draw-months: the default chunk (65,536 draws) on the cluster too
-            chunk = (CHUNK if n * MONTHS < 1e8 else 65_536) if workers else None
+            # ~10^8 draw-months: the default chunk (65,536 draws) on the cluster too
+            chunk = (CHUNK if n < 1_000_000 else 65_536) if workers else None
             fn = lambda: _w1(n, "summary", client, chunk)  # noqa: E731
             _w1(1_000, "summary")
         else:
