@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,19 +13,19 @@ pytestmark = pytest.mark.skipif(not compiled.available(),
                                 reason="numba not installed (pip install threatsim[fast])")
 
 
+def _with_kernels(flag: str, fn, *args):
+    """``fn(*args)`` with THREATSIM_COMPILED=flag (hypothesis tests cannot use the
+    monkeypatch fixture, so a MonkeyPatch context of their own)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THREATSIM_COMPILED", flag)
+        return fn(*args)
+
+
 def _both(x, lo, scale, bins, windows):
     out = {}
-    old = os.environ.get("THREATSIM_COMPILED")
-    try:
-        for flag in ("0", "1"):
-            os.environ["THREATSIM_COMPILED"] = flag
-            token = f"test-{flag}-{np.random.default_rng().integers(1 << 60)}"
-            out[flag] = binning.count_pass(x, lo, scale, bins, token, windows)
-    finally:
-        if old is None:
-            os.environ.pop("THREATSIM_COMPILED", None)
-        else:
-            os.environ["THREATSIM_COMPILED"] = old
+    for flag in ("0", "1"):
+        token = f"test-{flag}-{np.random.default_rng().integers(1 << 60)}"
+        out[flag] = _with_kernels(flag, binning.count_pass, x, lo, scale, bins, token, windows)
     return out["0"], out["1"]
 
 
@@ -114,15 +112,10 @@ def test_sort_by_counting_sorts_whole_numbers_and_leaves_the_rest(seed, cells, r
     elif kind == "inf":
         x[other, 0] = -np.inf
     before = x.copy()
-    old = os.environ.pop("THREATSIM_COMPILED", None)
-    try:
-        done = binning.sort_by_counting(x)
-    finally:
-        if old is not None:
-            os.environ["THREATSIM_COMPILED"] = old
+    done = _with_kernels("1", binning.sort_by_counting, x)
     expect_done = ~other if kind != "people" else np.ones(cells, dtype=bool)
     if rows == 1:  # a single value: whole, so "sorted", unless it is the odd one
-        expect_done = expect_done | (np.isfinite(before[:, 0]) & (before[:, 0] % 1 == 0)
+        expect_done = expect_done | (np.isfinite(before[:, 0]) & (np.floor(before[:, 0]) == before[:, 0])
                                      & (np.abs(before[:, 0]) < 2.0**52))
     np.testing.assert_array_equal(done, expect_done)
     np.testing.assert_array_equal(x[done], np.sort(before[done], axis=1))
@@ -142,16 +135,8 @@ def test_window_stats_compiled_equals_numpy(seed, rows, digits, bins, n_windows)
     cells = rng.integers(0, 3, n_windows)
     first = rng.integers(0, bins + 2, n_windows)
     last = first + rng.integers(0, bins // 2 + 1, n_windows)
-    got = {}
-    old = os.environ.get("THREATSIM_COMPILED")
-    try:
-        for flag in ("0", "1"):
-            os.environ["THREATSIM_COMPILED"] = flag
-            got[flag] = binning.window_stats(xt, lo, scale, bins, cells, first, last)
-    finally:
-        if old is None:
-            os.environ.pop("THREATSIM_COMPILED", None)
-        else:
-            os.environ["THREATSIM_COMPILED"] = old
+    got = {flag: _with_kernels(flag, binning.window_stats, xt, lo, scale, bins, cells, first,
+                               last)
+           for flag in ("0", "1")}
     np.testing.assert_array_equal(got["1"], got["0"])
     assert (got["0"][0] >= got["0"][1]).all() and (got["0"][1] >= got["0"][2]).all()

@@ -52,21 +52,13 @@ def test_property_equals_numpy(seed, n, q, ties):
 def test_integer_rows_equal_numpy(seed, n, q, span, dtype, compiled_on):
     """Counts of people (integer rows) are counted, not sorted: still np.quantile's values,
     for narrow spans (counted) and spans too wide to count (left to the float path)."""
-    import os
-
     info = np.iinfo(dtype)
     lo = max(int(info.min), -span // 2)
     hi = min(int(info.max), lo + span)
     x = np.random.default_rng(seed).integers(lo, hi, size=(2, n), endpoint=True).astype(dtype)
-    old = os.environ.get("THREATSIM_COMPILED")
-    os.environ["THREATSIM_COMPILED"] = "1" if compiled_on else "0"
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # hypothesis: no function-scoped fixture
+        mp.setenv("THREATSIM_COMPILED", "1" if compiled_on else "0")
         got = row_quantiles(x, q)
-    finally:
-        if old is None:
-            del os.environ["THREATSIM_COMPILED"]
-        else:
-            os.environ["THREATSIM_COMPILED"] = old
     # The reference takes the values as doubles: np.quantile on int32 rows computes the
     # difference of two order statistics in int32, which overflows for spans > 2**31.
     np.testing.assert_array_equal(got, np.quantile(x.astype(np.float64), q, axis=1))

@@ -448,18 +448,15 @@ def run(
     return to_dataset(scenario, collected, plan.params, settings)
 
 
-def _hold_ahead(plan: _Plan, ex: ChunkExecutor, start: int) -> dict[int, Any]:
+def _hold_ahead(plan: _Plan, ex: Any, start: int) -> dict[int, Any]:
     """Start computing the chunks after the pilot while the client works the pilot out.
 
-    Only an executor that can leave results where they were computed (``hold``, a
-    dask cluster) does this; their reductions run there once the pass's spec is
-    known, so the workers are not idle while the client studies the pilot.
+    For an executor that can leave results where they were computed (``hold``, a
+    dask cluster): their reductions run there once the pass's spec is known, so
+    the workers are not idle while the client studies the pilot.
     """
-    hold = getattr(ex, "hold", None)
-    if hold is None or start >= plan.n_chunks:
-        return {}
-    stop = min(plan.n_chunks, start + ex.hold_limit())  # type: ignore[attr-defined]
-    return hold(run_chunk, [plan.task(i) for i in range(start, stop)])  # type: ignore[no-any-return]
+    stop = min(plan.n_chunks, start + ex.hold_limit())
+    return ex.hold(run_chunk, [plan.task(i) for i in range(start, stop)])  # type: ignore[no-any-return]
 
 
 def _release(ex: ChunkExecutor, held: dict[int, Any]) -> None:
