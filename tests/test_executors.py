@@ -85,13 +85,22 @@ def test_every_executor_gives_the_same_dataset(model, client):
     xr.testing.assert_identical(base, dask)
 
 
-def test_summary_on_the_cluster_equals_in_process(client):
-    """keep='summary' (passes over recomputed chunks) is the same on the cluster, any bound."""
-    sc = SCENARIOS_BY_MODEL["financing"]
+@pytest.mark.parametrize("model", MODELS)
+def test_summary_on_every_executor_equals_in_process(model, client, monkeypatch):
+    """keep='summary' is the same in a process pool and on the cluster (any bound), for
+    every model: chunks reduced where they ran, pilots and windows' values of counts
+    narrowed on the way, replicates too."""
+    from threatsim import streaming
+
+    monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot, then windows, for 24 rows
+    sc = SCENARIOS_BY_MODEL[model]
     a = threatsim.run(sc, keep="summary", progress=False, **SMALL)
-    b = threatsim.run(sc, keep="summary", executor=DaskExecutor(client, max_in_flight=2),
-                      progress=False, **SMALL)
-    xr.testing.assert_identical(a, b)
+    pool = threatsim.run(sc, keep="summary", progress=False,
+                         executor=ProcessPoolChunkExecutor(2), **SMALL)
+    dask = threatsim.run(sc, keep="summary", executor=DaskExecutor(client, max_in_flight=2),
+                         progress=False, **SMALL)
+    xr.testing.assert_identical(a, pool)
+    xr.testing.assert_identical(a, dask)
 
 
 def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
@@ -131,6 +140,24 @@ def test_local_cluster_workers_reuse_their_memory(client):
     for name, value in WORKER_MALLOC.items():
         assert set(client.run(os.environ.get, name).values()) == {value}
     assert int(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]) > 65536
+
+
+def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
+    """The LocalCluster threatsim starts runs distributed's periodic callbacks less often
+    (they share the client's cores), also in workers restarted after one was killed (the
+    tests above kill some), and the caller's own dask config is left alone."""
+    import dask
+
+    from threatsim.executors import LOCAL_CLUSTER_HOUSEKEEPING
+
+    for key, value in LOCAL_CLUSTER_HOUSEKEEPING.items():
+        assert set(client.run(dask.config.get, key).values()) == {value}
+        assert dask.config.get(key) != value  # distributed's default, here
+    # The scheduler runs in this process: its callbacks were made with the quieter config.
+    times = client.run_on_scheduler(lambda dask_scheduler: {
+        name: pc.callback_time for name, pc in dask_scheduler.periodic_callbacks.items()})
+    assert times["tick"] == 500
+    assert times["monitor"] == 2000
 
 
 def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):

@@ -233,3 +233,20 @@ def test_one_pass_when_a_point_mass_sits_beside_continuous_values():
                        executor=Counting(), progress=False)
     assert float(ds["p_zero_reserves"].isel(time=-1)) > 0.05  # the point mass is there
     assert Counting.runs == -(-100_000 // 4_096)  # each chunk once
+
+
+@given(st.integers(1, 20_000), st.integers(1, 10**9))
+def test_summary_bins_keep_counts_small_and_bins_few_values(cells, rows):
+    """Bins per cell: 512 to 8,192; counts under 2**21 per output where 512 bins allow;
+    each bin ~8,192 values at most (rows / bins) unless a cap binds."""
+    from threatsim.streaming import summary_bins
+
+    b = summary_bins(cells, rows)
+    assert 512 <= b <= 8192 and b & (b - 1) == 0
+    if cells * 512 <= 2**21:
+        assert cells * b <= 2**21
+    capped = b == 8192 or 2 * b * cells > 2**21
+    if not capped:
+        assert rows / b <= 8192
+    if b > 512:  # not more bins than that asks for
+        assert rows / (b // 2) > 8192

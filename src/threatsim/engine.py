@@ -45,6 +45,7 @@ from threatsim.results import to_dataset
 from threatsim.rng import chunk_seed_sequence
 from threatsim.sampling import sample_parameters
 from threatsim.scenario import RunSettings, Scenario
+from threatsim.wire import smallest_int
 
 __all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
            "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk", "sample_lean"]
@@ -69,6 +70,45 @@ class ChunkTask:
     #: result buffers, (*dims, chunk draws), that the model fills instead of
     #: returning new arrays (no copy of the trajectories). None otherwise.
     out: dict[str, np.ndarray] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A task sent to another process (a pool, a dask worker through the scheduler)
+        # carries each parameter whose values are all the same (a ``point``: most of a
+        # scenario's parameters) as one value: W2's 8,192-draw task is 0.5 MB instead
+        # of 2 MB, and on a dask cluster the client process, which also runs the
+        # scheduler, forwards every byte of it twice.
+        fields = {f: getattr(self, f) for f in ChunkTask.__slots__}
+        fields["params"] = {k: _pack_constant(v) for k, v in self.params.items()}
+        return _unpack_task, (fields,)
+
+
+def _pack_constant(values: np.ndarray) -> Any:
+    """*values*, or ``_Constant`` when every element has the same bits (NaN and -0.0 too)."""
+    size = values.dtype.itemsize
+    if values.ndim != 1 or values.size < 2 or size not in (1, 2, 4, 8):
+        return values
+    if values.strides[0] != 0:  # not a broadcast of one value: compare the bits
+        bits = np.ascontiguousarray(values).view(f"u{size}")
+        if not (bits == bits[0]).all():
+            return values
+    return _Constant(values[:1].copy(), values.size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A parameter's chunk of equal values, shipped as one value and its length."""
+
+    one: np.ndarray  # shape (1,), the value with its dtype and bits
+    size: int
+
+    def expand(self) -> np.ndarray:
+        return np.repeat(self.one, self.size)  # contiguous and writable, as sent
+
+
+def _unpack_task(fields: dict[str, Any]) -> ChunkTask:
+    fields["params"] = {k: v.expand() if isinstance(v, _Constant) else v
+                        for k, v in fields["params"].items()}
+    return ChunkTask(**fields)
 
 
 #: Draws per block when a chunk is transposed into a draw-last buffer: a block of
@@ -136,14 +176,9 @@ def _draw_last(arr: np.ndarray) -> ShippedChunk:
     moved = np.moveaxis(arr, 0, -1)
     dtype = arr.dtype
     if dtype.kind in "iu" and dtype.itemsize > 1 and arr.size:
-        lo, hi = int(moved.min()), int(moved.max())
-        # Counts are never negative: unsigned types hold twice the range (W2's
-        # populations, up to ~45,000, fit 2 bytes unsigned, not signed).
-        smaller = (np.uint8, np.uint16, np.uint32) if lo >= 0 else (np.int8, np.int16, np.int32)
-        for small in smaller:
-            info = np.iinfo(small)
-            if info.min <= lo and hi <= info.max and np.dtype(small).itemsize < dtype.itemsize:
-                return ShippedChunk(np.ascontiguousarray(moved, dtype=small), dtype)
+        small = smallest_int(int(moved.min()), int(moved.max()))
+        if small is not None and small.itemsize < dtype.itemsize:
+            return ShippedChunk(np.ascontiguousarray(moved, dtype=small), dtype)
     return ShippedChunk(np.ascontiguousarray(moved), dtype)
 
 
@@ -151,6 +186,14 @@ def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, ShippedChunk]]:
     """:func:`run_chunk` for a chunk whose result travels between processes (draws last)."""
     index, out = run_chunk(task)
     return index, {name: _draw_last(arr) for name, arr in out.items()}
+
+
+def unshipped(result: tuple[int, dict[str, Any]]) -> tuple[int, dict[str, np.ndarray]]:
+    """A :func:`run_chunk_shipped` result as :func:`run_chunk` gives it: draws first (a
+    view of draws-last memory, as models record them), in each output's own dtype."""
+    index, out = result
+    return index, {name: np.moveaxis(v.values.astype(v.dtype, copy=False), -1, 0)
+                   if isinstance(v, ShippedChunk) else v for name, v in out.items()}
 
 
 def _settings(scenario: Scenario, **overrides: Any) -> RunSettings:
@@ -488,17 +531,19 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
                         _release(ex, held)
                     batch = range(pos, min(plan.n_chunks, pos + first)) if pos == 0 else [pos]
                     tasks = [plan.task(i) for i in batch]
+                    # Whole chunks from other processes travel narrowed (see ShippedChunk).
+                    fn = run_chunk if type(ex) is InProcessExecutor else run_chunk_shipped
                     if pos == 0 and hasattr(ex, "hold"):
                         # The pilot's chunks first, then the next ones, all at once: the
                         # workers go on while the client fetches and studies the pilot.
-                        pilot = ex.hold(run_chunk, tasks)
+                        pilot = ex.hold(fn, tasks)
                         held = _hold_ahead(plan, ex, batch[-1] + 1)
                         try:
-                            got = dict(ex.fetch(pilot.values()))  # type: ignore[attr-defined]
+                            got = dict(map(unshipped, ex.fetch(pilot.values())))  # type: ignore[attr-defined]
                         finally:
                             _release(ex, pilot)
                     else:
-                        got = dict(ex.map_chunks(run_chunk, tasks))
+                        got = dict(map(unshipped, ex.map_chunks(fn, tasks)))
                     for index in batch:
                         guard.check()
                         summary.feed(index, got.pop(index))

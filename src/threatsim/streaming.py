@@ -56,6 +56,7 @@ from threatsim.binning import collect as _collect
 from threatsim.binning import (count_pass, float_keys, gather_bins, key_floats,
                                sort_by_counting, window_stats)
 from threatsim.models import get_model
+from threatsim.wire import narrow_ints, smallest_int
 
 if TYPE_CHECKING:
     from threatsim.scenario import RunSettings, Scenario
@@ -139,6 +140,8 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
     if spec[0] == "count":
         _, lo, scale, bins, token, windows = spec
         counts, collected = count_pass(x, lo, scale, bins, token, windows)
+        if x.dtype.kind in "iu":  # whole numbers (people): windows' values travel narrowed
+            collected = [_narrowed(part, x.shape[0]) for part in collected]
         # No bin holds more than the chunk's rows: the counts travel from a worker in
         # the smallest integer type that holds them (exact; merged into int64).
         small = np.int16 if x.shape[0] <= np.iinfo(np.int16).max else np.int32
@@ -165,6 +168,38 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
     return ("groups", out)
 
 
+def summary_bins(cells: int, rows: int) -> int:
+    """Bins per cell of a summary's counts: as few as keep each bin small.
+
+    Every chunk's counts (cells x bins) travel from where it ran and are added
+    up on the client, so they cost in proportion to the bins, and for nothing:
+    the pilot's windows (+-5 standard errors around each quantile, a few
+    percent of the values) stay many bins wide with 512 bins, and the bin a
+    second pass collects holds about ``rows / bins`` values, which 8,192 rows per
+    bin keeps small. At most 8,192 bins, and counts under 2**21 per output
+    (16 MiB) for outputs with many cells; at least 512.
+    W2's people by compartment (427 cells, 166,667 draws): 512 bins, a chunk's
+    counts 0.4 MB instead of 3.5 MB.
+    """
+    by_memory = 2 ** int(np.log2(2**21 / max(cells, 1)))
+    by_rows = 2 ** int(np.ceil(np.log2(max(rows, 1) / 8192))) if rows > 8192 else 1
+    return int(min(8192, max(512, min(by_memory, by_rows))))
+
+
+def _narrowed(part: tuple | None, rows: int) -> tuple | None:
+    """A window's values of an integer output (doubles holding integers) and their
+    repeats (at most *rows*) as small integers: exact, and a quarter of the bytes."""
+    if part is None:
+        return None
+    if part[0] == "raw":
+        return ("raw", narrow_ints(part[1]))
+    kind, values, repeats, *keys = part
+    small = smallest_int(0, rows)
+    if small is not None:
+        repeats = repeats.astype(small)
+    return (kind, narrow_ints(values), repeats, *keys)
+
+
 class ExactQuantiles:
     """Exact quantiles of ``C`` cells over a stream of ``(m, C)`` chunks.
 
@@ -186,7 +221,8 @@ class ExactQuantiles:
         self.cap = cap
         self.pass_no = 1
         self.needs_pass = True
-        self._pilot: list[np.ndarray] | None = []
+        #: The pilot, cell by cell (C, rows), filled as chunks come (None once studied).
+        self._pilot: np.ndarray | None = np.empty((n_cells, 0))
         self._pilot_n = 0
         self._lo: np.ndarray | None = None
         self._scale: np.ndarray | None = None
@@ -389,11 +425,19 @@ class ExactQuantiles:
             raise ValueError(f"expected (m, {self.C}) values, got {x.shape}")
         if self.pass_no == 1 and self._pilot is not None:
             # Kept cell by cell, (C, m): a chunk recorded with the draws last is copied
-            # as it lies in memory, and each cell's values end up contiguous.
-            self._pilot.append(np.array(x.T, dtype=np.float64, order="C"))
-            self._pilot_n += x.shape[0]
-            if self._pilot_n >= self.pilot_rows:
-                pilot = np.concatenate(self._pilot, axis=1)
+            # as it lies in memory, and each cell's values end up contiguous. Written
+            # straight into one buffer: no per-chunk copies to concatenate (fresh pages
+            # are slow to touch on virtual machines; W2's pilot is 56 MB).
+            a, b = self._pilot_n, self._pilot_n + x.shape[0]
+            if b > self._pilot.shape[1]:  # the first chunk (or an unexpectedly large one)
+                m = x.shape[0]  # chunks after the first are as large: they fill it exactly
+                grown = np.empty((self.C, max(b, -(-self.pilot_rows // m) * m)))
+                grown[:, :a] = self._pilot[:, :a]
+                self._pilot = grown
+            self._pilot[:, a:b] = x.T
+            self._pilot_n = b
+            if b >= self.pilot_rows:
+                pilot = np.ascontiguousarray(self._pilot[:, :b])  # (no copy when full)
                 self._pilot = None
                 self._set_edges(pilot)
                 self._count(pilot.T)
@@ -407,8 +451,7 @@ class ExactQuantiles:
         """Close the current pass; sets :attr:`needs_pass`."""
         if self.pass_no == 1:
             if self._pilot is not None:  # the whole sample fitted in the pilot: done
-                sample = (np.concatenate(self._pilot, axis=1).T if self._pilot
-                          else np.empty((0, self.C)))
+                sample = self._pilot[:, :self._pilot_n].T
                 self._pilot = None
                 self._result = self._direct(sample)
                 self.needs_pass = False
@@ -634,8 +677,8 @@ class StreamingSummary:
         for key in self.banded:
             cells = int(np.prod(self.shapes[key]))
             opts = dict(self._opts)
-            if "bins" not in opts:  # counts stay under 2**21 per output (16 MiB)
-                opts["bins"] = int(min(8192, max(512, 2 ** int(np.log2(2**21 / cells)))))
+            if "bins" not in opts:
+                opts["bins"] = summary_bins(cells, self.settings.draws * self.reps)
             self.quant[key] = ExactQuantiles(cells, self.qs, **opts)
             self.quant[key].expected_rows = self.settings.draws * self.reps
             self.zeros[key] = np.zeros(cells, dtype=np.int64)
