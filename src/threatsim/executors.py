@@ -305,18 +305,21 @@ def _configure_dask() -> None:
 WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 28), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
-#: Housekeeping intervals of the LocalCluster threatsim starts. Its scheduler and the
-#: workers' nannies live in the calling process, beside the client, and with
-#: distributed's defaults their periodic callbacks (an event-loop tick every 20 ms per
-#: server, a psutil system monitor every 0.5 s, each nanny's memory watch every 0.1 s)
-#: cost that process 5 % of a core while the cluster idles: on a machine whose cores
-#: all run workers, that is taken from the workers. Measured on the 2-core benchmark
-#: VM, idle: 0.25 s of CPU per 5 s with the defaults, 0.04 s with these. The nanny
-#: still stops a worker over its memory limit, within half a second.
+#: Housekeeping of the LocalCluster threatsim starts. Its scheduler and the workers'
+#: nannies live in the calling process, beside the client, and with distributed's
+#: defaults their periodic callbacks (an event-loop tick every 20 ms per server, a
+#: psutil system monitor every 0.5 s, each nanny's memory watch every 0.1 s) cost that
+#: process 5 % of a core while the cluster idles: on a machine whose cores all run
+#: workers, that is taken from the workers. Measured on the 2-core benchmark VM, idle:
+#: 0.25 s of CPU per 5 s with the defaults, 0.04 s with these. Each worker also
+#: samples its own stack every 10 ms for the dashboard's profile page (no dashboard
+#: here): W2 summary on one worker, its event-loop thread 0.75 s -> 0.4 s of CPU.
+#: The nanny still stops a worker over its memory limit, within half a second.
 LOCAL_CLUSTER_HOUSEKEEPING = {
     "distributed.admin.tick.interval": "500ms",
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.worker.profile.enabled": False,
 }
 
 
