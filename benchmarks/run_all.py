@@ -154,20 +154,30 @@ def inner(what: str, n: int, repeat: int) -> None:
               "replications": int(waits.size)})
 
 
-#: Pairs of threatsim and the numba peer (1 thread) run back to back for the targets.
+#: Pairs of threatsim and a peer run back to back for each target against a peer.
 PAIRS = 3
+#: (target key, workload, threatsim's --inner, n, peer script, the peer's args); the peer
+#: rows' sizes and arguments of PEERS.
+PAIRED = [
+    ("W1/numba", "W1", "w1", 1_000_000, "w1_numba.py",
+     ["--summary", "bracket", "--threads", "1", "--n", "1000000"]),
+    ("W1/EMA", "W1", "w1", 1_000_000, "w1_ema_workbench.py",
+     ["--evaluator", "sequential", "--n", "100000"]),
+    ("W2/numba", "W2", "w2", 100_000, "w2_numba.py", ["--threads", "1", "--n", "100000"]),
+    ("W2/EMA", "W2", "w2", 100_000, "w2_ema_workbench.py",
+     ["--evaluator", "sequential", "--n", "20000"]),
+]
 
 
-def paired_with_numba(py: str, repeat: str) -> dict[str, list[float]]:
-    """threatsim / numba 1 thread on W1 and W2, from PAIRS pairs run back to back (the
-    order alternating): each pair's ratio of throughputs."""
+def paired_with_peers(py: str, repeat: str) -> dict[str, list[float]]:
+    """threatsim / peer throughput for each PAIRED target, from PAIRS pairs run back to
+    back (the order alternating): each pair's ratio. The compiled loops take *repeat*
+    repeats as in their table rows; EMA Workbench its own default."""
     pairs: dict[str, list[float]] = {}
-    for w, what, n, script, extra in (
-            ("W1", "w1", 1_000_000, "w1_numba.py", ["--summary", "bracket"]),
-            ("W2", "w2", 100_000, "w2_numba.py", [])):
+    for key, _, what, n, script, extra in PAIRED:
         ours_cmd = [sys.executable, __file__, "--inner", what, str(n), repeat]
-        peer_cmd = [py, str(PEERS_DIR / script), *extra, "--threads", "1", "--n", str(n),
-                    "--repeat", repeat]
+        peer_cmd = [py, str(PEERS_DIR / script), *extra,
+                    *(["--repeat", repeat] if "numba" in script else [])]
         for p in range(PAIRS):
             got = {}
             for who in (("ours", "peer") if p % 2 == 0 else ("peer", "ours")):
@@ -176,7 +186,7 @@ def paired_with_numba(py: str, repeat: str) -> dict[str, list[float]]:
                 if rec:
                     got[who] = rec["throughput"]
             if len(got) == 2:
-                pairs.setdefault(w, []).append(got["ours"] / got["peer"])
+                pairs.setdefault(key, []).append(got["ours"] / got["peer"])
     return pairs
 
 
@@ -288,13 +298,13 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
     simpy = thr("W3", "plain SimPy model (peer)") or thr(
         "W3", "naive process-based SimPy model (written here)")
     target("W1: threatsim / EMA Workbench sequential", thr("W1", HEADLINE["W1"]),
-           thr("W1", "EMA Workbench, sequential evaluator"), 100)
+           thr("W1", "EMA Workbench, sequential evaluator"), 100, paired=pairs.get("W1/EMA"))
     target("W1: threatsim / numba 1 thread", thr("W1", HEADLINE["W1"]),
-           thr("W1", "numba, 1 thread (compiled loop)"), 0.8, paired=pairs.get("W1"))
+           thr("W1", "numba, 1 thread (compiled loop)"), 0.8, paired=pairs.get("W1/numba"))
     target("W2: threatsim / EMA Workbench sequential", thr("W2", HEADLINE["W2"]),
-           thr("W2", "EMA Workbench, sequential evaluator"), 12)
+           thr("W2", "EMA Workbench, sequential evaluator"), 12, paired=pairs.get("W2/EMA"))
     target("W2: threatsim / numba 1 thread", thr("W2", HEADLINE["W2"]),
-           thr("W2", "numba, 1 thread (compiled loop)"), 0.9, paired=pairs.get("W2"))
+           thr("W2", "numba, 1 thread (compiled loop)"), 0.9, paired=pairs.get("W2/numba"))
     target("W3: threatsim.run / plain SimPy model", thr("W3", HEADLINE["W3"]), simpy, 60)
     from scaling import two_over_one
 
@@ -387,8 +397,8 @@ def main() -> None:
                 notes.append(f"{w} {label}: {why}")
     pairs: dict[str, list[float]] = {}
     if not q and not args.no_peers and PEERS_DIR.is_dir() and Path(py).exists():
-        print("threatsim and the compiled loop, back to back", file=sys.stderr)
-        pairs = paired_with_numba(py, fast_rep)
+        print("threatsim and the peers of the targets, back to back", file=sys.stderr)
+        pairs = paired_with_peers(py, fast_rep)
     scaling: list[dict] = []
     if not args.no_scaling:
         print("scaling", file=sys.stderr)

@@ -44,6 +44,6 @@ def test_a_target_with_pairs_is_judged_on_their_median():
     alone = run_all.report(records, [], [], started="now", wall=1.0)
     assert "| W2: threatsim / numba 1 thread | 0.80x | 0.9x | NO |" in alone
     paired = run_all.report(records, [], [], started="now", wall=1.0,
-                            pairs={"W2": [0.95, 0.88, 0.93]})
+                            pairs={"W2/numba": [0.95, 0.88, 0.93]})
     assert ("| W2: threatsim / numba 1 thread | 0.93x (median of 3 pairs: 0.95x, 0.88x, "
             "0.93x) | 0.9x | yes |") in paired
