@@ -26,7 +26,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 # Every benchmark side by side (threatsim, naive baselines, the peers of PEERS_DIR when
-# their venv exists, scaling curves) -> benchmarks/RESULTS.md. About 30-40 minutes.
+# their venv exists, scaling curves) -> benchmarks/RESULTS.md. About 25-40 minutes.
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
