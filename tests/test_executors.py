@@ -24,7 +24,7 @@ from threatsim.executors import (
     is_dask_client,
     resolve_executor,
 )
-from threatsim.models import model_names
+from threatsim.models import get_model, model_names
 
 distributed = pytest.importorskip("distributed")
 
@@ -83,6 +83,25 @@ def test_every_executor_gives_the_same_dataset(model, client):
     dask = threatsim.run(sc, progress=False, executor=client, **SMALL)
     xr.testing.assert_identical(base, pool)
     xr.testing.assert_identical(base, dask)
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS
+                                   if getattr(get_model(m), "writes_into_buffers", False)])
+def test_models_writing_into_the_run_buffers_equal_a_pool(model):
+    """In-process, a model that records straight into the run's buffers (no replicates)
+    gives the Dataset a process pool assembles from shipped chunks: every output."""
+    sc = SCENARIOS_BY_MODEL[model]
+    every = [o.name for o in get_model(model).info.outputs]
+    sc = sc.with_values({"outputs.variables": every})
+    run = {"draws": 30, "chunk_size": 8, "seed": 3, "replicates": 1}
+    from threatsim.engine import _Plan, _settings
+    from threatsim.executors import InProcessExecutor
+
+    assert _Plan(sc, _settings(sc, **run)).direct_buffers(InProcessExecutor()) is not None
+    base = threatsim.run(sc, progress=False, **run)
+    pool = threatsim.run(sc, progress=False, executor=ProcessPoolChunkExecutor(2), **run)
+    xr.testing.assert_identical(base, pool)
+    assert set(every) <= set(base.data_vars)
 
 
 @pytest.mark.parametrize("model", MODELS)

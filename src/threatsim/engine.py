@@ -280,7 +280,8 @@ class _Plan:
         sizes = {"time": self.scenario.horizon + 1,
                  **{dim: len(labels) for dim, labels in info.coords.items()}}
         decls = {o.name: o for o in info.outputs}
-        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n))
+        dtype = getattr(model, "buffer_dtype", np.float64)  # counts of people: int64
+        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n), dtype=dtype)
                 for name in sorted(self.outputs)}
 
     def manifest(self) -> dict[str, Any]:

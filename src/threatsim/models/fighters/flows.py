@@ -42,8 +42,11 @@ class FighterFlows:
     """
 
     def __init__(self, params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray], *,
-                 n_months: int, want: frozenset[str]) -> None:
+                 n_months: int, want: frozenset[str],
+                 out: Mapping[str, np.ndarray] | None = None) -> None:
         self.want = want
+        #: The engine's result buffers, (time, ..., draw), recorded into in place.
+        self.given = dict(out) if out is not None else {}
         total = _count(params["fighters_iraq_syria"])
         n = total.shape[0]
         self.n = n
@@ -94,19 +97,33 @@ class FighterFlows:
 
         shape = (n_months + 1,)
         self._det = np.empty((N_REGIONS, n), dtype=np.int64)
-        self.rec_pop = (np.zeros((*shape, N_REGIONS, len(COMPARTMENTS), n), dtype=np.int64)
+        self.rec_pop = (self._record_buffer("population",
+                                            (*shape, N_REGIONS, len(COMPARTMENTS), n))
                         if "population" in want else None)
-        self.rec_tot = (np.empty((*shape, len(COMPARTMENTS), n), dtype=np.int64)
+        if self.rec_pop is not None:
+            self.rec_pop[...] = 0  # rows of regions never live are never written
+        self.rec_tot = (self._record_buffer("population_total", (*shape, len(COMPARTMENTS), n))
                         if "population_total" in want else None)
         # Returnees by origin are split from the regional returnees once the months are done.
         self.shares = origin_shares(params) if _BY_ORIGIN in want else []
         keep = want | ({"returned_home"} if _BY_ORIGIN in want else set())
-        self.rec_reg = {name: np.empty((*shape, N_REGIONS, n), dtype=np.int64)
+        self.rec_reg = {name: self._record_buffer(name, (*shape, N_REGIONS, n))
                         for name in _REGIONAL_SERIES if name in keep}
-        self.rec_dep = {name: np.empty((*shape, n), dtype=np.int64)
+        self.rec_dep = {name: self._record_buffer(name, (*shape, n))
                         for name in ("dependants_detained", "dependants_repatriated")
                         if name in want}
         self.record(0)
+
+    def _record_buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Where output *name* is recorded: the engine's buffer if given, else a new one
+        (every month's row is written before it is read)."""
+        given = self.given.get(name)
+        if given is None:
+            return np.empty(shape, dtype=np.int64)
+        if given.shape != shape or given.dtype != np.int64:
+            raise ValueError(f"out[{name!r}] must be int64 of shape {shape}, "
+                             f"not {given.dtype} {given.shape}")
+        return given
 
     # -- state -------------------------------------------------------------------------
 
@@ -160,8 +177,11 @@ class FighterFlows:
         """
         out: dict[str, np.ndarray] = {}
         if _BY_ORIGIN in self.want:
-            out[_BY_ORIGIN] = split_by_origin(self.rec_reg["returned_home"], self.shares,
-                                              rng).transpose(2, 0, 1)
+            split = split_by_origin(self.rec_reg["returned_home"], self.shares, rng)
+            if _BY_ORIGIN in self.given:
+                self.given[_BY_ORIGIN][...] = split
+                split = self.given[_BY_ORIGIN]
+            out[_BY_ORIGIN] = split.transpose(2, 0, 1)
         if self.rec_pop is not None:
             out["population"] = self.rec_pop.transpose(3, 0, 1, 2)
         if self.rec_tot is not None:
