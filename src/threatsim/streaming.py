@@ -144,8 +144,8 @@ def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
             collected = [_narrowed(part, x.shape[0]) for part in collected]
         # No bin holds more than the chunk's rows: the counts travel from a worker in
         # the smallest integer type that holds them (exact; merged into int64).
-        small = np.int16 if x.shape[0] <= np.iinfo(np.int16).max else np.int32
-        if x.shape[0] <= np.iinfo(small).max:
+        small = smallest_int(0, x.shape[0])
+        if small is not None:
             counts = counts.astype(small)
         return ("count", counts.reshape(x.shape[1], bins + 3), collected)
     _, token, lo, scale, bins, bin1, keyed = spec
