@@ -154,35 +154,39 @@ def inner(what: str, n: int, repeat: int) -> None:
               "replications": int(waits.size)})
 
 
+def peer_command(py: str, peer: tuple, *, quick: bool, fast_rep: str) -> list[str]:
+    """The command line of one PEERS row: its arguments, size and repeats."""
+    w, _, script, extra, _, n, n_quick = peer
+    fast = script.endswith(("_numba.py", "_numpy.py")) and w in ("W1", "W2")
+    repeat = ["--repeat", "1"] if quick else (["--repeat", fast_rep] if fast else [])
+    return [py, str(PEERS_DIR / script), *extra, "--n", str(n_quick if quick else n), *repeat]
+
+
 #: Pairs of threatsim and a peer run back to back for each target against a peer.
 PAIRS = 3
-#: (target key, workload, threatsim's --inner, n, peer script, the peer's args); the peer
-#: rows' sizes and arguments of PEERS.
-PAIRED = [
-    ("W1/numba", "W1", "w1", 1_000_000, "w1_numba.py",
-     ["--summary", "bracket", "--threads", "1", "--n", "1000000"]),
-    ("W1/EMA", "W1", "w1", 1_000_000, "w1_ema_workbench.py",
-     ["--evaluator", "sequential", "--n", "100000"]),
-    ("W2/numba", "W2", "w2", 100_000, "w2_numba.py", ["--threads", "1", "--n", "100000"]),
-    ("W2/EMA", "W2", "w2", 100_000, "w2_ema_workbench.py",
-     ["--evaluator", "sequential", "--n", "20000"]),
-]
+#: target key -> (threatsim's --inner and its n, the PEERS row's workload and label)
+PAIRED = {
+    "W1/numba": ("w1", 1_000_000, ("W1", "numba, 1 thread (compiled loop)")),
+    "W1/EMA": ("w1", 1_000_000, ("W1", "EMA Workbench, sequential evaluator")),
+    "W2/numba": ("w2", 100_000, ("W2", "numba, 1 thread (compiled loop)")),
+    "W2/EMA": ("w2", 100_000, ("W2", "EMA Workbench, sequential evaluator")),
+}
 
 
-def paired_with_peers(py: str, repeat: str) -> dict[str, list[float]]:
+def paired_with_peers(py: str, fast_rep: str, env: dict) -> dict[str, list[float]]:
     """threatsim / peer throughput for each PAIRED target, from PAIRS pairs run back to
-    back (the order alternating): each pair's ratio. The compiled loops take *repeat*
-    repeats as in their table rows; EMA Workbench its own default."""
+    back (the order alternating): each pair's ratio. Each side runs exactly as its own
+    table row does (same size, arguments and repeats)."""
+    by_label = {(peer[0], peer[1]): peer for peer in PEERS}
     pairs: dict[str, list[float]] = {}
-    for key, _, what, n, script, extra in PAIRED:
-        ours_cmd = [sys.executable, __file__, "--inner", what, str(n), repeat]
-        peer_cmd = [py, str(PEERS_DIR / script), *extra,
-                    *(["--repeat", repeat] if "numba" in script else [])]
+    for key, (what, n, row) in PAIRED.items():
+        ours_cmd = [sys.executable, __file__, "--inner", what, str(n), fast_rep]
+        peer_cmd = peer_command(py, by_label[row], quick=False, fast_rep=fast_rep)
         for p in range(PAIRS):
             got = {}
             for who in (("ours", "peer") if p % 2 == 0 else ("peer", "ours")):
-                cmd, cwd = (ours_cmd, HERE) if who == "ours" else (peer_cmd, PEERS_DIR)
-                rec, _ = run_cmd(cmd, cwd=cwd, timeout=900)
+                rec, _ = (run_cmd(ours_cmd, cwd=HERE, timeout=900) if who == "ours" else
+                          run_cmd(peer_cmd, cwd=PEERS_DIR, timeout=900, env=env))
                 if rec:
                     got[who] = rec["throughput"]
             if len(got) == 2:
@@ -280,41 +284,40 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
                  None)
         return r["throughput"] if r else None
 
-    def target(label: str, a: float | None, b: float | None, aim: float,
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b is not None else None
+
+    def target(label: str, measured: float | None, aim: float,
                paired: list[float] | None = None) -> None:
-        """One target: a / b, or, where pairs were run back to back, their median."""
+        """One target: the ratio of two rows, or, where pairs ran back to back, their median."""
         if paired:
-            ratio = statistics.median(paired)
-            shown = (f"{ratio:.2f}x (median of {len(paired)} pairs: "
+            measured = statistics.median(paired)
+            shown = (f"{measured:.2f}x (median of {len(paired)} pairs: "
                      f"{', '.join(f'{x:.2f}x' for x in paired)})")
-        elif a is None or b is None:
+        elif measured is None:
             out.append(f"| {label} | not measured | {aim:g}x | - |")
             return
         else:
-            ratio = a / b
-            shown = f"{ratio:.2f}x"
-        out.append(f"| {label} | {shown} | {aim:g}x | {'yes' if ratio >= aim else 'NO'} |")
+            shown = f"{measured:.2f}x"
+        out.append(f"| {label} | {shown} | {aim:g}x | {'yes' if measured >= aim else 'NO'} |")
 
     simpy = thr("W3", "plain SimPy model (peer)") or thr(
         "W3", "naive process-based SimPy model (written here)")
-    target("W1: threatsim / EMA Workbench sequential", thr("W1", HEADLINE["W1"]),
-           thr("W1", "EMA Workbench, sequential evaluator"), 100, paired=pairs.get("W1/EMA"))
-    target("W1: threatsim / numba 1 thread", thr("W1", HEADLINE["W1"]),
-           thr("W1", "numba, 1 thread (compiled loop)"), 0.8, paired=pairs.get("W1/numba"))
-    target("W2: threatsim / EMA Workbench sequential", thr("W2", HEADLINE["W2"]),
-           thr("W2", "EMA Workbench, sequential evaluator"), 12, paired=pairs.get("W2/EMA"))
-    target("W2: threatsim / numba 1 thread", thr("W2", HEADLINE["W2"]),
-           thr("W2", "numba, 1 thread (compiled loop)"), 0.9, paired=pairs.get("W2/numba"))
-    target("W3: threatsim.run / plain SimPy model", thr("W3", HEADLINE["W3"]), simpy, 60)
+    for key, label, aim in (("W1/EMA", "W1: threatsim / EMA Workbench sequential", 100),
+                            ("W1/numba", "W1: threatsim / numba 1 thread", 0.8),
+                            ("W2/EMA", "W2: threatsim / EMA Workbench sequential", 12),
+                            ("W2/numba", "W2: threatsim / numba 1 thread", 0.9)):
+        w, peer = PAIRED[key][2]
+        target(label, ratio(thr(w, HEADLINE[w]), thr(w, peer)), aim, paired=pairs.get(key))
+    target("W3: threatsim.run / plain SimPy model", ratio(thr("W3", HEADLINE["W3"]), simpy), 60)
     from scaling import two_over_one
 
+    at = 10_000_000 // 60  # 10^7 draw-months (scaling.py also runs W1 at 10^8)
     for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
                     ("w2", "W2, every draw kept"), ("w2-summary", "W2, summary kept")):
-        at = 10_000_000 // 60  # 10^7 draw-months (scaling.py also runs W1 at 10^8)
         got = two_over_one(scaling, kind, at)
-        label = f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months"
-        target(label, got[0] if got else None, 1.0 if got else None, 1.7,
-               paired=got[1] if got and len(got[1]) > 1 else None)
+        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months",
+               got[0] if got else None, 1.7, paired=got[1] if got and len(got[1]) > 1 else None)
     out.append("")
     if scaling:
         from scaling import table
@@ -351,6 +354,7 @@ def main() -> None:
             ("w3-fifo", 10 if q else 200), ("w3-simpy", 2 if q else 20)]
     records: list[dict] = []
     notes: list[str] = []
+    pairs: dict[str, list[float]] = {}
     print("threatsim", file=sys.stderr)
     for what, n in ours:
         r = fast_rep if what in ("w1", "w2") else rep
@@ -379,26 +383,27 @@ def main() -> None:
         print(f"peers ({PEERS_DIR}, {py})", file=sys.stderr)
         work = Path(os.environ.get("PEERS_WORK", Path.home() / ".cache" / "threatsim-peers"))
         env = {**os.environ, "PEERS_WORK": str(work)}
-        for w, label, script, extra, module, n, n_quick in PEERS:
+        missing = set()
+        for peer in PEERS:
+            w, label, _, _, module, _, _ = peer
             probe = subprocess.run([py, "-c", f"import {module}"], capture_output=True,
                                    check=False)
             if probe.returncode != 0:
                 notes.append(f"{w} {label}: `{module}` is not installed for {py}")
+                missing.add((w, label))
                 continue
-            fast = script.endswith(("_numba.py", "_numpy.py")) and w in ("W1", "W2")
-            repeat = ["--repeat", "1"] if q else (["--repeat", fast_rep] if fast else [])
-            extra = [*extra, "--n", str(n_quick if q else n), *repeat]
-            rec, why = run_cmd([py, str(PEERS_DIR / script), *extra], cwd=PEERS_DIR,
-                               timeout=900, env=env)
+            rec, why = run_cmd(peer_command(py, peer, quick=q, fast_rep=fast_rep),
+                               cwd=PEERS_DIR, timeout=900, env=env)
             if rec:
                 rec["implementation"] = label
                 records.append(rec)
             else:
                 notes.append(f"{w} {label}: {why}")
-    pairs: dict[str, list[float]] = {}
-    if not q and not args.no_peers and PEERS_DIR.is_dir() and Path(py).exists():
-        print("threatsim and the peers of the targets, back to back", file=sys.stderr)
-        pairs = paired_with_peers(py, fast_rep)
+        if not q and any(row in missing for *_, row in PAIRED.values()):
+            notes.append("pairs: a peer of the targets is not installed; not paired")
+        elif not q:
+            print("threatsim and the peers of the targets, back to back", file=sys.stderr)
+            pairs = paired_with_peers(py, fast_rep, env)
     scaling: list[dict] = []
     if not args.no_scaling:
         print("scaling", file=sys.stderr)

@@ -176,10 +176,10 @@ def plot(records: list[dict], path: Path) -> None:
     a.set_title("W1 in-process: throughput vs draws", fontsize=9)
     a.legend(fontsize=8, frameon=False)
     a.grid(True, color="0.85", lw=0.5)
+    # the 10^7 draw-month points (the smallest run on workers), medians over the pairs
+    at = min((r["n"] for r in records if r["workers"]), default=0)
     for kind, style, label in (("w1-draws", "o-", "W1, draws"), ("w1-summary", "o:", "W1, summary"),
                                ("w2", "s-", "W2, draws"), ("w2-summary", "s:", "W2, summary")):
-        # the 10^7 draw-month points (the smallest run on workers), medians over the pairs
-        at = min((r["n"] for r in records if r["workers"]), default=0)
         ws = sorted({r["workers"] for r in records
                      if r["kind"] == kind and r["workers"] and r["n"] == at})
         if ws:
