@@ -45,7 +45,7 @@ from threatsim.results import to_dataset
 from threatsim.rng import chunk_seed_sequence
 from threatsim.sampling import sample_parameters
 from threatsim.scenario import RunSettings, Scenario
-from threatsim.wire import smallest_int
+from threatsim.wire import Bundle, smallest_int, unbundled
 
 __all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
            "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk", "sample_lean"]
@@ -77,9 +77,12 @@ class ChunkTask:
         # scenario's parameters) as one value: W2's 8,192-draw task is 0.5 MB instead
         # of 2 MB, and on a dask cluster the client process, which also runs the
         # scheduler, forwards every byte of it twice.
+        # Its arrays travel packed, one buffer per dtype (a frame each on dask) instead
+        # of one per parameter and lever (W2: 43 frames, each handled on its way by the
+        # client, the scheduler and the worker).
         fields = {f: getattr(self, f) for f in ChunkTask.__slots__}
         fields["params"] = {k: _pack_constant(v) for k, v in self.params.items()}
-        return _unpack_task, (fields,)
+        return _unpack_task, (Bundle(fields),)
 
 
 def _pack_constant(values: np.ndarray) -> Any:
@@ -321,6 +324,15 @@ def run_chunk_reduced(rt: ReducedChunkTask,
     return index, StreamingSummary.reduce(result, rt.spec)
 
 
+def run_chunk_reduced_shipped(rt: ReducedChunkTask,
+                              computed: tuple[int, dict[str, np.ndarray]] | None = None,
+                              ) -> tuple[int, Bundle]:
+    """:func:`run_chunk_reduced` for a partial that travels between processes: its many
+    small arrays (W2: ~2,200 windows' values) packed into a few (see :class:`Bundle`)."""
+    index, partial = run_chunk_reduced(rt, computed)
+    return index, Bundle(partial)
+
+
 def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[int],
                   guard: InterruptGuard, bar: Progress, held: dict[int, Any] | None = None,
                   ) -> None:
@@ -330,12 +342,14 @@ def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[in
     """
     spec = summary.spec()
     held = held or {}
-    results = ex.map_chunks(run_chunk_reduced,
-                            (ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices))
+    fn = run_chunk_reduced if type(ex) is InProcessExecutor else run_chunk_reduced_shipped
+    results = ex.map_chunks(fn, (ReducedChunkTask(plan.task(i), spec, held.get(i))
+                                 for i in indices))
     try:
         for index, partial in results:
             guard.check()
-            summary.merge(index, partial)
+            # unwrapped on unpickling; a Bundle only from an executor that did not pickle
+            summary.merge(index, unbundled(partial))
             bar.advance()
     finally:
         close = getattr(results, "close", None)
