@@ -177,6 +177,8 @@ def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
         name: pc.callback_time for name, pc in dask_scheduler.periodic_callbacks.items()})
     assert times["tick"] == 500
     assert times["monitor"] == 2000
+    # Results come straight from the workers, not relayed through that scheduler.
+    assert client.direct_to_workers is True
 
 
 def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):

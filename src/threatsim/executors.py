@@ -347,10 +347,14 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
     with dask.config.set(LOCAL_CLUSTER_HOUSEKEEPING):
         # The nannies keep the config their workers start with, also when they restart one
         # (a worker killed or lost): a copy, since leaving this block restores the
-        # caller's config in place.
+        # caller's config in place. Results are fetched from the workers directly (they
+        # are on this machine): not relayed by the scheduler, which runs in this process
+        # and would receive and send every byte again (W2 summary on two workers: this
+        # process's event loop 0.355 -> 0.33 s of CPU per run, medians of 6).
         return Client(n_workers=workers, threads_per_worker=threads_per_worker,
                       processes=True, dashboard_address=":0", silence_logs=logging.ERROR,
-                      set_as_default=False, config=copy.deepcopy(dask.config.config))
+                      set_as_default=False, config=copy.deepcopy(dask.config.config),
+                      direct_to_workers=True)
 
 
 def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
