@@ -19,6 +19,7 @@
 Writes benchmarks/scaling.json, benchmarks/scaling.png and prints a Markdown table.
 
     python benchmarks/scaling.py [--quick] [--max-draws 10000000]
+    python benchmarks/scaling.py --only w2-summary --out /tmp   # one ratio's pairs
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--max-draws", type=int, default=10_000_000)
     ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--only", metavar="KINDS",
+                    help="comma-separated curves (w1-draws, w1-summary, w2, w2-summary): only "
+                         "their 1- vs 2-worker pairs, nothing else (to recheck one ratio)")
     ap.add_argument("--point", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.point:
@@ -212,15 +216,21 @@ def main() -> None:
     top = 100_000 if args.quick else args.max_draws
     sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000, 10_000_000) if n <= top]
     scale_n = 16_667 if args.quick else 10_000_000 // MONTHS
+    kinds = ("w1-draws", "w1-summary", "w2", "w2-summary")
+    only = [k for k in args.only.split(",") if k] if args.only else None
+    if only and not set(only) <= set(kinds):
+        ap.error(f"--only: {', '.join(sorted(set(only) - set(kinds)))} is not one of "
+                 f"{', '.join(kinds)}")
     records = []
-    print("scaling vs draws (W1, in-process)", file=sys.stderr)
-    for n in sizes:
+    if not only:
+        print("scaling vs draws (W1, in-process)", file=sys.stderr)
+    for n in sizes if not only else []:
         rep = 3 if n <= 100_000 else 1
         if n <= 1_000_000:
             records.append(measure("w1-draws", n, 0, rep))
         records.append(measure("w1-summary", n, 0, rep))
     print(f"scaling vs workers ({scale_n:,} draws x {MONTHS} months)", file=sys.stderr)
-    for kind in ("w1-draws", "w1-summary", "w2", "w2-summary"):
+    for kind in only or kinds:
         records.append(measure(kind, scale_n, 0, 3))
         # 1 and 2 workers back to back, PAIRS times, the order alternating: the ratio is
         # the median of the pairs' (the machine is shared; its load drifts over minutes).
@@ -229,7 +239,7 @@ def main() -> None:
                 rec = measure(kind, scale_n, w, 3)
                 if rec is not None:
                     records.append({**rec, "pair": pair})
-    if not args.quick:  # where a second worker starts to pay for W1: 10^8 draw-months
+    if not args.quick and not only:  # where a second worker starts to pay for W1: 10^8
         big = 100_000_000 // MONTHS
         print(f"W1 at {big:,} draws x {MONTHS} months (summary kept)", file=sys.stderr)
         for w in (0, 1, 2):
