@@ -316,7 +316,12 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
     for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
                     ("w2", "W2, every draw kept"), ("w2-summary", "W2, summary kept")):
         got = two_over_one(scaling, kind, at)
-        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months",
+        # Amdahl's law on the in-process run's own split (scaling.TimedChunks): the most
+        # any executor could give, which says whether the aim is reachable at all.
+        bound = next((r["zero_overhead_bound"] for r in scaling if r["kind"] == kind
+                      and r["n"] == at and not r["workers"] and "zero_overhead_bound" in r), None)
+        cap = f" (at most {bound:.2f}x with a costless executor)" if bound is not None else ""
+        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months{cap}",
                got[0] if got else None, 1.7, paired=got[1] if got and len(got[1]) > 1 else None)
     out.append("")
     if scaling:

@@ -16,6 +16,12 @@
   where each chunk is reduced on its worker and only bin counts and a few
   values travel (the mode that scales: the client stays idle).
 
+Beside each 1- vs 2-worker ratio, the most two workers could give with an
+executor that cost nothing (Amdahl's law on the in-process run's own split,
+:class:`TimedChunks`): W1 at 10^7 draw-months spends over a quarter (summary) to
+two thirds (every draw kept) of its time on the client while no chunk can run,
+which caps two workers below 1.7x whatever the executor.
+
 Writes benchmarks/scaling.json, benchmarks/scaling.png and prints a Markdown table.
 
     python benchmarks/scaling.py [--quick] [--max-draws 10000000]
@@ -69,6 +75,52 @@ def _w2(n: int, executor=None, chunk_size=None, keep: str = "draws") -> None:
         threatsim.bands(ds["population_total"], [0.05, 0.5, 0.95]).values  # noqa: B018
 
 
+class TimedChunks:
+    """Runs chunks in this process, as a cluster's workers would (the same functions,
+    results shipped the same way, no transport), and times where the run's time goes.
+
+    ``chunk_seconds``: the chunk calls, the work workers share. ``serial_seconds``:
+    the client's work while no chunk can run (before the first chunk, between one
+    batch of chunks and the next - e.g. the pilot study of a summary, which the
+    chunks of the next pass need - and after the last: the bands, the Dataset). The
+    rest (merging results while chunks run) can overlap with the workers.
+    """
+
+    def __init__(self) -> None:
+        self.chunk_seconds = 0.0
+        self.serial_seconds = 0.0
+        self._idle_since: float | None = None
+
+    def start(self) -> None:
+        self.chunk_seconds = self.serial_seconds = 0.0
+        self._idle_since = time.perf_counter()
+
+    def stop(self) -> None:
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        if self._idle_since is not None:
+            self.serial_seconds += time.perf_counter() - self._idle_since
+            self._idle_since = None
+
+    def map_chunks(self, fn, tasks):
+        self._close_idle()
+        try:
+            for task in tasks:
+                t0 = time.perf_counter()
+                result = fn(task)
+                self.chunk_seconds += time.perf_counter() - t0
+                yield result
+        finally:
+            self._idle_since = time.perf_counter()
+
+
+def zero_overhead_bound(total: float, serial: float, workers: int = 2) -> float:
+    """The speed-up *workers* could give at best if moving chunks cost nothing and every
+    part of the run but its *serial* seconds were shared perfectly (Amdahl's law)."""
+    return total / (serial + (total - serial) / workers)
+
+
 def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     """One measurement in this process (called in a fresh process by main)."""
     np.seterr(all="ignore")
@@ -101,13 +153,34 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        split = serial_split(kind, n, repeat) if not workers else {}
     finally:
         if client is not None:
             client.close()  # closes its LocalCluster too
     med = statistics.median(times)
     return {"kind": kind, "n": n, "workers": workers, "seconds": med, "times": times,
-            "throughput": n * MONTHS / med,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "throughput": n * MONTHS / med, "peak_rss_mb": peak, **split}
+
+
+def serial_split(kind: str, n: int, repeat: int) -> dict:
+    """The run's time split as :class:`TimedChunks` measures it (medians of *repeat*)."""
+    timed = TimedChunks()
+    totals, serials, chunks = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        timed.start()
+        if kind.startswith("w1"):
+            _w1(n, "summary" if kind == "w1-summary" else "draws", timed, CHUNK)
+        else:
+            _w2(n, timed, CHUNK, "summary" if kind == "w2-summary" else "draws")
+        timed.stop()
+        totals.append(time.perf_counter() - t0)
+        serials.append(timed.serial_seconds)
+        chunks.append(timed.chunk_seconds)
+    total, serial = statistics.median(totals), statistics.median(serials)
+    return {"timed_total": total, "timed_serial": serial, "timed_chunks": statistics.median(chunks),
+            "zero_overhead_bound": zero_overhead_bound(total, serial)}
 
 
 def measure(kind: str, n: int, workers: int = 0, repeat: int = 1) -> dict | None:
@@ -143,6 +216,14 @@ def table(records: list[dict]) -> str:
                      f"{', '.join(f'{x:.2f}x' for x in each)})" if len(each) > 1 else "")
             lines.append(f"\n{names[kind]}, {n * MONTHS:.0e} draw-months: 2 workers / 1 worker = "
                          f"{ratio:.2f}x{aim}{pairs}")
+            bound = next((r for r in records if r["kind"] == kind and r["n"] == n
+                          and not r["workers"] and "zero_overhead_bound" in r), None)
+            if bound is not None:
+                lines.append(
+                    f"  at most {bound['zero_overhead_bound']:.2f}x with an executor that cost "
+                    f"nothing: in-process, {bound['timed_serial']:.3f} s of its "
+                    f"{bound['timed_total']:.3f} s is the client's work while no chunk can run "
+                    f"(pilot study, bands, Dataset), {bound['timed_chunks']:.3f} s in chunks")
     return "\n".join(lines)
 
 

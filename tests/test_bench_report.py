@@ -47,3 +47,37 @@ def test_a_target_with_pairs_is_judged_on_their_median():
                             pairs={"W2/numba": [0.95, 0.88, 0.93]})
     assert ("| W2: threatsim / numba 1 thread | 0.93x (median of 3 pairs: 0.95x, 0.88x, "
             "0.93x) | 0.9x | yes |") in paired
+
+
+def test_the_zero_overhead_bound_is_amdahls_law():
+    """A run of 1 s whose client works 0.25 s while no chunk can run: two workers at best
+    1 / (0.25 + 0.75 / 2) = 1.6x; all serial: 1x; nothing serial: the number of workers."""
+    assert scaling.zero_overhead_bound(1.0, 0.25) == pytest.approx(1.6)
+    assert scaling.zero_overhead_bound(1.0, 1.0) == pytest.approx(1.0)
+    assert scaling.zero_overhead_bound(2.0, 0.0, workers=4) == pytest.approx(4.0)
+    recs = [_rec("w1-summary", 100, 1, 10.0, 0), _rec("w1-summary", 100, 2, 12.0, 0),
+            {**_rec("w1-summary", 100, 0, 30.0, None), "timed_total": 1.0,
+             "timed_serial": 0.25, "timed_chunks": 0.7, "zero_overhead_bound": 1.6}]
+    assert "at most 1.60x" in scaling.table(recs)
+    shown = run_all.report([], [{**r, "n": 10_000_000 // 60} for r in recs], [],
+                           started="now", wall=1.0)
+    assert ("| W1, summary kept: LocalCluster 2 workers / 1 worker, 10^7 draw-months "
+            "(at most 1.60x with a costless executor) | 1.20x | 1.7x | NO |") in shown
+
+
+def test_timed_chunks_gives_the_in_process_dataset_and_splits_its_time():
+    """The executor that measures the split runs every chunk once, as the in-process
+    default does (the same Dataset), and counts the pilot study as serial time."""
+    import threatsim
+    import xarray as xr
+
+    sc = threatsim.load_scenario(ROOT / "benchmarks" / "w1.toml")
+    timed = scaling.TimedChunks()
+    timed.start()
+    got = threatsim.run(sc, draws=40_000, chunk_size=8_192, keep="summary", executor=timed,
+                        progress=False)
+    timed.stop()
+    expected = threatsim.run(sc, draws=40_000, chunk_size=8_192, keep="summary",
+                             progress=False)
+    xr.testing.assert_identical(expected, got)
+    assert timed.chunk_seconds > 0 and timed.serial_seconds > 0
