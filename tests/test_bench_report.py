@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -68,8 +67,9 @@ def test_the_zero_overhead_bound_is_amdahls_law():
 def test_timed_chunks_gives_the_in_process_dataset_and_splits_its_time():
     """The executor that measures the split runs every chunk once, as the in-process
     default does (the same Dataset), and counts the pilot study as serial time."""
-    import threatsim
     import xarray as xr
+
+    import threatsim
 
     sc = threatsim.load_scenario(ROOT / "benchmarks" / "w1.toml")
     timed = scaling.TimedChunks()
