@@ -179,6 +179,51 @@ def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
     assert times["monitor"] == 2000
     # Results come straight from the workers, not relayed through that scheduler.
     assert client.direct_to_workers is True
+    assert client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler.WORKER_SATURATION) == float("inf")
+
+
+def test_chunks_held_for_the_pilot_run_before_later_chunks(client):
+    """A summary on the cluster computes the chunks after its pilot while the client
+    studies the pilot, and holds them there (DaskExecutor.hold); the pass then reduces
+    them where they are and submits later chunks as results come. Held chunks must run
+    in their turn: under dask's root-task queuing the last of them waited behind every
+    later chunk and ran last, their reductions after them (W2: both workers' last
+    0.3 s). The shape of a W2 run: 8 held chunks, a pause for the pilot study, quick
+    reductions, later chunks a little slower than the held ones (model and reduction)."""
+    import dataclasses
+    import time as _time
+
+    from distributed import get_task_stream
+
+    from threatsim.executors import DaskExecutor
+
+    @dataclasses.dataclass(frozen=True)
+    class Task:  # defined here: pickled by value, nothing to import on the workers
+        index: int
+        seconds: float
+        held: object = None
+
+    def compute(task, computed=None):
+        _time.sleep(task.seconds)
+        return task.index
+
+    ex = DaskExecutor(client)
+    held_ones, later_ones = range(2, 10), range(10, 21)
+    with get_task_stream(client) as stream:
+        held = ex.hold(compute, [Task(i, 0.1) for i in held_ones])
+        _time.sleep(0.2)  # the client studies the pilot
+        tasks = [Task(i, 0.02, held[i]) for i in held_ones]
+        tasks += [Task(i, 0.15) for i in later_ones]
+        assert sorted(ex.map_chunks(compute, tasks)) == [*held_ones, *later_ones]
+    start = {}
+    for task in stream.data:
+        kind, index = task["key"].split("-")[1:3]
+        start[kind, int(index)] = min(s["start"] for s in task["startstops"]
+                                      if s["action"] == "compute")
+    last_later = max(start["chunk", i] for i in later_ones)
+    late = [i for i in held_ones if start["held", i] > last_later]
+    assert not late, f"held chunks {late} ran after every later chunk"
 
 
 def test_comparisons_and_sweeps_on_the_cluster_equal_in_process(client):

@@ -213,7 +213,8 @@ class DaskExecutor:
             # A held result goes in as an argument of its own, so that dask hands the
             # task the data (on the worker that holds it) instead of the handle.
             args = (task,) if held is None else (dataclasses.replace(task, held=None), held)
-            fut = self.client.submit(fn, *args, key=key, pure=False, retries=self.retries)
+            fut = self.client.submit(fn, *args, key=key, pure=False, retries=self.retries,
+                                     priority=_priority(index))
             live.add(fut)
             queue.add(fut)
 
@@ -257,7 +258,7 @@ class DaskExecutor:
         run_key = uuid.uuid4().hex[:10]
         return {task.index: self.client.submit(
                     fn, task, key=f"threatsim-held-{task.index}-{run_key}", pure=False,
-                    retries=self.retries)
+                    retries=self.retries, priority=_priority(task.index))
                 for task in tasks}
 
     def fetch(self, held: Iterable[Any]) -> list[Any]:
@@ -279,6 +280,13 @@ class DaskExecutor:
                 self.client.cancel(futures, force=True)
             except Exception:  # the cluster may already be gone
                 pass
+
+
+def _priority(index: int | None) -> int:
+    """A chunk's dask priority: the lower its index, the sooner it runs where several
+    wait on a worker (the held ones before those submitted after them; the last chunk,
+    often a short one, last)."""
+    return -index if isinstance(index, int) else 0
 
 
 def _configure_dask() -> None:
@@ -320,6 +328,11 @@ LOCAL_CLUSTER_HOUSEKEEPING = {
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "500ms",
     "distributed.worker.profile.enabled": False,
+    # No queuing of root tasks on the scheduler: threatsim bounds the chunks in flight
+    # itself. Queued, the chunks held for a summary's pilot (DaskExecutor.hold) waited
+    # behind every later chunk (those depend on held ones, so dask sends them to the
+    # workers at once) and ran last, their reductions after them.
+    "distributed.scheduler.worker-saturation": float("inf"),
 }
 
 
