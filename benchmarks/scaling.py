@@ -121,6 +121,14 @@ def zero_overhead_bound(total: float, serial: float, workers: int = 2) -> float:
     return total / (serial + (total - serial) / workers)
 
 
+def job(kind: str, n: int, executor=None, chunk_size=None):
+    """The timed work of curve *kind* at *n* draws: a call with no arguments."""
+    keep = "summary" if kind.endswith("summary") else "draws"
+    if kind.startswith("w1"):
+        return lambda: _w1(n, keep, executor, chunk_size)
+    return lambda: _w2(n, executor, chunk_size, keep)
+
+
 def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     """One measurement in this process (called in a fresh process by main)."""
     np.seterr(all="ignore")
@@ -130,24 +138,13 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
 
         client = local_cluster(workers)
     try:
-        if kind == "w1-draws":
-            fn = lambda: _w1(n, "draws", client, CHUNK if workers else None)  # noqa: E731
-            _w1(1_000, "draws")
-        elif kind == "w1-summary":
-            # ~10^8 draw-months: the default chunk (65,536 draws) on the cluster too
-            chunk = (CHUNK if n < 1_000_000 else 65_536) if workers else None
-            fn = lambda: _w1(n, "summary", client, chunk)  # noqa: E731
-            _w1(1_000, "summary")
-        else:
-            keep = "summary" if kind == "w2-summary" else "draws"
-            fn = lambda: _w2(n, client, CHUNK if workers else None, keep)  # noqa: E731
-            _w2(1_000, keep=keep)
+        chunk = CHUNK if workers else None
+        if kind == "w1-summary" and workers and n >= 1_000_000:
+            chunk = 65_536  # ~10^8 draw-months: the default chunk on the cluster too
+        fn = job(kind, n, client, chunk)
+        job(kind, 1_000, None, None)()  # imports, compiled kernels
         if client is not None:  # warm every worker: imports, compiled kernels, this mode's path
-            warm = 8 * CHUNK
-            if kind.startswith("w2"):
-                _w2(warm, client, CHUNK, "summary" if kind == "w2-summary" else "draws")
-            else:
-                _w1(warm, "summary" if kind == "w1-summary" else "draws", client, CHUNK)
+            job(kind, 8 * CHUNK, client, CHUNK)()
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
@@ -171,10 +168,7 @@ def serial_split(kind: str, n: int, repeat: int) -> dict:
     for _ in range(repeat):
         t0 = time.perf_counter()
         timed.start()
-        if kind.startswith("w1"):
-            _w1(n, "summary" if kind == "w1-summary" else "draws", timed, CHUNK)
-        else:
-            _w2(n, timed, CHUNK, "summary" if kind == "w2-summary" else "draws")
+        job(kind, n, timed, CHUNK)()
         timed.stop()
         totals.append(time.perf_counter() - t0)
         serials.append(timed.serial_seconds)
