@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -183,14 +184,11 @@ def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
         lambda dask_scheduler: dask_scheduler.WORKER_SATURATION) == float("inf")
 
 
-def test_chunks_held_for_the_pilot_run_before_later_chunks(client):
-    """A summary on the cluster computes the chunks after its pilot while the client
-    studies the pilot, and holds them there (DaskExecutor.hold); the pass then reduces
-    them where they are and submits later chunks as results come. Held chunks must run
-    in their turn: under dask's root-task queuing the last of them waited behind every
-    later chunk and ran last, their reductions after them (W2: both workers' last
-    0.3 s). The shape of a W2 run: 8 held chunks, a pause for the pilot study, quick
-    reductions, later chunks a little slower than the held ones (model and reduction)."""
+def _held_chunks_run_late(client) -> list[int]:
+    """Held chunks that ran after every later chunk, in a run shaped like W2's summary
+    on two workers: 8 chunks held while the client studies the pilot, a pause for
+    that study, quick reductions of the held ones, later chunks a little slower than
+    the held ones (model and reduction). Sleeping tasks: only their order matters."""
     import dataclasses
     import time as _time
 
@@ -218,11 +216,36 @@ def test_chunks_held_for_the_pilot_run_before_later_chunks(client):
         assert sorted(ex.map_chunks(compute, tasks)) == [*held_ones, *later_ones]
     start = {}
     for task in stream.data:
-        kind, index = task["key"].split("-")[1:3]
-        start[kind, int(index)] = min(s["start"] for s in task["startstops"]
+        name, index = re.fullmatch(r"threatsim[-_](chunk|held)[-_](\d+)-.*", task["key"]).groups()
+        start[name, int(index)] = min(s["start"] for s in task["startstops"]
                                       if s["action"] == "compute")
     last_later = max(start["chunk", i] for i in later_ones)
-    late = [i for i in held_ones if start["held", i] > last_later]
+    return [i for i in held_ones if start["held", i] > last_later]
+
+
+def test_chunks_held_for_the_pilot_run_before_later_chunks(client):
+    """A summary on the cluster computes the chunks after its pilot while the client
+    studies the pilot, and holds them there (DaskExecutor.hold); the pass then reduces
+    them where they are and submits later chunks as results come. Held chunks must run
+    in their turn: under dask's root-task queuing the last of them waited behind every
+    later chunk and ran last, their reductions after them (W2: both workers' last
+    0.3 s)."""
+    assert not _held_chunks_run_late(client)
+
+
+def test_held_chunks_run_in_their_turn_on_a_scheduler_that_queues():
+    """The same on a scheduler with dask's defaults (root-task queuing on), as a
+    cluster someone else started: each held chunk is a task group of its own, never
+    'root-ish', so it is never queued behind the later chunks."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.1}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                         dashboard_address=":0") as cluster, Client(cluster) as plain:
+        assert plain.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION) == 1.1
+        late = _held_chunks_run_late(plain)
     assert not late, f"held chunks {late} ran after every later chunk"
 
 

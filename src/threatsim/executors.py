@@ -256,8 +256,14 @@ class DaskExecutor:
         result where it is; :meth:`release` the ones not used.
         """
         run_key = uuid.uuid4().hex[:10]
+        # "threatsim_held_<index>": dask groups tasks by their key's leading words, and
+        # a group much larger than the cluster counts as "root-ish" and is queued on
+        # the scheduler (distributed.scheduler.worker-saturation). The chunks submitted
+        # after these depend on them, so are not queued: they kept the workers busy,
+        # and the last held chunks ran after all of them, their reductions after them.
+        # A group of its own per held chunk is never root-ish, on any scheduler.
         return {task.index: self.client.submit(
-                    fn, task, key=f"threatsim-held-{task.index}-{run_key}", pure=False,
+                    fn, task, key=f"threatsim_held_{task.index}-{run_key}", pure=False,
                     retries=self.retries, priority=_priority(task.index))
                 for task in tasks}
 
@@ -329,9 +335,8 @@ LOCAL_CLUSTER_HOUSEKEEPING = {
     "distributed.worker.memory.monitor-interval": "500ms",
     "distributed.worker.profile.enabled": False,
     # No queuing of root tasks on the scheduler: threatsim bounds the chunks in flight
-    # itself. Queued, the chunks held for a summary's pilot (DaskExecutor.hold) waited
-    # behind every later chunk (those depend on held ones, so dask sends them to the
-    # workers at once) and ran last, their reductions after them.
+    # itself (and names held chunks so that they are never queued on any scheduler:
+    # see DaskExecutor.hold). The configuration the benchmarks measured.
     "distributed.scheduler.worker-saturation": float("inf"),
 }
 
