@@ -310,7 +310,7 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
         w, peer = PAIRED[key][2]
         target(label, ratio(thr(w, HEADLINE[w]), thr(w, peer)), aim, paired=pairs.get(key))
     target("W3: threatsim.run / plain SimPy model", ratio(thr("W3", HEADLINE["W3"]), simpy), 60)
-    from scaling import two_over_one
+    from scaling import split_record, two_over_one
 
     at = 10_000_000 // 60  # 10^7 draw-months (scaling.py also runs W1 at 10^8)
     for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
@@ -318,9 +318,9 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
         got = two_over_one(scaling, kind, at)
         # Amdahl's law on the in-process run's own split (scaling.TimedChunks): the most
         # any executor could give, which says whether the aim is reachable at all.
-        bound = next((r["zero_overhead_bound"] for r in scaling if r["kind"] == kind
-                      and r["n"] == at and not r["workers"] and "zero_overhead_bound" in r), None)
-        cap = f" (at most {bound:.2f}x with a costless executor)" if bound is not None else ""
+        split = split_record(scaling, kind, at)
+        cap = (f" (at most {split['zero_overhead_bound']:.2f}x with a costless executor)"
+               if split is not None else "")
         target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months{cap}",
                got[0] if got else None, 1.7, paired=got[1] if got and len(got[1]) > 1 else None)
     out.append("")

@@ -211,8 +211,7 @@ def table(records: list[dict]) -> str:
                      f"{', '.join(f'{x:.2f}x' for x in each)})" if len(each) > 1 else "")
             lines.append(f"\n{names[kind]}, {n * MONTHS:.0e} draw-months: 2 workers / 1 worker = "
                          f"{ratio:.2f}x{aim}{pairs}")
-            bound = next((r for r in records if r["kind"] == kind and r["n"] == n
-                          and not r["workers"] and "zero_overhead_bound" in r), None)
+            bound = split_record(records, kind, n)
             if bound is not None:
                 lines.append(
                     f"  at most {bound['zero_overhead_bound']:.2f}x with an executor that cost "
@@ -220,6 +219,12 @@ def table(records: list[dict]) -> str:
                     f"{bound['timed_total']:.3f} s is the client's work while no chunk can run "
                     f"(pilot study, bands, Dataset), {bound['timed_chunks']:.3f} s in chunks")
     return "\n".join(lines)
+
+
+def split_record(records: list[dict], kind: str, n: int) -> dict | None:
+    """The in-process record of (kind, n) that carries :func:`serial_split`'s figures."""
+    return next((r for r in records if r["kind"] == kind and r["n"] == n
+                 and not r["workers"] and "zero_overhead_bound" in r), None)
 
 
 def two_over_one(records: list[dict], kind: str, n: int) -> tuple[float, list[float]] | None:

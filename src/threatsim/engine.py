@@ -276,7 +276,7 @@ class _Plan:
         without replicates (their outputs are reshaped after the model).
         """
         model = get_model(self.scenario.model)
-        if (type(executor) is not InProcessExecutor or self.settings.replicates != 1
+        if (_crosses_processes(executor) or self.settings.replicates != 1
                 or not getattr(model, "writes_into_buffers", False)):
             return None
         info = model.info
@@ -324,6 +324,13 @@ def run_chunk_reduced(rt: ReducedChunkTask,
     return index, StreamingSummary.reduce(result, rt.spec)
 
 
+def _crosses_processes(executor: ChunkExecutor) -> bool:
+    """Whether chunk results may travel from another process (anything but the
+    in-process default): then they are shipped narrowed and bundled (see
+    :func:`run_chunk_shipped`, :func:`run_chunk_reduced_shipped`)."""
+    return type(executor) is not InProcessExecutor
+
+
 def run_chunk_reduced_shipped(rt: ReducedChunkTask,
                               computed: tuple[int, dict[str, np.ndarray]] | None = None,
                               ) -> tuple[int, Bundle]:
@@ -342,7 +349,7 @@ def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[in
     """
     spec = summary.spec()
     held = held or {}
-    fn = run_chunk_reduced if type(ex) is InProcessExecutor else run_chunk_reduced_shipped
+    fn = run_chunk_reduced_shipped if _crosses_processes(ex) else run_chunk_reduced
     results = ex.map_chunks(fn, (ReducedChunkTask(plan.task(i), spec, held.get(i))
                                  for i in indices))
     try:
@@ -387,7 +394,7 @@ def _chunks(plan: _Plan, executor: ChunkExecutor, *, checkpoint: Any = None,
         todo = missing
     # Results that cross a process boundary may come as ShippedChunk (only when the
     # caller asks for it with *narrow* and is ready to widen them).
-    fn = run_chunk_shipped if narrow and type(executor) is not InProcessExecutor else run_chunk
+    fn = run_chunk_shipped if narrow and _crosses_processes(executor) else run_chunk
     results = executor.map_chunks(fn, (plan.task(i, buffers) for i in todo))
     try:
         for index, result in results:
@@ -547,7 +554,7 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
                     batch = range(pos, min(plan.n_chunks, pos + first)) if pos == 0 else [pos]
                     tasks = [plan.task(i) for i in batch]
                     # Whole chunks from other processes travel narrowed (see ShippedChunk).
-                    fn = run_chunk if type(ex) is InProcessExecutor else run_chunk_shipped
+                    fn = run_chunk_shipped if _crosses_processes(ex) else run_chunk
                     if pos == 0 and hasattr(ex, "hold"):
                         # The pilot's chunks first, then the next ones, all at once: the
                         # workers go on while the client fetches and studies the pilot.
