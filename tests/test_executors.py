@@ -413,3 +413,126 @@ def test_local_cluster_refuses_a_bad_worker_count():
 
     with pytest.raises(ScenarioError, match="workers"):
         local_cluster(0)
+
+
+def _silent_listener() -> tuple[socket.socket, str]:
+    """A TCP port that accepts connections and never says a word (not a dask server)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held: list = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(srv.accept())
+        except OSError:  # closed by the test
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+
+
+def test_a_silent_listener_is_not_a_scheduler_and_fails_within_the_timeout():
+    """Something that accepts the connection and never answers (a wrong port, a proxy)
+    held Client(address, timeout=...) for ever: dask bounds only the TCP connect."""
+    srv, address = _silent_listener()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SchedulerUnreachable) as info:
+            connect(address, timeout=1.0)
+        assert time.monotonic() - t0 < 4.0
+    finally:
+        srv.close()
+    assert address in str(info.value) and "1 s" in str(info.value)
+
+
+def test_a_worker_address_is_refused_as_not_a_scheduler(client):
+    """The address of a dask worker answers dask's protocol, but is no scheduler."""
+    worker = next(iter(client.scheduler_info()["workers"]))
+    with pytest.raises(SchedulerUnreachable, match="is a dask Worker, not a scheduler"):
+        connect(worker, timeout=5.0)
+    got = connect(client.scheduler.address, timeout=5.0)  # and the scheduler's is fine
+    got.close()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan")])
+def test_a_scheduler_timeout_must_be_positive(timeout):
+    with pytest.raises(ScenarioError, match="scheduler-timeout"):
+        connect("tcp://127.0.0.1:1", timeout=timeout)
+
+
+def test_workers_with_a_scheduler_address_is_refused(capsys):
+    """--workers means nothing with --scheduler (its cluster has the workers it has):
+    refused, not silently ignored."""
+    from threatsim.cli import main
+
+    code = main(["run", str(SCENARIOS / "financing.toml"), "--scheduler",
+                 "tcp://127.0.0.1:1", "--workers", "3", "--no-plot", "--quiet"])
+    assert code == 2
+    assert "workers=3" in capsys.readouterr().err
+
+
+def test_chunks_the_scheduler_dropped_stop_the_run_with_an_executor_error(client):
+    """Futures cancelled by no one here (the scheduler closed, or the connection to it
+    was lost) were yielded as if their FutureCancelledError were a chunk's result."""
+    import threading
+
+    from distributed import Future
+
+    from threatsim.executors import ExecutorError
+
+    scheduler = client.cluster.scheduler
+
+    def drop_everything() -> None:
+        keys = [k for k in list(scheduler.tasks) if str(k).startswith("threatsim-chunk")]
+        client.cancel([Future(k, client) for k in keys], force=True)
+
+    results = DaskExecutor(client, max_in_flight=4).map_chunks(time.sleep, [0.4] * 12)
+    next(results)
+    timer = threading.Timer(0.1, drop_everything)
+    timer.start()
+    with pytest.raises(ExecutorError, match=re.escape(client.scheduler.address)):
+        for _ in results:
+            pass
+    timer.join()
+
+
+def test_a_summary_keeps_its_tasks_on_the_cluster_bounded(client, monkeypatch):
+    """A pilot of many small chunks was submitted all at once (chunks of 10 rows: 1,647
+    tasks on the scheduler). With L in flight, a summary's pilot phase has at most 2 L
+    there: a pilot of up to L chunks plus L held after it (a larger pilot goes through
+    the bounded stream); then each held chunk is released once reduced, beside at most
+    L + 1 reductions submitted. 3 L whatever the number of chunks (the old code: 35)."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    from threatsim import streaming
+
+    class Peak(SchedulerPlugin):
+        def __init__(self, scheduler) -> None:
+            self.scheduler, self.peak = scheduler, 0
+
+        def transition(self, key, start, finish, *args, **kwargs) -> None:
+            live = sum(1 for ts in self.scheduler.tasks.values()
+                       if ts.state not in ("released", "forgotten"))
+            self.peak = max(self.peak, live)
+
+    scheduler = client.cluster.scheduler
+    sc = SCENARIOS_BY_MODEL["financing"]
+    run = {"draws": 240, "chunk_size": 2, "seed": 3}
+    limit = 3
+    expected = {}
+    for pilot_rows in (64, 4):  # a pilot of 32 chunks (> L), then of 2 (<= L)
+        monkeypatch.setattr(streaming, "PILOT_ROWS", pilot_rows)
+        expected[pilot_rows] = threatsim.run(sc, keep="summary", progress=False, **run)
+        peak = Peak(scheduler)
+        scheduler.add_plugin(peak, name=f"threatsim-test-peak-{pilot_rows}")
+        try:
+            got = threatsim.run(sc, keep="summary", progress=False,
+                                executor=DaskExecutor(client, max_in_flight=limit), **run)
+        finally:
+            scheduler.remove_plugin(name=f"threatsim-test-peak-{pilot_rows}")
+        xr.testing.assert_identical(expected[pilot_rows], got)
+        assert 1 <= peak.peak <= 3 * limit, (pilot_rows, peak.peak)

@@ -357,6 +357,8 @@ def _reduced_pass(plan: _Plan, ex: ChunkExecutor, summary: Any, indices: list[in
             guard.check()
             # unwrapped on unpickling; a Bundle only from an executor that did not pickle
             summary.merge(index, unbundled(partial))
+            if index in held:  # reduced: its whole result need not stay on the cluster
+                ex.release([held.pop(index)])  # type: ignore[attr-defined]
             bar.advance()
     finally:
         close = getattr(results, "close", None)
@@ -555,9 +557,11 @@ def _run_streaming(plan: _Plan, ex: ChunkExecutor, ckpt: Any, show: bool, label:
                     tasks = [plan.task(i) for i in batch]
                     # Whole chunks from other processes travel narrowed (see ShippedChunk).
                     fn = run_chunk_shipped if _crosses_processes(ex) else run_chunk
-                    if pos == 0 and hasattr(ex, "hold"):
+                    if pos == 0 and hasattr(ex, "hold") and len(tasks) <= ex.hold_limit():
                         # The pilot's chunks first, then the next ones, all at once: the
                         # workers go on while the client fetches and studies the pilot.
+                        # (At most twice the in-flight limit; a pilot of more chunks than
+                        # that, tiny ones, goes through the bounded stream below.)
                         pilot = ex.hold(fn, tasks)
                         held = _hold_ahead(plan, ex, batch[-1] + 1)
                         try:

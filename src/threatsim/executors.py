@@ -10,7 +10,7 @@ by its chunk index, so every executor gives the same Dataset, bit for bit.
 * :class:`DaskExecutor` -- a ``dask.distributed`` cluster: a ``LocalCluster``
   (:func:`local_cluster`) or a scheduler address (:func:`connect`).
   ``threatsim.run(..., executor=client)`` accepts a ``distributed.Client``
-  as it is. dask is an optional extra (``pip install threatsim[distributed]``)
+  as it is. dask is an optional extra (``pip install 'threatsim[distributed]'``)
   and is imported only when one of these is used.
 
 Every executor keeps a bounded number of chunks in flight (two to four per
@@ -50,6 +50,8 @@ __all__ = [
     "resolve_executor",
 ]
 
+_NEEDS_DASK = ("needs dask.distributed: pip install 'threatsim[distributed]' (from a "
+               "checkout: .venv/bin/pip install -e '.[distributed]')")
 #: Seconds ``connect`` waits for a scheduler before giving up.
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Times a chunk may be lost with a dying worker before the run fails.
@@ -73,12 +75,16 @@ class InterruptGuard:
     goes on; where it is inside xarray's NetCDF writer, the writer's lock is
     left held and its cleanup waits for it forever. While a guard is active,
     Ctrl-C is remembered; it raises at once unless the main thread is inside
-    a file backend (xarray's, netCDF4's) or a garbage-collector callback, and
-    :meth:`check` (the engine calls it after every chunk) raises it in any case. Installed only in the main
-    thread and only over Python's default handler.
+    a file backend (xarray's, netCDF4's), numba's own code or a garbage-collector
+    callback, and :meth:`check` (the engine calls it after every chunk, and
+    :func:`check_interrupt` before a finished file is renamed) raises it in any
+    case. Installed only in the main thread and only over Python's default handler.
     """
 
-    _DEFER = ("/xarray/backends/", "netCDF4", "/h5netcdf/", "/zarr/")
+    #: Where a KeyboardInterrupt must not be raised: file backends (a writer's lock
+    #: left held), and numba's Python callbacks (unpickling a kernel's constants),
+    #: where it surfaces as a chain of SystemErrors instead.
+    _DEFER = ("/xarray/backends/", "netCDF4", "/h5netcdf/", "/zarr/", "/numba/")
 
     def __init__(self) -> None:
         self.hit = False
@@ -116,11 +122,37 @@ class InterruptGuard:
         if self.hit:
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._depth -= 1
         if self._depth == 0 and self._old is not None:
             signal.signal(signal.SIGINT, self._old)
             self._old = None
+        if is_interrupt(exc) and not isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C raised inside a call into compiled code (a numba kernel's dispatch
+            # runs Python callbacks): CPython reports it as a SystemError "returned a
+            # result with an exception set" caused by the KeyboardInterrupt.
+            raise KeyboardInterrupt from None
+
+
+def is_interrupt(exc: BaseException | None) -> bool:
+    """Whether *exc* is Ctrl-C: a ``KeyboardInterrupt``, or the ``SystemError`` that
+    CPython raises in its place when the interrupt hit a C function's callback."""
+    seen = 0
+    while isinstance(exc, SystemError) and seen < 50:  # a chain of them: nested callbacks
+        exc, seen = exc.__cause__, seen + 1
+    return isinstance(exc, KeyboardInterrupt)
+
+
+def check_interrupt() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed while the installed
+    :class:`InterruptGuard` (if any) held it back (e.g. during a NetCDF write).
+
+    Called before a finished file is given its final name, so that an interrupt
+    during the write leaves nothing behind.
+    """
+    owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+    if isinstance(owner, InterruptGuard):
+        owner.check()
 
 
 class ChunkExecutor(Protocol):
@@ -223,6 +255,11 @@ class DaskExecutor:
                 submit(task)
             for fut, result in queue:
                 live.discard(fut)
+                if fut.status == "cancelled":
+                    # Not cancelled from here (that happens only after leaving this loop):
+                    # the scheduler closed, or the client lost its connection to it.
+                    fut.release()
+                    raise ExecutorError(self._lost_message())
                 if fut.status == "error":
                     exc = fut.exception()
                     fut.release()
@@ -243,6 +280,14 @@ class DaskExecutor:
                 except Exception:  # the cluster may already be gone
                     pass
 
+
+    def _lost_message(self) -> str:
+        try:
+            address = self.client.scheduler.address
+        except Exception:
+            address = "?"
+        return (f"the dask scheduler at {address} dropped the run's chunks (it closed, or "
+                f"this process lost its connection to it); the run stopped")
 
     def hold_limit(self) -> int:
         """How many chunks :meth:`hold` may keep on the cluster: as many as may be in
@@ -272,6 +317,8 @@ class DaskExecutor:
         try:
             return list(self.client.gather(list(held)))
         except Exception as exc:
+            if type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
+                raise ExecutorError(self._lost_message()) from None
             if type(exc).__name__ == "KilledWorker":
                 raise ExecutorError(
                     f"a chunk was lost with {DEFAULT_ALLOWED_FAILURES} or more dying "
@@ -354,7 +401,7 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
 
         from distributed import Client
     except ImportError:
-        raise ScenarioError("needs dask.distributed: pip install 'threatsim[distributed]'",
+        raise ScenarioError(_NEEDS_DASK,
                             key="cluster", value="local") from None
     import copy
 
@@ -378,15 +425,19 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
 def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
     """A ``distributed.Client`` connected to the scheduler at *address*.
 
-    Raises :class:`SchedulerUnreachable` naming the address when no scheduler
-    answers within *timeout* seconds.
+    Raises :class:`SchedulerUnreachable` naming the address when no dask
+    scheduler answers within *timeout* seconds (nothing listening, something
+    that is not a dask scheduler, e.g. its dashboard's port, or a dask worker).
     """
     try:
         from distributed import Client
     except ImportError:
-        raise ScenarioError("needs dask.distributed: pip install 'threatsim[distributed]'",
-                            key="scheduler", value=address) from None
+        raise ScenarioError(_NEEDS_DASK, key="scheduler", value=address) from None
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ScenarioError("must be a number of seconds > 0", key="scheduler-timeout",
+                            value=timeout)
     _configure_dask()
+    _probe_scheduler(address, timeout)
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -394,9 +445,56 @@ def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
         raise SchedulerUnreachable(
             f"no dask scheduler answered within {timeout:g} s ({reason})",
             key="scheduler", value=address) from None
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Ask *address* who it is, all within *timeout* seconds, before a Client connects.
+
+    ``Client(address, timeout=...)`` bounds only the TCP connection: a listener
+    that accepts and then stays silent (or answers HTTP) held it for ever, and
+    garbage read as a frame header made it try to allocate exabytes.
+    """
+    import asyncio
+
+    from distributed.comm import parse_address
+    from distributed.core import rpc
+    from distributed.security import Security
+
+    try:
+        parse_address(address)
     except ValueError as exc:
         raise SchedulerUnreachable(f"is not a scheduler address ({exc})",
                                    key="scheduler", value=address) from None
+
+    async def identity() -> Any:
+        conn = rpc(address, timeout=timeout,
+                   connection_args=Security().get_connection_args("client"))
+        try:
+            return await conn.identity()
+        finally:
+            await conn.close_rpc()
+
+    def ask() -> Any:  # in a thread of its own: the caller may be running an event loop
+        return asyncio.run(asyncio.wait_for(identity(), timeout))
+
+    pool = cf.ThreadPoolExecutor(1, thread_name_prefix="threatsim-probe")
+    try:
+        info = pool.submit(ask).result(timeout=timeout + 1.0)
+    except (cf.TimeoutError, TimeoutError, asyncio.TimeoutError):
+        raise SchedulerUnreachable(f"no dask scheduler answered within {timeout:g} s",
+                                   key="scheduler", value=address) from None
+    except Exception as exc:  # refused, reset, not dask's protocol (e.g. HTTP), ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchedulerUnreachable(
+            f"no dask scheduler answered within {timeout:g} s ({reason[:200]})",
+            key="scheduler", value=address) from None
+    finally:
+        pool.shutdown(wait=False)
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "Scheduler":
+        raise SchedulerUnreachable(
+            f"answers, but is a dask {kind or 'server of an unknown kind'}, not a scheduler",
+            key="scheduler", value=address)
 
 
 def make_executor(workers: int) -> ChunkExecutor:
@@ -438,6 +536,9 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
     if cluster is not None and cluster != "local":
         raise ScenarioError("must be 'local' (or give --scheduler ADDRESS)", key="cluster",
                             value=cluster)
+    if scheduler is not None and workers is not None:
+        raise ScenarioError("the scheduler's cluster has the workers it has: give --workers "
+                            "only without --scheduler", key="workers", value=workers)
     if scheduler is not None:
         client = connect(scheduler, timeout=timeout)
         try:
