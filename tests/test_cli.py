@@ -102,3 +102,125 @@ def test_fan_chart_of_a_population_shows_each_compartment():
         active.values, ds["population"].sel(compartment="active_local").sum("region").values)
     fig = fan_chart(plot_ds, names)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(comps)
+
+
+# -- files, interrupts and options (an audit of the command line) -----------------------
+
+
+def test_files_written_get_the_usual_permissions(financing_path, tmp_path, capsys):
+    """mkstemp makes files readable by their owner only; a run's outputs are for sharing:
+    they get what the umask gives a new file (e.g. 0644 under umask 022)."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        code = main(["run", str(financing_path), "--draws", "50", "--out",
+                     str(tmp_path / "r.nc"), "--quiet"])
+    finally:
+        os.umask(old)
+    assert code == 0
+    for name in ("r.nc", "r.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+@pytest.mark.parametrize("extra", [[], ["--keep", "draws"], ["--checkpoint", "{dir}/ck"]],
+                         ids=["out", "streamed-out", "checkpoint"])
+def test_an_unwritable_place_is_one_line_and_exit_2(financing_path, tmp_path, capsys, extra):
+    """A folder that cannot be created (under a regular file): one line naming it."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "sub" / "r.nc"
+    extra = [e.replace("{dir}", str(blocker)) for e in extra]
+    code = main(["run", str(financing_path), "--draws", "50", "--out", str(out), "--quiet",
+                 *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert str(blocker) in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("extra", [["--keep", "summary"], ["--checkpoint", "ck"],
+                                   ["--checkpoint", "ck", "--resume"]])
+def test_precision_refuses_options_it_would_ignore(financing_path, tmp_path, capsys, extra):
+    """--precision doubles draws in memory: --keep/--checkpoint/--resume were ignored."""
+    code = main(["run", str(financing_path), "--precision", "0.5", "--out",
+                 str(tmp_path / "r.nc"), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "does not go with --precision" in err and extra[0] in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_ctrl_c_held_back_during_a_write_stops_before_the_rename(tmp_path):
+    """Ctrl-C during a NetCDF write is held back (the writer's lock); it used to be
+    forgotten and the file written. It is honoured before the file gets its name."""
+    import signal
+
+    import xarray as xr
+
+    from threatsim.executors import InterruptGuard
+    from threatsim.results import write_netcdf
+
+    ds = xr.Dataset({"x": ("draw", np.arange(5.0))})
+    with InterruptGuard() as guard:
+        assert signal.getsignal(signal.SIGINT) == guard._handler
+        guard.hit = True  # as the handler leaves it when the signal came inside the writer
+        with pytest.raises(KeyboardInterrupt):
+            write_netcdf(ds, tmp_path / "x.nc")
+    assert not list(tmp_path.iterdir())
+    write_netcdf(ds, tmp_path / "x.nc")  # no guard, nothing held back: written
+    assert [p.name for p in tmp_path.iterdir()] == ["x.nc"]
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interrupt():
+    """Ctrl-C whose handler ran inside a numba kernel's dispatch surfaces as CPython's
+    SystemError "returned a result with an exception set", caused by the
+    KeyboardInterrupt: the guard turns it back into the interrupt it is."""
+    from threatsim.executors import InterruptGuard, is_interrupt
+
+    def kernel_hit_by_ctrl_c() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception "
+                              "set") from exc
+
+    def nested_callbacks_hit_by_ctrl_c() -> None:  # a kernel unpickling its constants
+        try:
+            kernel_hit_by_ctrl_c()
+        except SystemError as exc:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception "
+                              "set") from exc
+
+    with pytest.raises(KeyboardInterrupt), InterruptGuard():
+        kernel_hit_by_ctrl_c()
+    with pytest.raises(KeyboardInterrupt), InterruptGuard():
+        nested_callbacks_hit_by_ctrl_c()
+    with pytest.raises(SystemError), InterruptGuard():  # any other SystemError stays one
+        raise SystemError("something else")
+    assert not is_interrupt(SystemError("x")) and is_interrupt(KeyboardInterrupt())
+
+
+def test_output_piped_into_head_still_writes_the_files(financing_path, tmp_path):
+    """`threatsim run ... | head -1`: the reader goes away; the run still writes its
+    files and exits 0, without a BrokenPipeError traceback."""
+    out = tmp_path / "r.nc"
+    cmd = (f"{sys.executable} -m threatsim.cli run {financing_path} --draws 100 --out {out} "
+           f"--quiet | head -1 >/dev/null; echo rc=${{PIPESTATUS[0]}}")
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT,
+                         check=False, timeout=120)
+    assert "rc=0" in res.stdout, res.stderr
+    assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr
+    assert out.exists() and out.with_suffix(".png").exists()
+
+
+def test_resume_says_what_it_finds(financing_path, tmp_path, capsys):
+    """--resume against a folder with no checkpoint says it starts afresh (a mistyped
+    path no longer goes unnoticed); against a checkpoint, how many chunks it found."""
+    ck = tmp_path / "ck"
+    args = ["run", str(financing_path), "--draws", "40", "--chunk-size", "10", "--out",
+            str(tmp_path / "r.nc"), "--no-plot", "--checkpoint", str(ck), "--resume"]
+    assert main(args) == 0
+    assert f"no checkpoint in {ck} yet: starting afresh" in capsys.readouterr().err
+    assert main(args) == 0
+    assert f"resuming from {ck}: 4 finished chunk(s) found" in capsys.readouterr().err

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from threatsim._atomic import atomic_path
 from threatsim.errors import ScenarioError
 
 __all__ = ["MANIFEST", "Checkpoint"]
@@ -36,14 +36,8 @@ IDENTITY = ("run_id", "scenario_name", "model", "seed", "draws", "chunk_size", "
 
 
 def _atomic_write(path: Path, write: Any, suffix: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix) as tmp:
+        write(str(tmp))
 
 
 class Checkpoint:
@@ -84,7 +78,11 @@ class Checkpoint:
                     "cannot resume: the checkpoint belongs to a different run: "
                     + "; ".join(diffs), key="checkpoint", value=str(path))
             return cls(path, have)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError(f"cannot be created ({exc.strerror or exc})", key="checkpoint",
+                                value=str(path)) from None
         _atomic_write(mfile, lambda tmp: Path(tmp).write_text(json.dumps(want, indent=2)),
                       ".tmp")
         return cls(path, want)

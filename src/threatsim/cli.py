@@ -11,18 +11,21 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from threatsim._atomic import atomic_path
 from threatsim.errors import ThreatsimError
 
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+#: The shell's status for a command stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -149,41 +152,71 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
 def _atomic_figure(fig: object, path: Path) -> None:
     from threatsim.plotting import save_figure
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, path.suffix) as tmp:
         save_figure(fig, tmp)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from threatsim.executors import InterruptGuard, executor_from_options
 
-    # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF write
-    with InterruptGuard(), executor_from_options(
-            workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
-            timeout=args.scheduler_timeout) as executor:
-        return _run_with(args, executor)
+    _check_run_options(args)
+    if args.checkpoint and args.resume and not args.quiet:
+        _say_what_resumes(Path(args.checkpoint))
+    try:
+        # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF
+        # write
+        with InterruptGuard(), executor_from_options(
+                workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
+                timeout=args.scheduler_timeout) as executor:
+            return _run_with(args, executor)
+    except KeyboardInterrupt:
+        if not args.checkpoint:
+            raise
+        print(f"threatsim: interrupted; no output was written; the finished chunks are "
+              f"kept in {args.checkpoint} (run again with --resume to go on)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """Options that cannot go together, refused before anything starts."""
+    from threatsim.errors import ScenarioError
+
+    if args.precision is None:
+        if args.max_draws is not None:
+            raise ScenarioError("goes with --precision (e.g. --precision 0.01)",
+                                key="--max-draws", value=args.max_draws)
+        return
+    # A run to a precision doubles its draws in memory until the bands are precise
+    # enough: it has no single run to stream, reduce, checkpoint or resume.
+    for flag, value in (("--keep", args.keep), ("--checkpoint", args.checkpoint),
+                        ("--resume", args.resume or None)):
+        if value is not None:
+            raise ScenarioError("does not go with --precision (a run to a precision keeps "
+                                "every draw in memory and is not checkpointed)",
+                                key=flag, value=value)
+
+
+def _say_what_resumes(folder: Path) -> None:
+    """One line on stderr: what --resume will find in *folder* (the engine checks it)."""
+    from threatsim.checkpoint import MANIFEST
+
+    if not (folder / MANIFEST).is_file():
+        print(f"threatsim: no checkpoint in {folder} yet: starting afresh (finished chunks "
+              f"are kept there)", file=sys.stderr)
+        return
+    found = len(list(folder.glob("chunk-*.npz")))
+    print(f"threatsim: resuming from {folder}: {found} finished chunk(s) found", file=sys.stderr)
 
 
 def _run_with(args: argparse.Namespace, executor: object) -> int:
     import threatsim
-    from threatsim.plotting import fan_chart
-    from threatsim.results import write_netcdf
+    from threatsim.executors import is_interrupt
 
     sc = threatsim.load_scenario(args.scenario)
     precision = None
-    if args.precision is not None or args.max_draws is not None:
+    if args.precision is not None:
         from threatsim.analysis.convergence import run_to_precision
 
-        if args.precision is None:
-            from threatsim.errors import ScenarioError
-
-            raise ScenarioError("goes with --precision (e.g. --precision 0.01)",
-                                key="--max-draws", value=args.max_draws)
         precision = run_to_precision(sc, args.precision, draws=args.draws,
                                      max_draws=args.max_draws, seed=args.seed,
                                      sampler=args.sampler, chunk_size=args.chunk_size,
@@ -202,9 +235,28 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
     print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
     if precision is not None:
         print("\n" + precision.summary())
-    if "draws_file" not in ds.attrs:  # --keep draws has streamed them there already
-        write_netcdf(ds, out)
-    written = [out]
+    written: list[Path] = [out] if "draws_file" in ds.attrs else []  # streamed there
+    try:
+        _write_outputs(args, sc, ds, out, written)
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not (written and is_interrupt(exc)):
+            raise
+        print(f"threatsim: interrupted; wrote {', '.join(map(str, written))} only",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, sc: Any, ds: xr.Dataset, out: Path,
+                   written: list[Path]) -> None:
+    """The run's files: NetCDF, fan chart, --plot charts; each added to *written* once
+    it is complete (Ctrl-C in between leaves the ones before it)."""
+    from threatsim.plotting import fan_chart
+    from threatsim.results import write_netcdf
+
+    if "draws_file" not in ds.attrs:
+        written.append(write_netcdf(ds, out))
     if not args.no_plot:
         series = [n for n, v in ds.data_vars.items()
                   if "time" in v.dims and v.attrs.get("role") != "parameter"]
@@ -233,8 +285,6 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
             months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
             written += save_figures(exceedance_chart(ds, series[0], at=months or None),
                                     Path(args.plot) / f"exceedance_{sc.name}_{series[0]}")
-    print("\nwrote " + ", ".join(str(p) for p in written))
-    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -461,18 +511,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PipeSafeStdout:
+    """stdout that, once its reader has gone (``threatsim run ... | head``), discards
+    what is printed instead of stopping the command before it writes its files."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return int(self._stream.write(text))  # type: ignore[attr-defined]
+            except BrokenPipeError:
+                self._went()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()  # type: ignore[attr-defined]
+            except BrokenPipeError:
+                self._went()
+
+    def _went(self) -> None:
+        self._gone = True
+        # and nothing left for the interpreter to flush into the closed pipe at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatsim`` console script."""
+    from threatsim.executors import is_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:
+        sys.stdout = _PipeSafeStdout(stdout)  # type: ignore[assignment]
     try:
         return int(args.func(args))
     except ThreatsimError as exc:
         print(f"threatsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not is_interrupt(exc):
+            raise
         print("threatsim: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        if sys.stdout is not stdout:
+            sys.stdout.flush()
+            sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from threatsim._atomic import atomic_path  # noqa: E402
 from threatsim.errors import ScenarioError  # noqa: E402
 from threatsim.results import bands, sample_dims  # noqa: E402
 
@@ -444,8 +445,6 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 def save_figures(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg")
                  ) -> list[Path]:
     """Save *fig* as ``stem.png`` and ``stem.svg`` (each written atomically) and close it."""
-    import os
-    import tempfile
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -453,16 +452,8 @@ def save_figures(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png",
     try:
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}",
-                                       dir=path.parent)
-            os.close(fd)
-            try:
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; a picture is for sharing
+            with atomic_path(path, f".{fmt}") as tmp:
                 fig.savefig(tmp, dpi=120, format=fmt)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
             written.append(path)
     finally:
         plt.close(fig)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from threatsim._atomic import atomic_path
 from threatsim.errors import ScenarioError
 from threatsim.models import get_model
 from threatsim.quantiles import row_quantiles
@@ -150,15 +150,8 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write *ds* to NetCDF atomically: a temporary name in the same folder, then a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

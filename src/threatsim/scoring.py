@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from threatsim._atomic import atomic_path
 from threatsim.errors import ScenarioError
 from threatsim.observations import Observation, ObservationSet
 
@@ -497,15 +497,8 @@ def leaderboard_to_csv(board: xr.Dataset, path: str | os.PathLike[str]) -> Path:
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -41,7 +41,6 @@ run leaves no partial file.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from threatsim._atomic import publish, temp_beside
 from threatsim.binning import bins_of as _bins_of
 from threatsim.binning import collect as _collect
 from threatsim.binning import (count_pass, float_keys, gather_bins, key_floats,
@@ -825,11 +825,7 @@ class NetCDFSink:
                  settings: RunSettings, params: Mapping[str, np.ndarray]) -> None:
         self.path = Path(path)
         self.scenario, self.settings, self.params = scenario, settings, params
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_beside(self.path)
         self._nc: Any = None
         self._vars: dict[str, Any] = {}
         self._template: xr.Dataset | None = None
@@ -886,8 +882,7 @@ class NetCDFSink:
         if self._nc is not None:
             self._nc.close()
             self._nc = None
-        os.replace(self.tmp, self.path)
-        return self.path
+        return publish(self.tmp, self.path)
 
     def abort(self) -> None:
         """Close and delete the temporary file."""
