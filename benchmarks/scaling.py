@@ -7,10 +7,10 @@
   chunks, bounded memory) up to 10^7 draws. Each point runs in a fresh
   process, so its peak RSS is its own.
 * vs workers: W1 and W2 (benchmarks/w2.toml) at 10^7 draw-months
-  (166,667 draws x 60 months) on a dask LocalCluster of 1 and of 2 worker
+  (166,666 draws x 60 months) on a dask LocalCluster of 1 and of 2 worker
   processes (1 thread each), chunks of 8,192 draws; the cluster's start-up
   and one warm-up run are not timed. In-process at the same size for scale.
-  W1 also at 10^8 draw-months (1,666,667 draws, summary kept, chunks of 65,536
+  W1 also at 10^8 draw-months (1,666,666 draws, summary kept, chunks of 65,536
   draws, the default): where a second worker starts to pay for W1.
   Both with every draw sent back to the client and with ``keep="summary"``,
   where each chunk is reduced on its worker and only bin counts and a few
@@ -26,6 +26,7 @@ Writes benchmarks/scaling.json, benchmarks/scaling.png and prints a Markdown tab
 
     python benchmarks/scaling.py [--quick] [--max-draws 10000000]
     python benchmarks/scaling.py --only w2-summary --out /tmp   # one ratio's pairs
+    python benchmarks/scaling.py --replot   # redraw scaling.png from scaling.json
 """
 
 from __future__ import annotations
@@ -246,34 +247,47 @@ def plot(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    # left: every in-process point of W1, in order of draws; hollow where the point is a
+    # single run, the first at its size in its process (docs/scaling.md says why it is slower)
     for kind, style, label in (("w1-draws", "o-", "all draws in memory"),
                                ("w1-summary", "s--", "summary (bounded memory)")):
-        rs = [r for r in records if r["kind"] == kind and not r["workers"]]
+        rs = sorted((r for r in records if r["kind"] == kind and not r["workers"]),
+                    key=lambda r: r["n"])
         if rs:
             a.plot([r["n"] for r in rs], [r["throughput"] / 1e6 for r in rs], style,
                    color="black", label=label)
+            single = [r for r in rs if len(r.get("times", [])) == 1]
+            if single:
+                a.plot([r["n"] for r in single], [r["throughput"] / 1e6 for r in single],
+                       style[0], color="white", mec="black", zorder=3)
+    if any(len(r.get("times", [])) == 1 for r in records if not r["workers"]):
+        a.plot([], [], "o", color="white", mec="black", label="a single cold run")
     a.set_xscale("log")
     a.set_xlabel("draws (x 60 months)")
     a.set_ylabel("M draw-months / s")
     a.set_title("W1 in-process: throughput vs draws", fontsize=9)
-    a.legend(fontsize=8, frameon=False)
+    a.legend(fontsize=8, frameon=False, loc="upper left")
     a.grid(True, color="0.85", lw=0.5)
-    # the 10^7 draw-month points (the smallest run on workers), medians over the pairs
-    at = min((r["n"] for r in records if r["workers"]), default=0)
-    for kind, style, label in (("w1-draws", "o-", "W1, draws"), ("w1-summary", "o:", "W1, summary"),
-                               ("w2", "s-", "W2, draws"), ("w2-summary", "s:", "W2, summary")):
-        ws = sorted({r["workers"] for r in records
-                     if r["kind"] == kind and r["workers"] and r["n"] == at})
-        if ws:
-            b.plot(ws, [statistics.median(r["throughput"] / 1e6 for r in records
-                                          if r["kind"] == kind and r["workers"] == w
-                                          and r["n"] == at) for w in ws],
-                   style, color="black", label=label)
+    # right: 2 workers over 1 (median of the pairs' ratios), each curve against its own
+    # 1-worker throughput, so W1 and W2 share one axis
+    sizes = sorted({r["n"] for r in records if r["workers"]})  # 10^7 draw-months, then 10^8
+    at, big = (sizes[0], sizes[-1]) if sizes else (0, 0)
+    curves = [("w1-draws", at, "o-", "W1, draws"), ("w1-summary", at, "o:", "W1, summary"),
+              ("w2", at, "s-", "W2, draws"), ("w2-summary", at, "s:", "W2, summary"),
+              ("w1-summary", big, "^--", f"W1, summary, {big * MONTHS:.0e} draw-months")]
+    for kind, n, style, label in curves[:4] if big == at else curves:
+        got = two_over_one(records, kind, n) if n else None
+        if got is not None:
+            b.plot([1, 2], [1.0, got[0]], style, color="black", label=f"{label}: {got[0]:.2f}x")
+    b.axhline(1.7, color="0.5", lw=0.8, ls="--")
+    b.text(1.02, 1.72, "aim 1.7x", fontsize=7, color="0.4")
     b.set_xticks([1, 2])
+    b.set_xlim(0.9, 2.1)
+    b.set_ylim(0.9, 2.6)
     b.set_xlabel("LocalCluster workers (1 thread each)")
-    b.set_ylabel("M draw-months / s")
-    b.set_title("10^7 draw-months: throughput vs workers", fontsize=9)
-    b.legend(fontsize=8, frameon=False)
+    b.set_ylabel("throughput / 1-worker throughput")
+    b.set_title("2 workers / 1 worker at 10^7 draw-months (median of the pairs)", fontsize=9)
+    b.legend(fontsize=7, frameon=False, loc="upper left")
     b.grid(True, color="0.85", lw=0.5)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -289,7 +303,13 @@ def main() -> None:
                     help="comma-separated curves (w1-draws, w1-summary, w2, w2-summary): only "
                          "their 1- vs 2-worker pairs, nothing else (to recheck one ratio)")
     ap.add_argument("--point", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw scaling.png from the recorded scaling.json in --out; run nothing")
     args = ap.parse_args()
+    if args.replot:
+        out = Path(args.out)
+        plot(json.loads((out / "scaling.json").read_text()), out / "scaling.png")
+        return
     if args.point:
         kind, n, workers, repeat = args.point
         print(json.dumps(point(kind, int(n), int(workers), int(repeat))))
@@ -306,7 +326,9 @@ def main() -> None:
     if not only:
         print("scaling vs draws (W1, in-process)", file=sys.stderr)
     for n in sizes if not only else []:
-        rep = 3 if n <= 100_000 else 1
+        # medians of 3 up to 10^6 draws: the first run at a size in a fresh process also
+        # pays for touching its memory (0.9 GB at 10^6 draws kept: 1.8 s against 0.45 s)
+        rep = 3 if n <= 1_000_000 else 1
         if n <= 1_000_000:
             records.append(measure("w1-draws", n, 0, rep))
         records.append(measure("w1-summary", n, 0, rep))

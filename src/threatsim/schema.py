@@ -95,5 +95,5 @@ KEYS: tuple[KeyDoc, ...] = (
     KeyDoc("outputs.variables", "array of strings", "all outputs of the model", "output names of the model", 'variables = ["reserves"]', "Which outputs to keep in the Dataset."),
     KeyDoc("outputs.quantiles", "array of numbers", "[0.05, 0.25, 0.5, 0.75, 0.95]", "each in (0, 1)", "quantiles = [0.05, 0.5, 0.95]", "Quantiles of the bands the CLI prints and plots."),
     KeyDoc("outputs.report_months", "array of strings", "start, every 12 months, and the last month", "months within the horizon", 'report_months = ["2019-06", "2020-12"]', "Months shown in the printed table."),
-    KeyDoc("outputs.keep", "string", '"draws"', "draws, summary", 'keep = "summary"', "What a run keeps: every trajectory, or only bands, P(= 0), per-draw outputs and parameters (memory bounded whatever the number of draws; see docs/scaling.md)."),
+    KeyDoc("outputs.keep", "string", '"draws"', "draws, summary", 'keep = "summary"', "What a run keeps: every trajectory, or only bands, P(= 0), per-draw outputs and parameters (memory grows only with those per-draw values, not with the trajectories; see docs/scaling.md)."),
 )
