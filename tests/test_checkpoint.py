@@ -96,6 +96,23 @@ def test_resume_of_another_scenario_is_refused(scenario, tmp_path: Path):
         threatsim.run(other, checkpoint=tmp_path, resume=True, **RUN)
 
 
+def test_resume_of_an_edited_scenario_names_the_keys_that_changed(scenario, tmp_path: Path):
+    """The same scenario file edited (one parameter's range, a lever): the refusal names
+    each key with its two values, not only two run ids."""
+    threatsim.run(scenario, checkpoint=tmp_path, **RUN)
+    name, param = next((n, p) for n, p in scenario.resolved["parameters"].items()
+                       if isinstance(p, dict) and "range" in p)
+    lo, hi = param["range"]
+    lever = next(iter(scenario.levers))
+    edited = scenario.with_values({f"parameters.{name}.range": [lo, hi * 2],
+                                   f"levers.{lever}": scenario.levers[lever] + 1})
+    with pytest.raises(ScenarioError) as info:
+        threatsim.run(edited, checkpoint=tmp_path, resume=True, **RUN)
+    text = str(info.value)
+    assert f"parameters.{name}.range: {[lo, hi]!r} in the checkpoint, {[lo, hi * 2]!r}" in text
+    assert f"levers.{lever}: " in text and "run_id" in text
+
+
 def test_a_used_checkpoint_folder_needs_resume(scenario, tmp_path: Path):
     """Without resume an existing checkpoint is not silently reused or overwritten."""
     threatsim.run(scenario, checkpoint=tmp_path, **RUN)

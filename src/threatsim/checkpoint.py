@@ -40,6 +40,31 @@ def _atomic_write(path: Path, write: Any, suffix: str) -> None:
         write(str(tmp))
 
 
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: tree}
+
+
+def scenario_differences(have: Any, want: Any, *, most: int = 6) -> list[str]:
+    """The keys whose values differ between two resolved scenarios (a checkpoint's and
+    this run's), as ``"key: A in the checkpoint, B in this run"``; none where the
+    checkpoint predates the manifest's ``scenario``."""
+    if not isinstance(have, dict) or not isinstance(want, dict):
+        return []
+    a, b = _flatten(have), _flatten(want)
+    missing = object()
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k, missing) != b.get(k, missing))
+    out = [f"{k}: {a.get(k, '(absent)')!r} in the checkpoint, {b.get(k, '(absent)')!r} in "
+           f"this run" for k in keys[:most]]
+    if len(keys) > most:
+        out.append(f"and {len(keys) - most} more keys")
+    return out
+
+
 class Checkpoint:
     """A folder of finished chunks of one run (see the module docstring)."""
 
@@ -73,6 +98,8 @@ class Checkpoint:
                     "choose an empty folder", key="checkpoint", value=str(path))
             diffs = [f"{k} {have.get(k)!r} in the checkpoint, {want.get(k)!r} in this run"
                      for k in IDENTITY if have.get(k) != want.get(k)]
+            if have.get("run_id") != want.get("run_id"):
+                diffs += scenario_differences(have.get("scenario"), want.get("scenario"))
             if diffs:
                 raise ScenarioError(
                     "cannot resume: the checkpoint belongs to a different run: "

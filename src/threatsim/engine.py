@@ -20,6 +20,7 @@ What is kept (``keep=``):
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -294,7 +295,10 @@ class _Plan:
         return {"run_id": sc.run_id, "scenario_name": sc.name, "model": sc.model,
                 "seed": st.seed, "draws": st.draws, "chunk_size": st.chunk_size,
                 "sampler": st.sampler, "replicates": st.replicates,
-                "variables": sorted(sc.variables), "threatsim_version": __version__}
+                "variables": sorted(sc.variables), "threatsim_version": __version__,
+                # not part of the identity (run_id is its hash): there to name what
+                # changed when a resume is refused
+                "scenario": json.loads(sc.resolved_json)}
 
 
 @dataclass(frozen=True, slots=True)
