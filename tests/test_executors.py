@@ -536,3 +536,52 @@ def test_a_summary_keeps_its_tasks_on_the_cluster_bounded(client, monkeypatch):
             scheduler.remove_plugin(name=f"threatsim-test-peak-{pilot_rows}")
         xr.testing.assert_identical(expected[pilot_rows], got)
         assert 1 <= peak.peak <= 3 * limit, (pilot_rows, peak.peak)
+
+
+def test_a_scheduler_killed_mid_run_stops_it_with_one_line(tmp_path: Path):
+    """`threatsim run --scheduler ADDR` whose scheduler is killed (kill -9) mid-run: exit
+    2, one line naming the scheduler, no output file; not a TypeError from a cancelled
+    future taken for a chunk's result, nor dask's reconnection tracebacks."""
+    bindir = Path(sys.executable).parent
+    dask_cli = [str(bindir / "dask")] if (bindir / "dask").exists() else [
+        sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([*dask_cli, "scheduler", "--port", str(port),
+                                  "--no-dashboard"], **quiet)
+    worker = None
+    run = None
+    try:
+        client = None
+        deadline = time.monotonic() + 60
+        while client is None:
+            try:
+                client = connect(address, timeout=2)
+            except SchedulerUnreachable:
+                assert time.monotonic() < deadline, "the scheduler never came up"
+        worker = subprocess.Popen([*dask_cli, "worker", address, "--nthreads", "1",
+                                   "--no-dashboard"], **quiet)
+        client.wait_for_workers(1, timeout=60)
+        client.close()
+        out = tmp_path / "lost.nc"
+        run = subprocess.Popen(
+            [sys.executable, "-m", "threatsim.cli", "run", str(ROOT / "benchmarks/w2.toml"),
+             "--draws", "1000000", "--chunk-size", "4096", "--keep", "draws", "--out",
+             str(out), "--scheduler", address, "--no-plot", "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".lost.nc.*")) and time.monotonic() < deadline:
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".lost.nc.*")), "the run never started writing"
+        scheduler.kill()
+        _, err = run.communicate(timeout=120)
+    finally:
+        for proc in (run, worker, scheduler):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert run.returncode == 2, err
+    assert f"the dask scheduler at {address} dropped the run's chunks" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())

@@ -160,6 +160,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from threatsim.executors import InterruptGuard, executor_from_options
 
     _check_run_options(args)
+    if args.scheduler:
+        _quiet_client_logs()
     if args.checkpoint and args.resume and not args.quiet:
         _say_what_resumes(Path(args.checkpoint))
     try:
@@ -175,6 +177,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"threatsim: interrupted; no output was written; the finished chunks are "
               f"kept in {args.checkpoint} (run again with --resume to go on)", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _quiet_client_logs() -> None:
+    """A scheduler that goes away mid-run makes dask's client (and tornado under it) log
+    each failed gather and reconnection with its traceback; the run then stops with one
+    line of its own naming the scheduler (ExecutorError). Those logs are left out."""
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers on import: first)
+    except ImportError:
+        return  # connect() says what to install
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines too
+    for name in ("distributed.client", "distributed.batched", "tornado.application"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
