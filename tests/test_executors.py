@@ -458,6 +458,14 @@ def test_a_worker_address_is_refused_as_not_a_scheduler(client):
     got.close()
 
 
+def test_a_string_that_is_no_address_says_so():
+    """No port: refused at once as no scheduler address (was also a __del__ traceback)."""
+    t0 = time.monotonic()
+    with pytest.raises(SchedulerUnreachable, match="is not a scheduler address"):
+        connect("notanaddress", timeout=5.0)
+    assert time.monotonic() - t0 < 4.0
+
+
 @pytest.mark.parametrize("timeout", [0, -1, float("nan")])
 def test_a_scheduler_timeout_must_be_positive(timeout):
     with pytest.raises(ScenarioError, match="scheduler-timeout"):

@@ -483,6 +483,9 @@ def _probe_scheduler(address: str, timeout: float) -> None:
     except (cf.TimeoutError, TimeoutError, asyncio.TimeoutError):
         raise SchedulerUnreachable(f"no dask scheduler answered within {timeout:g} s",
                                    key="scheduler", value=address) from None
+    except ValueError as exc:  # e.g. no port: "missing port number in address"
+        raise SchedulerUnreachable(f"is not a scheduler address ({exc})",
+                                   key="scheduler", value=address) from None
     except Exception as exc:  # refused, reset, not dask's protocol (e.g. HTTP), ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SchedulerUnreachable(
