@@ -249,11 +249,11 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
                            out=(args.out or Path("results") / f"{sc.name}.nc")
                            if args.keep == "draws" else None)
     out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
-    print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
-    if precision is not None:
-        print("\n" + precision.summary())
     written: list[Path] = [out] if "draws_file" in ds.attrs else []  # streamed there
     try:
+        print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
+        if precision is not None:
+            print("\n" + precision.summary())
         _write_outputs(args, sc, ds, out, written)
     except (KeyboardInterrupt, SystemError) as exc:
         if not (written and is_interrupt(exc)):
