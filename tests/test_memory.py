@@ -111,6 +111,48 @@ def test_summary_equals_the_bands_of_the_full_run(model, monkeypatch):
             np.testing.assert_array_equal(summ[f"p_zero_{name}"].values, zero.values)
     for name in sc.parameters:
         xr.testing.assert_identical(full[name], summ[name])
+    _assert_mcse_as_from_every_draw(sc, full, summ)
+
+
+def _assert_mcse_as_from_every_draw(sc, full: xr.Dataset, summ: xr.Dataset) -> None:
+    """mcse_<name> equals mcse_quantile() of the full run (an independent code path: sort
+    every cell) to rounding (numpy's and our interpolation formulas may differ in the last
+    bit), where a cell has no NaN rows; NaN where it has (other Beta levels)."""
+    from threatsim.analysis.convergence import mcse_quantile
+
+    checked = 0
+    for name in sc.variables:
+        da = full[name]
+        if "time" not in da.dims:
+            continue
+        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
+        for key, sample in ((name, da), *(((f"{name}_sum", da.sum(extra, skipna=False)),)
+                                          if extra else ())):
+            want = mcse_quantile(sample, sc.quantiles).values
+            got = summ[f"mcse_{key}"].values
+            complete = np.broadcast_to(~sample.isnull().any(sample_dims(sample)).values,
+                                       want.shape)
+            assert np.isnan(got[~complete]).all(), key
+            scale = max(1.0, float(np.nanmax(np.abs(summ[key].values), initial=0.0)))
+            np.testing.assert_allclose(got[complete], want[complete], rtol=1e-12,
+                                       atol=1e-12 * scale, err_msg=key)
+            checked += int(complete.sum())
+    assert checked > 0
+
+
+@pytest.mark.parametrize("model", ["financing", "fighters"])
+def test_summary_mcse_on_the_one_pass_path(model):
+    """With the default pilot (windows collected in pass 1), the standard errors of a
+    summary are those of the full run too; the printed table carries them."""
+    from threatsim.cli import summary_table
+
+    sc = SCENARIOS_BY_MODEL[model]
+    run = {"draws": 3000, "chunk_size": 700, "seed": 9, "progress": False}
+    full = threatsim.run(sc, **run)
+    summ = threatsim.run(sc, keep="summary", **run)
+    _assert_mcse_as_from_every_draw(sc, full, summ)
+    assert "± Monte Carlo standard error" in summary_table(
+        summ, quantiles=sc.quantiles, report_months=sc.report_months)
 
 
 @pytest.mark.parametrize("model", ["financing", "fighters"])

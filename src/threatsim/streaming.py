@@ -66,6 +66,11 @@ __all__ = ["ExactQuantiles", "NetCDFSink", "StreamingSummary", "float_keys", "ke
 
 #: Values per cell kept in pass 1 to place the bins (a larger sample needs 2+ passes).
 PILOT_ROWS = 16384
+#: Chunks' pieces a window or group keeps before merging them into one: its memory then
+#: grows with the distinct values it holds, not with the number of chunks. A piece is a
+#: small array or two (~100 bytes each beside its values): financing's summary at 80,000
+#: draws in chunks of 2,000 held 330,000 of them (17 MiB) in a second pass.
+MAX_PIECES = 16
 
 def quantile_ranks(n: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """numpy's ``linear`` method: the two order statistics and the weight.
@@ -387,12 +392,14 @@ class ExactQuantiles:
                         w.aborted, w.vals = True, []
                     else:
                         w.vals.append(part[1])
+                        if len(w.vals) > MAX_PIECES:
+                            w.vals = [np.concatenate(w.vals)]
                     continue
                 _, u, cnt, _, _ = part
                 w.vals.append(u)
                 w.cnts.append(cnt)
                 w.raw += u.size
-                if w.raw > 2 * w.cap:
+                if w.raw > 2 * w.cap or len(w.vals) > MAX_PIECES:
                     self._consolidate(w)
             return
         else:
@@ -415,7 +422,7 @@ class ExactQuantiles:
             g.vals.append(u)
             g.cnts.append(cnt)
             g.raw += u.size
-            if g.raw > 2 * (g.cap or self.cap):
+            if g.raw > 2 * (g.cap or self.cap) or len(g.vals) > MAX_PIECES:
                 self._consolidate(g)
 
     def feed(self, x: np.ndarray) -> None:
@@ -453,6 +460,7 @@ class ExactQuantiles:
             if self._pilot is not None:  # the whole sample fitted in the pilot: done
                 sample = self._pilot[:, :self._pilot_n].T
                 self._pilot = None
+                self.n = np.count_nonzero(~np.isnan(sample), axis=0)
                 self._result = self._direct(sample)
                 self.needs_pass = False
                 return
@@ -679,9 +687,33 @@ class StreamingSummary:
             opts = dict(self._opts)
             if "bins" not in opts:
                 opts["bins"] = summary_bins(cells, self.settings.draws * self.reps)
-            self.quant[key] = ExactQuantiles(cells, self.qs, **opts)
+            # the bands, then the levels that bracket each by one Monte Carlo standard
+            # error: exact quantiles too, inside the bands' own windows
+            self.quant[key] = ExactQuantiles(cells, [*self.qs, *self._mcse_levels()], **opts)
             self.quant[key].expected_rows = self.settings.draws * self.reps
             self.zeros[key] = np.zeros(cells, dtype=np.int64)
+
+    def _mcse_levels(self) -> list[float]:
+        """For each band q, the two probabilities :func:`mcse_levels` gives for a cell
+        with every row non-NaN (all lows, then all highs)."""
+        from threatsim.analysis.convergence import mcse_levels
+
+        pairs = [mcse_levels(self.settings.draws * self.reps, q) for q in self.qs]
+        return [float(a) for a, _ in pairs] + [float(b) for _, b in pairs]
+
+    def _band_and_mcse(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(Q, C)`` bands and their Monte Carlo standard errors: half the distance
+        between the sample's quantiles at the two bracketing levels, as
+        :func:`threatsim.analysis.convergence.mcse_quantile` gives from every draw.
+        NaN for a cell with NaN rows (its levels would be those of fewer rows) or
+        fewer than 2 rows."""
+        eq = self.quant[key]
+        values, nq = eq.result(), len(self.qs)
+        se = (values[2 * nq:] - values[nq:2 * nq]) / 2
+        rows = self.settings.draws * self.reps
+        assert eq.n is not None
+        se[:, (np.asarray(eq.n) != rows) | (rows < 2)] = np.nan
+        return values[:nq], se
 
     def _samples(self, result: Mapping[str, np.ndarray]) -> Iterable[tuple[str, np.ndarray]]:
         for key, (name, total) in self.banded.items():
@@ -789,13 +821,18 @@ class StreamingSummary:
             if is_total:
                 cell_dims = ("time",)
             shape = self.shapes[key]
-            values = self.quant[key].result().reshape(len(self.qs), *shape)
+            bands, se = self._band_and_mcse(key)
+            values = bands.reshape(len(self.qs), *shape)
             attrs = dict(template.attrs)
             what = "sum over " + ", ".join(template.dims[self.lead + 1:]) + ", " if is_total \
                 else ""
             attrs["summary"] = (f"{what}quantiles over draw and replicate, exact "
                                 "(streamed, bounded memory)")
             new_vars[key] = xr.Variable(("quantile", *cell_dims), values, attrs=attrs)
+            new_vars[f"mcse_{key}"] = xr.Variable(
+                ("quantile", *cell_dims), se.reshape(len(self.qs), *shape),
+                attrs={"units": attrs.get("units", ""),
+                       "long_name": f"Monte Carlo standard error of the {key} bands"})
             if attrs.get("kind") == "stock":
                 pz = (self.zeros[key] / total_rows).reshape(shape)
                 new_vars[f"p_zero_{key}"] = xr.Variable(
@@ -901,13 +938,16 @@ class NetCDFSink:
 def summary_series(ds: xr.Dataset) -> list[str]:
     """The banded series of a summary to draw: one per output, region totals when present."""
     return [n for n, v in ds.data_vars.items()
-            if v.dims == ("quantile", "time") and not n.startswith("p_zero_")]
+            if v.dims == ("quantile", "time") and not n.startswith(("p_zero_", "mcse_"))]
 
 
 def summary_table_of_summary(ds: xr.Dataset, *, quantiles: Sequence[float],
                              report_months: Sequence[int]) -> str:
-    """The table ``threatsim run`` prints, from a summary Dataset (``keep="summary"``)."""
-    from threatsim.cli import _fmt
+    """The table ``threatsim run`` prints, from a summary Dataset (``keep="summary"``):
+    as from every draw, each band with its Monte Carlo standard error where the
+    Dataset has it (``mcse_<name>``)."""
+    from threatsim.analysis.convergence import mcse_quantile
+    from threatsim.cli import _fmt, _pm
 
     qs = [q for q in quantiles if q in (0.05, 0.5, 0.95)] or list(quantiles)
     lines = [f"scenario {ds.attrs.get('scenario_name')!r} (run {ds.attrs.get('run_id', '')}): "
@@ -916,18 +956,26 @@ def summary_table_of_summary(ds: xr.Dataset, *, quantiles: Sequence[float],
     months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
     banded = set(summary_series(ds))
     for name, da in ds.data_vars.items():
-        if da.attrs.get("role") == "parameter" or name.startswith("p_zero_"):
+        if da.attrs.get("role") == "parameter" or name.startswith(("p_zero_", "mcse_")):
             continue
         unit = da.attrs.get("units", "")
         if name in banded:
             sub = da.isel(time=list(report_months)).sel(quantile=qs)
-            header = "  ".join(f"{f'{q:.0%}':>10}" for q in qs)
+            se = ds.get(f"mcse_{name}")
+            se = se.isel(time=list(report_months)).sel(quantile=qs) if se is not None else None
+            width = 17 if se is not None else 10
+            header = "  ".join(f"{f'{q:.0%}':>{width}}" for q in qs)
             pz = ds.get(f"p_zero_{name}")
-            lines.append(f"\n{name} ({unit})\n  {'month':<8}{header}"
+            head = f"{name} ({unit})" + ("; ± Monte Carlo standard error" if se is not None
+                                         else "")
+            lines.append(f"\n{head}\n  {'month':<8}{header}"
                          + (f"{'P(=0)':>9}" if pz is not None else ""))
             for i, month in enumerate(months):
-                row = "  ".join(f"{_fmt(float(sub.isel(time=i).sel(quantile=q)), unit):>10}"
-                                for q in qs)
+                cells = [_fmt(float(sub.isel(time=i).sel(quantile=q)), unit) for q in qs]
+                if se is not None:
+                    cells = [c + _pm(float(se.isel(time=i).sel(quantile=q)), unit)
+                             for c, q in zip(cells, qs, strict=True)]
+                row = "  ".join(f"{c:>{width}}" for c in cells)
                 tail = f"{float(pz.isel(time=report_months[i])):>9.1%}" if pz is not None \
                     else ""
                 lines.append(f"  {month:<8}{row}{tail}")
@@ -937,7 +985,9 @@ def summary_table_of_summary(ds: xr.Dataset, *, quantiles: Sequence[float],
             text = f"\n{name} ({unit}): reached in {share:.1%} of draws"
             if share > 0:
                 vals = da.where(finite).quantile(qs, dim=list(da.dims)).values
+                ses = mcse_quantile(da, qs).values  # kept whole: as from every draw
                 text += "; when reached: " + ", ".join(
-                    f"{q:.0%} {v:,.1f}" for q, v in zip(qs, vals, strict=True))
+                    f"{q:.0%} {v:,.1f}{_pm(float(e), '')}"
+                    for q, v, e in zip(qs, vals, ses, strict=True))
             lines.append(text)
     return "\n".join(lines)

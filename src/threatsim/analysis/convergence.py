@@ -49,6 +49,7 @@ from threatsim.scenario import Scenario
 
 __all__ = [
     "PrecisionResult",
+    "mcse_levels",
     "mcse_quantile",
     "reported_precision",
     "run_to_precision",
@@ -69,9 +70,17 @@ def _interp_sorted(s: np.ndarray, m: np.ndarray, prob: np.ndarray) -> np.ndarray
         return vlo + (h - lo) * (vhi - vlo)
 
 
-def _mcse_sorted(s: np.ndarray, m: np.ndarray, q: float) -> np.ndarray:
+def mcse_levels(m: np.ndarray | int, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The probabilities whose sample quantiles bracket the sample *q*-quantile of *m*
+    values by one standard error each side: the CDF value of that quantile is
+    Beta(m q + 1, m (1 - q) + 1) distributed; its 15.9 % and 84.1 % points."""
     a = stats.beta.ppf(_LOW, m * q + 1, m * (1 - q) + 1)
     b = stats.beta.ppf(_HIGH, m * q + 1, m * (1 - q) + 1)
+    return a, b
+
+
+def _mcse_sorted(s: np.ndarray, m: np.ndarray, q: float) -> np.ndarray:
+    a, b = mcse_levels(m, q)
     out = (_interp_sorted(s, m, b) - _interp_sorted(s, m, a)) / 2
     return np.where(m >= 2, out, np.nan)
 
