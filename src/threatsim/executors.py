@@ -280,7 +280,6 @@ class DaskExecutor:
                 except Exception:  # the cluster may already be gone
                     pass
 
-
     def _lost_message(self) -> str:
         try:
             address = self.client.scheduler.address
