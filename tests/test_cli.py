@@ -224,3 +224,21 @@ def test_resume_says_what_it_finds(financing_path, tmp_path, capsys):
     assert f"no checkpoint in {ck} yet: starting afresh" in capsys.readouterr().err
     assert main(args) == 0
     assert f"resuming from {ck}: 4 finished chunk(s) found" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_a_cluster_starts_is_honoured_once_it_has_started():
+    """A LocalCluster interrupted while its nannies start hung the process on exit: inside
+    interrupts_held_back() the guard remembers Ctrl-C, and check_interrupt() raises it
+    after (executor_from_options then closes the whole client)."""
+    import signal
+
+    from threatsim.executors import InterruptGuard, check_interrupt, interrupts_held_back
+
+    with InterruptGuard() as guard:
+        with interrupts_held_back():
+            guard._handler(signal.SIGINT, None)  # as Python calls it on Ctrl-C
+        assert guard.hit
+        with pytest.raises(KeyboardInterrupt):
+            check_interrupt()
+    with InterruptGuard() as guard, pytest.raises(KeyboardInterrupt):
+        guard._handler(signal.SIGINT, None)  # outside the block: raised at once

@@ -160,7 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from threatsim.executors import InterruptGuard, executor_from_options
 
     _check_run_options(args)
-    if args.scheduler:
+    if args.scheduler or args.cluster:
         _quiet_client_logs()
     if args.checkpoint and args.resume and not args.quiet:
         _say_what_resumes(Path(args.checkpoint))
@@ -181,8 +181,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _quiet_client_logs() -> None:
     """A scheduler that goes away mid-run makes dask's client (and tornado under it) log
-    each failed gather and reconnection with its traceback; the run then stops with one
-    line of its own naming the scheduler (ExecutorError). Those logs are left out."""
+    each failed gather and reconnection with its traceback, and a Ctrl-C while results
+    are being gathered leaves asyncio a task whose exception nobody retrieved; the run
+    then stops with one line of its own (ExecutorError, or "interrupted"). Those logs
+    are left out."""
     import logging
 
     try:
@@ -190,7 +192,8 @@ def _quiet_client_logs() -> None:
     except ImportError:
         return  # connect() says what to install
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines too
-    for name in ("distributed.client", "distributed.batched", "tornado.application"):
+    for name in ("distributed.client", "distributed.batched", "tornado.application",
+                 "asyncio"):  # "Task exception was never retrieved" after a Ctrl-C
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 

@@ -42,8 +42,10 @@ __all__ = [
     "InterruptGuard",
     "ProcessPoolChunkExecutor",
     "SchedulerUnreachable",
+    "check_interrupt",
     "connect",
     "executor_from_options",
+    "interrupts_held_back",
     "is_dask_client",
     "local_cluster",
     "make_executor",
@@ -90,6 +92,7 @@ class InterruptGuard:
         self.hit = False
         self._old: Any = None
         self._depth = 0
+        self._holding = 0  # inside interrupts_held_back()
 
     @classmethod
     def ensure(cls) -> InterruptGuard:
@@ -109,6 +112,8 @@ class InterruptGuard:
         import gc
 
         self.hit = True
+        if self._holding:
+            return  # raised by check() once the block is left
         in_gc = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
         f, depth = frame, 0
         while f is not None and depth < 60:
@@ -141,6 +146,25 @@ def is_interrupt(exc: BaseException | None) -> bool:
     while isinstance(exc, SystemError) and seen < 50:  # a chain of them: nested callbacks
         exc, seen = exc.__cause__, seen + 1
     return isinstance(exc, KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def interrupts_held_back() -> Iterator[None]:
+    """Ctrl-C inside the block is remembered by the installed :class:`InterruptGuard`
+    (if any) instead of raised; :func:`check_interrupt` after the block raises it.
+
+    For work that must not be cut in the middle: a ``LocalCluster`` interrupted while
+    it starts left its nannies half started, and the process hung on exit.
+    """
+    owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+    if not isinstance(owner, InterruptGuard):
+        yield
+        return
+    owner._holding += 1
+    try:
+        yield
+    finally:
+        owner._holding -= 1
 
 
 def check_interrupt() -> None:
@@ -541,16 +565,12 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
     if scheduler is not None and workers is not None:
         raise ScenarioError("the scheduler's cluster has the workers it has: give --workers "
                             "only without --scheduler", key="workers", value=workers)
-    if scheduler is not None:
-        client = connect(scheduler, timeout=timeout)
+    if scheduler is not None or cluster == "local":
+        with interrupts_held_back():  # a Ctrl-C now is honoured once the client is whole
+            client = (connect(scheduler, timeout=timeout) if scheduler is not None else
+                      local_cluster(workers if workers is not None else (os.cpu_count() or 1)))
         try:
-            yield client
-        finally:
-            client.close()
-        return
-    if cluster == "local":
-        client = local_cluster(workers if workers is not None else (os.cpu_count() or 1))
-        try:
+            check_interrupt()
             yield client
         finally:
             client.close()
