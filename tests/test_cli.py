@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -242,3 +243,27 @@ def test_ctrl_c_while_a_cluster_starts_is_honoured_once_it_has_started():
             check_interrupt()
     with InterruptGuard() as guard, pytest.raises(KeyboardInterrupt):
         guard._handler(signal.SIGINT, None)  # outside the block: raised at once
+
+
+def test_the_console_script_loads_light_and_ctrl_c_while_it_loads_is_one_line(tmp_path):
+    """The entry point imports nothing heavy before its handler is in place (threatsim's
+    public names load on first use), so Ctrl-C in the first second, while numpy, xarray
+    and scipy load, is one line and exit 130, not an import's traceback."""
+    import signal
+
+    res = subprocess.run([sys.executable, "-c", "import sys, threatsim._entry; "
+                          "print(sorted({'numpy', 'xarray', 'scipy'} & set(sys.modules)))"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    assert res.stdout.strip() == "[]"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from threatsim._entry import main; "
+         "sys.exit(main())", "run", "scenarios/financing.toml", "--draws", "300000", "--out",
+         str(tmp_path / "r.nc"), "--quiet", "--no-plot"],  # a run long enough either way
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(0.3)  # inside the imports (about a second)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip() == "threatsim: interrupted; nothing was written"
+    assert not list(tmp_path.iterdir())

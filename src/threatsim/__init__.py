@@ -12,23 +12,74 @@ probabilities as ``xarray`` Datasets.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from threatsim.analysis.compare import compare
-from threatsim.analysis.convergence import mcse_quantile, run_to_precision
-from threatsim.analysis.discovery import discover
-from threatsim.analysis.sensitivity import sensitivity
-from threatsim.analysis.sweep import sweep
-from threatsim.analysis.variance import variance_split
-from threatsim.capacity import CapacitySolution, solve_capacity
-from threatsim.distributions import DistSpec
-from threatsim.engine import run
-from threatsim.errors import ModelError, ScenarioError, ThreatsimError
-from threatsim.observations import load_observations
-from threatsim.results import bands, exceedance, open_results, write_netcdf
-from threatsim.scenario import Scenario, load_scenario
-from threatsim.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
-from threatsim.sources import load_sources
+# The public names load on first use (PEP 562): ``import threatsim`` and the command
+# line's entry point stay light, so that a Ctrl-C in the first second of a command
+# meets threatsim's own handler instead of an import's traceback.
+_LAZY = {
+    "compare": "threatsim.analysis.compare",
+    "mcse_quantile": "threatsim.analysis.convergence",
+    "run_to_precision": "threatsim.analysis.convergence",
+    "discover": "threatsim.analysis.discovery",
+    "sensitivity": "threatsim.analysis.sensitivity",
+    "sweep": "threatsim.analysis.sweep",
+    "variance_split": "threatsim.analysis.variance",
+    "CapacitySolution": "threatsim.capacity",
+    "solve_capacity": "threatsim.capacity",
+    "DistSpec": "threatsim.distributions",
+    "run": "threatsim.engine",
+    "ModelError": "threatsim.errors",
+    "ScenarioError": "threatsim.errors",
+    "ThreatsimError": "threatsim.errors",
+    "load_observations": "threatsim.observations",
+    "bands": "threatsim.results",
+    "exceedance": "threatsim.results",
+    "open_results": "threatsim.results",
+    "write_netcdf": "threatsim.results",
+    "Scenario": "threatsim.scenario",
+    "load_scenario": "threatsim.scenario",
+    "crps_ensemble": "threatsim.scoring",
+    "crps_interval": "threatsim.scoring",
+    "leaderboard": "threatsim.scoring",
+    "rank_scenarios": "threatsim.scoring",
+    "load_sources": "threatsim.sources",
+}
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from threatsim.analysis.compare import compare
+    from threatsim.analysis.convergence import mcse_quantile, run_to_precision
+    from threatsim.analysis.discovery import discover
+    from threatsim.analysis.sensitivity import sensitivity
+    from threatsim.analysis.sweep import sweep
+    from threatsim.analysis.variance import variance_split
+    from threatsim.capacity import CapacitySolution, solve_capacity
+    from threatsim.distributions import DistSpec
+    from threatsim.engine import run
+    from threatsim.errors import ModelError, ScenarioError, ThreatsimError
+    from threatsim.observations import load_observations
+    from threatsim.results import bands, exceedance, open_results, write_netcdf
+    from threatsim.scenario import Scenario, load_scenario
+    from threatsim.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
+    from threatsim.sources import load_sources
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'threatsim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once loaded, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CapacitySolution",
