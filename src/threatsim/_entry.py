@@ -1,6 +1,7 @@
 """The ``threatsim`` console script: light to import, so that Ctrl-C while the command
 line's modules load (numpy, xarray, scipy: about a second) ends with one line and exit
-status 130, as it does later, instead of an import's traceback."""
+status 130, as it does later (:func:`threatsim.cli.main`), instead of an import's
+traceback."""
 
 from __future__ import annotations
 
@@ -11,13 +12,8 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     """Load :mod:`threatsim.cli` and run its ``main``."""
     try:
-        from threatsim.cli import EXIT_INTERRUPTED
         from threatsim.cli import main as cli_main
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the message and status threatsim.cli.main gives
         print("threatsim: interrupted; nothing was written", file=sys.stderr)
         return 130
-    try:
-        return cli_main(argv)
-    except KeyboardInterrupt:  # before cli.main's own handling (parsing the options)
-        print("threatsim: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return cli_main(argv)

@@ -569,12 +569,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``threatsim`` console script."""
     from threatsim.executors import is_interrupt
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     stdout = sys.stdout
     if stdout is sys.__stdout__ and stdout is not None:
         sys.stdout = _PipeSafeStdout(stdout)  # type: ignore[assignment]
     try:
+        args = build_parser().parse_args(argv)  # (its subcommands import modules too)
         return int(args.func(args))
     except ThreatsimError as exc:
         print(f"threatsim: error: {exc}", file=sys.stderr)
