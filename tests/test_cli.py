@@ -222,9 +222,26 @@ def test_resume_says_what_it_finds(financing_path, tmp_path, capsys):
     args = ["run", str(financing_path), "--draws", "40", "--chunk-size", "10", "--out",
             str(tmp_path / "r.nc"), "--no-plot", "--checkpoint", str(ck), "--resume"]
     assert main(args) == 0
-    assert f"no checkpoint in {ck} yet: starting afresh" in capsys.readouterr().err
+    assert f"threatsim: no checkpoint in {ck} yet: starting afresh" in capsys.readouterr().err
     assert main(args) == 0
-    assert f"resuming from {ck}: 4 finished chunk(s) found" in capsys.readouterr().err
+    assert f"threatsim: resuming from {ck}: 4 of 4 chunks already finished" \
+        in capsys.readouterr().err
+    assert main([*args, "--quiet"]) == 0
+    assert "resuming" not in capsys.readouterr().err
+
+
+def test_a_refused_resume_says_nothing_about_what_it_found(financing_path, tmp_path, capsys):
+    """The checkpoint is checked before the command says what it holds: a resume refused
+    for a different seed gives the refusal only, not "resuming from ..." first."""
+    ck = tmp_path / "ck"
+    args = ["run", str(financing_path), "--draws", "40", "--chunk-size", "10", "--out",
+            str(tmp_path / "r.nc"), "--no-plot", "--checkpoint", str(ck), "--resume"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--seed", "99"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "seed" in err
+    assert "resuming" not in err and "finished" not in err
 
 
 def test_ctrl_c_while_a_cluster_starts_is_honoured_once_it_has_started():

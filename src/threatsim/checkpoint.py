@@ -68,9 +68,11 @@ def scenario_differences(have: Any, want: Any, *, most: int = 6) -> list[str]:
 class Checkpoint:
     """A folder of finished chunks of one run (see the module docstring)."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, manifest: dict[str, Any], *, resumed: bool = False) -> None:
         self.folder = folder
         self.manifest = manifest
+        #: Whether :meth:`open` found this run's checkpoint there (False: a new one).
+        self.resumed = resumed
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], manifest: Mapping[str, Any], *,
@@ -104,7 +106,7 @@ class Checkpoint:
                 raise ScenarioError(
                     "cannot resume: the checkpoint belongs to a different run: "
                     + "; ".join(diffs), key="checkpoint", value=str(path))
-            return cls(path, have)
+            return cls(path, have, resumed=True)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -114,6 +116,11 @@ class Checkpoint:
                       ".tmp")
         return cls(path, want)
 
+    @property
+    def n_chunks(self) -> int:
+        """How many chunks the whole run has."""
+        return -(-int(self.manifest["draws"]) // int(self.manifest["chunk_size"]))
+
     def chunk_path(self, index: int) -> Path:
         """Where chunk *index* is stored."""
         return self.folder / f"chunk-{index:06d}.npz"
@@ -121,7 +128,7 @@ class Checkpoint:
     def done(self) -> set[int]:
         """Indices of the chunks stored (complete files only)."""
         out = set()
-        n_chunks = -(-int(self.manifest["draws"]) // int(self.manifest["chunk_size"]))
+        n_chunks = self.n_chunks
         for p in self.folder.glob("chunk-*.npz"):
             try:
                 index = int(p.stem.split("-", 1)[1])

@@ -7,11 +7,12 @@ Every subcommand prints one line and exits with status 2 on bad input
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,12 +163,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_run_options(args)
     if args.scheduler or args.cluster:
         _quiet_client_logs()
-    if args.checkpoint and args.resume and not args.quiet:
-        _say_what_resumes(Path(args.checkpoint))
     try:
         # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF
         # write
-        with InterruptGuard(), executor_from_options(
+        with _notes_on_stderr(not args.quiet), InterruptGuard(), executor_from_options(
                 workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
                 timeout=args.scheduler_timeout) as executor:
             return _run_with(args, executor)
@@ -216,16 +215,28 @@ def _check_run_options(args: argparse.Namespace) -> None:
                                 key=flag, value=value)
 
 
-def _say_what_resumes(folder: Path) -> None:
-    """One line on stderr: what --resume will find in *folder* (the engine checks it)."""
-    from threatsim.checkpoint import MANIFEST
+@contextlib.contextmanager
+def _notes_on_stderr(enabled: bool) -> Iterator[None]:
+    """Show the library's notes on a run (logger ``threatsim``, INFO: what a ``--resume``
+    found, checked against this run) on stderr as ``threatsim: ...`` lines."""
+    import logging
 
-    if not (folder / MANIFEST).is_file():
-        print(f"threatsim: no checkpoint in {folder} yet: starting afresh (finished chunks "
-              f"are kept there)", file=sys.stderr)
+    if not enabled:
+        yield
         return
-    found = len(list(folder.glob("chunk-*.npz")))
-    print(f"threatsim: resuming from {folder}: {found} finished chunk(s) found", file=sys.stderr)
+    logger = logging.getLogger("threatsim")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("threatsim: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # once, whatever the caller's own logging does
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def _run_with(args: argparse.Namespace, executor: object) -> int:

@@ -21,6 +21,7 @@ What is kept (``keep=``):
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -50,6 +51,9 @@ from threatsim.wire import Bundle, smallest_int, unbundled
 
 __all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
            "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk", "sample_lean"]
+
+#: Notes on a run (what a resume found), INFO; ``threatsim run`` shows them on stderr.
+log = logging.getLogger("threatsim")
 
 #: What a run can keep: every trajectory, or only the summary (bounded memory).
 KEEP = ("draws", "summary")
@@ -487,6 +491,8 @@ def run(
         from threatsim.checkpoint import Checkpoint
 
         ckpt = Checkpoint.open(checkpoint, plan.manifest(), resume=resume)
+        if resume:  # checked: say what it holds (a mistyped path would start afresh)
+            _say_what_resumes(ckpt)
     show = progress if progress is not None else os.isatty(2)
     label = f"{scenario.name}: {settings.draws:,} draws"
     with InterruptGuard.ensure() as guard:
@@ -517,6 +523,16 @@ def run(
         guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, plan.params, settings)
+
+
+def _say_what_resumes(ckpt: Any) -> None:
+    """Log (logger ``threatsim``, INFO; the command line shows it) what a resume found."""
+    if ckpt.resumed:
+        log.info("resuming from %s: %d of %d chunks already finished", ckpt.folder,
+                 len(ckpt.done()), ckpt.n_chunks)
+    else:
+        log.info("no checkpoint in %s yet: starting afresh (finished chunks are kept there)",
+                 ckpt.folder)
 
 
 def _hold_ahead(plan: _Plan, ex: Any, start: int) -> dict[int, Any]:
