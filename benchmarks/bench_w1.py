@@ -24,7 +24,7 @@ import numpy as np
 import threatsim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import PEERS_DIR, peers_python, run_peer  # noqa: E402
+from _record import PEERS_DIR, peers_python, run_peer
 
 HERE = Path(__file__).resolve().parent
 PEERS = [  # (label, script, args)

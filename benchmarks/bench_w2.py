@@ -39,7 +39,7 @@ import numpy as np
 import threatsim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import PEERS_DIR, peers_common, peers_python, run_peer  # noqa: E402
+from _record import PEERS_DIR, peers_common, peers_python, run_peer
 
 HERE = Path(__file__).resolve().parent
 MONTHS = 60

@@ -41,7 +41,7 @@ from threatsim.rng import chunk_stream
 from threatsim.sampling import sample_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import PEERS_DIR, peers_python, run_peer  # noqa: E402
+from _record import PEERS_DIR, peers_python, run_peer
 
 HERE = Path(__file__).resolve().parent
 LAM, C, MU, WARMUP = 9.0, 10, 1.0, 365.0

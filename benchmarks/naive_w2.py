@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _record import emit, time_repeats
 
 T = 60
@@ -29,7 +28,7 @@ def simulate(n: int, seed: int) -> tuple[np.ndarray, bool]:
     paths = []
     conserved = True
     for _ in range(n):
-        a = int(round(rng.uniform(*A0_RANGE)))
+        a = round(rng.uniform(*A0_RANGE))
         p = {k: rng.uniform(*b) for k, b in BOUNDS.items()}
         d, pr, x, k_, rl, recruits = D0, 0, 0, 0, 0, 0
         start = a + d

@@ -17,7 +17,6 @@ import math
 import random
 
 import simpy
-
 from _record import emit, time_repeats
 
 LAM, C, MU, HORIZON, WARMUP = 9.0, 10, 1.0, 3650.0, 365.0

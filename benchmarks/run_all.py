@@ -39,6 +39,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _record import DEFAULT_PEERS_PY, PEERS_DIR, peers_common, peers_python  # noqa: E402
+
 MONTHS = 60
 
 # (workload, label, script, args, module the peer needs, n, n for --quick); sizes as in
@@ -84,8 +85,9 @@ HEADLINE = {"W1": "threatsim, in-process", "W2": "threatsim, in-process",
 
 def inner(what: str, n: int, repeat: int) -> None:
     """One threatsim configuration, timed in this process; prints one JSON record."""
-    import threatsim
     from _record import emit, time_repeats
+
+    import threatsim
 
     np.seterr(all="ignore")
     common = peers_common()

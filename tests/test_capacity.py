@@ -40,12 +40,14 @@ def test_returns_a_value_that_meets_the_target_and_one_less_does_not():
     """The answer meets P(backlog <= 60 in 2019-10) >= 0.8; the answer minus one misses it."""
     sc = _scenario()
     sol = threatsim.solve_capacity(sc, "courts", target=60, by="2019-10", probability=0.8)
-    assert isinstance(sol.value, int) and sol.value > 1
+    assert isinstance(sol.value, int)
+    assert sol.value > 1
     # Checked independently with plain runs at the same seed.
     assert _p(sc, sol.value, 60, 9) >= 0.8
     assert _p(sc, sol.value - 1, 60, 9) < 0.8
     assert sol.probability == pytest.approx(_p(sc, sol.value, 60, 9))
-    assert sol.probability_below is not None and sol.probability_below < 0.8
+    assert sol.probability_below is not None
+    assert sol.probability_below < 0.8
     # Probabilities of the values tried never fall as courts rise (common random numbers).
     probs = [p for _, p in sorted(sol.tried)]
     assert probs == sorted(probs)
@@ -81,7 +83,8 @@ def test_a_lever_that_is_not_monotone_is_reported(monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"not monotone in courts: P=0\.950 at courts=6 "
                                             r"but P=0\.920 at courts=8"):
         sol = threatsim.solve_capacity(_scenario(), target=1, by="2019-10", probability=0.9)
-    assert sol.value == 6 and not sol.monotone
+    assert sol.value == 6
+    assert not sol.monotone
 
 
 @pytest.mark.parametrize(("kwargs", "key"), [
@@ -109,7 +112,8 @@ def test_timeline_changes_to_the_lever_are_dropped_others_kept():
     fixed = capacity._with_lever(sc, "courts", 7, "backlog_trial")
     sched = fixed.lever_schedule()
     assert np.all(sched["courts"] == 7)
-    assert sched["exemption_share"][2] == 0 and sched["exemption_share"][3] == 0.2
+    assert sched["exemption_share"][2] == 0
+    assert sched["exemption_share"][3] == 0.2
     assert fixed.variables == ("backlog_trial",)
 
 
@@ -121,7 +125,9 @@ def test_cli_capacity_prints_the_answer_and_fails_cleanly(tmp_path, capsys):
     assert main(["capacity", path, "--target", "400", "--by", "2020-01", "--draws", "8",
                  "--probability", "0.75"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("courts = ") and "P(backlog_trial <= 400 in 2020-01)" in out
+    assert out.startswith("courts = ")
+    assert "P(backlog_trial <= 400 in 2020-01)" in out
     assert main(["capacity", path, "--target", "0", "--by", "2020-01", "--draws", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot be reached" in err[0]
+    assert len(err) == 1
+    assert "cannot be reached" in err[0]

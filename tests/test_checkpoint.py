@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim.checkpoint import MANIFEST
 from threatsim.engine import InProcessExecutor
 from threatsim.errors import ScenarioError
@@ -38,7 +38,8 @@ class Counting(InProcessExecutor):
 
 
 def test_resume_after_an_interruption_gives_the_same_dataset(scenario, tmp_path: Path):
-    """Stop after 2 of 6 chunks, resume: only the 4 others are computed; the Dataset is identical."""
+    """Stop after 2 of 6 chunks, resume: only the 4 others are computed; the Dataset is
+    identical."""
     expected = threatsim.run(scenario, **RUN)
     first = Counting(stop_after=2)
     with pytest.raises(KeyboardInterrupt):
@@ -84,7 +85,8 @@ def test_resume_of_another_run_is_refused_naming_what_differs(scenario, tmp_path
     threatsim.run(scenario, checkpoint=tmp_path, **RUN)
     with pytest.raises(ScenarioError, match=named) as info:
         threatsim.run(scenario, checkpoint=tmp_path, resume=True, **{**RUN, **change})
-    assert "in the checkpoint" in str(info.value) and str(tmp_path) in str(info.value)
+    assert "in the checkpoint" in str(info.value)
+    assert str(tmp_path) in str(info.value)
 
 
 def test_resume_of_another_scenario_is_refused(scenario, tmp_path: Path):
@@ -110,7 +112,8 @@ def test_resume_of_an_edited_scenario_names_the_keys_that_changed(scenario, tmp_
         threatsim.run(edited, checkpoint=tmp_path, resume=True, **RUN)
     text = str(info.value)
     assert f"parameters.{name}.range: {[lo, hi]!r} in the checkpoint, {[lo, hi * 2]!r}" in text
-    assert f"levers.{lever}: " in text and "run_id" in text
+    assert f"levers.{lever}: " in text
+    assert "run_id" in text
 
 
 def test_a_used_checkpoint_folder_needs_resume(scenario, tmp_path: Path):

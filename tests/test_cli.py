@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import sys
+import time
 
 import numpy as np
 import pytest
+from tests.conftest import ROOT
 
 import threatsim
 from threatsim.cli import main
-from tests.conftest import ROOT
 
 
 def test_run_end_to_end_writes_netcdf_and_fan_chart(financing_path, tmp_path, capsys):
@@ -22,10 +22,13 @@ def test_run_end_to_end_writes_netcdf_and_fan_chart(financing_path, tmp_path, ca
                  "--out", str(out), "--quiet"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "reserves (usd)" in text and "P(=0)" in text and "95%" in text
+    assert "reserves (usd)" in text
+    assert "P(=0)" in text
+    assert "95%" in text
     ds = threatsim.open_results(out)
     assert ds.sizes["draw"] == 500
-    assert ds.attrs["sampler"] == "lhs" and ds.attrs["seed"] == 7
+    assert ds.attrs["sampler"] == "lhs"
+    assert ds.attrs["seed"] == 7
     # the printed median at the start equals the Dataset's
     median0 = float(np.median(ds["reserves"].isel(time=0)))
     assert f"${median0 / 1e6:,.1f}M" in text
@@ -52,8 +55,11 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(write_scenario, fina
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
-    assert str(bad) in err and "run.draws=0" in err and ">= 1" in err
-    assert not out.exists() and not out.with_suffix(".png").exists()
+    assert str(bad) in err
+    assert "run.draws=0" in err
+    assert ">= 1" in err
+    assert not out.exists()
+    assert not out.with_suffix(".png").exists()
 
 
 def test_cli_draws_below_one_is_refused(financing_path, capsys):
@@ -136,7 +142,8 @@ def test_an_unwritable_place_is_one_line_and_exit_2(financing_path, tmp_path, ca
                  *extra])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert str(blocker) in err and len(err.strip().splitlines()) == 1
+    assert str(blocker) in err
+    assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
@@ -148,7 +155,8 @@ def test_precision_refuses_options_it_would_ignore(financing_path, tmp_path, cap
                  str(tmp_path / "r.nc"), "--quiet", *extra])
     err = capsys.readouterr().err
     assert code == 2
-    assert "does not go with --precision" in err and extra[0] in err
+    assert "does not go with --precision" in err
+    assert extra[0] in err
     assert not list(tmp_path.iterdir())
 
 
@@ -199,7 +207,8 @@ def test_ctrl_c_inside_compiled_code_is_an_interrupt():
         nested_callbacks_hit_by_ctrl_c()
     with pytest.raises(SystemError), InterruptGuard():  # any other SystemError stays one
         raise SystemError("something else")
-    assert not is_interrupt(SystemError("x")) and is_interrupt(KeyboardInterrupt())
+    assert not is_interrupt(SystemError("x"))
+    assert is_interrupt(KeyboardInterrupt())
 
 
 def test_output_piped_into_head_still_writes_the_files(financing_path, tmp_path):
@@ -211,8 +220,10 @@ def test_output_piped_into_head_still_writes_the_files(financing_path, tmp_path)
     res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=ROOT,
                          check=False, timeout=120)
     assert "rc=0" in res.stdout, res.stderr
-    assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr
-    assert out.exists() and out.with_suffix(".png").exists()
+    assert "Traceback" not in res.stderr
+    assert "BrokenPipe" not in res.stderr
+    assert out.exists()
+    assert out.with_suffix(".png").exists()
 
 
 def test_resume_says_what_it_finds(financing_path, tmp_path, capsys):
@@ -240,8 +251,10 @@ def test_a_refused_resume_says_nothing_about_what_it_found(financing_path, tmp_p
     capsys.readouterr()
     assert main([*args, "--seed", "99"]) == 2
     err = capsys.readouterr().err
-    assert "cannot resume" in err and "seed" in err
-    assert "resuming" not in err and "finished" not in err
+    assert "cannot resume" in err
+    assert "seed" in err
+    assert "resuming" not in err
+    assert "finished" not in err
 
 
 def test_ctrl_c_while_a_cluster_starts_is_honoured_once_it_has_started():

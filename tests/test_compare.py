@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
-import threatsim
 from tests.analysis_toy import toy_scenario, toy_toml
 from tests.conftest import SCENARIOS
+
+import threatsim
 from threatsim.analysis.compare import comparison_table, scenario_changes
 from threatsim.cli import main
 from threatsim.errors import ScenarioError
@@ -52,7 +52,8 @@ def test_decay_lever_difference_matches_the_closed_form(toy_model):
                                   cds["stock0"].sel(scenario="whatif"))
     # Lower is better: the what-if is better in every draw after month 0, and never at 0.
     p = cds["stock_p_better"].values
-    assert p[0] == 0 and np.all(p[1:] == 1)
+    assert p[0] == 0
+    assert np.all(p[1:] == 1)
     bands = cds["stock_diff_bands"].sel(quantile=0.5).values
     np.testing.assert_allclose(bands, np.median(expected, axis=0), rtol=1e-12, atol=1e-12)
 
@@ -106,7 +107,8 @@ def test_cli_compare_prints_changes_and_writes_netcdf(toy_model, tmp_path, capsy
                  "--level", "stock=120"]) == 0
     text = capsys.readouterr().out
     assert "levers.decay: 0.01 -> 0.02" in text
-    assert "P(better)" in text and "level = $120" in text
+    assert "P(better)" in text
+    assert "level = $120" in text
     ds = xr.load_dataset(out)
     assert list(ds["scenario"].values) == ["base", "whatif"]
 
@@ -122,7 +124,8 @@ def test_comparing_different_horizons_or_models_is_refused(toy_model, tmp_path, 
     assert "horizon" in capsys.readouterr().err
     assert main(["compare", str(financing_path), str(a), "--draws", "10", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "model" in err and "start" in err
+    assert "model" in err
+    assert "start" in err
 
 
 def test_bad_better_and_level_are_refused(toy_model):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy import stats
+from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.convergence import ReuseChunks, mcse_quantile, run_to_precision
 from threatsim.cli import main
 from threatsim.engine import InProcessExecutor
@@ -72,9 +72,12 @@ def test_run_to_precision_is_reproducible_and_reuses_chunks(toy_model):
     xr.testing.assert_identical(a.dataset, b.dataset)
     assert a.history == b.history
     n = a.dataset.sizes["draw"]
-    assert a.converged and a.worst < 0.1 and all(w >= 0.1 for _, w in a.history[:-1])
+    assert a.converged
+    assert a.worst < 0.1
+    assert all(w >= 0.1 for _, w in a.history[:-1])
     assert [h[0] for h in a.history] == [200 * 2**k for k in range(len(a.history))]
-    assert n == a.history[-1][0] and n > 200
+    assert n == a.history[-1][0]
+    assert n > 200
     direct = threatsim.run(sc, draws=n, chunk_size=100, seed=1)
     for name in ("stock", "stock0"):
         np.testing.assert_array_equal(a.dataset[name].values, direct[name].values)
@@ -93,7 +96,8 @@ def test_precision_cap_stops_and_says_so(toy_model):
     """A target out of reach stops at the cap with converged False."""
     sc = toy_scenario(decay=0.02)
     res = run_to_precision(sc, 0.0001, draws=100, max_draws=400, seed=1)
-    assert not res.converged and res.dataset.sizes["draw"] == 400
+    assert not res.converged
+    assert res.dataset.sizes["draw"] == 400
     assert "NOT reached" in res.summary()
     with pytest.raises(ScenarioError, match="precision"):
         run_to_precision(sc, 1.5)
@@ -105,7 +109,8 @@ def test_cli_run_prints_mcse_beside_every_band(financing_path, tmp_path, capsys)
                  "--no-plot", "--quiet"]) == 0
     text = capsys.readouterr().out
     rows = [ln for ln in text.splitlines() if ln.strip().startswith("2020-01")]
-    assert rows and all(ln.count("±") == 3 for ln in rows)
+    assert rows
+    assert all(ln.count("±") == 3 for ln in rows)
 
 
 def test_cli_run_precision(toy_model, tmp_path, capsys):
@@ -119,6 +124,7 @@ def test_cli_run_precision(toy_model, tmp_path, capsys):
     ds = xr.load_dataset(out)
     # 250 draws round up to whole chunks (128): 256, 512, ...
     assert ds.attrs["precision_reached"] == 1
-    assert ds.sizes["draw"] > 256 and ds.sizes["draw"] % 256 == 0
+    assert ds.sizes["draw"] > 256
+    assert ds.sizes["draw"] % 256 == 0
     assert main(["run", str(path), "--precision", "2", "--quiet", "--no-plot"]) == 2
     assert main(["run", str(path), "--max-draws", "100", "--quiet", "--no-plot"]) == 2

@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim import compiled
 from threatsim.errors import ScenarioError
 from threatsim.models import detention as det
@@ -434,7 +434,7 @@ def test_children_are_repatriated_first_when_the_scenario_says_so():
                                        "courts": 1, "screening_teams": 1},
                    detained_syria=60, dependants_syria=40, dependants_child_share=0.5,
                    arrivals_per_month=0, screening_days=30.0, trial_days=30.0)
-    plan, cases, traces = _traces(sc, n=3)
+    _, cases, traces = _traces(sc, n=3)
     saw_adults = False
     for c, tr in zip(cases, traces, strict=True):
         child_at = tr.dependant_repatriated_at[c.child]
@@ -503,7 +503,8 @@ def test_doubled_courts_take_effect_in_july_2019():
     """courts_doubled: 40 courts from 2019-07, the parent's 20 before."""
     sc = threatsim.load_scenario(SCENARIOS / "whatif" / "courts_doubled.toml")
     courts = sc.lever_schedule()["courts"]
-    assert courts[5] == 20 and courts[6] == 40
+    assert courts[5] == 20
+    assert courts[6] == 40
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -517,7 +518,8 @@ def test_doubled_courts_take_effect_in_july_2019():
     ({"children_first": 2}, "levers.children_first"),
 ])
 def test_bad_levers_are_refused(levers, key):
-    """Capacity below 1 or fractional, a repatriation share above 1: ScenarioError naming the key."""
+    """Capacity below 1 or fractional, a repatriation share above 1: ScenarioError naming
+    the key."""
     with pytest.raises(ScenarioError) as err:
         _scenario(levers=levers)
     assert key in str(err.value)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.discovery import prim
 from threatsim.cli import main
 from threatsim.errors import ScenarioError
@@ -29,9 +31,12 @@ def test_prim_recovers_a_planted_box():
     assert _restricted(res) == {"x0", "x2"}
     lo0, hi0 = res.box.limits["x0"]
     lo2, hi2 = res.box.limits["x2"]
-    assert lo0 == pytest.approx(0.6, abs=0.03) and hi0 == pytest.approx(1.0, abs=1e-3)
-    assert hi2 == pytest.approx(0.3, abs=0.03) and lo2 == pytest.approx(0.0, abs=1e-3)
-    assert res.box.density >= 0.95 and res.box.coverage >= 0.85
+    assert lo0 == pytest.approx(0.6, abs=0.03)
+    assert hi0 == pytest.approx(1.0, abs=1e-3)
+    assert hi2 == pytest.approx(0.3, abs=0.03)
+    assert lo2 == pytest.approx(0.0, abs=1e-3)
+    assert res.box.density >= 0.95
+    assert res.box.coverage >= 0.85
     assert res.base_rate == pytest.approx(y.mean())
 
 
@@ -43,7 +48,8 @@ def test_prim_recovers_a_two_sided_box_through_label_noise():
     res = prim(x, y, threshold=0.9)
     assert _restricted(res) == {"x1"}
     lo, hi = res.box.limits["x1"]
-    assert lo == pytest.approx(0.3, abs=0.05) and hi == pytest.approx(0.7, abs=0.05)
+    assert lo == pytest.approx(0.3, abs=0.05)
+    assert hi == pytest.approx(0.7, abs=0.05)
     assert res.box.density >= 0.9
 
 
@@ -54,9 +60,10 @@ def test_trajectory_trades_coverage_for_density():
     res = prim(x, y)
     cov = [b.coverage for b in res.trajectory]
     counts = [b.count for b in res.trajectory]
-    assert cov[0] == 1.0 and counts[0] == 2000
-    assert all(a >= b for a, b in zip(cov, cov[1:], strict=False))
-    assert all(a > b for a, b in zip(counts, counts[1:], strict=False))
+    assert cov[0] == 1.0
+    assert counts[0] == 2000
+    assert all(a >= b for a, b in itertools.pairwise(cov))
+    assert all(a > b for a, b in itertools.pairwise(counts))
     assert res.trajectory[res.chosen].density >= 0.8
 
 
@@ -66,9 +73,12 @@ def test_discover_on_a_run_gives_a_readable_rule(toy_model):
     res = threatsim.discover(ds, "stock", below=120.0, at="2020-07", threshold=1.0)
     assert _restricted(res) == {"stock0"}
     assert 115.0 <= res.box.limits["stock0"][1] < 120.0  # within one peel of the truth
-    assert res.box.density == 1.0 and res.box.coverage >= 0.75
+    assert res.box.density == 1.0
+    assert res.box.coverage >= 0.75
     rule = res.rules()
-    assert rule.startswith("stock0 <= $1") and "100% density" in rule and "coverage" in rule
+    assert rule.startswith("stock0 <= $1")
+    assert "100% density" in rule
+    assert "coverage" in rule
     assert res.condition == "stock < $120 at 2020-07"
 
 
@@ -89,8 +99,10 @@ def test_cli_discover(financing_path, tmp_path, capsys):
     assert main(["discover", str(financing_path), "--output", "reserves", "--below", "50e6",
                  "--at", "2020-12", "--draws", "2000", "--quiet", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "reserves < $50.0M at 2020-12" in text and "reserves_initial <=" in text
-    assert "density" in text and out.read_text().startswith("{")
+    assert "reserves < $50.0M at 2020-12" in text
+    assert "reserves_initial <=" in text
+    assert "density" in text
+    assert out.read_text().startswith("{")
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -46,7 +46,8 @@ def test_normal90_is_a_central_90_percent_interval():
 
 
 def test_pert_matches_the_beta_pert_definition():
-    """PERT(a, m, b) is Beta(1 + 4(m-a)/(b-a), 1 + 4(b-m)/(b-a)) on [a, b]; its mean is (a+4m+b)/6."""
+    """PERT(a, m, b) is Beta(1 + 4(m-a)/(b-a), 1 + 4(b-m)/(b-a)) on [a, b]; its mean is
+    (a+4m+b)/6."""
     spec = DistSpec(kind="pert", low=0, high=10, mode=2)
     assert spec.mean() == pytest.approx((0 + 4 * 2 + 10) / 6)
     ref = stats.beta(1 + 4 * 0.2, 1 + 4 * 0.8, loc=0, scale=10)

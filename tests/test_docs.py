@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import ROOT
+
 from threatsim import scenario
 from threatsim.schema import KEYS
 

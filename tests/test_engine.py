@@ -7,10 +7,10 @@ import pytest
 import xarray as xr
 
 import threatsim
+from threatsim.distributions import DistSpec
 from threatsim.engine import InProcessExecutor, run_chunk
 from threatsim.sampling import sample_parameters
 from threatsim.scenario import Parameter
-from threatsim.distributions import DistSpec
 
 
 class ReversedExecutor:

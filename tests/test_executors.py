@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
+from tests.conftest import ROOT, SCENARIOS
 
 import threatsim
-from tests.conftest import ROOT, SCENARIOS
 from threatsim.errors import ScenarioError
 from threatsim.executors import (
     DaskExecutor,
@@ -147,7 +147,8 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
 
     got = threatsim.run(sc, keep="summary", executor=HoldThenKill(client), progress=False,
                         **run)
-    assert held_counts[0] == 4 and held_counts[1] >= 1  # the pilot, then chunks ahead
+    assert held_counts[0] == 4
+    assert held_counts[1] >= 1
     xr.testing.assert_identical(expected, got)
     client.wait_for_workers(2, timeout=30)
 
@@ -286,7 +287,8 @@ def test_a_killed_worker_loses_nothing(client):
                 yield result
 
     got = threatsim.run(sc, progress=False, executor=KillOneWorker(), **settings)
-    assert killed and killed[0][1] >= 1, "no worker had chunks in flight when killed"
+    assert killed, "no worker was killed"
+    assert killed[0][1] >= 1, "no worker had chunks in flight when killed"
     xr.testing.assert_identical(expected, got)
     client.wait_for_workers(2, timeout=30)  # the nanny restarts it for the next tests
 
@@ -357,7 +359,8 @@ def test_an_unreachable_scheduler_fails_within_the_timeout_naming_the_address():
     with pytest.raises(SchedulerUnreachable) as info:
         connect(address, timeout=1.0)
     assert time.monotonic() - t0 < 6.0
-    assert address in str(info.value) and "1 s" in str(info.value)
+    assert address in str(info.value)
+    assert "1 s" in str(info.value)
     assert isinstance(info.value, ScenarioError)
 
 
@@ -371,7 +374,8 @@ def test_cli_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, capsys)
                  "--no-plot", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert address in err and len(err.strip().splitlines()) == 1
+    assert address in err
+    assert len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
 
 
@@ -446,7 +450,8 @@ def test_a_silent_listener_is_not_a_scheduler_and_fails_within_the_timeout():
         assert time.monotonic() - t0 < 4.0
     finally:
         srv.close()
-    assert address in str(info.value) and "1 s" in str(info.value)
+    assert address in str(info.value)
+    assert "1 s" in str(info.value)
 
 
 def test_a_worker_address_is_refused_as_not_a_scheduler(client):

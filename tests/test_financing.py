@@ -49,13 +49,16 @@ def inputs(draw):
 @settings(max_examples=80, deadline=None)
 @given(inputs())
 def test_reserves_never_negative_and_identity_exact(case):
-    """Property: R >= 0 always; R[t+1] = R[t] - seized - spending + revenue exactly unless clipped."""
+    """Property: R >= 0 always; R[t+1] = R[t] - seized - spending + revenue exactly unless
+    clipped."""
     params, levers, months, seed = case
     out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(seed))
     r, rev, spend, seized = (out[k] for k in ("reserves", "revenue", "spending", "seized"))
     assert r.shape == (N, months + 1)
     assert np.all(r >= 0)
-    assert np.all(seized[:, 1:] >= 0) and np.all(spend[:, 1:] >= 0) and np.all(rev[:, 1:] >= 0)
+    assert np.all(seized[:, 1:] >= 0)
+    assert np.all(spend[:, 1:] >= 0)
+    assert np.all(rev[:, 1:] >= 0)
     assert np.all(seized[:, 1:] <= r[:, :-1])
     expected = r[:, :-1] - seized[:, 1:] - spend[:, 1:] + rev[:, 1:]
     not_clipped = r[:, 1:] > 0

@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import SCENARIOS
 
 import threatsim
-from tests.conftest import SCENARIOS
 from threatsim.errors import ScenarioError
 from threatsim.models import financing_events as fe
 

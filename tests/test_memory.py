@@ -12,12 +12,12 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import threatsim
 from tests.conftest import SCENARIOS
 from tests.test_executors import MODELS, SCENARIOS_BY_MODEL
-from threatsim.results import bands, sample_dims, write_netcdf
+
+import threatsim
 from threatsim import streaming
+from threatsim.results import bands, sample_dims, write_netcdf
 from threatsim.streaming import ExactQuantiles, float_keys, key_floats
 
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
@@ -89,7 +89,8 @@ def test_float_keys_preserve_order_and_invert():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_summary_equals_the_bands_of_the_full_run(model, monkeypatch):
-    """keep='summary' gives exactly bands(), P(=0), per-draw outputs and parameters of the full run."""
+    """keep='summary' gives exactly bands(), P(=0), per-draw outputs and parameters of the
+    full run."""
     monkeypatch.setattr(streaming, "PILOT_ROWS", 6)  # a tiny pilot: the multi-pass path
     sc = SCENARIOS_BY_MODEL[model]
     run = {"draws": 9, "chunk_size": 4, "replicates": 2, "seed": 8, "progress": False}
@@ -240,9 +241,11 @@ def test_cli_keep_summary_and_keep_draws(tmp_path: Path, capsys):
             "--seed", "2", "--quiet"]
     assert main([*base, "--keep", "summary", "--out", str(tmp_path / "s.nc")]) == 0
     printed = capsys.readouterr().out
-    assert "summary kept" in printed and "P(=0)" in printed
+    assert "summary kept" in printed
+    assert "P(=0)" in printed
     s = xr.load_dataset(tmp_path / "s.nc")
-    assert s.attrs["keep"] == "summary" and s["reserves"].dims == ("quantile", "time")
+    assert s.attrs["keep"] == "summary"
+    assert s["reserves"].dims == ("quantile", "time")
     assert (tmp_path / "s.png").stat().st_size > 0
     assert main([*base, "--keep", "draws", "--out", str(tmp_path / "d.nc"), "--no-plot"]) == 0
     assert main([*base, "--out", str(tmp_path / "m.nc"), "--no-plot"]) == 0
@@ -284,7 +287,8 @@ def test_summary_bins_keep_counts_small_and_bins_few_values(cells, rows):
     from threatsim.streaming import summary_bins
 
     b = summary_bins(cells, rows)
-    assert 512 <= b <= 8192 and b & (b - 1) == 0
+    assert 512 <= b <= 8192
+    assert b & (b - 1) == 0
     if cells * 512 <= 2**21:
         assert cells * b <= 2**21
     capped = b == 8192 or 2 * b * cells > 2**21

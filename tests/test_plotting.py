@@ -8,9 +8,9 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim import plotting
 from threatsim.cli import main
 
@@ -26,14 +26,19 @@ def _lines(ax) -> list:
 def _check_files(paths) -> None:
     """PNG: an image with real content (not blank); SVG: a drawing with paths."""
     png, svg = sorted(paths, key=lambda p: p.suffix)
-    assert png.suffix == ".png" and svg.suffix == ".svg"
+    assert png.suffix == ".png"
+    assert svg.suffix == ".svg"
     img = matplotlib.image.imread(png)
-    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300
+    assert img.ndim == 3
+    assert img.shape[0] > 200
+    assert img.shape[1] > 300
     grey = img[..., :3].mean(axis=2)
     assert grey.std() > 0.05  # not a blank page
     assert (grey < 0.5).mean() > 0.002  # some dark ink: lines and text
     text = svg.read_text()
-    assert text.lstrip().startswith("<?xml") and "<svg" in text and text.count("<path") > 10
+    assert text.lstrip().startswith("<?xml")
+    assert "<svg" in text
+    assert text.count("<path") > 10
 
 
 def test_fan_chart_small_multiples_by_region(toy_model, tmp_path):
@@ -62,13 +67,15 @@ def test_comparison_chart_has_both_runs_and_the_difference(toy_model, tmp_path):
     assert len(fig.axes) == 4
     left, right = fig.axes[0], fig.axes[1]
     polys = _polys(left)
-    assert len(polys) == 3 and sum(bool(p.get_hatch()) for p in polys) == 1
+    assert len(polys) == 3
+    assert sum(bool(p.get_hatch()) for p in polys) == 1
     styles = sorted(ln.get_linestyle() for ln in _lines(left))
     assert styles == ["-", "--"]
     assert len(_polys(right)) == 2
     # The difference's median is below zero after month 0 (the what-if decays faster).
-    median = [ln for ln in _lines(right) if ln.get_linewidth() == 1.5][0].get_ydata()
-    assert median[0] == 0 and np.all(median[1:] < 0)
+    median = next(ln for ln in _lines(right) if ln.get_linewidth() == 1.5).get_ydata()
+    assert median[0] == 0
+    assert np.all(median[1:] < 0)
     _check_files(plotting.save_figures(fig, tmp_path / "compare"))
 
 
@@ -95,14 +102,16 @@ def test_sweep_heatmap_grid_and_line(toy_model, tmp_path):
                               "parameters.shock_rate.value": [0.0, 0.5]}, draws=200)
     fig = plotting.sweep_heatmap(sw, "stock", at="2020-07")
     ax = fig.axes[0]
-    assert len(ax.images) == 1 and ax.images[0].get_array().shape == (3, 2)
+    assert len(ax.images) == 1
+    assert ax.images[0].get_array().shape == (3, 2)
     assert len(ax.texts) == 6
     cells = ax.images[0].get_array()
     assert np.all(np.diff(cells[:, 0]) < 0)  # more decay, less stock
     _check_files(plotting.save_figures(fig, tmp_path / "sweep2"))
     sw1 = threatsim.sweep(sc, {"levers.decay": [0.0, 0.05, 0.1]}, draws=200)
     fig = plotting.sweep_heatmap(sw1, "stock")
-    assert len(_polys(fig.axes[0])) == 2 and len(fig.axes[0].images) == 0
+    assert len(_polys(fig.axes[0])) == 2
+    assert len(fig.axes[0].images) == 0
     _check_files(plotting.save_figures(fig, tmp_path / "sweep1"))
 
 
@@ -112,10 +121,13 @@ def test_exceedance_chart_curves_fall_from_one_to_zero(toy_model, tmp_path):
     fig = plotting.exceedance_chart(ds, "stock", at=["2020-01", "2020-07", "2021-01"],
                                     levels=[120.0])
     curves = [ln for ln in _lines(fig.axes[0]) if len(ln.get_ydata()) > 2]
-    assert len(curves) == 3 and len({str(c.get_linestyle()) for c in curves}) == 3
+    assert len(curves) == 3
+    assert len({str(c.get_linestyle()) for c in curves}) == 3
     for c in curves:
         y = np.asarray(c.get_ydata())
-        assert y[0] == 1.0 and y[-1] == 0.0 and np.all(np.diff(y) <= 0)
+        assert y[0] == 1.0
+        assert y[-1] == 0.0
+        assert np.all(np.diff(y) <= 0)
     _check_files(plotting.save_figures(fig, tmp_path / "exceedance"))
     cds = threatsim.compare(toy_scenario(decay=0.01), toy_scenario(decay=0.05, name="b"),
                             draws=300)
@@ -151,7 +163,8 @@ def test_cli_plot_writes_png_and_svg(toy_model, tmp_path, capsys):
                  str(tmp_path / "r.nc"), "--plot", str(out)]) == 0
     names = sorted(p.name for p in out.iterdir())
     stems = {p.rsplit(".", 1)[0] for p in names}
-    assert len(stems) == 7 and len(names) == 14
+    assert len(stems) == 7
+    assert len(names) == 14
     for stem in stems:
         _check_files([out / f"{stem}.png", out / f"{stem}.svg"])
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import threatsim
 from tests.conftest import ROOT
+
+import threatsim
 
 
 def test_all_names_exist():

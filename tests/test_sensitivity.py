@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from scipy import stats
+from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.sensitivity import range_readings, sensitivity_table, sobol
 from threatsim.cli import main
 from threatsim.errors import ScenarioError
@@ -37,7 +37,8 @@ def test_ishigami_indices_are_recovered_within_their_bootstrap_intervals():
                                 S_FIRST),
                                (res.total_order, res.total_order_low, res.total_order_high,
                                 S_TOTAL)):
-        assert np.all(lo <= truth) and np.all(truth <= hi), (lo, truth, hi)
+        assert np.all(lo <= truth), (lo, truth, hi)
+        assert np.all(truth <= hi), (lo, truth, hi)
         assert np.all(hi - lo < 0.15)
         assert np.all((lo <= est) & (est <= hi))
     again = sobol(ishigami, [u, u, u], n=4096, seed=11, n_resamples=299)
@@ -62,9 +63,11 @@ def test_toy_stock_depends_on_stock0_only(toy_model):
         assert float(s.total_order) == pytest.approx(1.0, abs=0.05)
         assert float(s.spearman) == pytest.approx(1.0)
         north = sds.sel(parameter="north_share")
-        assert abs(float(north.total_order)) < 1e-12 and abs(float(north.first_order)) < 0.05
+        assert abs(float(north.total_order)) < 1e-12
+        assert abs(float(north.first_order)) < 0.05
         assert list(sds["parameter"].values) == ["stock0", "north_share"]  # points left out
-    assert "readings" in sds and list(sds["reading"].values) == ["as given"]  # nothing sourced
+    assert "readings" in sds
+    assert list(sds["reading"].values) == ["as given"]
 
 
 def test_per_draw_output_with_undefined_values_gets_rank_correlations_only(toy_model):
@@ -107,8 +110,10 @@ def test_sensitivity_table_and_cli(financing_path, tmp_path, capsys):
     assert main(["sensitivity", str(financing_path), "--output", "reserves", "--at", "2020-06",
                  "--n", "64", "--draws", "300", "--out", str(tmp_path / "s.nc")]) == 0
     text = capsys.readouterr().out
-    assert "reserves_initial" in text and "reading of the report's ranges" in text
-    assert "lognormal90" in text and "first order" in text
+    assert "reserves_initial" in text
+    assert "reading of the report's ranges" in text
+    assert "lognormal90" in text
+    assert "first order" in text
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -144,6 +149,8 @@ def test_sensitivity_runs_every_model_evaluation_on_the_executor(financing_path)
     # (d + 2) Sobol evaluations of 64 columns each, cut into chunks, and the ordinary
     # run of 400 draws (the readings of the ranges add more).
     chunks = -(-64 // sc.run.chunk_size) * (d + 2) + -(-400 // sc.run.chunk_size)
-    assert d >= 3 and Counting.tasks >= chunks
+    assert d >= 3
+    assert Counting.tasks >= chunks
     pooled = threatsim.sensitivity(sc, "reserves", executor=2, **kw)
-    assert here.identical(counted) and here.identical(pooled)
+    assert here.identical(counted)
+    assert here.identical(pooled)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from tests.conftest import ROOT, SCENARIOS
+
 from threatsim.errors import ScenarioError
 from threatsim.sources import load_sources
 

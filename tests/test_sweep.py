@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from tests.analysis_toy import toy_scenario, toy_toml
 from threatsim.analysis.sweep import parse_set
 from threatsim.cli import main
 from threatsim.errors import ScenarioError
@@ -51,7 +51,8 @@ def test_sweep_has_one_dim_per_key_and_matches_the_closed_form(toy_model):
         np.testing.assert_allclose(point.values, stock0[0, 0][:, None] * (1 - d) ** t[None, :],
                                    rtol=1e-12)
     shocked = ds["stock"].sel({"levers.decay": 0.0, "parameters.shock_rate.value": 0.5})
-    assert np.all(shocked.values[:, -1] <= stock0[0, 0]) and np.any(
+    assert np.all(shocked.values[:, -1] <= stock0[0, 0])
+    assert np.any(
         shocked.values[:, -1] < stock0[0, 0])
 
 
@@ -66,9 +67,9 @@ def test_sweep_points_equal_single_runs(toy_model):
 
 def test_unknown_key_names_the_closest_valid_one(toy_model):
     """A key the scenario cannot take: ScenarioError with the closest valid key."""
-    with pytest.raises(ScenarioError, match="did you mean 'levers.decay'"):
+    with pytest.raises(ScenarioError, match=r"did you mean 'levers\.decay'"):
         threatsim.sweep(toy_scenario(), {"levers.decy": [0.1]}, draws=10)
-    with pytest.raises(ScenarioError, match="did you mean 'parameters.stock0.range'"):
+    with pytest.raises(ScenarioError, match=r"did you mean 'parameters\.stock0\.range'"):
         threatsim.sweep(toy_scenario(), {"parameters.stock0.rnge": [[1, 2]]}, draws=10)
 
 
@@ -118,5 +119,6 @@ def test_cli_sweep_bad_input_exits_2_and_writes_nothing(toy_model, tmp_path, cap
     out = tmp_path / "never.nc"
     assert main(["sweep", str(path), *args, "--draws", "10", "--quiet", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err
+    assert err.count("\n") == 1
     assert not out.exists()

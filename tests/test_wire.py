@@ -28,7 +28,8 @@ def test_smallest_int_holds_the_range_and_nothing_smaller_does(a, b):
         assert got is None
         return
     assert got is not None
-    assert np.iinfo(got).min <= lo and hi <= np.iinfo(got).max
+    assert np.iinfo(got).min <= lo
+    assert hi <= np.iinfo(got).max
     assert got.itemsize == min(t.itemsize for t in holding)
 
 
@@ -39,8 +40,9 @@ def test_narrow_ints_is_exact(values, dtype):
     got = narrow_ints(a)
     assert got.dtype.itemsize <= a.dtype.itemsize
     np.testing.assert_array_equal(got.astype(dtype), a)
-    if a.size and -(2**31) <= a.min() and a.max() < 2**31:
-        assert got.dtype.kind in "iu" and got.dtype.itemsize <= 4
+    if a.size and a.min() >= -(2**31) and a.max() < 2**31:
+        assert got.dtype.kind in "iu"
+        assert got.dtype.itemsize <= 4
 
 
 def _task(params: dict[str, np.ndarray]) -> ChunkTask:
@@ -71,12 +73,15 @@ def test_a_pickled_task_carries_constant_parameters_as_one_value():
     assert len(buffers) == len({v.dtype for v in params.values()})
     for name, values in params.items():
         got = back.params[name]
-        assert got.dtype == values.dtype and got.shape == values.shape
+        assert got.dtype == values.dtype
+        assert got.shape == values.shape
         assert got.tobytes() == np.ascontiguousarray(values).tobytes(), name
-        assert got.flags.writeable and got.flags.c_contiguous
+        assert got.flags.writeable
+        assert got.flags.c_contiguous
     whole = sum(v.nbytes for k, v in params.items() if k in ("uniform", "signed_zeros"))
     assert whole < len(data) < whole + 4096  # the five constant ones cost next to nothing
-    assert back.index == task.index and back.outputs == task.outputs
+    assert back.index == task.index
+    assert back.outputs == task.outputs
 
 
 # -- Bundle ------------------------------------------------------------------------
@@ -116,7 +121,8 @@ def _same(a, b) -> None:
     """Equal structure; arrays of equal dtype, shape and bits."""
     assert type(a) is type(b)
     if isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.dtype == b.dtype
+        assert a.shape == b.shape
         assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
@@ -149,7 +155,8 @@ def test_a_bundle_comes_back_as_its_object_bit_for_bit(obj):
     back = pickle.loads(pickle.dumps(Bundle(obj), protocol=5))
     _same(obj, back)
     for arr in _arrays_in(back):
-        assert arr.flags.writeable and arr.flags.c_contiguous
+        assert arr.flags.writeable
+        assert arr.flags.c_contiguous
         assert arr.base is None or arr.base.size == arr.size
     assert unbundled(Bundle(obj)) is obj
     assert unbundled(obj) is obj

@@ -181,7 +181,8 @@ def solve_capacity(
         return prob(value) >= probability
 
     # Bracket [bad, good]: bad misses (or is below the lower bound), good meets.
-    start = min(max(int(round(scenario.levers.get(lever, decl.default))), low), high)
+    # int(): round() of a numpy scalar gave a numpy float before numpy 2
+    start = min(max(int(round(scenario.levers.get(lever, decl.default))), low), high)  # noqa: RUF046
     if meets(start):
         good, bad = start, low - 1
         step = 1

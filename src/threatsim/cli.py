@@ -78,7 +78,8 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
             head = f"{name} ({unit})" + ("; ± Monte Carlo standard error" if mcse else "")
             header = "  ".join(f"{f'{q:.0%}':>{width}}" for q in qs)
             is_stock = da.attrs.get("kind") == "stock"
-            lines.append(f"\n{head}\n  {'month':<8}{header}" + (f"{'P(=0)':>9}" if is_stock else ""))
+            lines.append(f"\n{head}\n  {'month':<8}{header}"
+                         + (f"{'P(=0)':>9}" if is_stock else ""))
             zero = (sub == 0).mean([d for d in ("draw", "replicate") if d in sub.dims])
             for i, month in enumerate(months):
                 cells = [_fmt(float(b.isel(time=i).sel(quantile=q)), unit) for q in qs]
@@ -398,8 +399,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from threatsim.errors import ScenarioError
     from threatsim.observations import load_observations
     from threatsim.plotting_calibration import coverage_plot, pit_histogram
-    from threatsim.scoring import (leaderboard, leaderboard_table, leaderboard_to_csv,
-                                   rank_scenarios, ranking_table)
+    from threatsim.scoring import (
+        leaderboard,
+        leaderboard_table,
+        leaderboard_to_csv,
+        rank_scenarios,
+        ranking_table,
+    )
 
     inputs = list(args.inputs)
     obs_path = args.obs

@@ -232,8 +232,9 @@ class DaskExecutor:
     worker thread, at least 4) are queued or running; a new one is submitted as
     each result arrives. Four, not two: a chunk's round trip through the
     scheduler costs several milliseconds, and with small chunks (W1: ~5 ms of
-    work each) a worker with only one more chunk queued waits for it. A chunk whose worker dies is recomputed
-    on another worker by the scheduler (up to its ``allowed-failures``, see
+    work each) a worker with only one more chunk queued waits for it. A chunk whose
+    worker dies is recomputed on another worker by the scheduler (up to its
+    ``allowed-failures``, see
     :func:`local_cluster`); the result is the same because a chunk's outcome
     depends only on its parameters and its own random stream.
     """
@@ -503,7 +504,7 @@ def _probe_scheduler(address: str, timeout: float) -> None:
     pool = cf.ThreadPoolExecutor(1, thread_name_prefix="threatsim-probe")
     try:
         info = pool.submit(ask).result(timeout=timeout + 1.0)
-    except (cf.TimeoutError, TimeoutError, asyncio.TimeoutError):
+    except (cf.TimeoutError, TimeoutError):
         raise SchedulerUnreachable(f"no dask scheduler answered within {timeout:g} s",
                                    key="scheduler", value=address) from None
     except ValueError as exc:  # e.g. no port: "missing port number in address"

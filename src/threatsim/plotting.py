@@ -19,15 +19,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: the CLI and tests run without a screen
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
 
-from threatsim._atomic import atomic_path  # noqa: E402
-from threatsim.errors import ScenarioError  # noqa: E402
-from threatsim.results import bands, sample_dims  # noqa: E402
+from threatsim._atomic import atomic_path
+from threatsim.errors import ScenarioError
+from threatsim.results import bands, sample_dims
 
 if TYPE_CHECKING:
     from threatsim.analysis.discovery import PrimResult

@@ -36,7 +36,8 @@ _BLOCK = 65_536  # values per block: a block and its masks stay in the CPU cache
 
 def _order_stats_bracketed(x: np.ndarray,
                            pairs: list[tuple[int, int]]) -> list[tuple[float, float]] | None:
-    """Values of ranks (r, r2) (0-based, ascending, r2 - r <= 1) in 1-D *x*; None if a bracket misses.
+    """Values of ranks (r, r2) (0-based, ascending, r2 - r <= 1) in 1-D *x*; None if a
+    bracket misses.
 
     One sweep over *x* in cache-sized blocks counts, for every bracket at once,
     the values below it and gathers the values inside it; a full row is read
@@ -78,7 +79,8 @@ Swept = tuple[list[int], list[int], list[np.ndarray]]
 
 
 def _sweep_numpy(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
-    """For each bracket [lo, hi]: values below lo, values equal to lo when lo == hi, values inside."""
+    """For each bracket [lo, hi]: values below lo, values equal to lo when lo == hi, values
+    inside."""
     below = [0] * los.size
     ties = [0] * los.size  # values equal to a bracket of zero width (e.g. depleted at 0)
     inside: list[list[np.ndarray]] = [[] for _ in range(los.size)]

@@ -453,7 +453,7 @@ def _parameter(p: _Problems, name: str, spec: Any, sources: SourceRegistry,
         p.add(f"{key}.{where}", shown, problem)
         return None
     if unit in SHARE_UNITS:
-        lo, hi = dist.bounds()
+        _, hi = dist.bounds()
         if hi > 1:
             p.add(f"{key}.range" if rng_ is not None else f"{key}.value",
                   rng_ if rng_ is not None else value, f"must lie in [0, 1] (unit {unit!r})")
@@ -692,7 +692,8 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
         p.items.extend(model.check(_Partial(parameters, levers, timeline, horizon)))
     if p.items:
         raise ScenarioError("invalid scenario", path=path, problems=tuple(p.items))
-    assert start is not None and model_name is not None
+    assert start is not None
+    assert model_name is not None
     return Scenario(
         name=name, description=str(description), model=model_name, start=start,
         horizon=horizon, parameters=parameters, levers=levers, timeline=tuple(timeline),

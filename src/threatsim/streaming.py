@@ -53,8 +53,14 @@ import xarray as xr
 from threatsim._atomic import publish, temp_beside
 from threatsim.binning import bins_of as _bins_of
 from threatsim.binning import collect as _collect
-from threatsim.binning import (count_pass, float_keys, gather_bins, key_floats,
-                               sort_by_counting, window_stats)
+from threatsim.binning import (
+    count_pass,
+    float_keys,
+    gather_bins,
+    key_floats,
+    sort_by_counting,
+    window_stats,
+)
 from threatsim.models import get_model
 from threatsim.wire import narrow_ints, smallest_int
 
@@ -570,7 +576,8 @@ class ExactQuantiles:
             if not g.aborted:
                 self._consolidate(g)
             if g.aborted:
-                assert g.kmin is not None and g.kmax is not None
+                assert g.kmin is not None
+                assert g.kmax is not None
                 width = g.kmax - g.kmin
                 shift = max(0, width.bit_length() - 13)
                 ng = _Group(cell=g.cell, ranks=g.ranks, below=g.below, ka=g.kmin, kb=g.kmax,

@@ -260,7 +260,9 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                 + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
                 + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}")
 
-        def row(label: str, sel: dict[str, Any]) -> str:
+        def row(label: str, sel: dict[str, Any], *, name: str = name, extra: list = extra,
+                better: str = better, level: xr.DataArray = level, side: str = side,
+                unit: str = unit) -> str:
             x = cds[name].isel(sel) if sel else cds[name]
             if extra:  # the table shows totals over model dims (region...)
                 x = x.sum(extra, skipna=False)

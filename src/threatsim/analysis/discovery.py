@@ -167,7 +167,7 @@ def prim(
     while True:
         idx = np.flatnonzero(inside)
         best: tuple[float, int, np.ndarray, str, int, float] | None = None
-        for j, nm in enumerate(names):
+        for j in range(len(names)):
             v = cols[idx, j]
             for side in ("low", "high"):
                 if side == "low":

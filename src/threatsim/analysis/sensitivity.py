@@ -47,9 +47,9 @@ from scipy.stats import qmc
 from threatsim.analysis._common import format_value, model_dims, outcome_series, require_output
 from threatsim.distributions import RANGED_KINDS, DistSpec
 from threatsim.engine import ChunkExecutor, ChunkTask, InProcessExecutor, run_chunk
-from threatsim.executors import resolve_executor
 from threatsim.engine import run as run_scenario
 from threatsim.errors import ScenarioError
+from threatsim.executors import resolve_executor
 from threatsim.models import get_model
 from threatsim.results import sample_dims
 from threatsim.rng import sobol_stream
@@ -462,7 +462,7 @@ def sensitivity_table(sds: xr.Dataset) -> str:
         total = _interval(float(p.total_order), float(p.total_order_low),
                           float(p.total_order_high))
         corr = f"{rho:+.2f}" if np.isfinite(rho) else "-"
-        lines.append(f"  {str(p['parameter'].values):<28}{first:>22}{total:>22}{corr:>12}")
+        lines.append(f"  {p['parameter'].values!s:<28}{first:>22}{total:>22}{corr:>12}")
     if "readings" in sds:
         rd = sds["readings"]
         unit = rd.attrs.get("units", "")
@@ -477,7 +477,7 @@ def sensitivity_table(sds: xr.Dataset) -> str:
         for r in rd["reading"].values:
             row = rd.sel(reading=r)
             cells = [format_value(float(row.sel(quantile=q)), unit, short=True) for q in qs]
-            lines.append(f"  {str(r):<14}" + "".join(f"{c:>12}" for c in cells)
+            lines.append(f"  {r!s:<14}" + "".join(f"{c:>12}" for c in cells)
                          + "   " + "; ".join(notes.get(str(r), [])))
         if len(rd["reading"]) > 1 and 0.5 in qs:
             med = rd.sel(quantile=0.5).values

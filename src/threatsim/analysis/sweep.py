@@ -234,7 +234,7 @@ def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
     for combo in itertools.product(*(range(ds.sizes[k]) for k in keys)):
         sel = dict(zip(keys, combo, strict=True))
         point = b.isel(sel)
-        lines.append("".join(f"{str(ds[k].values[i]):>{max(width, 12)}}"
+        lines.append("".join(f"{ds[k].values[i]!s:>{max(width, 12)}}"
                              for k, i in sel.items())
                      + "".join(f"{format_value(float(point.sel(quantile=q)), unit, short=True):>12}"
                                for q in quantiles))

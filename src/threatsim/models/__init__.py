@@ -116,9 +116,9 @@ class Model(Protocol):
 def _registry() -> dict[str, Model]:
     from threatsim.models.coupled import CoupledModel
     from threatsim.models.detention import DetentionModel
+    from threatsim.models.fighters import FightersModel
     from threatsim.models.financing import FinancingModel
     from threatsim.models.financing_events import FinancingEventsModel
-    from threatsim.models.fighters import FightersModel
 
     return {"financing": FinancingModel(), "fighters": FightersModel(),
             "coupled": CoupledModel(),
