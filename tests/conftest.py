@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _python_handles_ctrl_c():
+    """The Ctrl-C tests need Python's own SIGINT handler. A shell starts a background job
+    (``nohup``, ``&``) with SIGINT ignored, and Python then leaves it ignored, so the
+    suite run that way failed them; it gets Python's handler for the session."""
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture
