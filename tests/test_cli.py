@@ -297,3 +297,28 @@ def test_the_console_script_loads_light_and_ctrl_c_while_it_loads_is_one_line(tm
     assert proc.returncode == 130, err
     assert err.strip() == "threatsim: interrupted; nothing was written"
     assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_after_the_run_finished_says_its_files_are_complete(financing_path, tmp_path,
+                                                                   monkeypatch, capsys):
+    """Ctrl-C after "wrote ..." (while a cluster closes) used to print "nothing was
+    written" beside complete files: it now says the run had finished. Exit 130."""
+    import contextlib
+
+    from threatsim import executors
+
+    @contextlib.contextmanager
+    def closing_hit_by_ctrl_c(**options):
+        yield None  # in-process
+        raise KeyboardInterrupt  # as a Ctrl-C while the executor closes ends its block
+
+    monkeypatch.setattr(executors, "executor_from_options", closing_hit_by_ctrl_c)
+    out = tmp_path / "r.nc"
+    assert main(["run", str(financing_path), "--draws", "50", "--out", str(out)]) == 130
+    io = capsys.readouterr()
+    assert "wrote" in io.out
+    assert "interrupted after the run had finished; its files are complete" in io.err
+    assert str(out) in io.err
+    assert "nothing was written" not in io.err
+    assert out.exists()
+    assert out.with_suffix(".png").exists()

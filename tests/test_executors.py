@@ -598,3 +598,25 @@ def test_a_scheduler_killed_mid_run_stops_it_with_one_line(tmp_path: Path):
     assert f"the dask scheduler at {address} dropped the run's chunks" in err
     assert len(err.strip().splitlines()) == 1, err
     assert not list(tmp_path.iterdir())
+
+
+def test_closing_a_cluster_is_not_cut_short_by_ctrl_c(monkeypatch):
+    """Ctrl-C while the command's client closed cut close() short; the client's finaliser
+    then closed it again at exit, waited 60 s and printed a TimeoutError. The close now
+    finishes, and the interrupt is raised after it."""
+    from threatsim import executors
+    from threatsim.executors import InterruptGuard, executor_from_options
+
+    class Client:
+        closed = False
+
+        def close(self) -> None:
+            guard._handler(signal.SIGINT, None)  # as Python calls it on Ctrl-C
+            self.closed = True
+
+    client = Client()
+    monkeypatch.setattr(executors, "local_cluster", lambda workers: client)
+    with (InterruptGuard() as guard, pytest.raises(KeyboardInterrupt),
+          executor_from_options(cluster="local", workers=1) as got):
+        assert got is client
+    assert client.closed

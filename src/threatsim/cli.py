@@ -164,14 +164,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_run_options(args)
     if args.scheduler or args.cluster:
         _quiet_client_logs()
+    written: list[Path] = []
+    code: int | None = None  # set once the run has written its files and said so
     try:
         # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF
         # write
         with _notes_on_stderr(not args.quiet), InterruptGuard(), executor_from_options(
                 workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
                 timeout=args.scheduler_timeout) as executor:
-            return _run_with(args, executor)
+            code = _run_with(args, executor, written)
+        return code
     except KeyboardInterrupt:
+        if code is not None:  # while the executor closed: the files are complete
+            if code == 0:
+                print(f"threatsim: interrupted after the run had finished; "
+                      f"its files are complete ({', '.join(map(str, written))})",
+                      file=sys.stderr)
+            return EXIT_INTERRUPTED
         if not args.checkpoint:
             raise
         print(f"threatsim: interrupted; no output was written; the finished chunks are "
@@ -240,7 +249,8 @@ def _notes_on_stderr(enabled: bool) -> Iterator[None]:
         logger.propagate = saved[1]
 
 
-def _run_with(args: argparse.Namespace, executor: object) -> int:
+def _run_with(args: argparse.Namespace, executor: object, written: list[Path]) -> int:
+    """Run, print the tables, write the files (each added to *written* once complete)."""
     import threatsim
     from threatsim.executors import is_interrupt
 
@@ -264,7 +274,8 @@ def _run_with(args: argparse.Namespace, executor: object) -> int:
                            out=(args.out or Path("results") / f"{sc.name}.nc")
                            if args.keep == "draws" else None)
     out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
-    written: list[Path] = [out] if "draws_file" in ds.attrs else []  # streamed there
+    if "draws_file" in ds.attrs:
+        written.append(out)  # streamed there
     try:
         print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
         if precision is not None:

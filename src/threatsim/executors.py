@@ -570,10 +570,17 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
         with interrupts_held_back():  # a Ctrl-C now is honoured once the client is whole
             client = (connect(scheduler, timeout=timeout) if scheduler is not None else
                       local_cluster(workers if workers is not None else (os.cpu_count() or 1)))
+        # Closing is never cut short by Ctrl-C: a client left half closed was closed again
+        # by its finaliser at exit, which waited 60 s and printed a TimeoutError.
         try:
             check_interrupt()
             yield client
-        finally:
+        except BaseException:
+            with interrupts_held_back():
+                client.close()
+            raise
+        with interrupts_held_back():
             client.close()
+        check_interrupt()  # Ctrl-C while closing, honoured now that the client is closed
         return
     yield workers
