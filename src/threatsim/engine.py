@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -48,6 +48,9 @@ from threatsim.rng import chunk_seed_sequence
 from threatsim.sampling import sample_parameters
 from threatsim.scenario import RunSettings, Scenario
 from threatsim.wire import Bundle, smallest_int, unbundled
+
+if TYPE_CHECKING:
+    from threatsim.checkpoint import Checkpoint
 
 __all__ = ["KEEP", "ChunkTask", "DaskExecutor", "InProcessExecutor",
            "ProcessPoolChunkExecutor", "make_executor", "run", "run_chunk", "sample_lean"]
@@ -525,7 +528,7 @@ def run(
     return to_dataset(scenario, collected, plan.params, settings)
 
 
-def _say_what_resumes(ckpt: Any) -> None:
+def _say_what_resumes(ckpt: Checkpoint) -> None:
     """Log (logger ``threatsim``, INFO; the command line shows it) what a resume found."""
     if ckpt.resumed:
         log.info("resuming from %s: %d of %d chunks already finished", ckpt.folder,

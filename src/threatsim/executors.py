@@ -234,9 +234,9 @@ class DaskExecutor:
     scheduler costs several milliseconds, and with small chunks (W1: ~5 ms of
     work each) a worker with only one more chunk queued waits for it. A chunk whose
     worker dies is recomputed on another worker by the scheduler (up to its
-    ``allowed-failures``, see
-    :func:`local_cluster`); the result is the same because a chunk's outcome
-    depends only on its parameters and its own random stream.
+    ``allowed-failures``, see :func:`local_cluster`); the result is the same
+    because a chunk's outcome depends only on its parameters and its own random
+    stream.
     """
 
     def __init__(self, client: Any, *, max_in_flight: int | None = None,
@@ -575,12 +575,9 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
         try:
             check_interrupt()
             yield client
-        except BaseException:
+        finally:
             with interrupts_held_back():
                 client.close()
-            raise
-        with interrupts_held_back():
-            client.close()
-        check_interrupt()  # Ctrl-C while closing, honoured now that the client is closed
+        check_interrupt()  # Ctrl-C while closing (after a clean run), honoured now
         return
     yield workers
