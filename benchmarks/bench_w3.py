@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 import threatsim
-from threatsim.models import detention as det
-from threatsim.rng import chunk_stream
-from threatsim.sampling import sample_parameters
+from threatsim.engine.sampling import sample_parameters
+from threatsim.engine.streams import chunk_stream
+from threatsim.models.detention import model as det
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import PEERS_DIR, peers_python, run_peer

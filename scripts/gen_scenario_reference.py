@@ -1,4 +1,4 @@
-"""Regenerate the key table of docs/scenario-reference.md from threatsim.schema.KEYS.
+"""Regenerate the key table of docs/scenario-reference.md from threatsim.inputs.schema.KEYS.
 
 Run after changing the schema: python scripts/gen_scenario_reference.py
 The test tests/test_docs.py fails when the doc and the schema disagree.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from threatsim.schema import KEYS, PARAMETER_UNITS
+from threatsim.inputs.schema import KEYS, PARAMETER_UNITS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
 BEGIN, END = "<!-- keys:begin -->", "<!-- keys:end -->"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import threatsim
-from threatsim import plotting
+from threatsim.outputs import plotting
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from threatsim.inputs.scenario import Scenario, scenario_from_dict
 from threatsim.models import LeverDecl, ModelInfo, OutputDecl, ParameterDecl
-from threatsim.scenario import Scenario, scenario_from_dict
 
 INFO = ModelInfo(
     name="toy",

@@ -1,4 +1,4 @@
-"""The compiled pass-1 binning (threatsim.binning) equals its numpy reference."""
+"""The compiled pass-1 binning (threatsim.stats.binning) equals its numpy reference."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatsim import binning, compiled
+from threatsim.core import compiled
+from threatsim.stats import binning
 
 pytestmark = pytest.mark.skipif(not compiled.available(),
                                 reason="numba not installed (pip install threatsim[fast])")

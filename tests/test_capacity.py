@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import threatsim
-from threatsim import capacity
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
-from threatsim.scenario import scenario_from_dict
+from threatsim.analysis import capacity
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
+from threatsim.inputs.scenario import scenario_from_dict
 
 
 def _scenario(**levers: float) -> threatsim.Scenario:

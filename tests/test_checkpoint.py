@@ -10,9 +10,9 @@ import xarray as xr
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.checkpoint import MANIFEST
-from threatsim.engine import InProcessExecutor
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.checkpoint import MANIFEST
+from threatsim.engine.runner import InProcessExecutor
 
 RUN = {"draws": 600, "chunk_size": 100, "seed": 4, "progress": False}
 
@@ -139,7 +139,7 @@ def test_summary_passes_read_the_checkpoint(scenario, tmp_path: Path):
 
 def test_cli_checkpoint_and_resume(tmp_path: Path, capsys):
     """`threatsim run --checkpoint DIR` then `--resume`: same file; another seed: exit 2."""
-    from threatsim.cli import main
+    from threatsim.cli.main import main
 
     base = ["run", str(SCENARIOS / "financing.toml"), "--draws", "400", "--chunk-size", "100",
             "--seed", "3", "--no-plot", "--quiet", "--checkpoint", str(tmp_path / "ck")]

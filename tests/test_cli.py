@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 import threatsim
-from threatsim.cli import main
+from threatsim.cli.main import main
 
 
 def test_run_end_to_end_writes_netcdf_and_fan_chart(financing_path, tmp_path, capsys):
@@ -39,7 +39,7 @@ def test_run_end_to_end_writes_netcdf_and_fan_chart(financing_path, tmp_path, ca
 def test_console_script_runs(financing_path, tmp_path):
     """The installed console script behaves like main()."""
     exe = ROOT / ".venv" / "bin" / "threatsim"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "threatsim.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "threatsim.cli.main"]
     res = subprocess.run([*cmd, "validate", str(financing_path)], capture_output=True, text=True,
                          check=False)
     assert res.returncode == 0, res.stderr
@@ -96,8 +96,8 @@ def test_missing_file_exits_2(argv, capsys):
 
 def test_fan_chart_of_a_population_shows_each_compartment():
     """Variables with a compartment dim are plotted one panel per compartment, regions summed."""
-    from threatsim.cli import split_compartments
-    from threatsim.plotting import fan_chart
+    from threatsim.cli.table import split_compartments
+    from threatsim.outputs.plotting import fan_chart
 
     sc = threatsim.load_scenario(ROOT / "scenarios" / "fighters.toml")
     ds = threatsim.run(sc, draws=50, seed=1)
@@ -167,7 +167,7 @@ def test_a_ctrl_c_held_back_during_a_write_stops_before_the_rename(tmp_path):
 
     import xarray as xr
 
-    from threatsim.executors import InterruptGuard
+    from threatsim.core.interrupts import InterruptGuard
     from threatsim.results import write_netcdf
 
     ds = xr.Dataset({"x": ("draw", np.arange(5.0))})
@@ -185,7 +185,7 @@ def test_ctrl_c_inside_compiled_code_is_an_interrupt():
     """Ctrl-C whose handler ran inside a numba kernel's dispatch surfaces as CPython's
     SystemError "returned a result with an exception set", caused by the
     KeyboardInterrupt: the guard turns it back into the interrupt it is."""
-    from threatsim.executors import InterruptGuard, is_interrupt
+    from threatsim.core.interrupts import InterruptGuard, is_interrupt
 
     def kernel_hit_by_ctrl_c() -> None:
         try:
@@ -263,7 +263,7 @@ def test_ctrl_c_while_a_cluster_starts_is_honoured_once_it_has_started():
     after (executor_from_options then closes the whole client)."""
     import signal
 
-    from threatsim.executors import InterruptGuard, check_interrupt, interrupts_held_back
+    from threatsim.core.interrupts import InterruptGuard, check_interrupt, interrupts_held_back
 
     with InterruptGuard() as guard:
         with interrupts_held_back():
@@ -305,7 +305,7 @@ def test_ctrl_c_after_the_run_finished_says_its_files_are_complete(financing_pat
     written" beside complete files: it now says the run had finished. Exit 130."""
     import contextlib
 
-    from threatsim import executors
+    from threatsim.engine import executors
 
     @contextlib.contextmanager
     def closing_hit_by_ctrl_c(**options):

@@ -12,8 +12,8 @@ from tests.conftest import SCENARIOS
 
 import threatsim
 from threatsim.analysis.compare import comparison_table, scenario_changes
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
 
 
 def test_a_scenario_against_itself_differs_by_exactly_zero(toy_model):

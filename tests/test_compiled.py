@@ -1,4 +1,4 @@
-"""The compiled kernels (threatsim.compiled) equal their numpy references bit for bit."""
+"""The compiled kernels (threatsim.core.compiled) equal their numpy references bit for bit."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import threatsim
-from threatsim import compiled, quantiles
+from threatsim.core import compiled
 from threatsim.models.financing import INFO, FinancingModel
+from threatsim.stats import quantiles
 
 pytestmark = pytest.mark.skipif(not compiled.available(),
                                 reason="numba not installed (pip install threatsim[fast])")

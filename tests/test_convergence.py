@@ -10,9 +10,9 @@ from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
 from threatsim.analysis.convergence import ReuseChunks, mcse_quantile, run_to_precision
-from threatsim.cli import main
-from threatsim.engine import InProcessExecutor
-from threatsim.errors import ScenarioError
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.runner import InProcessExecutor
 
 
 @pytest.fixture(scope="module")

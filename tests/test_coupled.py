@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 from threatsim.models import get_model
 from threatsim.models.coupled import INFO
 from threatsim.models.fighters import COMPARTMENTS

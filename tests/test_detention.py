@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim import compiled
-from threatsim.errors import ScenarioError
-from threatsim.models import detention as det
-from threatsim.models.detention import DAYS_PER_MONTH, Plan, draw_cases
-from threatsim.scenario import scenario_from_dict
+from threatsim.core import compiled
+from threatsim.core.errors import ScenarioError
+from threatsim.inputs.scenario import scenario_from_dict
+from threatsim.models.detention import model as det
+from threatsim.models.detention.model import DAYS_PER_MONTH, Plan, draw_cases
 
 # W3 of shared/benchmarks/WORKLOADS.md: M/M/10, lam = 9/day, mu = 1/day, start empty,
 # warm-up 365 days. The model's horizon is in months: 120 months = 3652.5 days.
@@ -51,8 +51,8 @@ def _scenario(**kw: Any) -> threatsim.Scenario:
 
 
 def _traces(sc: threatsim.Scenario, *, n: int, seed: int = 1, method: str = "auto"):
-    from threatsim.rng import chunk_stream
-    from threatsim.sampling import sample_parameters
+    from threatsim.engine.sampling import sample_parameters
+    from threatsim.engine.streams import chunk_stream
 
     params = sample_parameters(sc.parameters, n, seed=seed)
     return det.simulate_traces(params, sc.lever_schedule(), n_months=sc.horizon,
@@ -196,7 +196,7 @@ def test_fifo_starts_equal_a_heap_of_free_servers(servers, data):
 @pytest.mark.parametrize("servers", [1, 3, 10])
 def test_compiled_recursion_equals_the_numpy_one(monkeypatch, servers):
     """With numba the recursion runs compiled, row by row: the same numbers, bit for bit."""
-    from threatsim.models.detention_fastpath import _station
+    from threatsim.models.detention.fastpath import _station
 
     rng = np.random.default_rng(servers)
     arrive = np.sort(rng.choice([0.0, 1.0, 2.5], size=(5, 300)) + rng.random((5, 300)) * 50,
@@ -232,8 +232,8 @@ def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals
                    detained_syria=stock, dependants_syria=deps, arrivals_per_month=arrivals,
                    screening_days=screening, trial_days=DAYS_PER_MONTH, duration_cv=cv,
                    sentence_months=1)  # fixed durations of a month: times on grid instants
-    from threatsim.rng import chunk_stream
-    from threatsim.sampling import sample_parameters
+    from threatsim.engine.sampling import sample_parameters
+    from threatsim.engine.streams import chunk_stream
 
     params = sample_parameters(sc.parameters, draws, seed=seed)
     plan, cb, fb = det.simulate_chunk(params, sc.lever_schedule(), n_months=horizon,
@@ -250,8 +250,8 @@ def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals
                          ids=["fast path", "SimPy"])
 def test_a_chunk_cut_into_parts_gives_the_same_numbers(monkeypatch, levers):
     """simulate runs a big chunk in parts (bounded memory); the outputs do not change."""
-    from threatsim.rng import chunk_stream
-    from threatsim.sampling import sample_parameters
+    from threatsim.engine.sampling import sample_parameters
+    from threatsim.engine.streams import chunk_stream
 
     sc = _scenario(horizon=6, levers=levers, detained_syria=10, dependants_syria=3,
                    arrivals_per_month=20, screening_days=2.0)
@@ -271,7 +271,7 @@ def test_a_chunk_cut_into_parts_gives_the_same_numbers(monkeypatch, levers):
 
 def test_grid_counts_are_exact_at_and_around_grid_instants():
     """Times on a grid instant count from that instant, one ulp later from the next."""
-    from threatsim.models.detention_record import _Binner
+    from threatsim.models.detention.record import _Binner
 
     plan = Plan.from_levers({"screening_teams": 1, "courts": 1, "exemption_share": 0.0,
                              "repatriation_rate": 0.0, "children_first": 0}, 24)

@@ -10,8 +10,8 @@ from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
 from threatsim.analysis.discovery import prim
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
 
 
 def _uniform_cube(n: int, d: int, seed: int) -> dict[str, np.ndarray]:

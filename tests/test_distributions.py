@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from threatsim.distributions import Z95, DistSpec
+from threatsim.inputs.distributions import Z95, DistSpec
 
 
 def test_lognormal90_puts_5th_and_95th_percentiles_at_the_range():

@@ -6,8 +6,8 @@ import re
 
 from tests.conftest import ROOT
 
-from threatsim import scenario
-from threatsim.schema import KEYS
+from threatsim.inputs import scenario
+from threatsim.inputs.schema import KEYS
 
 DOC = (ROOT / "docs" / "scenario-reference.md").read_text()
 

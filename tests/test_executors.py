@@ -16,8 +16,8 @@ import xarray as xr
 from tests.conftest import ROOT, SCENARIOS
 
 import threatsim
-from threatsim.errors import ScenarioError
-from threatsim.executors import (
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.executors import (
     DaskExecutor,
     ProcessPoolChunkExecutor,
     SchedulerUnreachable,
@@ -62,7 +62,7 @@ SMALL = {"draws": 12, "chunk_size": 4, "replicates": 2, "seed": 5}
 @pytest.fixture(scope="module")
 def client():
     """One 2-worker LocalCluster (processes, 1 thread each) for the whole module."""
-    from threatsim.executors import local_cluster
+    from threatsim.engine.executors import local_cluster
 
     c = local_cluster(2)
     yield c
@@ -95,8 +95,8 @@ def test_models_writing_into_the_run_buffers_equal_a_pool(model):
     every = [o.name for o in get_model(model).info.outputs]
     sc = sc.with_values({"outputs.variables": every})
     run = {"draws": 30, "chunk_size": 8, "seed": 3, "replicates": 1}
-    from threatsim.engine import _Plan, _settings
-    from threatsim.executors import InProcessExecutor
+    from threatsim.engine.executors import InProcessExecutor
+    from threatsim.engine.runner import _Plan, _settings
 
     assert _Plan(sc, _settings(sc, **run)).direct_buffers(InProcessExecutor()) is not None
     base = threatsim.run(sc, progress=False, **run)
@@ -110,7 +110,7 @@ def test_summary_on_every_executor_equals_in_process(model, client, monkeypatch)
     """keep='summary' is the same in a process pool and on the cluster (any bound), for
     every model: chunks reduced where they ran, pilots and windows' values of counts
     narrowed on the way, replicates too."""
-    from threatsim import streaming
+    from threatsim.engine import summary as streaming
 
     monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot, then windows, for 24 rows
     sc = SCENARIOS_BY_MODEL[model]
@@ -128,7 +128,7 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
     """On a cluster, the chunks after the pilot start before the client has studied it
     (their results held where they ran, reduced there later); with a worker killed
     right after they start, the summary is still the in-process one, bit for bit."""
-    from threatsim import streaming
+    from threatsim.engine import summary as streaming
 
     monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 46 more
     sc = SCENARIOS_BY_MODEL["fighters"]
@@ -156,7 +156,7 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
 def test_local_cluster_workers_reuse_their_memory(client):
     """The workers threatsim starts get glibc settings that keep chunk-sized arrays on the
     heap (not distributed's MALLOC_TRIM_THRESHOLD_=65536, which maps every one afresh)."""
-    from threatsim.executors import WORKER_MALLOC
+    from threatsim.engine.executors import WORKER_MALLOC
 
     for name, value in WORKER_MALLOC.items():
         assert set(client.run(os.environ.get, name).values()) == {value}
@@ -169,7 +169,7 @@ def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
     tests above kill some), and the caller's own dask config is left alone."""
     import dask
 
-    from threatsim.executors import LOCAL_CLUSTER_HOUSEKEEPING
+    from threatsim.engine.executors import LOCAL_CLUSTER_HOUSEKEEPING
 
     for key, value in LOCAL_CLUSTER_HOUSEKEEPING.items():
         assert set(client.run(dask.config.get, key).values()) == {value}
@@ -195,7 +195,7 @@ def _held_chunks_run_late(client) -> list[int]:
 
     from distributed import get_task_stream
 
-    from threatsim.executors import DaskExecutor
+    from threatsim.engine.executors import DaskExecutor
 
     @dataclasses.dataclass(frozen=True)
     class Task:  # defined here: pickled by value, nothing to import on the workers
@@ -366,7 +366,7 @@ def test_an_unreachable_scheduler_fails_within_the_timeout_naming_the_address():
 
 def test_cli_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path, capsys):
     """`threatsim run --scheduler ADDR` with nothing there: exit 2, the address named."""
-    from threatsim.cli import main
+    from threatsim.cli.main import main
 
     address = f"tcp://127.0.0.1:{_free_port()}"
     code = main(["run", str(SCENARIOS / "financing.toml"), "--draws", "100", "--scheduler",
@@ -385,7 +385,7 @@ def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
     """SIGINT during a streamed run: exit 130, 'interrupted; nothing was written', no files."""
     out = tmp_path / "big.nc"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "financing.toml"),
+        [sys.executable, "-m", "threatsim.cli.main", "run", str(SCENARIOS / "financing.toml"),
          "--draws", "3000000", "--chunk-size", "20000", "--keep", "draws",
          "--out", str(out), "--no-plot", "--quiet", *where],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -413,7 +413,7 @@ def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
 
 def test_local_cluster_refuses_a_bad_worker_count():
     """--workers 0 with --cluster local is bad input, before anything starts."""
-    from threatsim.executors import local_cluster
+    from threatsim.engine.executors import local_cluster
 
     with pytest.raises(ScenarioError, match="workers"):
         local_cluster(0)
@@ -480,7 +480,7 @@ def test_a_scheduler_timeout_must_be_positive(timeout):
 def test_workers_with_a_scheduler_address_is_refused(capsys):
     """--workers means nothing with --scheduler (its cluster has the workers it has):
     refused, not silently ignored."""
-    from threatsim.cli import main
+    from threatsim.cli.main import main
 
     code = main(["run", str(SCENARIOS / "financing.toml"), "--scheduler",
                  "tcp://127.0.0.1:1", "--workers", "3", "--no-plot", "--quiet"])
@@ -495,7 +495,7 @@ def test_chunks_the_scheduler_dropped_stop_the_run_with_an_executor_error(client
 
     from distributed import Future
 
-    from threatsim.executors import ExecutorError
+    from threatsim.engine.executors import ExecutorError
 
     scheduler = client.cluster.scheduler
 
@@ -521,7 +521,7 @@ def test_a_summary_keeps_its_tasks_on_the_cluster_bounded(client, monkeypatch):
     L + 1 reductions submitted. 3 L whatever the number of chunks (the old code: 35)."""
     from distributed.diagnostics.plugin import SchedulerPlugin
 
-    from threatsim import streaming
+    from threatsim.engine import summary as streaming
 
     class Peak(SchedulerPlugin):
         def __init__(self, scheduler) -> None:
@@ -579,7 +579,7 @@ def test_a_scheduler_killed_mid_run_stops_it_with_one_line(tmp_path: Path):
         client.close()
         out = tmp_path / "lost.nc"
         run = subprocess.Popen(
-            [sys.executable, "-m", "threatsim.cli", "run", str(ROOT / "benchmarks/w2.toml"),
+            [sys.executable, "-m", "threatsim.cli.main", "run", str(ROOT / "benchmarks/w2.toml"),
              "--draws", "1000000", "--chunk-size", "4096", "--keep", "draws", "--out",
              str(out), "--scheduler", address, "--no-plot", "--quiet"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -604,8 +604,9 @@ def test_closing_a_cluster_is_not_cut_short_by_ctrl_c(monkeypatch):
     """Ctrl-C while the command's client closed cut close() short; the client's finaliser
     then closed it again at exit, waited 60 s and printed a TimeoutError. The close now
     finishes, and the interrupt is raised after it."""
-    from threatsim import executors
-    from threatsim.executors import InterruptGuard, executor_from_options
+    from threatsim.core.interrupts import InterruptGuard
+    from threatsim.engine import executors
+    from threatsim.engine.executors import executor_from_options
 
     class Client:
         closed = False

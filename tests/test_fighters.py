@@ -11,7 +11,7 @@ from scipy import stats
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 from threatsim.models import get_model
 from threatsim.models.fighters import (
     COMPARTMENTS,

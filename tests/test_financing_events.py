@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 from threatsim.models import financing_events as fe
 
 

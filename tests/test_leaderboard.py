@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 
 import threatsim
-from threatsim.cli import main
-from threatsim.observations import load_observations
-from threatsim.plotting_calibration import coverage_plot, pit_histogram
-from threatsim.scoring import (
+from threatsim.cli.main import main
+from threatsim.outputs.observations import load_observations
+from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
+from threatsim.outputs.scoring import (
     ORIENTATION,
     crps_interval,
     leaderboard,

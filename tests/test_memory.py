@@ -16,9 +16,9 @@ from tests.conftest import SCENARIOS
 from tests.test_executors import MODELS, SCENARIOS_BY_MODEL
 
 import threatsim
-from threatsim import streaming
+from threatsim.engine import summary as streaming
+from threatsim.engine.summary import ExactQuantiles, float_keys, key_floats
 from threatsim.results import bands, sample_dims, write_netcdf
-from threatsim.streaming import ExactQuantiles, float_keys, key_floats
 
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
@@ -145,7 +145,7 @@ def _assert_mcse_as_from_every_draw(sc, full: xr.Dataset, summ: xr.Dataset) -> N
 def test_summary_mcse_on_the_one_pass_path(model):
     """With the default pilot (windows collected in pass 1), the standard errors of a
     summary are those of the full run too; the printed table carries them."""
-    from threatsim.cli import summary_table
+    from threatsim.cli.table import summary_table
 
     sc = SCENARIOS_BY_MODEL[model]
     run = {"draws": 3000, "chunk_size": 700, "seed": 9, "progress": False}
@@ -220,8 +220,8 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize("sampler", ["mc", "lhs", "sobol"])
 def test_lean_sampling_gives_the_joint_samples(sampler):
     """One parameter at a time (bounded modes) == sample_parameters of all, for every scenario."""
-    from threatsim.engine import _settings, sample_lean
-    from threatsim.sampling import sample_parameters
+    from threatsim.engine.runner import _settings, sample_lean
+    from threatsim.engine.sampling import sample_parameters
 
     for sc in SCENARIOS_BY_MODEL.values():
         st = _settings(sc, draws=257, seed=3, sampler=sampler)
@@ -235,7 +235,7 @@ def test_lean_sampling_gives_the_joint_samples(sampler):
 
 def test_cli_keep_summary_and_keep_draws(tmp_path: Path, capsys):
     """`--keep summary` writes the small summary and its fan chart; `--keep draws` the full file."""
-    from threatsim.cli import main
+    from threatsim.cli.main import main
 
     base = ["run", str(SCENARIOS / "financing.toml"), "--draws", "3000", "--chunk-size", "500",
             "--seed", "2", "--quiet"]
@@ -263,7 +263,7 @@ def test_one_pass_when_a_point_mass_sits_beside_continuous_values():
     distinct values only; the continuous values keep coming in the full sample,
     overflowed them, and every chunk was computed twice.
     """
-    from threatsim.executors import InProcessExecutor
+    from threatsim.engine.executors import InProcessExecutor
 
     class Counting(InProcessExecutor):
         runs = 0
@@ -284,7 +284,7 @@ def test_one_pass_when_a_point_mass_sits_beside_continuous_values():
 def test_summary_bins_keep_counts_small_and_bins_few_values(cells, rows):
     """Bins per cell: 512 to 8,192; counts under 2**21 per output where 512 bins allow;
     each bin ~8,192 values at most (rows / bins) unless a cap binds."""
-    from threatsim.streaming import summary_bins
+    from threatsim.engine.summary import summary_bins
 
     b = summary_bins(cells, rows)
     assert 512 <= b <= 8192

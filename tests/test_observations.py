@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from threatsim.errors import ScenarioError
-from threatsim.observations import load_observations, observations_from_dict
+from threatsim.core.errors import ScenarioError
+from threatsim.outputs.observations import load_observations, observations_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 OBS = ROOT / "scenarios" / "observations"

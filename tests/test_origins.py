@@ -11,12 +11,12 @@ from tests.conftest import SCENARIOS
 from tests.test_fighters import cases, default_levers, zero_params
 
 import threatsim
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
-from threatsim.executors import ProcessPoolChunkExecutor
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.executors import ProcessPoolChunkExecutor
 from threatsim.models import get_model
+from threatsim.models.contract import ORIGIN_REST, origin_share_parameter
 from threatsim.models.fighters import ORIGINS, REGIONS
-from threatsim.schema import ORIGIN_REST, origin_share_parameter
 
 MODEL = get_model("fighters")
 BY_ORIGIN = "returned_home_by_origin"

@@ -11,8 +11,8 @@ from matplotlib.patches import Rectangle
 from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from threatsim import plotting
-from threatsim.cli import main
+from threatsim.cli.main import main
+from threatsim.outputs import plotting
 
 
 def _polys(ax) -> list:

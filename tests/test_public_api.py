@@ -16,13 +16,13 @@ def test_all_names_exist():
 
 
 def test_no_global_random_state_in_the_package():
-    """No legacy np.random.* global calls and no default_rng outside rng.py (determinism)."""
+    """No legacy np.random.* global calls and no default_rng outside engine/streams.py (determinism)."""
     offenders = []
     for path in (ROOT / "src" / "threatsim").rglob("*.py"):
         text = path.read_text()
         if re.search(r"np\.random\.(seed|rand|randn|randint|random|normal|uniform|poisson)\(",
                      text):
             offenders.append(str(path))
-        if "default_rng(" in text and path.name != "rng.py":
+        if "default_rng(" in text and path.name != "streams.py":
             offenders.append(f"{path} (default_rng)")
     assert offenders == []

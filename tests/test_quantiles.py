@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatsim.quantiles import row_quantiles
+from threatsim.stats.quantiles import row_quantiles
 
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import threatsim
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 
 
 def _whatif(financing_path, body: str) -> str:

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from threatsim.errors import ScenarioError
-from threatsim.plotting_calibration import pit_histogram_mass
-from threatsim.scoring import (
+from threatsim.core.errors import ScenarioError
+from threatsim.outputs.plotting_calibration import pit_histogram_mass
+from threatsim.outputs.scoring import (
     coverage,
     crps_ensemble,
     crps_interval,

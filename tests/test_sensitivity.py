@@ -11,8 +11,8 @@ from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
 from threatsim.analysis.sensitivity import range_readings, sensitivity_table, sobol
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
 
 # Ishigami and Homma (1990), a = 7, b = 0.1, inputs uniform on [-pi, pi]: the analytic
 # partial variances (e.g. Saltelli et al., Global Sensitivity Analysis: The Primer, 2008).
@@ -131,7 +131,7 @@ def test_cli_sensitivity_bad_input_exits_2(toy_model, tmp_path, capsys, args, me
 
 def test_sensitivity_runs_every_model_evaluation_on_the_executor(financing_path):
     """Sobol runs, rank-correlation run and readings go through the executor; same numbers."""
-    from threatsim.executors import InProcessExecutor
+    from threatsim.engine.executors import InProcessExecutor
 
     class Counting(InProcessExecutor):
         tasks = 0

@@ -7,8 +7,8 @@ import re
 import pytest
 from tests.conftest import ROOT, SCENARIOS
 
-from threatsim.errors import ScenarioError
-from threatsim.sources import load_sources
+from threatsim.core.errors import ScenarioError
+from threatsim.inputs.sources import load_sources
 
 SEED = ROOT.parent / "shared" / "seeds" / "000_8778ccc53cadbf92.txt"
 

@@ -9,8 +9,8 @@ from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
 from threatsim.analysis.sweep import parse_set
-from threatsim.cli import main
-from threatsim.errors import ScenarioError
+from threatsim.cli.main import main
+from threatsim.core.errors import ScenarioError
 
 
 @pytest.mark.parametrize(("text", "key", "values"), [

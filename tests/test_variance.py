@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 
 
 @settings(max_examples=100, deadline=None)

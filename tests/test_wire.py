@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from threatsim.engine import ChunkTask
-from threatsim.wire import Bundle, narrow_ints, smallest_int, unbundled
+from threatsim.core.wire import Bundle, narrow_ints, smallest_int, unbundled
+from threatsim.engine.runner import ChunkTask
 
 INT64 = st.integers(min_value=-(2**40), max_value=2**40)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from threatsim.core.version import __version__
 
 # The public names load on first use (PEP 562): ``import threatsim`` and the command
 # line's entry point stay light, so that a Ctrl-C in the first second of a command
@@ -27,43 +27,43 @@ _LAZY = {
     "sensitivity": "threatsim.analysis.sensitivity",
     "sweep": "threatsim.analysis.sweep",
     "variance_split": "threatsim.analysis.variance",
-    "CapacitySolution": "threatsim.capacity",
-    "solve_capacity": "threatsim.capacity",
-    "DistSpec": "threatsim.distributions",
-    "run": "threatsim.engine",
-    "ModelError": "threatsim.errors",
-    "ScenarioError": "threatsim.errors",
-    "ThreatsimError": "threatsim.errors",
-    "load_observations": "threatsim.observations",
+    "CapacitySolution": "threatsim.analysis.capacity",
+    "solve_capacity": "threatsim.analysis.capacity",
+    "DistSpec": "threatsim.inputs.distributions",
+    "run": "threatsim.engine.runner",
+    "ModelError": "threatsim.core.errors",
+    "ScenarioError": "threatsim.core.errors",
+    "ThreatsimError": "threatsim.core.errors",
+    "load_observations": "threatsim.outputs.observations",
     "bands": "threatsim.results",
     "exceedance": "threatsim.results",
     "open_results": "threatsim.results",
     "write_netcdf": "threatsim.results",
-    "Scenario": "threatsim.scenario",
-    "load_scenario": "threatsim.scenario",
-    "crps_ensemble": "threatsim.scoring",
-    "crps_interval": "threatsim.scoring",
-    "leaderboard": "threatsim.scoring",
-    "rank_scenarios": "threatsim.scoring",
-    "load_sources": "threatsim.sources",
+    "Scenario": "threatsim.inputs.scenario",
+    "load_scenario": "threatsim.inputs.scenario",
+    "crps_ensemble": "threatsim.outputs.scoring",
+    "crps_interval": "threatsim.outputs.scoring",
+    "leaderboard": "threatsim.outputs.scoring",
+    "rank_scenarios": "threatsim.outputs.scoring",
+    "load_sources": "threatsim.inputs.sources",
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
+    from threatsim.analysis.capacity import CapacitySolution, solve_capacity
     from threatsim.analysis.compare import compare
     from threatsim.analysis.convergence import mcse_quantile, run_to_precision
     from threatsim.analysis.discovery import discover
     from threatsim.analysis.sensitivity import sensitivity
     from threatsim.analysis.sweep import sweep
     from threatsim.analysis.variance import variance_split
-    from threatsim.capacity import CapacitySolution, solve_capacity
-    from threatsim.distributions import DistSpec
-    from threatsim.engine import run
-    from threatsim.errors import ModelError, ScenarioError, ThreatsimError
-    from threatsim.observations import load_observations
+    from threatsim.core.errors import ModelError, ScenarioError, ThreatsimError
+    from threatsim.engine.runner import run
+    from threatsim.inputs.distributions import DistSpec
+    from threatsim.inputs.scenario import Scenario, load_scenario
+    from threatsim.inputs.sources import load_sources
+    from threatsim.outputs.observations import load_observations
+    from threatsim.outputs.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
     from threatsim.results import bands, exceedance, open_results, write_netcdf
-    from threatsim.scenario import Scenario, load_scenario
-    from threatsim.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
-    from threatsim.sources import load_sources
 
 
 def __getattr__(name: str) -> Any:

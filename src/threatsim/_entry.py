@@ -1,6 +1,6 @@
 """The ``threatsim`` console script: light to import, so that Ctrl-C while the command
 line's modules load (numpy, xarray, scipy: about a second) ends with one line and exit
-status 130, as it does later (:func:`threatsim.cli.main`), instead of an import's
+status 130, as it does later (:func:`threatsim.cli.main.main`), instead of an import's
 traceback."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Load :mod:`threatsim.cli` and run its ``main``."""
+    """Load :mod:`threatsim.cli.main` and run its ``main``."""
     try:
-        from threatsim.cli import main as cli_main
-    except KeyboardInterrupt:  # the message and status threatsim.cli.main gives
+        from threatsim.cli.main import main as cli_main
+    except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
         print("threatsim: interrupted; nothing was written", file=sys.stderr)
         return 130
     return cli_main(argv)

@@ -19,22 +19,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from threatsim._atomic import atomic_path
-from threatsim.errors import ScenarioError
-from threatsim.models import get_model
-from threatsim.quantiles import row_quantiles
+from threatsim.core.atomic import atomic_path
+from threatsim.core.errors import ScenarioError
+from threatsim.models.registry import get_model
+from threatsim.stats.mcse import mcse_sorted
+from threatsim.stats.quantiles import row_quantiles
 
 if TYPE_CHECKING:
-    from threatsim.scenario import RunSettings, Scenario
+    from threatsim.inputs.scenario import RunSettings, Scenario
 
-__all__ = ["bands", "exceedance", "open_results", "sample_dims", "to_dataset", "write_netcdf"]
+__all__ = ["bands", "exceedance", "mcse_quantile", "open_results", "sample_dims", "to_dataset",
+           "write_netcdf"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
 SAMPLE_DIMS = ("draw", "replicate")
 
 
 def _version() -> str:
-    from threatsim import __version__
+    from threatsim.core.version import __version__
 
     return __version__
 
@@ -161,3 +163,37 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
     if not path.is_file():
         raise ScenarioError("no such results file", path=str(path))
     return xr.load_dataset(path, engine="netcdf4")
+
+
+def mcse_quantile(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)
+                  ) -> xr.DataArray:
+    """Monte Carlo standard error of each quantile band of *da* (same layout as ``bands``).
+
+    NaN values (a flow before the first month, "never reached") are left out,
+    as :func:`threatsim.bands` leaves them out.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from scipy import stats
+    >>> x = stats.norm.ppf((np.arange(40_000) + 0.5) / 40_000)  # an ideal normal sample
+    >>> se = mcse_quantile(xr.DataArray(x, dims="draw"), [0.5])
+    >>> round(float(se[0] * np.sqrt(40_000)), 1)  # sqrt(pi / 2) = 1.25
+    1.3
+    """
+    qs = [float(q) for q in quantiles]
+    if not qs or any(not 0 < q < 1 for q in qs):
+        raise ScenarioError("must be quantiles in (0, 1)", key="quantiles", value=qs)
+    dims = sample_dims(da)
+    if not dims:
+        raise ScenarioError("has no draw dim to take bands over", key="variable", value=da.name)
+    rest = [d for d in da.dims if d not in dims]
+    arr = da.transpose(*dims, *rest).values.astype(np.float64)
+    arr = arr.reshape(-1, *arr.shape[len(dims):])
+    s = np.sort(arr, axis=0)  # NaN sort last
+    m = np.sum(~np.isnan(arr), axis=0)
+    out = np.stack([mcse_sorted(s, m, q) for q in qs])
+    coords = {d: da.coords[d] for d in rest if d in da.coords}
+    return xr.DataArray(out, dims=("quantile", *rest), coords={"quantile": qs, **coords},
+                        name=da.name, attrs={"units": da.attrs.get("units", ""),
+                                             "long_name": "Monte Carlo standard error"})

@@ -9,15 +9,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from threatsim.errors import ScenarioError
-from threatsim.models import get_model
+from threatsim.core.errors import ScenarioError
+from threatsim.inputs.scenario import Scenario
+from threatsim.models.registry import get_model
 from threatsim.results import sample_dims
-from threatsim.scenario import Scenario
 
 __all__ = [
     "at_month",
     "check_output_at",
-    "format_value",
     "model_dims",
     "outcome_series",
     "require_output",
@@ -110,42 +109,6 @@ def model_dims(ds: xr.Dataset, name: str) -> list[str]:
     swept = json.loads(ds.attrs.get("swept", "{}"))
     skip = {"draw", "replicate", "scenario", "quantile", "time", *swept}
     return [str(d) for d in ds[name].dims if d not in skip]
-
-
-
-
-def format_value(value: float, unit: str, *, digits: int = 3, short: bool = False) -> str:
-    """A value in its unit for people to read: ``$90M``, ``2.5 %/month``, ``14,000``.
-
-    ``short`` leaves out the per-time suffix (``/month``) for table cells
-    whose header names the unit.
-    """
-    if value is None or not np.isfinite(value):
-        return "-" if value is None or np.isnan(value) else str(value)
-    sign = "-" if value < 0 else ""
-    size = abs(value)
-    if unit.startswith("usd"):
-        suffix = "" if unit == "usd" or short else "/" + unit.removeprefix(
-            "usd_per_").replace("_", " ")
-        if size >= 1e6:
-            return f"{sign}${size / 1e6:,.{_decimals(size / 1e6, digits)}f}M{suffix}"
-        if size >= 1e3:
-            return f"{sign}${size / 1e3:,.{_decimals(size / 1e3, digits)}f}k{suffix}"
-        return f"{sign}${size:,.{_decimals(size, digits)}f}{suffix}"
-    if unit in ("share", "share_per_month"):
-        suffix = " %" if unit == "share" or short else " %/month"
-        return f"{100 * value:.{_decimals(100 * value, digits)}f}{suffix}"
-    if unit == "people":
-        return f"{value:,.0f}"
-    return f"{value:,.{digits}g}"
-
-
-def _decimals(x: float, digits: int) -> int:
-    """Decimals that show *digits* significant figures of *x* (at most 3)."""
-    if x == 0:
-        return 0
-    mag = int(np.floor(np.log10(abs(x))))
-    return int(min(3, max(0, digits - 1 - mag)))
 
 
 def jsonable(value: Any) -> Any:

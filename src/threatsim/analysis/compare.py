@@ -2,7 +2,7 @@
 
 Both scenarios run with the same seed, draws and chunk size. Parameters are
 sampled from streams keyed by their names and the model's own chance from
-streams keyed by chunk index (:mod:`threatsim.rng`), so draw ``i`` of the
+streams keyed by chunk index (:mod:`threatsim.engine.streams`), so draw ``i`` of the
 what-if sees the same parameter values and the same chance as draw ``i`` of
 the base wherever the two scenarios agree. The difference ``what-if - base``
 is then taken draw by draw: a paired difference, whose bands are far
@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from threatsim.analysis._common import format_value, jsonable
-from threatsim.engine import ChunkExecutor
-from threatsim.engine import run as run_scenario
-from threatsim.errors import ScenarioError
+from threatsim.analysis._common import jsonable
+from threatsim.core.errors import ScenarioError
+from threatsim.core.formatting import format_value
+from threatsim.engine.runner import ChunkExecutor
+from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.scenario import Scenario
 from threatsim.results import sample_dims
-from threatsim.scenario import Scenario
 
 __all__ = ["compare", "comparison_table", "scenario_changes"]
 

@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
-from threatsim.engine import ChunkExecutor, ChunkTask, make_executor
-from threatsim.engine import run as run_scenario
-from threatsim.errors import ScenarioError
-from threatsim.results import sample_dims
-from threatsim.scenario import Scenario
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.runner import ChunkExecutor, ChunkTask, make_executor
+from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.scenario import Scenario
+from threatsim.results import mcse_quantile, sample_dims
+from threatsim.stats.mcse import mcse_levels
 
 __all__ = [
     "PrecisionResult",
@@ -55,68 +55,6 @@ __all__ = [
     "run_to_precision",
 ]
 
-# CDF of the standard normal at -1 and +1: the +-1 standard error bracket.
-_LOW, _HIGH = float(stats.norm.cdf(-1.0)), float(stats.norm.cdf(1.0))
-
-
-def _interp_sorted(s: np.ndarray, m: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """Linear-interpolation quantile (numpy's default) of sorted columns with *m* valid rows."""
-    h = prob * np.maximum(m - 1, 0)
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(m - 1, 0))
-    vlo = np.take_along_axis(s, lo[None], axis=0)[0]
-    vhi = np.take_along_axis(s, hi[None], axis=0)[0]
-    with np.errstate(invalid="ignore"):
-        return vlo + (h - lo) * (vhi - vlo)
-
-
-def mcse_levels(m: np.ndarray | int, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """The probabilities whose sample quantiles bracket the sample *q*-quantile of *m*
-    values by one standard error each side: the CDF value of that quantile is
-    Beta(m q + 1, m (1 - q) + 1) distributed; its 15.9 % and 84.1 % points."""
-    a = stats.beta.ppf(_LOW, m * q + 1, m * (1 - q) + 1)
-    b = stats.beta.ppf(_HIGH, m * q + 1, m * (1 - q) + 1)
-    return a, b
-
-
-def _mcse_sorted(s: np.ndarray, m: np.ndarray, q: float) -> np.ndarray:
-    a, b = mcse_levels(m, q)
-    out = (_interp_sorted(s, m, b) - _interp_sorted(s, m, a)) / 2
-    return np.where(m >= 2, out, np.nan)
-
-
-def mcse_quantile(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)
-                  ) -> xr.DataArray:
-    """Monte Carlo standard error of each quantile band of *da* (same layout as ``bands``).
-
-    NaN values (a flow before the first month, "never reached") are left out,
-    as :func:`threatsim.bands` leaves them out.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> from scipy import stats
-    >>> x = stats.norm.ppf((np.arange(40_000) + 0.5) / 40_000)  # an ideal normal sample
-    >>> se = mcse_quantile(xr.DataArray(x, dims="draw"), [0.5])
-    >>> round(float(se[0] * np.sqrt(40_000)), 1)  # sqrt(pi / 2) = 1.25
-    1.3
-    """
-    qs = [float(q) for q in quantiles]
-    if not qs or any(not 0 < q < 1 for q in qs):
-        raise ScenarioError("must be quantiles in (0, 1)", key="quantiles", value=qs)
-    dims = sample_dims(da)
-    if not dims:
-        raise ScenarioError("has no draw dim to take bands over", key="variable", value=da.name)
-    rest = [d for d in da.dims if d not in dims]
-    arr = da.transpose(*dims, *rest).values.astype(np.float64)
-    arr = arr.reshape(-1, *arr.shape[len(dims):])
-    s = np.sort(arr, axis=0)  # NaN sort last
-    m = np.sum(~np.isnan(arr), axis=0)
-    out = np.stack([_mcse_sorted(s, m, q) for q in qs])
-    coords = {d: da.coords[d] for d in rest if d in da.coords}
-    return xr.DataArray(out, dims=("quantile", *rest), coords={"quantile": qs, **coords},
-                        name=da.name, attrs={"units": da.attrs.get("units", ""),
-                                             "long_name": "Monte Carlo standard error"})
 
 
 def _reported(ds: xr.Dataset, report_months: Sequence[int]) -> Iterator[tuple[str, xr.DataArray]]:
@@ -297,7 +235,7 @@ def run_to_precision(
     if executor is None or isinstance(executor, int):
         inner = make_executor(executor if isinstance(executor, int) else scenario.run.workers)
     else:  # a distributed.Client too
-        from threatsim.executors import resolve_executor
+        from threatsim.engine.executors import resolve_executor
 
         inner = resolve_executor(executor, scenario.run.workers)
     reuse = ReuseChunks(inner)

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis._common import format_value, outcome_series
-from threatsim.errors import ScenarioError
+from threatsim.analysis._common import outcome_series
+from threatsim.core.errors import ScenarioError
+from threatsim.core.formatting import format_value
 
 __all__ = ["Box", "PrimResult", "discover", "prim"]
 

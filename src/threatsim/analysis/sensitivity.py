@@ -44,16 +44,17 @@ import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
-from threatsim.analysis._common import format_value, model_dims, outcome_series, require_output
-from threatsim.distributions import RANGED_KINDS, DistSpec
-from threatsim.engine import ChunkExecutor, ChunkTask, InProcessExecutor, run_chunk
-from threatsim.engine import run as run_scenario
-from threatsim.errors import ScenarioError
-from threatsim.executors import resolve_executor
-from threatsim.models import get_model
+from threatsim.analysis._common import model_dims, outcome_series, require_output
+from threatsim.core.errors import ScenarioError
+from threatsim.core.formatting import format_value
+from threatsim.engine.executors import resolve_executor
+from threatsim.engine.runner import ChunkExecutor, ChunkTask, InProcessExecutor, run_chunk
+from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.streams import sobol_stream
+from threatsim.inputs.distributions import RANGED_KINDS, DistSpec
+from threatsim.inputs.scenario import Scenario, scenario_from_dict
+from threatsim.models.registry import get_model
 from threatsim.results import sample_dims
-from threatsim.rng import sobol_stream
-from threatsim.scenario import Scenario, scenario_from_dict
 
 __all__ = [
     "READINGS",

@@ -28,11 +28,12 @@ import numpy as np
 import xarray as xr
 
 from threatsim.analysis._common import jsonable
-from threatsim.engine import ChunkExecutor
-from threatsim.engine import run as run_scenario
-from threatsim.errors import ScenarioError
-from threatsim.models import get_model
-from threatsim.scenario import Scenario
+from threatsim.core.errors import ScenarioError
+from threatsim.core.formatting import format_value
+from threatsim.engine.runner import ChunkExecutor
+from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.scenario import Scenario
+from threatsim.models.registry import get_model
 
 __all__ = ["parse_set", "sweep", "valid_keys"]
 
@@ -214,7 +215,7 @@ def sweep(
 def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
                 quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> str:
     """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point."""
-    from threatsim.analysis._common import format_value, outcome_series
+    from threatsim.analysis._common import outcome_series
     from threatsim.results import sample_dims
 
     keys = list(json.loads(ds.attrs["swept"]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 
 __all__ = ["variance_split"]
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.errors import ScenarioError
-from threatsim.models import FloatArray, ModelInfo, ParameterDecl
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import FloatArray, ModelInfo, ParameterDecl
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
     FIGHTER_LEVERS,

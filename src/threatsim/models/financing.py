@@ -28,8 +28,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from threatsim import compiled
-from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.core import compiled
+from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
 
 __all__ = ["FinancingModel", "ReservesStock"]
 

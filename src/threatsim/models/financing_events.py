@@ -51,9 +51,9 @@ from typing import Any
 import numpy as np
 import simpy
 
-from threatsim.errors import ScenarioError
-from threatsim.models import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
-from threatsim.models.detention import DAYS_PER_MONTH
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.detention.model import DAYS_PER_MONTH
 from threatsim.models.financing import INFO as FINANCING_INFO
 
 __all__ = ["TAIL_INDEX", "FinancingEventsModel", "simulate_replication"]

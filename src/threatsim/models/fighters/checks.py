@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.errors import ScenarioError
+from threatsim.core.errors import ScenarioError
 from threatsim.models.fighters.declarations import FIGHTER_LEVERS, FIGHTER_PARAMETERS, REGIONS
 
 __all__ = ["rate_problems"]

@@ -3,8 +3,7 @@ parameters, levers and outputs (read by the loader, the engine and ``threatsim m
 
 from __future__ import annotations
 
-from threatsim.models import LeverDecl, ModelInfo, OutputDecl, ParameterDecl
-from threatsim.schema import ORIGIN_REST
+from threatsim.models.contract import ORIGIN_REST, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
 
 __all__ = [
     "AFFILIATES",

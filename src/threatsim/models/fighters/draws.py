@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.models import FloatArray
+from threatsim.models.contract import FloatArray
 
 __all__: list[str] = []
 

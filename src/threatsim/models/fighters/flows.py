@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.models import FloatArray
+from threatsim.models.contract import FloatArray
 from threatsim.models.fighters.declarations import (
     AFFILIATES,
     COMPARTMENTS,

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.errors import ScenarioError
-from threatsim.models import FloatArray
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import FloatArray
 from threatsim.models.fighters.checks import rate_problems
 from threatsim.models.fighters.declarations import INFO
 from threatsim.models.fighters.flows import FighterFlows

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.errors import ScenarioError
-from threatsim.models import FloatArray
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import FloatArray, origin_share_parameter
 from threatsim.models.fighters.declarations import ORIGINS, REGIONS
 from threatsim.models.fighters.draws import _conditional
-from threatsim.schema import origin_share_parameter
 
 __all__ = ["OriginShares", "origin_shares", "share_problems", "split_by_origin"]
 

@@ -1,0 +1,241 @@
+"""How much capacity meets a target: the smallest integer lever value that does.
+
+``solve_capacity(scenario, "courts", target=100, by="2021-01", probability=0.9)``
+answers "how many courts keep the trial backlog at or below 100 in January
+2021 in at least 90 % of draws?". Every value it tries is run with the same
+seed, so all values see the same sampled parameters and the same detainees
+with the same durations (common random numbers): the answer does not jump
+about with Monte Carlo noise from one value to the next.
+
+The search assumes that more of the lever never hurts. It brackets the answer
+by doubling from the scenario's own value (or halving below it), then bisects
+the bracket, all within the lever's declared bounds: at most about
+``2 * log2(high - low)`` runs, never a hang. A target that even the upper
+bound cannot meet raises a :class:`~threatsim.core.errors.ScenarioError` saying the
+best value found and its probability. With common random numbers a lever that
+never hurts gives probabilities that never fall as it rises; if the values
+tried show a fall, a ``RuntimeWarning`` says where and the solution records
+``monotone=False``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from threatsim.core.errors import ScenarioError
+from threatsim.inputs.scenario import Scenario, scenario_from_dict
+from threatsim.models.registry import get_model
+
+__all__ = ["CapacitySolution", "solve_capacity"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapacitySolution:
+    """The answer of :func:`solve_capacity`, with the evidence behind it.
+
+    ``tried`` holds ``(value, probability)`` for every value run, in order;
+    ``monotone`` says whether those probabilities never fell as the value rose.
+    ``probability_below`` is the probability at ``value - 1`` (``None`` when
+    ``value`` is the lever's lower bound).
+    """
+
+    lever: str
+    value: int
+    probability: float
+    probability_below: float | None
+    output: str
+    target: float
+    by: str
+    required: float
+    draws: int
+    seed: int
+    tried: tuple[tuple[int, float], ...]
+    monotone: bool = True
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __str__(self) -> str:
+        text = (f"{self.lever} = {self.value}: P({self.output} <= {self.target:g} in "
+                f"{self.by}) = {self.probability:.3f} >= {self.required:g}")
+        if self.probability_below is not None:
+            text += f"; {self.lever} = {self.value - 1} gives {self.probability_below:.3f}"
+        return text + f" ({self.draws:,} draws, seed {self.seed})"
+
+
+def _with_lever(scenario: Scenario, lever: str, value: int, output: str) -> Scenario:
+    """The scenario with *lever* fixed at *value* for the whole run, keeping only *output*."""
+    data = copy.deepcopy(scenario.resolved)
+    data.setdefault("levers", {})[lever] = value
+    timeline = []
+    for entry in data.get("timeline", []):
+        entry = dict(entry)
+        changes = {k: v for k, v in entry.get("levers", {}).items() if k != lever}
+        if changes:
+            entry["levers"] = changes
+            timeline.append(entry)
+    if "timeline" in data:
+        data["timeline"] = timeline
+    data.setdefault("outputs", {})["variables"] = [output]
+    return scenario_from_dict(data, path=scenario.path, sources=scenario.sources)
+
+
+def _probability(scenario: Scenario, lever: str, value: int, *, output: str, month: int,
+                 target: float, draws: int, seed: int, executor: Any) -> float:
+    """Share of draws (and replicates) with *output* at *month* at or below *target*."""
+    from threatsim.engine.runner import run
+
+    ds = run(_with_lever(scenario, lever, value, output), draws=draws, seed=seed,
+             executor=executor, progress=False)
+    at = ds[output].isel(time=month).values
+    return float(np.mean(at <= target))
+
+
+def solve_capacity(
+    scenario: Scenario,
+    lever: str = "courts",
+    *,
+    target: float,
+    by: str = "2021-01",
+    probability: float = 0.9,
+    output: str = "backlog_trial",
+    draws: int | None = None,
+    seed: int | None = None,
+    executor: Any = None,
+) -> CapacitySolution:
+    """The smallest whole value of *lever* with P(*output* at *by* <= *target*) >= *probability*.
+
+    Parameters
+    ----------
+    scenario
+        A loaded scenario whose model declares *lever* as a whole-number lever.
+    lever
+        The capacity to size (``courts``, ``screening_teams``). It is held at
+        each tried value for the whole run; the scenario's timeline changes to
+        this lever are dropped.
+    target, by, output
+        The goal: *output* (a monthly series of the model) at month *by*
+        (``"YYYY-MM"``) at or below *target*.
+    probability
+        The share of draws (and replicates) that must meet the goal, in (0, 1].
+    draws, seed
+        Override the scenario's run settings; one seed serves every tried value.
+    executor
+        Passed to :func:`threatsim.run` (e.g. a number of worker processes).
+
+    Raises
+    ------
+    ScenarioError
+        Bad arguments, or a target the lever's upper bound cannot meet (the
+        message gives the best value found and its probability).
+
+    Warns
+    -----
+    RuntimeWarning
+        The probability fell somewhere as the lever rose (not monotone).
+
+    Examples
+    --------
+    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")  # doctest: +SKIP
+    >>> threatsim.solve_capacity(sc, "courts", target=100, by="2021-01")    # doctest: +SKIP
+    """
+    model = get_model(scenario.model)
+    decls = {d.name: d for d in model.info.levers}
+    integer = [name for name, d in decls.items() if d.integer]
+    if lever not in decls or not decls[lever].integer:
+        allowed = ", ".join(integer) or "none"
+        raise ScenarioError(f"must be a whole-number lever of model {scenario.model!r} "
+                            f"(allowed: {allowed})", key="lever", value=lever)
+    series = [o.name for o in model.info.outputs if "time" in o.dims]
+    if output not in series:
+        raise ScenarioError(f"must be a monthly output of model {scenario.model!r} "
+                            f"(allowed: {', '.join(series)})", key="output", value=output)
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(
+            target):
+        raise ScenarioError("must be a finite number", key="target", value=target)
+    if (isinstance(probability, bool) or not isinstance(probability, (int, float))
+            or not 0.0 < probability <= 1.0):
+        raise ScenarioError("must be a number in (0, 1]", key="probability", value=probability)
+    month = scenario.month_of(by, key="by")
+    draws = scenario.run.draws if draws is None else draws
+    seed = scenario.run.seed if seed is None else seed
+    decl = decls[lever]
+    low, high = math.ceil(decl.low), math.floor(decl.high)
+
+    tried: dict[int, float] = {}
+
+    def prob(value: int) -> float:
+        if value not in tried:
+            tried[value] = _probability(scenario, lever, value, output=output, month=month,
+                                        target=target, draws=draws, seed=seed,
+                                        executor=executor)
+        return tried[value]
+
+    def meets(value: int) -> bool:
+        return prob(value) >= probability
+
+    # Bracket [bad, good]: bad misses (or is below the lower bound), good meets.
+    # int(): round() of a numpy scalar gave a numpy float before numpy 2
+    start = min(max(int(round(scenario.levers.get(lever, decl.default))), low), high)  # noqa: RUF046
+    if meets(start):
+        good, bad = start, low - 1
+        step = 1
+        while good > low:
+            candidate = max(low, good - step)
+            if meets(candidate):
+                good = candidate
+                step *= 2
+            else:
+                bad = candidate
+                break
+    else:
+        bad, good = start, None
+        step = max(1, start)
+        while good is None:
+            candidate = min(high, bad + step)
+            if meets(candidate):
+                good = candidate
+            elif candidate == high:
+                best = max(tried, key=lambda v: (tried[v], v))
+                raise ScenarioError(
+                    f"cannot be reached within the bounds of {lever} [{low}, {high}]: the best "
+                    f"value found, {lever}={best}, gives P({output} <= {target:g} in {by}) = "
+                    f"{tried[best]:.3f} < {probability:g} ({draws:,} draws, seed {seed}); "
+                    f"raise the target, move the date, or lower the probability",
+                    key="target", value=target)
+            else:
+                bad = candidate
+                step *= 2
+    while good - bad > 1:
+        mid = (good + bad) // 2
+        if meets(mid):
+            good = mid
+        else:
+            bad = mid
+
+    # Monotone check: with common random numbers a lever that never hurts gives
+    # probabilities that never fall as it rises. A fall means the lever is not
+    # monotone here (e.g. chance that depends on the state, such as who is
+    # repatriated), so the answer is only the smallest value meeting the target
+    # among those the bisection could tell apart.
+    ordered = sorted(tried.items())
+    falls = [(v, pv, w, pw) for i, (v, pv) in enumerate(ordered)
+             for w, pw in ordered[i + 1:] if pw < pv]
+    if falls:
+        v, pv, w, pw = max(falls, key=lambda f: f[1] - f[3])
+        warnings.warn(
+            f"{output} is not monotone in {lever}: P={pv:.3f} at {lever}={v} but "
+            f"P={pw:.3f} at {lever}={w}; the answer {lever}={good} may not be the smallest "
+            f"sufficient value (try more draws)", RuntimeWarning, stacklevel=2)
+    return CapacitySolution(
+        lever=lever, value=good, probability=tried[good],
+        probability_below=tried.get(good - 1) if good > low else None,
+        output=output, target=float(target), by=scenario.month_label(month),
+        required=float(probability), draws=draws, seed=seed,
+        tried=tuple(tried.items()), monotone=not falls)

@@ -1,0 +1,258 @@
+"""The analysis subcommands of ``threatsim``: compare, sweep, sensitivity, discover.
+
+Kept beside the analysis code so that :mod:`threatsim.cli.main` only registers
+them (:func:`add_commands`). Every bad input is checked before anything runs
+and raises a ScenarioError (exit status 2, one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from threatsim.analysis._common import check_output_at
+from threatsim.analysis.compare import check_comparable, compare, comparison_table
+from threatsim.analysis.discovery import discover, result_json
+from threatsim.analysis.sensitivity import sensitivity, sensitivity_table
+from threatsim.analysis.sweep import parse_set, sweep, sweep_table
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.scenario import load_scenario
+from threatsim.models.registry import get_model
+from threatsim.outputs.plotting import (
+    comparison_chart,
+    exceedance_chart,
+    prim_chart,
+    save_figures,
+    sweep_heatmap,
+    tornado_chart,
+)
+from threatsim.results import write_netcdf
+
+__all__ = ["add_commands", "parse_key_values"]
+
+
+def parse_key_values(items: list[str] | None, *, option: str, numbers: bool) -> dict[str, Any]:
+    """``["a=1", "b=2"]`` -> ``{"a": 1.0, "b": 2.0}`` (or strings), with a clear error."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ScenarioError("must be NAME=VALUE", key=option, value=item)
+        value = value.strip()
+        if numbers:
+            try:
+                out[key.strip()] = float(value.replace("_", ""))
+            except ValueError:
+                raise ScenarioError("must be NAME=NUMBER (e.g. reserves=50e6)", key=option,
+                                    value=item) from None
+        else:
+            out[key.strip()] = value
+    return out
+
+
+def _better(items: list[str] | None) -> str | dict[str, str]:
+    if not items:
+        return "lower"
+    plain = [i for i in items if "=" not in i]
+    named = parse_key_values([i for i in items if "=" in i], option="--better", numbers=False)
+    if len(plain) > 1:
+        raise ScenarioError("give one default (lower or higher) and NAME=lower|higher pairs",
+                            key="--better", value=items)
+    if plain and plain[0] not in ("lower", "higher"):
+        raise ScenarioError("must be 'lower', 'higher' or NAME=lower|higher", key="--better",
+                            value=plain[0])
+    if not named:
+        return plain[0]
+    if plain:
+        return {"*": plain[0], **named}
+    return named
+
+
+def _write_plots(folder: str, figures: list[tuple[str, Any]]) -> list[Path]:
+    written: list[Path] = []
+    for stem, make in figures:
+        written += save_figures(make(), Path(folder) / stem)
+    return written
+
+
+def _finish(written: list[Path]) -> None:
+    if written:
+        print("\nwrote " + ", ".join(str(p) for p in written))
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    base = load_scenario(args.base)
+    whatif = load_scenario(args.whatif)
+    check_comparable(base, whatif)
+    levels = parse_key_values(args.level, option="--level", numbers=True)
+    better = _better(args.better)
+    if isinstance(better, dict) and "*" in better:
+        default = better.pop("*")
+        names = [v for v in base.variables if v in whatif.variables]
+        better = {**dict.fromkeys(names, default), **better}
+    cds = compare(base, whatif, draws=args.draws, seed=args.seed, sampler=args.sampler,
+                  better=better, levels=levels, progress=None if not args.quiet else False)
+    print(comparison_table(cds, report_months=base.report_months))
+    written: list[Path] = []
+    if args.out:
+        written.append(write_netcdf(cds, args.out))
+    if args.plot:
+        compared = json.loads(cds.attrs["compared"])
+        series = [n for n in compared if "time" in cds[n].dims]
+        marks = [(base.month_label(i), "report") for i in base.report_months
+                 if 0 < i < base.horizon]
+        stem = f"compare_{base.name}_{whatif.name}"
+        figures: list[tuple[str, Any]] = [
+            (stem, lambda: comparison_chart(cds, series, marks=marks))]
+        if series:
+            first = series[0]
+            lv = [levels[first]] if first in levels else []
+            figures.append((f"{stem}_exceedance_{first}",
+                            lambda: exceedance_chart(cds, first, levels=lv)))
+        written += _write_plots(args.plot, figures)
+    _finish(written)
+    return 0
+
+
+def _default_output(sc: Any) -> str:
+    decls = {o.name: o for o in get_model(sc.model).info.outputs}
+    monthly = [v for v in sc.variables if "time" in decls[v].dims]
+    return monthly[0] if monthly else sc.variables[0]
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    sc = load_scenario(args.scenario)
+    grid: dict[str, list[Any]] = {}
+    for text in args.set:
+        key, values = parse_set(text)
+        if key in grid:
+            raise ScenarioError("is set twice; give each key once", key=key, value=text)
+        grid[key] = values
+    output = args.output or _default_output(sc)
+    sc = check_output_at(sc, output, args.at)
+    ds = sweep(sc, grid, draws=args.draws, seed=args.seed, sampler=args.sampler,
+               progress=None if not args.quiet else False)
+    print(sweep_table(ds, output, args.at))
+    written: list[Path] = []
+    if args.out:
+        written.append(write_netcdf(ds, args.out))
+    if args.plot:
+        if len(grid) > 3:
+            raise ScenarioError("can draw at most three swept keys; leave out --plot",
+                                key="--plot", value=list(grid))
+        written += _write_plots(args.plot, [(f"sweep_{sc.name}_{output}",
+                                             lambda: sweep_heatmap(ds, output, at=args.at))])
+    _finish(written)
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    sc = load_scenario(args.scenario)
+    sc = check_output_at(sc, args.output, args.at)
+    sds = sensitivity(sc, args.output, at=args.at, n=args.n, draws=args.draws, seed=args.seed,
+                      readings=not args.no_readings)
+    print(sensitivity_table(sds))
+    written: list[Path] = []
+    if args.out:
+        written.append(write_netcdf(sds, args.out))
+    if args.plot:
+        written += _write_plots(args.plot, [(f"tornado_{sc.name}_{args.output}",
+                                             lambda: tornado_chart(sds))])
+    _finish(written)
+    return 0
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    if (args.below is None) == (args.above is None):
+        raise ScenarioError("give exactly one of --below LEVEL or --above LEVEL",
+                            key="condition", value={"below": args.below, "above": args.above})
+    sc = load_scenario(args.scenario)
+    sc = check_output_at(sc, args.output, args.at)
+    ds = run_scenario(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
+                       progress=None if not args.quiet else False)
+    res = discover(ds, args.output, below=args.below, above=args.above, at=args.at,
+                   threshold=args.threshold, peel_alpha=args.peel_alpha)
+    print(f"scenario {sc.name!r}: {ds.sizes['draw']:,} draws, seed {ds.attrs['seed']}")
+    print(res.summary())
+    written: list[Path] = []
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result_json(res) + "\n")
+        written.append(path)
+    if args.plot:
+        written += _write_plots(args.plot, [(f"discover_{sc.name}_{args.output}",
+                                             lambda: prim_chart(res))])
+    _finish(written)
+    return 0
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--draws", type=int, help="draws (default: the scenario's run.draws)")
+    p.add_argument("--seed", type=int, help="seed (default: the scenario's run.seed)")
+    p.add_argument("--sampler", choices=["mc", "lhs", "sobol"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_commands(sub: Any) -> None:
+    """Register compare, sweep, sensitivity and discover on the ``threatsim`` subparsers."""
+    p = sub.add_parser("compare", help="paired comparison of a what-if against a base, with "
+                                       "common random numbers")
+    p.add_argument("base", help="base scenario file")
+    p.add_argument("whatif", help="what-if scenario file (same model, start and horizon)")
+    _run_options(p)
+    p.add_argument("--better", action="append", metavar="lower|higher|NAME=lower|higher",
+                   help="which way is better (default lower for every output); repeatable")
+    p.add_argument("--level", action="append", metavar="NAME=VALUE",
+                   help="level for the exceedance probabilities of output NAME (default: "
+                        "the base run's median each month); repeatable")
+    p.add_argument("--out", help="write the comparison Dataset to this NetCDF file")
+    p.add_argument("--plot", metavar="DIR", help="write comparison and exceedance charts "
+                                                 "(PNG and SVG) here")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("sweep", help="run a scenario over a grid of lever or parameter values")
+    p.add_argument("scenario")
+    p.add_argument("--set", action="append", required=True, metavar="KEY=SPEC",
+                   help="KEY=start:stop:step, KEY=a,b,c or KEY=value; repeat for a grid")
+    p.add_argument("--output", help="output to report (default: the first monthly output)")
+    p.add_argument("--at", metavar="YYYY-MM", help="month to report (default: the last)")
+    _run_options(p)
+    p.add_argument("--out", help="write the sweep Dataset to this NetCDF file")
+    p.add_argument("--plot", metavar="DIR", help="write the sweep chart (PNG and SVG) here")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("sensitivity", help="Sobol indices, rank correlations and the reading "
+                                           "of the report's ranges for one output")
+    p.add_argument("scenario")
+    p.add_argument("--output", required=True)
+    p.add_argument("--at", metavar="YYYY-MM", help="month (default: the last)")
+    p.add_argument("--n", type=int, default=1024,
+                   help="Sobol base sample, a power of 2: (parameters + 2) x n model runs "
+                        "(default 1024)")
+    p.add_argument("--draws", type=int, help="draws of the rank-correlation and reading runs")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-readings", action="store_true",
+                   help="skip the reruns under other readings of the reported ranges")
+    p.add_argument("--out", help="write the indices to this NetCDF file")
+    p.add_argument("--plot", metavar="DIR", help="write the tornado chart (PNG and SVG) here")
+    p.set_defaults(func=_cmd_sensitivity)
+
+    p = sub.add_parser("discover", help="scenario discovery (PRIM): where in parameter space "
+                                        "an outcome happens")
+    p.add_argument("scenario")
+    p.add_argument("--output", required=True)
+    p.add_argument("--below", type=float, metavar="LEVEL")
+    p.add_argument("--above", type=float, metavar="LEVEL")
+    p.add_argument("--at", metavar="YYYY-MM", help="month (default: the last)")
+    _run_options(p)
+    p.add_argument("--threshold", type=float, default=0.8,
+                   help="density the reported box must reach (default 0.8)")
+    p.add_argument("--peel-alpha", type=float, default=0.05,
+                   help="share of the box peeled at each step (default 0.05)")
+    p.add_argument("--json", metavar="FILE", help="write the box and the trajectory as JSON")
+    p.add_argument("--plot", metavar="DIR", help="write the trade-off chart (PNG and SVG) here")
+    p.set_defaults(func=_cmd_discover)

@@ -1,0 +1,475 @@
+"""The ``threatsim`` command.
+
+Every subcommand prints one line and exits with status 2 on bad input
+(a :class:`~threatsim.core.errors.ScenarioError`), and writes nothing then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from threatsim.analysis.capacity import solve_capacity
+from threatsim.analysis.convergence import run_to_precision
+from threatsim.cli.analysis import add_commands
+from threatsim.cli.table import split_compartments, summary_series, summary_table
+from threatsim.core.atomic import atomic_path
+from threatsim.core.errors import ScenarioError, ThreatsimError
+from threatsim.core.interrupts import InterruptGuard, is_interrupt
+from threatsim.engine import executors
+from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.scenario import load_scenario
+from threatsim.inputs.sources import load_sources
+from threatsim.models.registry import get_model, model_names
+from threatsim.outputs.observations import load_observations
+from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
+from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
+from threatsim.outputs.scoring import (
+    leaderboard,
+    leaderboard_table,
+    leaderboard_to_csv,
+    rank_scenarios,
+    ranking_table,
+)
+from threatsim.results import open_results, write_netcdf
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+#: The shell's status for a command stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
+
+def _atomic_figure(fig: object, path: Path) -> None:
+    with atomic_path(path, path.suffix) as tmp:
+        save_figure(fig, tmp)  # type: ignore[arg-type]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+
+    _check_run_options(args)
+    if args.scheduler or args.cluster:
+        _quiet_client_logs()
+    written: list[Path] = []
+    code: int | None = None  # set once the run has written its files and said so
+    try:
+        # the guard keeps Ctrl-C from being lost in a finaliser or deadlocking a NetCDF
+        # write
+        with _notes_on_stderr(not args.quiet), InterruptGuard(), executors.executor_from_options(
+                workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
+                timeout=args.scheduler_timeout) as executor:
+            code = _run_with(args, executor, written)
+        return code
+    except KeyboardInterrupt:
+        if code is not None:  # while the executor closed: the files are complete
+            if code == 0:
+                print(f"threatsim: interrupted after the run had finished; "
+                      f"its files are complete ({', '.join(map(str, written))})",
+                      file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if not args.checkpoint:
+            raise
+        print(f"threatsim: interrupted; no output was written; the finished chunks are "
+              f"kept in {args.checkpoint} (run again with --resume to go on)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _quiet_client_logs() -> None:
+    """A scheduler that goes away mid-run makes dask's client (and tornado under it) log
+    each failed gather and reconnection with its traceback, and a Ctrl-C while results
+    are being gathered leaves asyncio a task whose exception nobody retrieved; the run
+    then stops with one line of its own (ExecutorError, or "interrupted"). Those logs
+    are left out."""
+
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers on import: first)
+    except ImportError:
+        return  # connect() says what to install
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines too
+    for name in ("distributed.client", "distributed.batched", "tornado.application",
+                 "asyncio"):  # "Task exception was never retrieved" after a Ctrl-C
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """Options that cannot go together, refused before anything starts."""
+    if args.precision is None:
+        if args.max_draws is not None:
+            raise ScenarioError("goes with --precision (e.g. --precision 0.01)",
+                                key="--max-draws", value=args.max_draws)
+        return
+    # A run to a precision doubles its draws in memory until the bands are precise
+    # enough: it has no single run to stream, reduce, checkpoint or resume.
+    for flag, value in (("--keep", args.keep), ("--checkpoint", args.checkpoint),
+                        ("--resume", args.resume or None)):
+        if value is not None:
+            raise ScenarioError("does not go with --precision (a run to a precision keeps "
+                                "every draw in memory and is not checkpointed)",
+                                key=flag, value=value)
+
+
+@contextlib.contextmanager
+def _notes_on_stderr(enabled: bool) -> Iterator[None]:
+    """Show the library's notes on a run (logger ``threatsim``, INFO: what a ``--resume``
+    found, checked against this run) on stderr as ``threatsim: ...`` lines."""
+
+
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("threatsim")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("threatsim: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # once, whatever the caller's own logging does
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _run_with(args: argparse.Namespace, executor: object, written: list[Path]) -> int:
+    """Run, print the tables, write the files (each added to *written* once complete)."""
+    sc = load_scenario(args.scenario)
+    precision = None
+    if args.precision is not None:
+        precision = run_to_precision(sc, args.precision, draws=args.draws,
+                                     max_draws=args.max_draws, seed=args.seed,
+                                     sampler=args.sampler, chunk_size=args.chunk_size,
+                                     executor=executor,
+                                     progress=None if not args.quiet else False)
+        ds = precision.dataset
+    else:
+        ds = run_scenario(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
+                           chunk_size=args.chunk_size, executor=executor,
+                           progress=None if not args.quiet else False,
+                           keep=args.keep or sc.keep, checkpoint=args.checkpoint,
+                           resume=args.resume,
+                           out=(args.out or Path("results") / f"{sc.name}.nc")
+                           if args.keep == "draws" else None)
+    out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
+    if "draws_file" in ds.attrs:
+        written.append(out)  # streamed there
+    try:
+        print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
+        if precision is not None:
+            print("\n" + precision.summary())
+        _write_outputs(args, sc, ds, out, written)
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not (written and is_interrupt(exc)):
+            raise
+        print(f"threatsim: interrupted; wrote {', '.join(map(str, written))} only",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, sc: Any, ds: xr.Dataset, out: Path,
+                   written: list[Path]) -> None:
+    """The run's files: NetCDF, fan chart, --plot charts; each added to *written* once
+    it is complete (Ctrl-C in between leaves the ones before it)."""
+    if "draws_file" not in ds.attrs:
+        written.append(write_netcdf(ds, out))
+    if not args.no_plot:
+        series = [n for n, v in ds.data_vars.items()
+                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        if ds.attrs.get("keep") == "summary":
+            series = summary_series(ds)
+        plot_ds, series = split_compartments(ds, series)
+        png = out.with_suffix(".png")
+        _atomic_figure(fan_chart(plot_ds, series, quantiles=sc.quantiles), png)
+        written.append(png)
+    if args.plot:
+        series = [n for n, v in ds.data_vars.items()
+                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
+        summary_only = ds.attrs.get("keep") == "summary"
+        if summary_only:
+            series = summary_series(ds)
+        marks = [(sc.month_label(i), "report") for i in sc.report_months if 0 < i < sc.horizon]
+        written += save_figures(fan_chart(ds, series, quantiles=sc.quantiles, marks=marks),
+                                Path(args.plot) / f"fan_{sc.name}")
+        if series and not summary_only:  # exceedance curves need every draw
+            months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
+            written += save_figures(exceedance_chart(ds, series[0], at=months or None),
+                                    Path(args.plot) / f"exceedance_{sc.name}_{series[0]}")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    for path in args.scenarios:
+        sc = load_scenario(path)
+        print(f"{path}: ok (model {sc.model}, {len(sc.parameters)} parameters, "
+              f"{sc.horizon} months from {sc.month_label(0)}, run id {sc.run_id})")
+    return 0
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    if not folder.exists():
+        raise ScenarioError("no source registry here; pass --dir DIR", path=str(folder))
+    registry = load_sources(folder)
+    if args.json:
+        keys = ("id", "low", "high", "point", "unit", "document", "paragraph", "quote")
+        rows = [{**{k: s.to_dict()[k] for k in keys}, "wording": s.wording, "as_of": s.as_of}
+                for s in registry]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for s in registry:
+        if s.point is not None:
+            value = f"{s.wording} {s.point:,.0f}"
+        elif s.low is not None and s.high is not None:
+            value = f"{s.low:,.0f} - {s.high:,.0f}"
+        else:
+            bound = s.low if s.low is not None else s.high
+            value = f"{s.wording.replace('_', ' ')} {bound:,.0f}"
+        print(f"{s.id:<42} {value:>26} {s.unit:<8} {s.citation():<20} as of {s.as_of}")
+    return 0
+
+
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    sc = load_scenario(args.scenario)
+    sol = solve_capacity(sc, args.lever, target=args.target, by=args.by,
+                                   probability=args.probability, output=args.output,
+                                   draws=args.draws, seed=args.seed, executor=args.workers)
+    print(sol)
+    tried = ", ".join(f"{v}: {p:.3f}" for v, p in sorted(sol.tried))
+    print(f"tried {sol.lever} (P): {tried}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    for name in model_names():
+        info = get_model(name).info
+        if args.name and name != args.name:
+            continue
+        print(f"{name}: {info.doc}")
+        print("  parameters:")
+        for p in info.parameters:
+            print(f"    {p.name:<32} {p.unit:<26} {p.doc}")
+        print("  levers:")
+        for lv in info.levers:
+            print(f"    {lv.name:<32} default {lv.default:g} in [{lv.low:g}, {lv.high:g}] "
+                  f"{lv.unit}: {lv.doc}")
+        print("  outputs:")
+        for o in info.outputs:
+            dims = ", ".join(("draw", *o.dims))
+            print(f"    {o.name:<32} ({dims}) {o.unit}: {o.doc}")
+        if info.coords:
+            print("  coords:")
+            for dim, values in info.coords.items():
+                print(f"    {dim:<32} {', '.join(values)}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    inputs = list(args.inputs)
+    obs_path = args.obs
+    if args.scenarios:
+        if inputs or not obs_path:
+            raise ScenarioError("use: threatsim score --scenarios A.toml B.toml --obs OBS.toml",
+                                key="arguments", value=inputs or None)
+    else:
+        if obs_path is None and len(inputs) == 2:
+            inputs, obs_path = inputs[:1], inputs[1]
+        if len(inputs) != 1 or obs_path is None:
+            raise ScenarioError("use: threatsim score RUN.nc OBS.toml (or --scenarios ... "
+                                "--obs OBS.toml)", key="arguments", value=inputs)
+    runs: dict[str, xr.Dataset] = {}
+    if args.scenarios:
+        for path in args.scenarios:
+            sc = load_scenario(path)
+            if sc.name in runs:
+                raise ScenarioError("is used by two scenarios; names must differ",
+                                    path=path, key="name", value=sc.name)
+            runs[sc.name] = run_scenario(sc, draws=args.draws, seed=args.seed,
+                                          progress=False)
+    else:
+        ds = open_results(inputs[0])
+        runs[str(ds.attrs.get("scenario_name", Path(inputs[0]).stem))] = ds
+    boards = {}
+    for name, ds in runs.items():
+        obs = load_observations(obs_path, against=ds, only=args.only)
+        boards[name] = leaderboard(ds, obs)
+    for board in boards.values():
+        print(leaderboard_table(board) + "\n")
+    if len(boards) > 1:
+        print(ranking_table(rank_scenarios(boards)))
+    written: list[Path] = []
+    if args.csv:
+        combined = (xr.concat(list(boards.values()), dim="scenario", combine_attrs="drop")
+                    .assign_coords(scenario=list(boards)) if len(boards) > 1
+                    else next(iter(boards.values())))
+        written.append(leaderboard_to_csv(combined, args.csv))
+    if args.plot:
+        folder = Path(args.plot)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, board in boards.items():
+            prefix = f"{name}_" if len(boards) > 1 else ""
+            for stem, figure in (("pit_histogram", pit_histogram), ("coverage", coverage_plot)):
+                png = folder / f"{prefix}{stem}.png"
+                _atomic_figure(figure(board), png)
+                written.append(png)
+    if written:
+        print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="threatsim", description="Scenario modelling of threat estimates.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a scenario, print bands, write NetCDF and a fan chart")
+    p.add_argument("scenario")
+    p.add_argument("--draws", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--sampler", choices=["mc", "lhs", "sobol"])
+    p.add_argument("--chunk-size", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the fan chart PNG")
+    p.add_argument("--plot", metavar="DIR",
+                   help="also write fan and exceedance charts (PNG and SVG) here")
+    p.add_argument("--precision", type=float, metavar="REL",
+                   help="double the draws (from --draws, default 1000) until every printed "
+                        "band's relative Monte Carlo standard error is below REL, e.g. 0.01")
+    p.add_argument("--max-draws", type=int, metavar="N",
+                   help="cap for --precision (default 256 x the first draws)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", choices=["local"],
+                   help="run the chunks on a new dask LocalCluster of --workers processes")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the chunks on the dask scheduler at ADDR (tcp://host:8786)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler before giving up (default 10)")
+    p.add_argument("--keep", choices=["draws", "summary"],
+                   help="draws: stream every trajectory to --out as chunks finish; summary: "
+                        "keep only bands, P(=0), per-draw outputs (bounded memory); "
+                        "default: outputs.keep, else all draws in memory")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="store finished chunks in DIR (see --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the chunks already in --checkpoint DIR (same run only)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("validate", help="check scenario files without running them")
+    p.add_argument("scenarios", nargs="+")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("models", help="list the models with their parameters, levers, outputs")
+    p.add_argument("name", nargs="?", help="only this model")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("capacity", help="smallest capacity (e.g. courts) that meets a target "
+                                        "by a date with a given probability")
+    p.add_argument("scenario")
+    p.add_argument("--lever", default="courts", help="whole-number lever to size (default courts)")
+    p.add_argument("--target", type=float, required=True,
+                   help="the output must be at or below this (e.g. 100 cases)")
+    p.add_argument("--by", default="2021-01", help="month YYYY-MM of the target (default 2021-01)")
+    p.add_argument("--probability", type=float, default=0.9,
+                   help="share of draws that must meet it (default 0.9)")
+    p.add_argument("--output", default="backlog_trial",
+                   help="monthly output the target is on (default backlog_trial)")
+    p.add_argument("--draws", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.set_defaults(func=_cmd_capacity)
+
+    p = sub.add_parser("sources", help="list the registry of reported figures")
+    p.add_argument("--dir", default="scenarios/sources", help="folder of source files")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=_cmd_sources)
+
+    p = sub.add_parser("score", help="score runs against observations: leaderboard, "
+                                     "skill, calibration pictures")
+    p.add_argument("inputs", nargs="*", metavar="RUN.nc OBS.toml",
+                   help="a run written by `threatsim run` and an observation file")
+    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO",
+                   help="run each scenario file and rank them")
+    p.add_argument("--obs", metavar="OBS.toml", help="observation file (with --scenarios)")
+    p.add_argument("--draws", type=int, help="draws per scenario (with --scenarios)")
+    p.add_argument("--seed", type=int, help="seed for every scenario (with --scenarios)")
+    p.add_argument("--only", nargs="+", metavar="PATTERN",
+                   help="score only observations whose id matches (shell patterns)")
+    p.add_argument("--csv", help="write the leaderboard (and total rows) to this CSV")
+    p.add_argument("--plot", metavar="DIR", help="write PIT histogram and coverage PNGs here")
+    p.set_defaults(func=_cmd_score)
+
+    add_commands(sub)  # compare, sweep, sensitivity, discover
+    return parser
+
+
+class _PipeSafeStdout:
+    """stdout that, once its reader has gone (``threatsim run ... | head``), discards
+    what is printed instead of stopping the command before it writes its files."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return int(self._stream.write(text))  # type: ignore[attr-defined]
+            except BrokenPipeError:
+                self._went()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()  # type: ignore[attr-defined]
+            except BrokenPipeError:
+                self._went()
+
+    def _went(self) -> None:
+        self._gone = True
+        # and nothing left for the interpreter to flush into the closed pipe at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``threatsim`` console script."""
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:
+        sys.stdout = _PipeSafeStdout(stdout)  # type: ignore[assignment]
+    try:
+        args = build_parser().parse_args(argv)  # (its subcommands import modules too)
+        return int(args.func(args))
+    except ThreatsimError as exc:
+        print(f"threatsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not is_interrupt(exc):
+            raise
+        print("threatsim: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if sys.stdout is not stdout:
+            sys.stdout.flush()
+            sys.stdout = stdout
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Files written whole or not at all: a temporary name beside the target, then a rename.
+
+Every file threatsim writes (results, pictures, tables, checkpoint chunks) goes
+through here, so that each one
+
+* appears only complete (a reader, or a crash, never sees half a file);
+* gets the permissions an ordinary new file gets (``tempfile.mkstemp`` makes
+  its files readable by their owner only);
+* is not given its final name after a Ctrl-C held back while it was written
+  (see :class:`threatsim.core.interrupts.InterruptGuard`);
+* fails with one clear line naming it when its folder cannot be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from threatsim.core.errors import ScenarioError
+
+__all__ = ["atomic_path", "publish", "temp_beside"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _cannot_write(path: Path, exc: OSError) -> ScenarioError:
+    return ScenarioError(f"cannot be written ({exc.strerror or exc})", key="output",
+                         value=str(path))
+
+
+def temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+    """A new empty file in *path*'s folder (created if need be), named to be hidden and
+    later renamed to *path* by :func:`publish`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
+    return Path(tmp)
+
+
+def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Give the finished temporary file *tmp* its final name *path*, unless Ctrl-C was
+    pressed while it was written (then ``KeyboardInterrupt``; the caller deletes it)."""
+    from threatsim.core.interrupts import check_interrupt
+
+    check_interrupt()
+    os.replace(tmp, path)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """Write to the path this yields; on leaving the block it becomes *path*, or, on any
+    exception (Ctrl-C included), is deleted. An ``OSError`` while writing (a full disk)
+    becomes a :class:`ScenarioError` naming *path*."""
+    path = Path(path)
+    tmp = temp_beside(path, suffix)
+    try:
+        try:
+            yield tmp
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+        publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""The detention model (SimPy) and its fast paths."""

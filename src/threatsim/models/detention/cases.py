@@ -1,0 +1,330 @@
+"""The detention model's data: random inputs (cases), lever plan and what happened (trace).
+
+Every random number of a replication is drawn before it runs, from streams
+spawned per draw and per purpose (arrivals, screening times, trial times,
+sentences, outcomes, dependants), so two runs that differ only in levers see
+the same detainees with the same durations and outcomes (common random
+numbers), and the SimPy model and the fast path can be fed the very same
+numbers. :func:`draw_batch` draws a whole chunk straight into the rows of
+``(replications, cases)`` arrays (:class:`CaseBatch`); :func:`draw_cases`
+draws one replication with the same code, so both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from threatsim.models.contract import FloatArray
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "CaseBatch",
+    "Cases",
+    "Plan",
+    "Trace",
+    "censor",
+    "draw_batch",
+    "draw_cases",
+]
+
+#: The time unit of the model is the day; a month is a twelfth of a Julian year.
+DAYS_PER_MONTH = 365.25 / 12
+
+_INF = math.inf
+_PURPOSES = 6  # arrivals, screening, trial, sentence, outcomes, dependants
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Cases:
+    """One replication's random inputs, detainees in arrival order (days).
+
+    The first ``n_initial`` detainees are the initial stock, held at time 0.
+    Dependants are not prosecuted; they are held until repatriated.
+    ``u_exempt`` are the uniforms that decide exemption; where the model was
+    run with a plan that exempts no one they are not drawn (all 1: their
+    stream is skipped ahead instead, so ``convicted`` is unchanged).
+    """
+
+    arrive: FloatArray
+    foreign: np.ndarray
+    screen_days: FloatArray
+    trial_days: FloatArray
+    sentence_days: FloatArray
+    u_exempt: FloatArray
+    convicted: np.ndarray
+    child: np.ndarray
+    n_initial: int
+    horizon_days: float
+
+    @property
+    def n(self) -> int:
+        """Number of detainees (dependants not counted)."""
+        return int(self.arrive.shape[0])
+
+    @property
+    def skip_screening(self) -> bool:
+        """No screening station in this replication (all screening times are 0)."""
+        return not bool(np.any(self.screen_days))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CaseBatch:
+    """Several replications' random inputs as rows of ``(replications, width)`` arrays.
+
+    Row ``k`` holds replication ``k``'s ``n[k]`` detainees in arrival order;
+    the rest of the row is padding: ``inf`` arrivals, zero durations, ``False``
+    flags and ``u_exempt`` 1 (never exempted).
+    """
+
+    arrive: FloatArray
+    foreign: np.ndarray
+    screen_days: FloatArray
+    trial_days: FloatArray
+    sentence_days: FloatArray
+    u_exempt: FloatArray
+    convicted: np.ndarray
+    child: tuple[np.ndarray, ...]
+    n: np.ndarray
+    n_initial: np.ndarray
+    screens: np.ndarray  # per row: some screening time is above 0
+    horizon_days: float
+
+    @property
+    def size(self) -> int:
+        """Number of replications."""
+        return int(self.n.shape[0])
+
+    @property
+    def n_dependants(self) -> np.ndarray:
+        """Dependants held at the start, per replication."""
+        return np.array([c.shape[0] for c in self.child], dtype=np.int64)
+
+    def case(self, k: int) -> Cases:
+        """Replication *k* as :class:`Cases` (views into the rows, no copy)."""
+        m = int(self.n[k])
+        return Cases(arrive=self.arrive[k, :m], foreign=self.foreign[k, :m],
+                     screen_days=self.screen_days[k, :m], trial_days=self.trial_days[k, :m],
+                     sentence_days=self.sentence_days[k, :m], u_exempt=self.u_exempt[k, :m],
+                     convicted=self.convicted[k, :m], child=self.child[k],
+                     n_initial=int(self.n_initial[k]), horizon_days=self.horizon_days)
+
+    @classmethod
+    def stack(cls, cases: Sequence[Cases]) -> CaseBatch:
+        """Rows of a batch from separately drawn replications (copies, padded)."""
+        n = np.array([c.n for c in cases], dtype=np.int64)
+        width = max(1, int(n.max(initial=0)))
+
+        def rows(name: str, fill: float | bool, dtype: type) -> np.ndarray:
+            out = np.full((len(cases), width), fill, dtype=dtype)
+            for k, c in enumerate(cases):
+                out[k, :c.n] = getattr(c, name)
+            return out
+
+        return cls(arrive=rows("arrive", _INF, np.float64),
+                   foreign=rows("foreign", False, np.bool_),
+                   screen_days=rows("screen_days", 0.0, np.float64),
+                   trial_days=rows("trial_days", 0.0, np.float64),
+                   sentence_days=rows("sentence_days", 0.0, np.float64),
+                   u_exempt=rows("u_exempt", 1.0, np.float64),
+                   convicted=rows("convicted", False, np.bool_),
+                   child=tuple(c.child for c in cases), n=n,
+                   n_initial=np.array([c.n_initial for c in cases], dtype=np.int64),
+                   screens=np.array([not c.skip_screening for c in cases], dtype=bool),
+                   horizon_days=cases[0].horizon_days if cases else 0.0)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """Lever schedules (the value in force during each month) and the horizon."""
+
+    n_months: int
+    screening_teams: np.ndarray
+    courts: np.ndarray
+    exemption_share: FloatArray
+    repatriation_rate: FloatArray
+    children_first: np.ndarray
+
+    @classmethod
+    def from_levers(cls, levers: Mapping[str, np.ndarray], n_months: int) -> Plan:
+        """Build a plan from the engine's lever schedules (arrays of ``n_months``)."""
+        def get(name: str) -> np.ndarray:
+            arr = np.asarray(levers[name], dtype=np.float64)
+            if arr.shape != (n_months,):
+                arr = np.broadcast_to(arr, (n_months,)).copy()
+            return arr
+        return cls(
+            n_months=n_months,
+            screening_teams=np.rint(get("screening_teams")).astype(np.int64),
+            courts=np.rint(get("courts")).astype(np.int64),
+            exemption_share=get("exemption_share"),
+            repatriation_rate=get("repatriation_rate"),
+            children_first=np.rint(get("children_first")).astype(np.int64),
+        )
+
+    @property
+    def horizon_days(self) -> float:
+        """Length of the run in days."""
+        return self.n_months * DAYS_PER_MONTH
+
+    @property
+    def exempts(self) -> bool:
+        """Some month has an exemption share above 0."""
+        return bool(np.any(self.exemption_share > 0.0))
+
+    def grid(self) -> FloatArray:
+        """The instants (days) of the monthly grid, ``n_months + 1`` of them."""
+        return np.arange(self.n_months + 1) * DAYS_PER_MONTH
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Trace:
+    """What happened to each detainee (days; ``inf``: not by the end of the run).
+
+    ``repatriated_from`` is 0 (not repatriated), 1 (from the screening queue) or
+    2 (from the trial queue).
+    """
+
+    screen_end: FloatArray
+    trial_start: FloatArray
+    trial_end: FloatArray
+    exempt: np.ndarray
+    repatriated_at: FloatArray
+    repatriated_from: np.ndarray
+    dependant_repatriated_at: FloatArray
+
+
+def censor(trace: Trace, horizon: float) -> Trace:
+    """Times after the end of the run become ``inf`` (not seen in the run)."""
+    def cut(t: FloatArray) -> FloatArray:
+        return np.where(t <= horizon, t, _INF)
+    se = cut(trace.screen_end)
+    ts = cut(trace.trial_start)
+    te = np.where(np.isfinite(ts), cut(trace.trial_end), _INF)
+    return Trace(screen_end=se, trial_start=ts, trial_end=te,
+                 exempt=trace.exempt & np.isfinite(se),
+                 repatriated_at=trace.repatriated_at,
+                 repatriated_from=trace.repatriated_from,
+                 dependant_repatriated_at=trace.dependant_repatriated_at)
+
+
+# -- drawing ----------------------------------------------------------------------------
+
+
+def _durations(g: np.random.Generator, out: FloatArray, mean: float, cv: float) -> bool:
+    """Fill *out* (zeros on entry) with gamma durations of *mean* and coefficient of variation *cv*.
+
+    The same numbers as ``g.exponential(mean, n)`` (cv 1) or
+    ``g.gamma(1 / cv**2, mean * cv**2, n)``: those are the standard variates
+    times the scale. False when every duration is 0 (*out* left as it is).
+    """
+    if out.shape[0] == 0 or mean <= 0.0:
+        return False
+    if cv <= 0.0:
+        out[:] = mean
+    elif cv == 1.0:
+        g.standard_exponential(out=out)
+        out *= mean
+    else:
+        shape = 1.0 / (cv * cv)
+        g.standard_gamma(shape, out=out)
+        out *= mean / shape
+    return True
+
+
+def _bernoulli(g: np.random.Generator, out: np.ndarray, share: float,
+               scratch: FloatArray) -> None:
+    """``out[:] = g.random(n) < share``; no draw where the answer is sure (share 0 or 1)."""
+    if share <= 0.0:
+        out[:] = False
+    elif share >= 1.0:  # uniforms are below 1
+        out[:] = True
+    else:
+        u = scratch[:out.shape[0]]
+        g.random(out=u)
+        np.less(u, share, out=out)
+
+
+def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
+               seqs: Sequence[np.random.SeedSequence], *, exempts: bool = True) -> CaseBatch:
+    """Draw several replications' detainees and their durations and outcomes.
+
+    ``rows[k]`` holds draw *k*'s parameter values and ``seqs[k]`` its own seed
+    sequence; each purpose gets its own child stream, so a change in one
+    parameter (say ``trial_days``) leaves the arrival times and outcomes as
+    they were. With ``exempts=False`` (no month exempts anyone) the exemption
+    uniforms are skipped, not drawn (see :class:`Cases`).
+    """
+    reps = len(rows)
+    horizon = n_months * DAYS_PER_MONTH
+    gens = [[np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(_PURPOSES)]
+            for seq in seqs]
+    n0 = np.array([int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows],
+                  dtype=np.int64)
+    n_new = np.zeros(reps, dtype=np.int64)
+    for k, r in enumerate(rows):
+        rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
+        if rate > 0:
+            n_new[k] = int(gens[k][0].poisson(rate * horizon))
+    n = n0 + n_new
+    width = max(1, int(n.max(initial=0)))
+    arrive = np.empty((reps, width))
+    foreign = np.zeros((reps, width), dtype=bool)
+    screen = np.zeros((reps, width))
+    trial = np.zeros((reps, width))
+    sentence = np.zeros((reps, width))
+    # Not drawn where no one is exempted: a read-only view of ones, no memory.
+    u_exempt = np.ones((reps, width)) if exempts else np.broadcast_to(1.0, (reps, width))
+    convicted = np.zeros((reps, width), dtype=bool)
+    scratch = np.empty(max(width, int(n_new.max(initial=0)) + 1))
+    screens = np.zeros(reps, dtype=bool)
+    child: list[np.ndarray] = []
+    for k, r in enumerate(rows):
+        g_arr, g_scr, g_tri, g_sen, g_out, g_dep = gens[k]
+        a, b, m = int(n0[k]), int(n_new[k]), int(n[k])
+        row = arrive[k]
+        row[:a] = 0.0
+        # A Poisson process on [0, horizon]: given a Poisson count b, the times are the
+        # order statistics of b uniforms, i.e. the first b partial sums of b + 1
+        # exponentials over their total (no sort needed).
+        sums = scratch[:b + 1]
+        g_arr.standard_exponential(out=sums)
+        np.cumsum(sums, out=sums)
+        np.multiply(sums[:b], horizon / sums[b], out=row[a:m])
+        row[m:] = _INF
+        foreign[k, :a] = True
+        _bernoulli(g_arr, foreign[k, a:m], float(r["arrivals_foreign_share"]), scratch)
+        cv = float(r["duration_cv"])
+        screens[k] = (_durations(g_scr, screen[k, :m], float(r["screening_days"]), cv)
+                      and bool(np.any(screen[k, :m])))
+        _durations(g_tri, trial[k, :m], float(r["trial_days"]), cv)
+        _durations(g_sen, sentence[k, :m], float(r["sentence_months"]) * DAYS_PER_MONTH, cv)
+        if exempts:
+            g_out.random(out=u_exempt[k, :m])
+        else:  # one 64-bit step per uniform: skip exactly the draws not made
+            g_out.bit_generator.advance(m)
+        _bernoulli(g_out, convicted[k, :m], float(r["conviction_share"]), scratch)
+        kids = np.empty(int(r["dependants_syria"]), dtype=bool)
+        _bernoulli(g_dep, kids, float(r["dependants_child_share"]), scratch
+                   if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
+        child.append(kids)
+    return CaseBatch(arrive=arrive, foreign=foreign, screen_days=screen, trial_days=trial,
+                     sentence_days=sentence, u_exempt=u_exempt, convicted=convicted,
+                     child=tuple(child), n=n, n_initial=n0, screens=screens,
+                     horizon_days=horizon)
+
+
+def draw_cases(row: Mapping[str, float], n_months: int, rng: np.random.Generator) -> Cases:
+    """Draw one replication's detainees and their durations and outcomes.
+
+    *row* holds one draw's parameter values; *rng* is that draw's own stream
+    (its seed sequence spawns one child stream per purpose, see :func:`draw_batch`).
+    """
+    seq = rng.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):
+        msg = "draw_cases needs a Generator made from a numpy SeedSequence"
+        raise TypeError(msg)
+    return draw_batch([row], n_months, [seq]).case(0)

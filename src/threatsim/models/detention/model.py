@@ -1,0 +1,350 @@
+"""Model ``detention``: screening, trial, prison and repatriation as a discrete-event model.
+
+Detainees are held in Iraq and north-east Syria: about 1,000 foreign terrorist
+fighters under arrest in Iraq, nearly 1,000 more plus more than 500 dependants
+in north-east Syria, a growing number (S/2019/103 para 17). Criminal justice
+systems near the conflict zone are strained (para 58), cases wait in pretrial
+detention for long periods (para 56), screening capacity is short (para 54),
+some States exempt surrendered members who committed no serious crime
+(para 54), and origin States are slow to take back their nationals and their
+children (paras 21, 44, 62-63).
+
+One replication per draw (and per replicate), in SimPy:
+
+* **Arrivals**: the initial stock (all foreign) at time 0, then new detainees
+  as a Poisson process at ``arrivals_per_month``; a share of them is foreign.
+* **Screening**: ``screening_teams`` identical teams (a :class:`Pool`, a
+  ``simpy.Resource``), first come first served; each screening takes a random
+  time with mean ``screening_days``. ``screening_days = 0`` means no screening
+  station (detainees are referred at once).
+* **Exemption** (para 54): at the end of screening a share
+  ``exemption_share`` (a lever, the value in force that month) is exempted from
+  prosecution and leaves custody.
+* **Trial**: ``courts`` identical courts, first come first served; each trial
+  takes a random time with mean ``trial_days``; a share ``conviction_share``
+  is convicted and serves a sentence (mean ``sentence_months``) before release,
+  the rest are acquitted and released.
+* **Repatriation** (paras 44, 63): at the end of each month the origin States
+  take back a share ``repatriation_rate`` of those eligible: dependants still
+  held and foreign detainees *waiting* for screening or trial (not those being
+  screened or tried). With ``children_first = 1`` children go first.
+* Durations are gamma distributed with coefficient of variation
+  ``duration_cv`` (1 is exponential, 0 is fixed).
+* Levers may change at timeline months; a capacity change takes effect at the
+  first instant of its month (waiting cases start at once when courts are
+  added; when courts are removed, trials under way finish and no new trial
+  starts until fewer than the new number are busy).
+
+Time runs in days; a month is ``DAYS_PER_MONTH = 365.25 / 12`` days. Month
+``m`` of the grid is the instant ``m * DAYS_PER_MONTH``; stocks at index ``m``
+count every event at or before that instant.
+
+Every random number of a replication is drawn before it runs, from streams
+spawned per draw and per purpose (arrivals, screening times, trial times,
+sentences, outcomes, repatriation), so two runs that differ only in levers see
+the same detainees with the same durations and outcomes (common random
+numbers), and the fast path below can be fed the very same numbers.
+
+Fast path
+---------
+Where no one can leave a queue early (``repatriation_rate`` is 0 in every
+month) and the numbers of teams and courts never change, both stations are
+plain FIFO queues with identical servers: each case starts at
+``max(arrival, earliest time a server is free)`` (the Kiefer-Wolfowitz
+recursion), run vectorised in numpy over the draws of a chunk, one step per
+case; it is exact and gives the same times as the SimPy model on the same
+random numbers. ``simulate`` uses it automatically, and records the whole
+chunk's monthly grid at once.
+
+The model is split by concept; this module holds the declaration and the
+chunk driver and re-exports the rest:
+
+* :mod:`~threatsim.models.detention.cases`: random inputs (:class:`Cases`,
+  :class:`CaseBatch`), lever :class:`Plan`, :class:`Trace`, drawing;
+* :mod:`~threatsim.models.detention.simpy_des`: the SimPy model (:class:`Pool`,
+  :func:`simulate_replication`);
+* :mod:`~threatsim.models.detention.fastpath`: the Kiefer-Wolfowitz recursion;
+* :mod:`~threatsim.models.detention.record`: from times to the monthly grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.detention.cases import (
+    DAYS_PER_MONTH,
+    CaseBatch,
+    Cases,
+    Plan,
+    Trace,
+    draw_batch,
+    draw_cases,
+)
+from threatsim.models.detention.fastpath import (
+    BATCH_CELLS,
+    FifoBatch,
+    batch_traces,
+    fast_path_applies,
+    fifo_batch,
+    fifo_starts,
+    fifo_traces,
+)
+from threatsim.models.detention.record import record, record_batch
+from threatsim.models.detention.simpy_des import Pool, simulate_replication
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "CaseBatch",
+    "Cases",
+    "DetentionModel",
+    "FifoBatch",
+    "Plan",
+    "Pool",
+    "Trace",
+    "batch_traces",
+    "draw_batch",
+    "draw_cases",
+    "fast_path_applies",
+    "fifo_batch",
+    "fifo_starts",
+    "fifo_traces",
+    "record",
+    "record_batch",
+    "simulate_chunk",
+    "simulate_replication",
+    "simulate_traces",
+]
+
+Method = Literal["auto", "simpy", "fifo"]
+
+INFO = ModelInfo(
+    name="detention",
+    doc="Detainees through screening, trial, prison and repatriation (SimPy; "
+        "S/2019/103 paras 17, 21, 44, 52-64)",
+    parameters=(
+        ParameterDecl(name="detained_iraq", unit="people",
+                      doc="foreign terrorist fighters under arrest in Iraq at the start (para 17)"),
+        ParameterDecl(name="detained_syria", unit="people",
+                      doc="foreign terrorist fighters detained in north-east Syria (para 17)"),
+        ParameterDecl(name="dependants_syria", unit="people",
+                      doc="their dependants detained in north-east Syria (para 17)"),
+        ParameterDecl(name="arrivals_per_month", unit="people_per_month",
+                      doc="new detainees a month (Poisson arrivals)"),
+        ParameterDecl(name="arrivals_foreign_share", unit="share",
+                      doc="share of new detainees who are foreign (may be repatriated)"),
+        ParameterDecl(name="dependants_child_share", unit="share",
+                      doc="share of dependants who are children (paras 21, 62)"),
+        ParameterDecl(name="screening_days", unit="days",
+                      doc="mean time one team takes to screen one detainee (0: no screening)"),
+        ParameterDecl(name="trial_days", unit="days",
+                      doc="mean time one court takes to try one case"),
+        ParameterDecl(name="duration_cv", unit="share",
+                      doc="coefficient of variation of screening, trial and sentence "
+                          "durations (1: exponential, 0: fixed)"),
+        ParameterDecl(name="conviction_share", unit="share",
+                      doc="share of trials that end in a conviction"),
+        ParameterDecl(name="sentence_months", unit="months",
+                      doc="mean prison sentence of the convicted"),
+    ),
+    levers=(
+        LeverDecl(name="screening_teams", default=10, low=1, high=1000, integer=True,
+                  unit="teams", doc="screening teams working at once (para 54)"),
+        LeverDecl(name="courts", default=10, low=1, high=1000, integer=True, unit="courts",
+                  doc="courts (or trial chambers) trying cases at once (paras 56-58)"),
+        LeverDecl(name="exemption_share", default=0.0, low=0.0, high=1.0, unit="share",
+                  doc="share of screened detainees exempted from prosecution after "
+                      "surrender (para 54)"),
+        LeverDecl(name="repatriation_rate", default=0.0, low=0.0, high=1.0,
+                  unit="share_per_month",
+                  doc="share of eligible foreign detainees and dependants their States "
+                      "take back each month (paras 44, 63)"),
+        LeverDecl(name="children_first", default=0, low=0, high=1, integer=True, unit="flag",
+                  doc="1: children are repatriated before anyone else (para 63)"),
+    ),
+    outputs=(
+        OutputDecl(name="backlog_screening", dims=("time",), unit="people",
+                   doc="detainees awaiting or in screening"),
+        OutputDecl(name="backlog_trial", dims=("time",), unit="people",
+                   doc="detainees referred for trial whose trial has not ended"),
+        OutputDecl(name="in_prison", dims=("time",), unit="people",
+                   doc="convicted and serving a sentence"),
+        OutputDecl(name="held_dependants", dims=("time",), unit="people",
+                   doc="dependants still held (awaiting repatriation)"),
+        OutputDecl(name="repatriated", dims=("time",), unit="people",
+                   doc="detainees and dependants repatriated so far (cumulative)"),
+        OutputDecl(name="released", dims=("time",), unit="people",
+                   doc="released after serving a sentence (cumulative)"),
+        OutputDecl(name="exempted", dims=("time",), unit="people",
+                   doc="exempted from prosecution after screening (cumulative)"),
+        OutputDecl(name="convicted", dims=("time",), unit="people",
+                   doc="trials ended in conviction (cumulative)"),
+        OutputDecl(name="acquitted", dims=("time",), unit="people",
+                   doc="trials ended in acquittal (cumulative)"),
+        OutputDecl(name="arrived", dims=("time",), unit="people",
+                   doc="everyone held so far: initial stock, dependants and new arrivals "
+                       "(cumulative)"),
+        OutputDecl(name="pretrial_wait_median", dims=(), unit="days",
+                   doc="median days from arrival to the start of trial of those referred "
+                       "for trial (NaN: more than half still waiting at the end)"),
+        OutputDecl(name="pretrial_wait_p90", dims=(), unit="days",
+                   doc="90th percentile of the same waits (NaN: more than 10 % still "
+                       "waiting at the end)"),
+    ),
+)
+
+
+# -- the model ----------------------------------------------------------------------------
+
+
+def _rows(params: Mapping[str, FloatArray], n: int) -> list[dict[str, float]]:
+    lists = {name: np.asarray(values, dtype=np.float64).tolist()
+             for name, values in params.items()}
+    return [{name: values[k] for name, values in lists.items()} for k in range(n)]
+
+
+def _use_fifo(plan: Plan, method: str) -> bool:
+    if method not in ("auto", "simpy", "fifo"):
+        msg = f"method must be 'auto', 'simpy' or 'fifo' (got {method!r})"
+        raise ValueError(msg)
+    return method == "fifo" or (method == "auto" and fast_path_applies(plan))
+
+
+def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
+             n_months: int, rng: np.random.Generator, method: str,
+             ) -> tuple[Plan, bool, list[dict[str, float]], list[list[np.random.SeedSequence]]]:
+    """The plan, whether the fast path runs, each draw's parameters and its two seeds."""
+    plan = Plan.from_levers(levers, n_months)
+    fifo = _use_fifo(plan, method)
+    if fifo and not fast_path_applies(plan):
+        msg = "the fast path needs fixed capacities and no repatriation"
+        raise ValueError(msg)
+    n = int(next(iter(params.values())).shape[0]) if params else 0
+    seq = rng.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):
+        msg = "the detention model needs a Generator made from a numpy SeedSequence"
+        raise TypeError(msg)
+    pairs = [s.spawn(2) for s in seq.spawn(n)]  # (cases, repatriation) per draw
+    return plan, fifo, _rows(params, n), pairs
+
+
+def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]],
+         pairs: list[list[np.random.SeedSequence]],
+         ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
+    """Draw and run the replications of *rows*."""
+    cb = draw_batch(rows, plan.n_months, [p[0] for p in pairs], exempts=plan.exempts)
+    if fifo:
+        return cb, fifo_batch(cb, plan)
+    return cb, [simulate_replication(cb.case(k), plan,
+                                     np.random.Generator(np.random.PCG64(pairs[k][1])))
+                for k in range(cb.size)]
+
+
+def _parts(rows: list[dict[str, float]], n_months: int) -> list[slice]:
+    """Consecutive draws, in parts of about :data:`BATCH_CELLS` expected cases in all.
+
+    Each draw has its own streams, so how a chunk is cut does not change any
+    number; it bounds memory whatever the chunk size.
+    """
+    if not rows:
+        return []
+    widest = max(int(r["detained_iraq"]) + int(r["detained_syria"])
+                 + float(r["arrivals_per_month"]) * n_months for r in rows)
+    per = max(1, int(BATCH_CELLS // max(1.0, widest)))
+    return [slice(i, min(len(rows), i + per)) for i in range(0, len(rows), per)]
+
+
+def simulate_chunk(
+    params: Mapping[str, FloatArray],
+    levers: Mapping[str, np.ndarray],
+    *,
+    n_months: int,
+    rng: np.random.Generator,
+    method: Method = "auto",
+) -> tuple[Plan, CaseBatch, FifoBatch | list[Trace]]:
+    """Draw and run every replication of a chunk, all at once (for inspection).
+
+    The fast path's result is a :class:`FifoBatch` (times as rows, see
+    :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
+    *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
+    path; refused where it does not apply) or ``"auto"`` (the fast path where
+    it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
+    one for its cases and one for the repatriation rounds.
+    """
+    plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
+    cb, result = _run(plan, fifo, rows, pairs)
+    return plan, cb, result
+
+
+def simulate_traces(
+    params: Mapping[str, FloatArray],
+    levers: Mapping[str, np.ndarray],
+    *,
+    n_months: int,
+    rng: np.random.Generator,
+    method: Method = "auto",
+) -> tuple[Plan, list[Cases], list[Trace]]:
+    """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw."""
+    plan, cb, result = simulate_chunk(params, levers, n_months=n_months, rng=rng,
+                                      method=method)
+    cases = [cb.case(k) for k in range(cb.size)]
+    traces = batch_traces(cb, result, plan) if isinstance(result, FifoBatch) else result
+    return plan, cases, traces
+
+
+class DetentionModel:
+    """Detainees through screening, trial, prison and repatriation (see module docstring)."""
+
+    info = INFO
+
+    def check(self, scenario: Any) -> list[ScenarioError]:
+        """A trial must take some time: ``trial_days`` must be above 0 in every draw."""
+        problems: list[ScenarioError] = []
+        trial = scenario.parameters.get("trial_days")
+        if trial is not None:
+            low, _ = trial.dist.bounds()
+            if not low > 0.0:
+                key = "parameters.trial_days." + ("value" if trial.dist.kind == "point"
+                                                  else "range")
+                shown = trial.dist.value if trial.dist.kind == "point" else [
+                    trial.dist.low, trial.dist.high]
+                problems.append(ScenarioError(
+                    "must be > 0 days in every draw: a trial takes time (a court that "
+                    "tries cases instantly never builds a backlog)", key=key, value=shown))
+        return problems
+
+    def simulate(
+        self,
+        params: Mapping[str, FloatArray],
+        levers: Mapping[str, FloatArray],
+        *,
+        n_months: int,
+        rng: np.random.Generator,
+        outputs: frozenset[str] | None = None,
+        method: Method = "auto",
+    ) -> dict[str, np.ndarray]:
+        """Run one chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
+        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
+        n = len(rows)
+        out: dict[str, np.ndarray] = {}
+        for decl in INFO.outputs:
+            if decl.name in want:
+                out[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
+        # Parts of the chunk in turn: memory is bounded by BATCH_CELLS, not by the chunk.
+        for part in _parts(rows, n_months):
+            cb, result = _run(plan, fifo, rows[part], pairs[part])
+            if isinstance(result, FifoBatch):
+                recorded = record_batch(cb, result, plan, want)
+                for name, arr in out.items():
+                    arr[part] = recorded[name]
+                continue
+            for k, trace in enumerate(result):
+                rec = record(cb.case(k), trace, plan)
+                for name, arr in out.items():
+                    arr[part.start + k] = rec[name]
+        return out

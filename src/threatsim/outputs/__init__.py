@@ -1,0 +1,1 @@
+"""What a run is compared with and shown as: observations, scores, plots."""

@@ -1,0 +1,149 @@
+"""Calibration pictures: a PIT histogram and a coverage plot, honest about n.
+
+With a handful of observations calibration is weakly identified: a flat
+PIT histogram of five points is compatible with badly miscalibrated models.
+Both pictures therefore show the number of observations, draw the range a
+calibrated model would produce by chance (binomial, 95 %), put binomial
+error bars on what was observed, and say in words when n is small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: the CLI and tests run without a screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from scipy import stats
+
+from threatsim.outputs.scoring import coverage
+
+__all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
+
+#: Below this many observations the pictures say calibration is weakly identified:
+#: with n = 50 the 95 % binomial range of a 10-bin histogram still spans about
+#: 0.2-1.9 times the expected height, so a bar has to be very far off to mean anything.
+WEAK_N = 50
+LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def pit_histogram_mass(pit_low: Sequence[float] | np.ndarray,
+                       pit_high: Sequence[float] | np.ndarray, bins: int = 10) -> np.ndarray:
+    """Share of observations per PIT bin, each spread uniformly over its PIT interval.
+
+    The non-randomised PIT histogram (Czado, Gneiting and Held 2009): an
+    observation whose PIT is the interval ``[lo, hi]`` adds the share of that
+    interval falling in each bin (all of it to one bin when ``lo == hi``).
+    The result sums to 1 and is flat, in expectation, for a calibrated forecast.
+    """
+    lo = np.asarray(pit_low, dtype=float)
+    hi = np.asarray(pit_high, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    mass = np.zeros(bins)
+    for a, b in zip(lo, hi, strict=True):
+        if b > a:
+            overlap = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0, None)
+            mass += overlap / (b - a)
+        else:
+            mass[min(int(a * bins), bins - 1)] += 1.0
+    return mass / max(len(lo), 1)
+
+
+def _jeffreys(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Jeffreys interval for a binomial share with (possibly fractional) count k."""
+    lo = stats.beta.ppf(0.025, k + 0.5, n - k + 0.5)
+    hi = stats.beta.ppf(0.975, k + 0.5, n - k + 0.5)
+    return np.where(k <= 0, 0.0, lo), np.where(k >= n, 1.0, hi)
+
+
+def _caption(n: int, marks: str) -> str:
+    text = f"n = {n} observation{'s' if n != 1 else ''}"
+    if n < WEAK_N:
+        text += (": calibration is weakly identified with so few observations; "
+                 f"{marks} inside the grey band are what a calibrated model gives by chance")
+    return text
+
+
+def _valid(board: xr.Dataset) -> xr.Dataset:
+    keep = board["pit_low"].notnull() & board["pit_high"].notnull()
+    return board.isel(observation=np.flatnonzero(keep.values))
+
+
+def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
+    """PIT histogram of a leaderboard (from :func:`threatsim.outputs.scoring.leaderboard`).
+
+    Bars: density of the non-randomised PIT (1 = flat), with 95 % binomial
+    (Jeffreys) error bars. Grey band: the 95 % range of a bin's height for a
+    calibrated model with this many observations.
+    """
+    board = _valid(board)
+    n = board.sizes["observation"]
+    mass = pit_histogram_mass(board["pit_low"].values, board["pit_high"].values, bins)
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    if n:
+        low, high = stats.binom.interval(0.95, n, 1.0 / bins)
+        ax.axhspan(low / n * bins, high / n * bins, color="0.85",
+                   label="95 % range if calibrated")
+        k = mass * n
+        lo, hi = _jeffreys(k, n)
+        ax.bar(centres, mass * bins, width=1.0 / bins, color=plt.cm.Blues(0.6),
+               edgecolor="black", linewidth=0.5, label="observed")
+        ax.errorbar(centres, mass * bins, yerr=[mass * bins - lo * bins, hi * bins - mass * bins],
+                    fmt="none", ecolor="black", capsize=2, lw=0.8, label="95 % binomial error")
+    ax.axhline(1.0, color="black", ls="--", lw=1, label="flat (calibrated)")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("PIT: forecast probability below the observed figure")
+    ax.set_ylabel("density")
+    ax.set_title(_title(board, "PIT histogram"), fontsize=9)
+    fig.text(0.01, 0.01, _caption(n, "bars"), fontsize=7, wrap=True)
+    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Figure:
+    """Observed against nominal coverage of central bands, with binomial error.
+
+    Points: the mean over observations of :func:`threatsim.outputs.scoring.coverage`
+    at each level, with 95 % Jeffreys error bars. Grey band: the 95 % range
+    a calibrated model would show by chance with this many observations.
+    """
+    board = _valid(board)
+    n = board.sizes["observation"]
+    levels = np.asarray(levels, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="calibrated")
+    if n:
+        observed = np.array([float(np.mean(coverage(board["pit_low"].values,
+                                                    board["pit_high"].values, c)))
+                             for c in levels])
+        band = np.array([stats.binom.interval(0.95, n, c) for c in levels]) / n
+        ax.fill_between(levels, band[:, 0], band[:, 1], color="0.85",
+                        label="95 % range if calibrated")
+        lo, hi = _jeffreys(observed * n, n)
+        ax.errorbar(levels, observed, yerr=[observed - lo, hi - observed], fmt="o",
+                    color=plt.cm.Blues(0.8), ecolor="black", capsize=2, lw=0.8, ms=4,
+                    label="observed (95 % binomial error)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("nominal coverage of the central band")
+    ax.set_ylabel("share of observations inside")
+    ax.set_title(_title(board, "coverage"), fontsize=9)
+    fig.text(0.01, 0.01, _caption(n, "points"), fontsize=7, wrap=True)
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def _title(board: xr.Dataset, what: str) -> str:
+    name = board.attrs.get("scenario_name", "")
+    n = board.sizes["observation"]
+    return f"{what}: {name} ({n} observation{'s' if n != 1 else ''})".replace(":  (", ": (")

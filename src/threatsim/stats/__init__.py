@@ -1,0 +1,1 @@
+"""Statistics on plain arrays: exact quantiles, binning, Monte Carlo standard errors."""

@@ -1,0 +1,390 @@
+"""Binning a chunk for the streamed exact quantiles (:mod:`threatsim.engine.summary`).
+
+Pass 1 of :class:`threatsim.engine.summary.ExactQuantiles` puts every value of a
+chunk in a bin of its cell and keeps the values that fall in the pilot's
+windows. That is most of the work done per chunk in a summary run, and it runs
+where the chunk was computed (a dask worker). :func:`count_pass` does it in one
+compiled pass over the chunk where numba is installed (see
+:mod:`threatsim.core.compiled`); the numpy functions here are its reference, and
+the two give the same bins, counts and kept values (tested).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from threatsim.core import compiled
+
+__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "gather_bins",
+           "key_floats",
+           "sort_by_counting", "window_stats"]
+
+_SIGN = np.uint64(0x8000_0000_0000_0000)
+_LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+def float_keys(x: np.ndarray) -> np.ndarray:
+    """Order-preserving ``uint64`` keys of float64 values (NaN: the largest key)."""
+    u = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64)
+    neg = u >> np.uint64(63)
+    keys = u ^ ((neg * _LOW63) | _SIGN)
+    nan = np.isnan(x)
+    if nan.any():
+        keys[nan] = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+    return keys
+
+
+def key_floats(k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`float_keys` (for non-NaN keys)."""
+    k = np.asarray(k, dtype=np.uint64)
+    pos = k >> np.uint64(63)  # 1 for keys of non-negative floats
+    u = np.where(pos == 1, k ^ _SIGN, ~k)
+    return u.view(np.float64)
+
+
+def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
+    """Pass-1 bin of every value of ``x`` (m, C): 0 under, 1..B, B+1 over, B+2 NaN; plus the
+    cell's offset ``c * (B + 3)``. The same float operations in every pass and process."""
+    t = np.subtract(x, lo)
+    t *= scale
+    t += 1.0
+    np.clip(t, 0.0, float(bins + 1), out=t)
+    nan = np.isnan(t)
+    if nan.any():
+        t[nan] = bins + 2
+    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+    idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
+    return idx
+
+
+_GID_CACHE: dict[str, np.ndarray] = {}
+
+
+def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
+    """``table[c * (B + 3) + b]``: the group (window) that bin b of cell c belongs to, or -1.
+
+    Cached by the pass's *token*: every chunk of a pass reduced in this process shares it.
+    """
+    gid = _GID_CACHE.get(token)
+    if gid is None:
+        gid = np.full(cells * (bins + 3), -1, dtype=np.int32)
+        for j, (cell, b_lo, b_hi) in enumerate(ranges):
+            gid[cell * (bins + 3) + b_lo: cell * (bins + 3) + b_hi + 1] = j
+        if len(_GID_CACHE) > 8:
+            _GID_CACHE.clear()
+        _GID_CACHE[token] = gid
+    return gid
+
+
+def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
+           raw: list[bool] | None = None) -> list:
+    """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
+    (as they are where *raw* says so, else as distinct values with counts)."""
+    gid = _group_table(token, x.shape[1], bins, ranges)
+    g = gid[idx]
+    sel = g >= 0
+    gsel, vsel = g[sel], x[sel]
+    if len(ranges) < 2**15:  # a stable sort of 16-bit keys is a radix sort
+        gsel = gsel.astype(np.int16)
+    order = np.argsort(gsel, kind="stable")
+    gsel, vsel = gsel[order], vsel[order]
+    cuts = np.searchsorted(gsel, np.arange(len(ranges) + 1))
+    out: list[Any] = []
+    for j in range(len(ranges)):
+        part = vsel[cuts[j]:cuts[j + 1]]
+        if raw is not None and raw[j]:
+            out.append(("raw", part.copy()) if part.size else None)
+        else:
+            out.append(collect(part, None))
+    return out
+
+
+def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
+    """Values as distinct values with counts, and the keys of the smallest and largest."""
+    if vals.size == 0:
+        return None
+    kk = float_keys(vals) if k is None else k
+    u, cnt = np.unique(vals, return_counts=True)
+    return ("vals", u, cnt, int(kk.min()), int(kk.max()))
+
+
+def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
+               windows: list) -> tuple[np.ndarray, list]:
+    """Pass 1 on one chunk ``x`` (m, C): the count of every bin of every cell (flat,
+    ``C * (B + 3)``), and for each window ``(cell, first bin, last bin, mode)`` the
+    values inside it (``("raw", values)``, or ``("vals", distinct, counts, kmin, kmax)``
+    for mode ``"collect"``; None when empty)."""
+    ranges = [w[:3] for w in windows]
+    raw = [mode == "raw" for *_, mode in windows]
+    if compiled.enabled():
+        return _count_pass_compiled(x, lo, scale, bins, token, ranges, raw)
+    x = np.asarray(x, dtype=np.float64)
+    idx = bins_of(x, lo, scale, bins)
+    counts = np.bincount(idx.ravel(order="K"), minlength=x.shape[1] * (bins + 3))
+    return counts, gather(x, idx, token, ranges, bins, raw=raw) if windows else []
+
+
+def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
+                ranges: list) -> list:
+    """For each ``(cell, first bin, last bin)``: its values as distinct values with counts
+    and their key range (``collect``'s result; None when empty), as :func:`gather` gives."""
+    if compiled.enabled():
+        return _count_pass_compiled(x, lo, scale, bins, token, ranges, [False] * len(ranges))[1]
+    x = np.asarray(x, dtype=np.float64)
+    return gather(x, bins_of(x, lo, scale, bins), token, ranges, bins)
+
+
+def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                         token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
+    gid = _group_table(token, x.shape[1], bins, ranges)
+    keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
+    # A chunk recorded with the draws last comes as a (rows, cells) view of (cells, rows)
+    # memory: the kernel then walks it cell by cell, in memory order, without a copy.
+    cells_first = not x.flags.c_contiguous and x.T.flags.c_contiguous
+    data = x.T if cells_first else np.ascontiguousarray(x)
+    counts, values, repeats, cuts, distinct, ends = _count_and_gather(
+        data, cells_first, np.asarray(lo, dtype=np.float64),
+        np.asarray(scale, dtype=np.float64), bins, gid, keep_raw)
+    out: list[Any] = []
+    # Python lists and one float_keys call for all groups: a pass may have hundreds.
+    cut, n_distinct = cuts.tolist(), distinct.tolist()
+    kmin, kmax = (k.tolist() for k in float_keys(ends.ravel()).reshape(2, -1))
+    for j in range(len(ranges)):
+        a, size = cut[j], cut[j + 1] - cut[j]
+        if size == 0:
+            out.append(None)
+        elif raw[j]:
+            out.append(("raw", values[a:a + size].copy()))
+        else:
+            d = n_distinct[j]
+            out.append(("vals", values[a:a + d].copy(), repeats[a:a + d].copy(),
+                        kmin[j], kmax[j]))
+    return counts, out
+
+
+@compiled.kernel
+def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
+    """:func:`bins_of` for one value (without the cell's offset): the same double operations."""
+    t = (np.float64(v) - lo) * scale
+    t += 1.0
+    if np.isnan(t):
+        return bins + 2
+    if t < 0.0:
+        t = 0.0
+    top = float(bins + 1)
+    if t > top:
+        t = top
+    return int(t)
+
+
+@compiled.kernel
+def _key_min(a, b):  # pragma: no cover - compiled
+    """The smaller of two doubles in the order of :func:`float_keys` (NaN largest)."""
+    if np.isnan(b):
+        return a
+    if np.isnan(a) or b < a or (b == a and np.signbit(b) and not np.signbit(a)):
+        return b
+    return a
+
+
+@compiled.kernel
+def _key_max(a, b):  # pragma: no cover - compiled
+    """The larger of two doubles in the order of :func:`float_keys` (NaN largest)."""
+    if np.isnan(a):
+        return a
+    if np.isnan(b) or b > a or (b == a and not np.signbit(b) and np.signbit(a)):
+        return b
+    return a
+
+
+@compiled.kernel
+def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pragma: no cover
+    """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes.
+
+    *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*.
+    The bin of a value is computed with the same double operations as
+    :func:`bins_of` ((x - lo) * scale + 1, clipped to [0, B + 1], NaN to B + 2,
+    truncated). Values of each group come out together (``cuts``); the groups of
+    mode "collect" are sorted and reduced to distinct values (the first
+    ``distinct[g]`` entries of their stretch) and their ``repeats``, as
+    ``np.unique(..., return_counts=True)`` gives.
+    """
+    n_cells = data.shape[0] if cells_first else data.shape[1]
+    stride = bins + 3
+    n_groups = keep_raw.shape[0]
+    # int32: a chunk has far fewer than 2**31 rows (and a smaller array to fault in)
+    counts = np.zeros(n_cells * stride, dtype=np.int32)
+    sizes = np.zeros(n_groups, dtype=np.int64)
+    for outer in range(data.shape[0]):
+        for inner in range(data.shape[1]):
+            c = outer if cells_first else inner
+            k = c * stride + _bin(data[outer, inner], lo[c], scale[c], bins)
+            counts[k] += 1
+            if n_groups > 0:
+                g = gid[k]
+                if g >= 0:
+                    sizes[g] += 1
+    cuts = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        cuts[g + 1] = cuts[g] + sizes[g]
+    values = np.empty(cuts[n_groups], dtype=np.float64)
+    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    # Each group's smallest and largest value in the order of float_keys (-0.0 before
+    # 0.0, NaN last): the key range a later pass may have to split.
+    ends = np.empty((2, n_groups), dtype=np.float64)
+    fill = cuts[:n_groups].copy()
+    if cuts[n_groups] > 0:  # the bins again (cheaper than storing m x C of them)
+        for outer in range(data.shape[0]):
+            for inner in range(data.shape[1]):
+                c = outer if cells_first else inner
+                v = np.float64(data[outer, inner])
+                g = gid[c * stride + _bin(v, lo[c], scale[c], bins)]
+                if g >= 0:
+                    if fill[g] == cuts[g]:
+                        ends[0, g] = v
+                        ends[1, g] = v
+                    else:
+                        ends[0, g] = _key_min(ends[0, g], v)
+                        ends[1, g] = _key_max(ends[1, g], v)
+                    values[fill[g]] = v
+                    fill[g] += 1
+    distinct = sizes.copy()
+    for g in range(n_groups):
+        if keep_raw[g] or sizes[g] == 0:
+            continue
+        a = cuts[g]
+        seg = values[a:cuts[g + 1]]
+        first = seg[0]
+        same = not np.isnan(first)
+        for j in range(seg.shape[0]):
+            if seg[j] != first:
+                same = False
+                break
+        if same:  # a point mass (e.g. nobody imprisoned yet): one value, no sort
+            repeats[a] = seg.shape[0]
+            distinct[g] = 1
+            continue
+        seg.sort()
+        w = 0
+        for j in range(seg.shape[0]):
+            # np.unique: NaN (sorted last) count as one value
+            if w == 0 or (seg[j] != seg[w - 1] and not (np.isnan(seg[j]) and np.isnan(seg[w - 1]))):
+                seg[w] = seg[j]
+                repeats[a + w] = 1
+                w += 1
+            else:
+                repeats[a + w - 1] += 1
+        distinct[g] = w
+    return counts, values, repeats, cuts, distinct, ends
+
+
+# -- the pilot -------------------------------------------------------------------------
+
+def sort_by_counting(xt: np.ndarray) -> np.ndarray:
+    """Sort, in place, each cell (row of *xt*, cells x rows, C-contiguous doubles) that
+    holds only whole numbers over a modest span, by counting them; returns which were.
+
+    Counts of people are whole numbers: tallying them is one pass per cell instead of
+    a partition, and puts every value where a sort would (the rest are left as they are).
+    """
+    done = np.zeros(xt.shape[0], dtype=np.bool_)
+    if compiled.enabled() and xt.shape[1] > 0:
+        _sort_by_counting(xt, max(1 << 16, 4 * xt.shape[1]), done)
+    return done
+
+
+@compiled.kernel
+def _sort_by_counting(xt, limit, done):  # pragma: no cover - compiled; tested vs np.sort
+    n_cells, rows = xt.shape
+    for c in range(n_cells):
+        lo = xt[c, 0]
+        hi = xt[c, 0]
+        whole = True
+        for i in range(rows):
+            v = xt[c, i]
+            if not (np.isfinite(v) and v == np.floor(v) and abs(v) < 2.0**52):
+                whole = False
+                break
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if not whole or hi - lo >= limit:
+            continue
+        counts = np.zeros(int(hi - lo) + 1, dtype=np.int64)
+        for i in range(rows):
+            counts[int(xt[c, i] - lo)] += 1
+        i = 0
+        for b in range(counts.shape[0]):
+            v = lo + b
+            for _ in range(counts[b]):
+                xt[c, i] = v
+                i += 1
+        done[c] = True
+
+
+def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                 cells: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """For pilot windows (cell, first bin, last bin): how many pilot values fall inside,
+    how many distinct values they are, and how many of those are seen once; (3, windows).
+
+    *xt* is the pilot, cells x rows. What decides whether a window keeps its values
+    as they are or as distinct values with counts, and how many it should expect.
+    """
+    if compiled.enabled():
+        return _window_stats(np.ascontiguousarray(xt, dtype=np.float64),
+                             np.asarray(lo, dtype=np.float64),
+                             np.asarray(scale, dtype=np.float64), bins,
+                             np.asarray(cells, dtype=np.int64), np.asarray(first, dtype=np.int64),
+                             np.asarray(last, dtype=np.int64))
+    out = np.zeros((3, len(cells)), dtype=np.int64)
+    for j, (c, a, b) in enumerate(zip(cells, first, last, strict=True)):
+        col = xt[c]
+        idx = bins_of(col[:, None], lo[c:c + 1], scale[c:c + 1], bins)[:, 0]
+        inside = col[(idx >= a) & (idx <= b)]
+        values, counts = np.unique(inside, return_counts=True)
+        out[:, j] = inside.size, values.size, np.count_nonzero(counts == 1)
+    return out
+
+
+@compiled.kernel
+def _window_stats(xt, lo, scale, bins, cells, first, last):  # pragma: no cover - compiled
+    n_win = cells.shape[0]
+    rows = xt.shape[1]
+    out = np.zeros((3, n_win), dtype=np.int64)
+    buf = np.empty(rows, dtype=np.float64)
+    for j in range(n_win):
+        c = cells[j]
+        size = 0
+        for i in range(rows):
+            v = xt[c, i]
+            b = _bin(v, lo[c], scale[c], bins)
+            if first[j] <= b <= last[j]:
+                buf[size] = v
+                size += 1
+        out[0, j] = size
+        if size == 0:
+            continue
+        seg = buf[:size]
+        seg.sort()
+        distinct = 0
+        once = 0
+        run = 0
+        for i in range(size):
+            # as np.unique: NaN (sorted last) count as one value
+            new = i == 0 or (seg[i] != seg[i - 1]
+                             and not (np.isnan(seg[i]) and np.isnan(seg[i - 1])))
+            if new:
+                if run == 1:
+                    once += 1
+                distinct += 1
+                run = 1
+            else:
+                run += 1
+        if run == 1:
+            once += 1
+        out[1, j] = distinct
+        out[2, j] = once
+    return out

@@ -1,0 +1,253 @@
+"""Exact sample quantiles of many long rows, fast.
+
+``np.quantile`` partitions every row in full. For a million draws per month
+that is most of a run's time. Here each row's target order statistics are
+bracketed from a sorted strided subsample; only the values inside the
+brackets are partitioned. The result equals ``np.quantile(..., method=
+"linear")`` exactly (the same order statistics, the same interpolation
+formula), and rows where a bracket misses fall back to ``np.partition``.
+
+Integer rows (counts of people) whose values span a modest range are counted
+instead: one pass tallies each value, and the order statistics are read off
+the running count (the same integers np.quantile picks, so the same result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from threatsim.core import compiled
+
+__all__ = ["row_quantiles"]
+
+_SUBSAMPLE = 16_384
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's interpolation (numpy/lib/_function_base_impl.py ``_lerp``), for bit-equality."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+_BLOCK = 65_536  # values per block: a block and its masks stay in the CPU cache
+
+
+def _order_stats_bracketed(x: np.ndarray,
+                           pairs: list[tuple[int, int]]) -> list[tuple[float, float]] | None:
+    """Values of ranks (r, r2) (0-based, ascending, r2 - r <= 1) in 1-D *x*; None if a
+    bracket misses.
+
+    One sweep over *x* in cache-sized blocks counts, for every bracket at once,
+    the values below it and gathers the values inside it; a full row is read
+    from memory once instead of several times per quantile.
+    """
+    n = x.size
+    step = max(1, n // _SUBSAMPLE)
+    sample = np.sort(x[::step])
+    m = sample.size
+    los, his = [], []
+    for r, _ in pairs:
+        p = r / max(n - 1, 1)
+        pos = p * (m - 1)
+        # +-4 binomial standard deviations of the subsample rank, plus slack.
+        delta = 4.0 * np.sqrt(m * p * (1.0 - p)) + 5.0
+        los.append(sample[max(0, int(np.floor(pos - delta)))])
+        his.append(sample[min(m - 1, int(np.ceil(pos + delta)))])
+    sweep = _sweep_compiled if compiled.enabled() else _sweep_numpy
+    below, ties, inside = sweep(x, np.array(los), np.array(his))
+    out = []
+    for j, (r, r2) in enumerate(pairs):
+        if r < below[j]:
+            return None
+        k, k2 = r - below[j], r2 - below[j]
+        if los[j] == his[j]:
+            if k2 >= ties[j]:
+                return None
+            out.append((float(los[j]), float(los[j])))
+            continue
+        values = inside[j]
+        if k2 >= values.size:
+            return None
+        part = np.partition(values, [k, k2]) if k2 != k else np.partition(values, k)
+        out.append((float(part[k]), float(part[k2])))
+    return out
+
+
+Swept = tuple[list[int], list[int], list[np.ndarray]]
+
+
+def _sweep_numpy(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
+    """For each bracket [lo, hi]: values below lo, values equal to lo when lo == hi, values
+    inside."""
+    below = [0] * los.size
+    ties = [0] * los.size  # values equal to a bracket of zero width (e.g. depleted at 0)
+    inside: list[list[np.ndarray]] = [[] for _ in range(los.size)]
+    for s in range(0, x.size, _BLOCK):
+        block = x[s:s + _BLOCK]
+        for j, (lo, hi) in enumerate(zip(los, his, strict=True)):
+            low_mask = block < lo
+            below[j] += int(np.count_nonzero(low_mask))
+            if lo == hi:
+                ties[j] += int(np.count_nonzero(block == lo))
+                continue
+            keep = block <= hi
+            keep &= ~low_mask
+            inside[j].append(block[keep])
+    return below, ties, [np.concatenate(parts) if parts else x[:0] for parts in inside]
+
+
+def _sweep_compiled(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
+    """:func:`_sweep_numpy` with compiled counting and masking loops (both vectorise).
+
+    Up to three brackets per read of *x*; the values inside are taken out with
+    numpy's boolean indexing, which is faster than a compiled compaction loop.
+    """
+    k = los.size
+    below, ties, inside = [0] * k, [0] * k, [x[:0]] * k
+    mask = np.empty(x.size, dtype=np.bool_)
+    for g in range(0, k, 3):
+        js = list(range(g, min(k, g + 3)))
+        cnt_lo = np.full(3, -np.inf)  # padding counts nothing
+        eq = np.full(3, np.nan)       # NaN equals nothing
+        lo = np.full(3, np.inf)       # an empty interval [inf, -inf] gathers nothing
+        hi = np.full(3, -np.inf)
+        for slot, j in enumerate(js):
+            cnt_lo[slot] = los[j]
+            if los[j] == his[j]:  # zero width (e.g. the mass at 0): counted, not gathered
+                eq[slot] = los[j]
+            else:
+                lo[slot], hi[slot] = los[j], his[j]
+        b, t = _count3(x, cnt_lo, eq)
+        _mask3(x, lo, hi, mask)
+        values = x[mask]
+        for slot, j in enumerate(js):
+            below[j], ties[j] = int(b[slot]), int(t[slot])
+            if lo[slot] <= hi[slot]:
+                inside[j] = values[(values >= lo[slot]) & (values <= hi[slot])]
+    return below, ties, inside
+
+
+@compiled.kernel
+def _count3(x, cnt_lo, eq):  # pragma: no cover - compiled; equality with numpy is tested
+    """Values of *x* below ``cnt_lo[j]`` and equal to ``eq[j]``, j = 0, 1, 2 (one vector loop)."""
+    c0, c1, c2 = cnt_lo[0], cnt_lo[1], cnt_lo[2]
+    e0, e1, e2 = eq[0], eq[1], eq[2]
+    b0 = b1 = b2 = t0 = t1 = t2 = 0
+    for i in range(x.shape[0]):
+        v = x[i]
+        b0 += v < c0
+        b1 += v < c1
+        b2 += v < c2
+        t0 += v == e0
+        t1 += v == e1
+        t2 += v == e2
+    return np.array([b0, b1, b2]), np.array([t0, t1, t2])
+
+
+@compiled.kernel
+def _mask3(x, lo, hi, mask):  # pragma: no cover - compiled; equality with numpy is tested
+    """``mask[i]``: x[i] lies in any of [lo[j], hi[j]], j = 0, 1, 2 (one vector loop)."""
+    l0, l1, l2 = lo[0], lo[1], lo[2]
+    h0, h1, h2 = hi[0], hi[1], hi[2]
+    for i in range(x.shape[0]):
+        v = x[i]
+        mask[i] = ((v >= l0) & (v <= h0)) | ((v >= l1) & (v <= h1)) | ((v >= l2) & (v <= h2))
+
+
+#: Integer rows whose values span at most this many (or 4x the row's length) are
+#: counted value by value instead of bracketed (people: a few tens of thousands).
+_COUNT_SPAN = 1 << 20
+
+
+def _int_order_stats(x: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
+    """Order statistics of ranks *ranks* (ascending) of integer row *x* by counting; None
+    if its values span too wide a range. Exact: an integer's count needs no comparison
+    of doubles, and the values are the row's own integers."""
+    if x.size == 0:
+        return None
+    limit = max(_COUNT_SPAN, 4 * x.size)
+    if compiled.enabled():
+        found, values = _count_ranks(x, ranks, limit)
+        return values if found else None
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo >= limit:
+        return None
+    cum = np.cumsum(np.bincount(x - lo, minlength=hi - lo + 1))
+    return lo + np.searchsorted(cum, ranks, side="right")
+
+
+@compiled.kernel
+def _count_ranks(x, ranks, limit):  # pragma: no cover - compiled; equality with numpy is tested
+    """:func:`_int_order_stats`'s numpy path in one compiled pass over *x* (plus the counts)."""
+    lo = x[0]
+    hi = x[0]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    out = np.empty(ranks.shape[0], dtype=np.int64)
+    span = hi - lo
+    if span < 0 or span >= limit:  # span < 0: the difference overflowed int64
+        return False, out
+    counts = np.zeros(hi - lo + 1, dtype=np.int64)
+    for i in range(x.shape[0]):
+        counts[x[i] - lo] += 1
+    j = 0
+    cum = 0
+    for b in range(counts.shape[0]):
+        cum += counts[b]
+        while j < ranks.shape[0] and ranks[j] < cum:
+            out[j] = lo + b
+            j += 1
+        if j == ranks.shape[0]:
+            break
+    return True, out
+
+
+def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Quantiles (linear interpolation) of each row of a 2-D array, shape (len(q), n_rows).
+
+    Rows holding NaN use ``np.nanquantile`` (NaN are skipped, as xarray does).
+    Equal to ``np.quantile(rows, quantiles, axis=1)`` bit for bit on rows without NaN.
+    """
+    rows = np.asarray(rows)
+    n_rows, n = rows.shape
+    qs = np.asarray(quantiles, dtype=np.float64)
+    out = np.empty((qs.size, n_rows))
+    virtual = qs * (n - 1)
+    below = np.floor(virtual).astype(np.int64)
+    above = np.minimum(below + 1, n - 1)
+    gamma = virtual - below
+    pairs = [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
+    wanted = np.array(sorted({r for pair in pairs for r in pair}), dtype=np.int64)
+    # Counts of people: order statistics by counting (exact, one pass, no doubles). Values
+    # beyond 2**53 would not survive the conversion np.quantile makes, so are left to it.
+    counted = (rows.dtype.kind == "i" or (rows.dtype.kind == "u" and rows.dtype.itemsize < 8)) \
+        and n > 0
+    for i in range(n_rows):
+        if counted:
+            xi = np.ascontiguousarray(rows[i], dtype=np.int64)
+            at = _int_order_stats(xi, wanted)
+            if at is not None and abs(int(at[0])) < 2**53 and abs(int(at[-1])) < 2**53:
+                value = dict(zip(wanted.tolist(), at.astype(np.float64).tolist(), strict=True))
+                for j, (b, a) in enumerate(pairs):
+                    out[j, i] = _lerp(value[b], value[a], float(gamma[j]))
+                continue
+        # One row at a time as contiguous doubles: integer counts (or a strided view)
+        # are converted a row at a time, never the whole array at once.
+        x = np.ascontiguousarray(rows[i], dtype=np.float64)
+        if np.isnan(x).any():
+            out[:, i] = np.nanquantile(x, qs)
+            continue
+        stats = _order_stats_bracketed(x, pairs) if n > 4 * _SUBSAMPLE else None
+        if stats is None:
+            ranks = sorted({r for pair in pairs for r in pair})
+            part = np.partition(x, ranks)
+            stats = [(float(part[b]), float(part[a])) for b, a in pairs]
+        for j, (a, b) in enumerate(stats):
+            out[j, i] = _lerp(a, b, float(gamma[j]))
+    return out
