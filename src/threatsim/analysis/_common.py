@@ -29,6 +29,15 @@ def require_output(scenario: Scenario, name: str, *, key: str = "output") -> Sce
 
     Raises a ScenarioError naming the closest output when the model has none
     called *name*.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> "reserves" in require_output(sc, "reserves").variables
+    True
+    >>> require_output(sc, "reserve")
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: output='reserve' is not an output of model ...
     """
     outputs = [o.name for o in get_model(scenario.model).info.outputs]
     if name not in outputs:
@@ -43,7 +52,13 @@ def require_output(scenario: Scenario, name: str, *, key: str = "output") -> Sce
 
 
 def series_names(ds: xr.Dataset) -> list[str]:
-    """Outputs of a run (not the sampled parameters), in Dataset order."""
+    """Outputs of a run (not the sampled parameters), in Dataset order.
+
+    >>> ds = xr.Dataset({"reserves": ("draw", [1.0, 2.0]),
+    ...                  "income": ("draw", [3.0, 4.0], {"role": "parameter"})})
+    >>> series_names(ds)
+    ['reserves']
+    """
     return [str(n) for n, v in ds.data_vars.items()
             if v.attrs.get("role") != "parameter" and sample_dims(v)]
 
@@ -53,7 +68,12 @@ def _month_labels(ds: xr.Dataset) -> list[str]:
 
 
 def at_month(ds: xr.Dataset, at: str | None, *, key: str = "at") -> int | None:
-    """Index on ``ds.time`` of month ``"YYYY-MM"`` (the last month when *at* is None)."""
+    """Index on ``ds.time`` of month ``"YYYY-MM"`` (the last month when *at* is None).
+
+    >>> ds = xr.Dataset(coords={"time": np.arange("2019-01", "2019-04", dtype="M8[M]")})
+    >>> at_month(ds, "2019-02"), at_month(ds, None)
+    (1, 2)
+    """
     if "time" not in ds.dims:
         return None
     labels = _month_labels(ds)
@@ -74,6 +94,11 @@ def outcome_series(ds: xr.Dataset, name: str, at: str | None = None, *,
 
     A per-draw scalar output (no ``time``) is returned as it is; giving
     ``at`` for it is an error.
+
+    >>> ds = xr.Dataset({"held": (("draw", "time", "region"), np.ones((2, 3, 2)))},
+    ...                 coords={"time": np.arange("2019-01", "2019-04", dtype="M8[M]")})
+    >>> outcome_series(ds, "held", "2019-03").values  # both regions summed
+    array([2., 2.])
     """
     if name not in ds.data_vars or ds[name].attrs.get("role") == "parameter":
         names = series_names(ds)
@@ -99,6 +124,10 @@ def model_dims(ds: xr.Dataset, name: str) -> list[str]:
     """The dims the model gives output *name* besides ``time`` (e.g. ``region``).
 
     Sample dims, ``scenario``, ``quantile`` and swept keys are not model dims.
+
+    >>> ds = xr.Dataset({"held": (("draw", "time", "region"), np.ones((2, 3, 2)))})
+    >>> model_dims(ds, "held")
+    ['region']
     """
     try:
         decls = {o.name: o for o in get_model(str(ds.attrs.get("model"))).info.outputs}
@@ -126,6 +155,11 @@ def check_output_at(scenario: Scenario, output: str, at: str | None) -> Scenario
     """Fail fast on a bad ``--output`` / ``--at`` pair, before anything runs.
 
     Returns the scenario keeping *output*.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> check_output_at(sc, "reserves", "2020-01").name
+    'financing'
     """
     scenario = require_output(scenario, output)
     decl = {o.name: o for o in get_model(scenario.model).info.outputs}[output]

@@ -35,7 +35,13 @@ __all__ = ["Box", "PrimResult", "discover", "prim"]
 
 @dataclass(frozen=True, slots=True)
 class Box:
-    """A box in parameter space: ``limits[name] = (low, high)``, both inclusive."""
+    """A box in parameter space: ``limits[name] = (low, high)``, both inclusive.
+
+    >>> box = Box(limits={"income": (2e6, 5e6)}, coverage=0.9, density=0.8, mass=0.3,
+    ...           count=300)
+    >>> box.rule({"income": "usd_per_month"}, full={"income": (1e6, 5e6)})
+    'income >= $2.00M/month: 80% density, 90% coverage (300 draws, 30% of all)'
+    """
 
     limits: dict[str, tuple[float, float]]
     coverage: float
@@ -66,7 +72,14 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class PrimResult:
-    """The peeling trajectory and the box chosen on it."""
+    """The peeling trajectory and the box chosen on it (what :func:`discover` returns).
+
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 400)
+    >>> res = prim({"x": x}, x > 0.7)
+    >>> res.box.limits["x"][0] > 0.6, res.box.density >= res.threshold  # the widest dense box
+    (True, True)
+    """
 
     names: tuple[str, ...]
     trajectory: tuple[Box, ...]
@@ -254,6 +267,15 @@ def discover(
     ScenarioError
         Not exactly one of below / above, an output the run does not have, a
         month outside the run, or a condition no draw meets.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=400,
+    ...                    seed=3, progress=False)
+    >>> res = discover(ds, "reserves", below=100e6, at="2020-12")
+    >>> 0 < res.box.density <= 1
+    True
     """
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="condition",

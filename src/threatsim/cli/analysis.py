@@ -35,7 +35,15 @@ __all__ = ["add_commands", "parse_key_values"]
 
 
 def parse_key_values(items: list[str] | None, *, option: str, numbers: bool) -> dict[str, Any]:
-    """``["a=1", "b=2"]`` -> ``{"a": 1.0, "b": 2.0}`` (or strings), with a clear error."""
+    """``["a=1", "b=2"]`` -> ``{"a": 1.0, "b": 2.0}`` (or strings), with a clear error.
+
+    >>> parse_key_values(["reserves=50e6", "held=1_000"], option="--level", numbers=True)
+    {'reserves': 50000000.0, 'held': 1000.0}
+    >>> parse_key_values(["reserves"], option="--level", numbers=True)
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: --level='reserves' must be NAME=VALUE
+    """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -198,7 +206,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    """Register compare, sweep, sensitivity and discover on the ``threatsim`` subparsers."""
+    """Register compare, sweep, sensitivity and discover on the ``threatsim`` subparsers.
+
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="threatsim").add_subparsers()
+    >>> add_commands(sub)
+    >>> sorted(sub.choices)
+    ['compare', 'discover', 'sensitivity', 'sweep']
+    """
     p = sub.add_parser("compare", help="paired comparison of a what-if against a base, with "
                                        "common random numbers")
     p.add_argument("base", help="base scenario file")

@@ -450,7 +450,12 @@ class _PipeSafeStdout:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``threatsim`` console script."""
+    """Entry point of the ``threatsim`` console script: the exit status.
+
+    >>> main(["validate", "scenarios/financing.toml"])  # doctest: +ELLIPSIS
+    scenarios/financing.toml: ok (model financing, ...)
+    0
+    """
     stdout = sys.stdout
     if stdout is sys.__stdout__ and stdout is not None:
         sys.stdout = _PipeSafeStdout(stdout)  # type: ignore[assignment]

@@ -67,6 +67,11 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
     A population summed over its compartments is only the people ever counted;
     the planner reads the compartments (active, detained, imprisoned...), each
     summed over regions.
+
+    >>> ds = xr.Dataset({"population": (("draw", "region", "compartment"), np.ones((2, 3, 2)))},
+    ...                 coords={"compartment": ["active", "detained"]})
+    >>> split_compartments(ds, ["population"])[1]
+    ['population_active', 'population_detained']
     """
     out, names = ds, []
     for name in series:
@@ -122,6 +127,13 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     same unit; :func:`threatsim.analysis.convergence.mcse_quantile`). A summary
     Dataset (``keep="summary"``) is printed from the bands it holds, with the
     standard errors it holds.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = threatsim.run(sc, draws=200, seed=1, progress=False)
+    >>> print(summary_table(ds, quantiles=[0.05, 0.5, 0.95], report_months=[0])
+    ...       .splitlines()[0])  # doctest: +ELLIPSIS
+    scenario 'financing' (run ...): 200 draws, seed 1, sampler ...
     """
     qs = [q for q in quantiles if q in _TABLE_QUANTILES] or list(quantiles)
     months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
