@@ -238,8 +238,8 @@ def check_parameters(p: Problems, data: dict[str, Any], head: Header,
     >>> head = check_header(p, {"model": "financing"})
     >>> check_parameters(p, {"parameters": {"reserve": {}}}, head, SourceRegistry({}))
     {}
-    >>> str(p.items[-1]).split(";")[0]
-    "parameters.reserve='...' is not a parameter of model 'financing'"
+    >>> [str(e).split(";")[0] for e in p.items if e.key == "parameters.reserve"]
+    ["parameters.reserve='...' is not a parameter of model 'financing'"]
     """
     model, model_name = head.model, head.model_name
     declared = {d.name: d for d in model.info.parameters} if model else {}
