@@ -16,7 +16,8 @@ def test_all_names_exist():
 
 
 def test_no_global_random_state_in_the_package():
-    """No legacy np.random.* global calls and no default_rng outside engine/streams.py (determinism)."""
+    """No legacy np.random.* global calls and no default_rng outside engine/streams.py
+    (determinism)."""
     offenders = []
     for path in (ROOT / "src" / "threatsim").rglob("*.py"):
         text = path.read_text()

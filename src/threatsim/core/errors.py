@@ -73,7 +73,11 @@ class ScenarioError(ThreatsimError, ValueError):
 
 
 def _rebuild_scenario_error(
-    expected: str, path: str | None, key: str | None, value: Any, problems: tuple[ScenarioError, ...]
+    expected: str,
+    path: str | None,
+    key: str | None,
+    value: Any,
+    problems: tuple[ScenarioError, ...],
 ) -> ScenarioError:
     return ScenarioError(expected, path=path, key=key, value=value, problems=problems)
 

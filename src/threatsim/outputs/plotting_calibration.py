@@ -21,7 +21,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from threatsim.outputs.scoring import coverage
+from threatsim.outputs.scores import coverage
 
 __all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
 
@@ -75,7 +75,7 @@ def _valid(board: xr.Dataset) -> xr.Dataset:
 
 
 def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
-    """PIT histogram of a leaderboard (from :func:`threatsim.outputs.scoring.leaderboard`).
+    """PIT histogram of a leaderboard (from :func:`threatsim.outputs.leaderboard.leaderboard`).
 
     Bars: density of the non-randomised PIT (1 = flat), with 95 % binomial
     (Jeffreys) error bars. Grey band: the 95 % range of a bin's height for a
@@ -111,7 +111,7 @@ def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
 def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Figure:
     """Observed against nominal coverage of central bands, with binomial error.
 
-    Points: the mean over observations of :func:`threatsim.outputs.scoring.coverage`
+    Points: the mean over observations of :func:`threatsim.outputs.scores.coverage`
     at each level, with 95 % Jeffreys error bars. Grey band: the 95 % range
     a calibrated model would show by chance with this many observations.
     """
