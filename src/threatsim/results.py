@@ -139,7 +139,11 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
                             value={"below": below, "above": above})
-    hit = da < below if below is not None else da > above
+    if below is not None:
+        hit = da < below
+    else:
+        assert above is not None  # exactly one of the two, checked above
+        hit = da > above
     dims = sample_dims(da)
     # Count, then divide: a mean over booleans would first cast every element to float.
     out = hit.sum(dim=dims) / int(np.prod([da.sizes[d] for d in dims]))

@@ -31,7 +31,8 @@ def month_index(start: np.datetime64, month: np.datetime64) -> int:
 def month_range(start: np.datetime64, n: int) -> np.ndarray:
     """*n* consecutive month-start dates from *start*, as ``datetime64[ns]``."""
     months = start.astype("datetime64[M]") + np.arange(n)
-    return months.astype("datetime64[D]").astype("datetime64[ns]")
+    out: np.ndarray = months.astype("datetime64[D]").astype("datetime64[ns]")
+    return out
 
 
 def month_label(start: np.datetime64, index: int) -> str:

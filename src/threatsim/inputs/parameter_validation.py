@@ -32,6 +32,9 @@ def _check_against_source(p: Problems, key: str, spec: dict[str, Any], dist: Dis
     stated = "a range_assumption sentence saying why"
     if dist.kind in RANGED_KINDS:
         lo, hi = dist.low, dist.high
+        # a ranged kind has both (DistSpec checks)
+        assert lo is not None
+        assert hi is not None
         if src.wording == "between":
             if (lo, hi) != (src.low, src.high) and not has_range_assumption:
                 p.add(f"{key}.range", [lo, hi],
@@ -55,6 +58,7 @@ def _check_against_source(p: Problems, key: str, spec: dict[str, Any], dist: Dis
                 p.add(f"{key}.range", [lo, hi],
                       f"must start at the reported lower bound {src.low:g} ({src.citation()})")
         else:  # a point figure read as a range
+            assert src.point is not None  # the point wordings carry one (load_sources checks)
             if not has_range_assumption:
                 p.add(f"{key}.range", [lo, hi],
                       f"source {src.id!r} reports a single figure ({src.wording} "

@@ -195,7 +195,8 @@ def leaderboard_totals(board: xr.Dataset) -> xr.Dataset:
     """
     same_unit = len(set(board["unit"].values.tolist())) == 1
     out: dict[str, Any] = {}
-    for name, da in board.data_vars.items():
+    for key, da in board.data_vars.items():
+        name = str(key)
         if name in ("pit_low", "pit_high", "members", "median", "q05", "q95"):
             continue
         unit_bound = da.attrs.get("units") == "unit of the observation"
@@ -226,8 +227,9 @@ def leaderboard_to_csv(board: xr.Dataset, path: str | os.PathLike[str]) -> Path:
               if "scenario" in board.dims else [board])
     for b in boards:
         df = b.drop_vars("scenario", errors="ignore").to_dataframe().reset_index()
-        tot = {k: float(v.values) for k, v in leaderboard_totals(b).data_vars.items()
-               if k in df.columns}
+        tot: dict[str, float | str] = {
+            str(k): float(v.values) for k, v in leaderboard_totals(b).data_vars.items()
+            if k in df.columns}
         tot["observation"] = "total"
         df = pd.concat([df, pd.DataFrame([tot])], ignore_index=True)
         if "scenario" in b.coords:

@@ -140,7 +140,7 @@ class Observation:
     def forecast(self, ds: xr.Dataset) -> np.ndarray:
         """The run's ensemble for this observation: one value per draw (and replicate)."""
         da = ds[self.variable]
-        when = np.datetime64(self.month, "M").astype("datetime64[ns]")
+        when = self.month.astype("datetime64[M]").astype("datetime64[ns]")
         da = da.sel(time=when)
         for dim, labels in self.select.items():
             if labels is not None:
@@ -323,7 +323,8 @@ def _observation(p: _Problems, index: int, entry: Any, document: str,
     if len(p.items) > n_before or month is None or truth is None:
         return None
     return Observation(
-        id=oid, variable=variable, month=month, low=truth[0], high=truth[1], unit=unit,
+        id=str(oid), variable=str(variable), month=month, low=truth[0], high=truth[1],
+        unit=str(unit),
         select=select, document=doc, paragraph=para, quote=entry.get("quote", ""),
         source=entry.get("source", ""), description=entry.get("description", ""),
         assumption=entry.get("assumption", ""), previous=previous)
@@ -409,7 +410,7 @@ def _labels(values: np.ndarray) -> list[Any]:
 def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
     """Raise a :class:`ScenarioError` unless every observation can be scored on *ds*."""
     p = _Problems()
-    outputs = [n for n, v in ds.data_vars.items()
+    outputs = [str(n) for n, v in ds.data_vars.items()
                if v.attrs.get("role") != "parameter" and "time" in v.dims]
     months = ds["time"].values.astype("datetime64[M]")
     span = f"{months[0]} .. {months[-1]}" if len(months) else "none"
@@ -427,7 +428,7 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
                                                  "without draws cannot be scored); allowed: "
                                                  "a run that keeps its draws")
             continue
-        dims = [d for d in da.dims if d not in (*SAMPLE_DIMS, "time")]
+        dims = [str(d) for d in da.dims if d not in (*SAMPLE_DIMS, "time")]
         for dim, labels in o.select.items():
             if dim not in dims:
                 close = difflib.get_close_matches(dim, [*dims, *RESERVED], n=1)

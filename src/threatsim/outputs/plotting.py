@@ -64,7 +64,8 @@ def _text(s: str) -> str:
 
 
 def _month_x(month: str) -> np.datetime64:
-    return np.datetime64(month, "M").astype("datetime64[ns]")
+    when: np.datetime64 = np.datetime64(month, "M").astype("datetime64[ns]")
+    return when
 
 
 def _draw_fan(ax: Any, t: np.ndarray, b: xr.DataArray, qs: Sequence[float], *,
@@ -117,7 +118,8 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
         full = ds[name]
         for c, coord in enumerate(cols):
             ax = axes[r, c]
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7))
+            ax.xaxis.set_major_locator(
+                mdates.AutoDateLocator(minticks=3, maxticks=7))  # type: ignore[no-untyped-call]
             da = full
             if coord is not None and by in da.dims:
                 da = da.sel({by: coord})
@@ -263,10 +265,10 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
         markers = ["o", "s", "^", "D", "v", "P"]
         for i, reading in enumerate(readings):
             row = rd.sel(reading=reading).values / scale
-            yi = len(readings) - 1 - i
-            ax.plot([row[0], row[-1]], [yi, yi], color="black", lw=1.2)
+            y_row = len(readings) - 1 - i
+            ax.plot([row[0], row[-1]], [y_row, y_row], color="black", lw=1.2)
             if 0.5 in qs:
-                ax.plot(row[qs.index(0.5)], yi, marker=markers[i % len(markers)],
+                ax.plot(row[qs.index(0.5)], y_row, marker=markers[i % len(markers)],
                         color="black", markerfacecolor="white" if i else "black", ls="none")
         ax.set_yticks(np.arange(len(readings))[::-1], readings, fontsize=8)
         ax.set_xlabel(f"{sds.attrs['output']} ({label}): {qs[0]:.0%}-{qs[-1]:.0%} and median")
@@ -344,6 +346,7 @@ def sweep_heatmap(sw: xr.Dataset, variable: str, *, at: str | None = None,
         ax.set_ylabel(keys[0])
         if facet is not None:
             ax.set_title(f"{keys[2]} = {facet}", fontsize=9)
+    assert image is not None  # the grid has at least one facet
     fig.colorbar(image, ax=axes[0].tolist(), label=f"{quantile:.0%} of {variable} ({label})")
     fig.suptitle(f"{variable}{when}, {quantile:.0%} quantile over {sw.sizes['draw']:,} draws "
                  "per point (common random numbers)", fontsize=9)

@@ -117,18 +117,18 @@ def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Fig
     """
     board = _valid(board)
     n = board.sizes["observation"]
-    levels = np.asarray(levels, dtype=float)
+    nominal = np.asarray(levels, dtype=float)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="calibrated")
     if n:
         observed = np.array([float(np.mean(coverage(board["pit_low"].values,
                                                     board["pit_high"].values, c)))
-                             for c in levels])
-        band = np.array([stats.binom.interval(0.95, n, c) for c in levels]) / n
-        ax.fill_between(levels, band[:, 0], band[:, 1], color="0.85",
+                             for c in nominal])
+        band = np.array([stats.binom.interval(0.95, n, c) for c in nominal]) / n
+        ax.fill_between(nominal, band[:, 0], band[:, 1], color="0.85",
                         label="95 % range if calibrated")
         lo, hi = _jeffreys(observed * n, n)
-        ax.errorbar(levels, observed, yerr=[observed - lo, hi - observed], fmt="o",
+        ax.errorbar(nominal, observed, yerr=[observed - lo, hi - observed], fmt="o",
                     color=plt.cm.Blues(0.8), ecolor="black", capsize=2, lw=0.8, ms=4,
                     label="observed (95 % binomial error)")
     ax.set_xlim(0, 1)

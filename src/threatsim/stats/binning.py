@@ -54,7 +54,7 @@ def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.n
     nan = np.isnan(t)
     if nan.any():
         t[nan] = bins + 2
-    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+    idx: np.ndarray = t.astype(np.int64)  # truncation is floor here: t >= 0
     idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
     return idx
 
@@ -62,7 +62,7 @@ def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.n
 _GID_CACHE: dict[str, np.ndarray] = {}
 
 
-def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
+def _group_table(token: str, cells: int, bins: int, ranges: list[Any]) -> np.ndarray:
     """``table[c * (B + 3) + b]``: the group (window) that bin b of cell c belongs to, or -1.
 
     Cached by the pass's *token*: every chunk of a pass reduced in this process shares it.
@@ -78,8 +78,8 @@ def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
     return gid
 
 
-def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
-           raw: list[bool] | None = None) -> list:
+def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list[Any], bins: int, *,
+           raw: list[bool] | None = None) -> list[Any]:
     """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
     (as they are where *raw* says so, else as distinct values with counts)."""
     gid = _group_table(token, x.shape[1], bins, ranges)
@@ -101,7 +101,7 @@ def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, 
     return out
 
 
-def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
+def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple[Any, ...] | None:
     """Values as distinct values with counts, and the keys of the smallest and largest."""
     if vals.size == 0:
         return None
@@ -111,7 +111,7 @@ def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
 
 
 def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
-               windows: list) -> tuple[np.ndarray, list]:
+               windows: list[Any]) -> tuple[np.ndarray, list[Any]]:
     """Pass 1 on one chunk ``x`` (m, C): the count of every bin of every cell (flat,
     ``C * (B + 3)``), and for each window ``(cell, first bin, last bin, mode)`` the
     values inside it (``("raw", values)``, or ``("vals", distinct, counts, kmin, kmax)``
@@ -127,7 +127,7 @@ def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, toke
 
 
 def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
-                ranges: list) -> list:
+                ranges: list[Any]) -> list[Any]:
     """For each ``(cell, first bin, last bin)``: its values as distinct values with counts
     and their key range (``collect``'s result; None when empty), as :func:`gather` gives."""
     if compiled.enabled():
@@ -137,7 +137,8 @@ def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, tok
 
 
 def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
-                         token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
+                         token: str, ranges: list[Any],
+                         raw: list[bool]) -> tuple[np.ndarray, list[Any]]:
     gid = _group_table(token, x.shape[1], bins, ranges)
     keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
     # A chunk recorded with the draws last comes as a (rows, cells) view of (cells, rows)
@@ -165,9 +166,9 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
 
 
 @compiled.kernel
-def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
+def _bin(v: float, lo: float, scale: float, bins: int) -> int:  # pragma: no cover - compiled
     """:func:`bins_of` for one value (without the cell's offset): the same double operations."""
-    t = (np.float64(v) - lo) * scale
+    t: float = (np.float64(v) - lo) * scale
     t += 1.0
     if np.isnan(t):
         return bins + 2
@@ -180,7 +181,7 @@ def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _key_min(a, b):  # pragma: no cover - compiled
+def _key_min(a: float, b: float) -> float:  # pragma: no cover - compiled
     """The smaller of two doubles in the order of :func:`float_keys` (NaN largest)."""
     if np.isnan(b):
         return a
@@ -190,7 +191,7 @@ def _key_min(a, b):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _key_max(a, b):  # pragma: no cover - compiled
+def _key_max(a: float, b: float) -> float:  # pragma: no cover - compiled
     """The larger of two doubles in the order of :func:`float_keys` (NaN largest)."""
     if np.isnan(a):
         return a
@@ -200,7 +201,9 @@ def _key_max(a, b):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pragma: no cover
+def _count_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # pragma: no cover
+                      scale: np.ndarray, bins: int, gid: np.ndarray,
+                      keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
     """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes.
 
     *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*.
@@ -296,7 +299,8 @@ def sort_by_counting(xt: np.ndarray) -> np.ndarray:
 
 
 @compiled.kernel
-def _sort_by_counting(xt, limit, done):  # pragma: no cover - compiled; tested vs np.sort
+def _sort_by_counting(xt: np.ndarray, limit: int,  # pragma: no cover - compiled; vs np.sort
+                      done: np.ndarray) -> None:
     n_cells, rows = xt.shape
     for c in range(n_cells):
         lo = xt[c, 0]
@@ -350,7 +354,9 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
 
 
 @compiled.kernel
-def _window_stats(xt, lo, scale, bins, cells, first, last):  # pragma: no cover - compiled
+def _window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray,  # pragma: no cover
+                  bins: int, cells: np.ndarray, first: np.ndarray,
+                  last: np.ndarray) -> np.ndarray:
     n_win = cells.shape[0]
     rows = xt.shape[1]
     out = np.zeros((3, n_win), dtype=np.int64)

@@ -27,7 +27,8 @@ def _interp_sorted(s: np.ndarray, m: np.ndarray, prob: np.ndarray) -> np.ndarray
     vlo = np.take_along_axis(s, lo[None], axis=0)[0]
     vhi = np.take_along_axis(s, hi[None], axis=0)[0]
     with np.errstate(invalid="ignore"):
-        return vlo + (h - lo) * (vhi - vlo)
+        out: np.ndarray = vlo + (h - lo) * (vhi - vlo)
+    return out
 
 
 
