@@ -14,31 +14,24 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
+from threatsim.core.version import __version__
+from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
-
-if TYPE_CHECKING:
-    from threatsim.inputs.scenario import RunSettings, Scenario
 
 __all__ = ["bands", "exceedance", "mcse_quantile", "open_results", "sample_dims", "to_dataset",
            "write_netcdf"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
 SAMPLE_DIMS = ("draw", "replicate")
-
-
-def _version() -> str:
-    from threatsim.core.version import __version__
-
-    return __version__
 
 
 def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
@@ -78,7 +71,7 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
         "draws": settings.draws,
         "chunk_size": settings.chunk_size,
         "replicates": reps,
-        "threatsim_version": _version(),
+        "threatsim_version": __version__,
         "provenance": json.dumps(provenance, sort_keys=True),
         "start": scenario.month_label(0),
         "horizon_months": scenario.horizon,

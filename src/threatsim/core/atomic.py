@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from threatsim.core.errors import ScenarioError
+from threatsim.core.interrupts import check_interrupt
 
 __all__ = ["atomic_path", "publish", "temp_beside"]
 
@@ -54,8 +55,6 @@ def temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
 def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Give the finished temporary file *tmp* its final name *path*, unless Ctrl-C was
     pressed while it was written (then ``KeyboardInterrupt``; the caller deletes it)."""
-    from threatsim.core.interrupts import check_interrupt
-
     check_interrupt()
     os.replace(tmp, path)
     return Path(path)

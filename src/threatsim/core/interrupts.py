@@ -7,6 +7,7 @@ before a finished file is renamed; the command line installs it for a whole comm
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 from collections.abc import Iterator
@@ -56,8 +57,6 @@ class InterruptGuard:
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
-        import gc
-
         self.hit = True
         if self._holding:
             return  # raised by check() once the block is left

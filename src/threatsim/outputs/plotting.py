@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -25,13 +25,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from threatsim.analysis._common import model_dims, outcome_series
+from threatsim.analysis.discovery import PrimResult
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 from threatsim.results import bands, sample_dims
-
-if TYPE_CHECKING:
-    from threatsim.analysis.discovery import PrimResult
 
 __all__ = [
     "comparison_chart",
@@ -53,8 +52,6 @@ def _scale(units: str) -> tuple[float, str]:
 
 
 def _model_dims(ds: xr.Dataset, name: str) -> list[str]:
-    from threatsim.analysis._common import model_dims
-
     return model_dims(ds, name)
 
 
@@ -289,8 +286,6 @@ def sweep_heatmap(sw: xr.Dataset, variable: str, *, at: str | None = None,
     heat map with the value printed in each cell. Three: one heat map per
     value of the third key.
     """
-    from threatsim.analysis._common import outcome_series
-
     keys = list(json.loads(sw.attrs["swept"]))
     da = outcome_series(sw, variable, at)
     unit = da.attrs.get("units", "")
@@ -364,8 +359,6 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
     at one month (*at*, default the last). For a run, one curve per month in
     *at* (default: the last month). ``levels`` are drawn as vertical lines.
     """
-    from threatsim.analysis._common import outcome_series
-
     months = [at] if isinstance(at, str) or at is None else list(at)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     unit = ds[variable].attrs.get("units", "")
