@@ -47,7 +47,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
-    """A resolved, validated scenario."""
+    """A resolved, validated scenario.
+
+    >>> sc = load_scenario("scenarios/financing.toml")
+    >>> sc.model, sc.month_label(0), len(sc.time()), sc.run_id == sc.with_values({}).run_id
+    ('financing', '2019-01', 37, True)
+    >>> sc.with_values({"levers.seizure_effort": 2.0}).levers["seizure_effort"]
+    2.0
+    """
 
     name: str
     description: str

@@ -140,7 +140,11 @@ def _month(p: Problems, key: str, value: Any) -> np.datetime64 | None:
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """The top-level keys of a scenario, validated (None where missing or bad)."""
+    """The top-level keys of a scenario, validated (None where missing or bad).
+
+    >>> check_header(Problems(), {"model": "fighters", "horizon": 12}).model.info.name
+    'fighters'
+    """
 
     name: str
     description: str
@@ -268,7 +272,11 @@ def check_timeline(p: Problems, raw_timeline: Any, head: Header) -> list[Timelin
 
 @dataclass(frozen=True, slots=True)
 class Outputs:
-    """The ``[outputs]`` table, validated."""
+    """The ``[outputs]`` table, validated.
+
+    >>> Outputs(variables=("reserves",), quantiles=(0.5,), report_months=(0, 12), keep="draws").keep
+    'draws'
+    """
 
     variables: tuple[str, ...]
     quantiles: tuple[float, ...]
@@ -324,7 +332,11 @@ def check_outputs(p: Problems, outputs: Any, head: Header) -> Outputs:
 
 @dataclass(frozen=True, slots=True)
 class ModelView:
-    """What a model's ``check`` sees: validated parts of a scenario."""
+    """What a model's ``check`` sees: validated parts of a scenario.
+
+    >>> ModelView(parameters={}, levers={"seizure_effort": 1.0}, timeline=[], horizon=12).horizon
+    12
+    """
 
     parameters: dict[str, Parameter]
     levers: dict[str, float]

@@ -95,6 +95,14 @@ def reference_forecasts(obs: Observation, ds: xr.Dataset,
     :math:`U + (X - \mathrm{median}\,X)`: 64 quantiles of the uniform times
     256 quantiles of the centred run, so it keeps the last report's location
     and takes the model's uncertainty. Both are deterministic.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> refs = reference_forecasts(next(iter(obs)), ds)
+    >>> sorted(refs), refs["persistence"].size
+    (['persistence', 'widened'], 1000)
     """
     xs = ensemble_members(obs.forecast(ds) if forecast is None else forecast)
     if obs.previous is not None:
@@ -125,6 +133,14 @@ def leaderboard(ds: xr.Dataset, observations: ObservationSet) -> xr.Dataset:
     size of the reported figure (a fixed weight per observation, so it stays
     proper) to compare observations in different units. See
     :func:`leaderboard_totals` for the total row.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> board = leaderboard(ds, obs)
+    >>> board.sizes["observation"], board["crps"].attrs["orientation"]
+    (6, 'lower is better')
     """
     if not len(observations):
         raise ScenarioError("has no observations to score", path=observations.path,
@@ -192,6 +208,14 @@ def leaderboard_totals(board: xr.Dataset) -> xr.Dataset:
     the reference happens to nail cannot dominate it as a mean of ratios
     would. ``n_observations`` counts all observations; ``n_coverage`` and
     ``n_log_score`` those that entered.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> totals = leaderboard_totals(leaderboard(ds, obs))
+    >>> int(totals["n_observations"]), bool(totals["crps_scaled"] > 0)
+    (6, True)
     """
     same_unit = len(set(board["unit"].values.tolist())) == 1
     out: dict[str, Any] = {}
@@ -219,6 +243,17 @@ def leaderboard_to_csv(board: xr.Dataset, path: str | os.PathLike[str]) -> Path:
 
     A board with a ``scenario`` dim (from :func:`rank_scenarios`'s inputs,
     concatenated) is written with a ``scenario`` column.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> import csv, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = leaderboard_to_csv(leaderboard(ds, obs), Path(d) / "board.csv")
+    ...     rows = list(csv.DictReader(path.open()))
+    >>> len(rows), rows[-1]["observation"]
+    (7, 'total')
     """
     import pandas as pd
 
@@ -247,6 +282,14 @@ def rank_scenarios(boards: Mapping[str, xr.Dataset]) -> xr.Dataset:
 
     Scenarios are ranked by mean ``crps_scaled`` (lower is better), which is
     defined whatever the observations' units; ties keep the given order.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> board = leaderboard(ds, obs)
+    >>> rank_scenarios({"a": board, "b": board})["rank"].values.tolist()  # a tie keeps the order
+    [1, 2]
     """
     if not boards:
         raise ScenarioError("needs at least one scenario", key="scenarios", value=[])
@@ -273,7 +316,15 @@ def _truth_text(kind: str, low: float, high: float) -> str:
 
 
 def leaderboard_table(board: xr.Dataset) -> str:
-    """The text table ``threatsim score`` prints: one row per observation and a total."""
+    """The text table ``threatsim score`` prints: one row per observation and a total.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> print(leaderboard_table(leaderboard(ds, obs)).splitlines()[0])
+    leaderboard of 'financing' against scenarios/observations/synthetic.toml
+    """
     cols = ("crps", "log_score", "pit", "coverage_50", "coverage_90", "interval_score_90",
             "skill_persistence", "skill_widened")
     heads = ("CRPS", "logS", "PIT", "cov50", "cov90", "IS90", "skill_p", "skill_w")
@@ -311,7 +362,16 @@ def leaderboard_table(board: xr.Dataset) -> str:
 
 
 def ranking_table(ranks: xr.Dataset) -> str:
-    """The text table ``threatsim score --scenarios`` prints, best first."""
+    """The text table ``threatsim score --scenarios`` prints, best first.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
+    >>> obs = threatsim.load_observations("scenarios/observations/synthetic.toml", against=ds)
+
+    >>> board = leaderboard(ds, obs)
+    >>> print(ranking_table(rank_scenarios({"a": board})).splitlines()[1][:12])
+    1    a
+    """
     cols = ("crps_scaled", "log_score", "coverage_50", "coverage_90", "skill_persistence",
             "skill_widened")
     heads = ("CRPS/size", "logS", "cov50", "cov90", "skill_p", "skill_w")

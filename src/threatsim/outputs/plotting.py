@@ -95,6 +95,15 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
     with ``by="region"`` each variable gets one panel per region (small
     multiples, one row per variable). ``marks`` are ``(YYYY-MM, label)``
     pairs drawn as vertical lines (report dates).
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> fig = fan_chart(threatsim.run(sc, draws=50), "reserves")
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     names = [variables] if isinstance(variables, str) else list(variables)
     qs = sorted(quantiles)
@@ -154,6 +163,14 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
     filled, its median solid; the what-if's 5-95 % band hatched and its
     median dashed. Right: the fan of the draw-by-draw difference what-if -
     base, with a line at zero.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> cds = threatsim.compare(sc, sc.with_values({"levers.seizure_effort": 2.0}), draws=50)
+    >>> fig = comparison_chart(cds, "reserves")
+    >>> plt.close(fig)
     """
     compared = json.loads(cds.attrs["compared"])
     if variables is None:
@@ -210,6 +227,14 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
     *sds* comes from :func:`threatsim.sensitivity`. Parameters are sorted by
     total Sobol index (by |rank correlation| when there are no indices);
     at most *top* are shown.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> sds = threatsim.sensitivity(sc, "reserves", at="2020-06", n=16, draws=50, n_resamples=9)
+    >>> fig = tornado_chart(sds, top=3)
+    >>> plt.close(fig)
     """
     total = np.nan_to_num(sds["total_order"].values, nan=-1.0)
     rho = sds["spearman"].values
@@ -285,6 +310,14 @@ def sweep_heatmap(sw: xr.Dataset, variable: str, *, at: str | None = None,
     One swept key: the fan of bands against the key's values. Two keys: a
     heat map with the value printed in each cell. Three: one heat map per
     value of the third key.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> sw = threatsim.sweep(sc, {"levers.seizure_effort": [1.0, 2.0]}, draws=20)
+    >>> fig = sweep_heatmap(sw, "reserves", at="2020-01")
+    >>> plt.close(fig)
     """
     keys = list(json.loads(sw.attrs["swept"]))
     da = outcome_series(sw, variable, at)
@@ -358,6 +391,13 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
     For a comparison (a ``scenario`` dim) base is solid and what-if dashed
     at one month (*at*, default the last). For a run, one curve per month in
     *at* (default: the last month). ``levels`` are drawn as vertical lines.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> fig = exceedance_chart(threatsim.run(sc, draws=50), "reserves", at="2020-01")
+    >>> plt.close(fig)
     """
     months = [at] if isinstance(at, str) or at is None else list(at)
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -407,7 +447,16 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
 
 
 def prim_chart(res: PrimResult) -> Figure:
-    """PRIM's coverage/density trade-off along the peeling trajectory, the chosen box marked."""
+    """PRIM's coverage/density trade-off along the peeling trajectory, the chosen box marked.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> res = threatsim.discover(threatsim.run(sc, draws=200), "reserves", below=50e6, at="2020-12")
+    >>> fig = prim_chart(res)
+    >>> plt.close(fig)
+    """
     cov = np.array([b.coverage for b in res.trajectory])
     den = np.array([b.density for b in res.trajectory])
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -431,7 +480,16 @@ def prim_chart(res: PrimResult) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Save *fig* (format from the suffix: .png or .svg) and close it."""
+    """Save *fig* (format from the suffix: .png or .svg) and close it.
+
+    >>> import tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> fig, _ = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     print(save_figure(fig, Path(d) / "fig.png").name)
+    fig.png
+    >>> plt.close(fig)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -441,7 +499,16 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 def save_figures(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg")
                  ) -> list[Path]:
-    """Save *fig* as ``stem.png`` and ``stem.svg`` (each written atomically) and close it."""
+    """Save *fig* as ``stem.png`` and ``stem.svg`` (each written atomically) and close it.
+
+    >>> import tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> fig, _ = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     print([p.name for p in save_figures(fig, Path(d) / "fig")])
+    ['fig.png', 'fig.svg']
+    >>> plt.close(fig)
+    """
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

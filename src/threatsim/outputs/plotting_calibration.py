@@ -40,6 +40,9 @@ def pit_histogram_mass(pit_low: Sequence[float] | np.ndarray,
     observation whose PIT is the interval ``[lo, hi]`` adds the share of that
     interval falling in each bin (all of it to one bin when ``lo == hi``).
     The result sums to 1 and is flat, in expectation, for a calibrated forecast.
+
+    >>> pit_histogram_mass([0.0, 0.5], [0.5, 0.5], bins=2)  # a PIT interval, then a point
+    array([0.5, 0.5])
     """
     lo = np.asarray(pit_low, dtype=float)
     hi = np.asarray(pit_high, dtype=float)
@@ -80,6 +83,15 @@ def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
     Bars: density of the non-randomised PIT (1 = flat), with 95 % binomial
     (Jeffreys) error bars. Grey band: the 95 % range of a bin's height for a
     calibrated model with this many observations.
+
+    >>> import threatsim
+    >>> from threatsim.outputs.leaderboard import leaderboard
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=100)
+    >>> board = leaderboard(ds, threatsim.load_observations(
+    ...     "scenarios/observations/synthetic.toml", against=ds))
+
+    >>> fig = pit_histogram(board, bins=5)
+    >>> plt.close(fig)
     """
     board = _valid(board)
     n = board.sizes["observation"]
@@ -114,6 +126,15 @@ def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Fig
     Points: the mean over observations of :func:`threatsim.outputs.scores.coverage`
     at each level, with 95 % Jeffreys error bars. Grey band: the 95 % range
     a calibrated model would show by chance with this many observations.
+
+    >>> import threatsim
+    >>> from threatsim.outputs.leaderboard import leaderboard
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=100)
+    >>> board = leaderboard(ds, threatsim.load_observations(
+    ...     "scenarios/observations/synthetic.toml", against=ds))
+
+    >>> fig = coverage_plot(board)
+    >>> plt.close(fig)
     """
     board = _valid(board)
     n = board.sizes["observation"]

@@ -216,6 +216,10 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
 
     Rows holding NaN use ``np.nanquantile`` (NaN are skipped, as xarray does).
     Equal to ``np.quantile(rows, quantiles, axis=1)`` bit for bit on rows without NaN.
+
+    >>> row_quantiles(np.array([[1.0, 2.0, 3.0, 4.0, 5.0]]), [0.25, 0.5])
+    array([[2.],
+           [3.]])
     """
     rows = np.asarray(rows)
     n_rows, n = rows.shape
