@@ -6,7 +6,7 @@ import re
 
 from tests.conftest import ROOT
 
-from threatsim.inputs import scenario
+from threatsim.inputs import validation
 from threatsim.inputs.schema import KEYS
 
 DOC = (ROOT / "docs" / "scenario-reference.md").read_text()
@@ -40,8 +40,8 @@ def test_schema_matches_what_the_loader_accepts():
         head, _, leaf = k.key.rpartition(".")
         by_table.setdefault(head.replace(".<name>", ""), set()).add(leaf)
     top = {k.key.split(".")[0] for k in KEYS}
-    assert top == set(scenario._TOP_KEYS)
-    assert by_table["run"] == set(scenario._RUN_KEYS)
-    assert by_table["parameters"] == set(scenario._PARAM_KEYS)
-    assert by_table["timeline"] == set(scenario._TIMELINE_KEYS)
-    assert by_table["outputs"] == set(scenario._OUTPUT_KEYS)
+    assert top == set(validation.TOP_KEYS)
+    assert by_table["run"] == set(validation.RUN_KEYS)
+    assert by_table["parameters"] == set(validation.PARAM_KEYS)
+    assert by_table["timeline"] == set(validation.TIMELINE_KEYS)
+    assert by_table["outputs"] == set(validation.OUTPUT_KEYS)

@@ -13,17 +13,17 @@ import xarray as xr
 
 import threatsim
 from threatsim.cli.main import main
-from threatsim.outputs.observations import load_observations
-from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
-from threatsim.outputs.scoring import (
+from threatsim.outputs.leaderboard import (
     ORIENTATION,
-    crps_interval,
     leaderboard,
     leaderboard_to_csv,
     leaderboard_totals,
     rank_scenarios,
     reference_forecasts,
 )
+from threatsim.outputs.observations import load_observations
+from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
+from threatsim.outputs.scores import crps_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 FINANCING = ROOT / "scenarios" / "financing.toml"

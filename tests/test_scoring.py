@@ -14,7 +14,7 @@ from scipy import stats
 
 from threatsim.core.errors import ScenarioError
 from threatsim.outputs.plotting_calibration import pit_histogram_mass
-from threatsim.outputs.scoring import (
+from threatsim.outputs.scores import (
     coverage,
     crps_ensemble,
     crps_interval,

@@ -41,10 +41,10 @@ _LAZY = {
     "write_netcdf": "threatsim.results",
     "Scenario": "threatsim.inputs.scenario",
     "load_scenario": "threatsim.inputs.scenario",
-    "crps_ensemble": "threatsim.outputs.scoring",
-    "crps_interval": "threatsim.outputs.scoring",
-    "leaderboard": "threatsim.outputs.scoring",
-    "rank_scenarios": "threatsim.outputs.scoring",
+    "crps_ensemble": "threatsim.outputs.scores",
+    "crps_interval": "threatsim.outputs.scores",
+    "leaderboard": "threatsim.outputs.leaderboard",
+    "rank_scenarios": "threatsim.outputs.leaderboard",
     "load_sources": "threatsim.inputs.sources",
 }
 
@@ -61,8 +61,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from threatsim.inputs.distributions import DistSpec
     from threatsim.inputs.scenario import Scenario, load_scenario
     from threatsim.inputs.sources import load_sources
+    from threatsim.outputs.leaderboard import leaderboard, rank_scenarios
     from threatsim.outputs.observations import load_observations
-    from threatsim.outputs.scoring import crps_ensemble, crps_interval, leaderboard, rank_scenarios
+    from threatsim.outputs.scores import crps_ensemble, crps_interval
     from threatsim.results import bands, exceedance, open_results, write_netcdf
 
 

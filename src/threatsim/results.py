@@ -14,19 +14,18 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
+from threatsim.core.version import __version__
+from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
-
-if TYPE_CHECKING:
-    from threatsim.inputs.scenario import RunSettings, Scenario
 
 __all__ = ["bands", "exceedance", "mcse_quantile", "open_results", "sample_dims", "to_dataset",
            "write_netcdf"]
@@ -35,15 +34,17 @@ __all__ = ["bands", "exceedance", "mcse_quantile", "open_results", "sample_dims"
 SAMPLE_DIMS = ("draw", "replicate")
 
 
-def _version() -> str:
-    from threatsim.core.version import __version__
-
-    return __version__
-
-
 def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
                params: Mapping[str, np.ndarray], settings: RunSettings) -> xr.Dataset:
-    """Label a run's raw arrays with dims, coords, units and provenance."""
+    """Label a run's raw arrays with dims, coords, units and provenance.
+
+    >>> from threatsim.inputs.scenario import load_scenario
+    >>> from threatsim.engine.runner import run
+    >>> sc = load_scenario("scenarios/financing.toml")
+    >>> ds = run(sc, draws=20)  # calls to_dataset with the model's outputs
+    >>> ds.attrs["run_id"] == sc.run_id, ds["reserves"].dims
+    (True, ('draw', 'time'))
+    """
     model = get_model(scenario.model)
     decls = {o.name: o for o in model.info.outputs}
     reps = settings.replicates
@@ -78,7 +79,7 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
         "draws": settings.draws,
         "chunk_size": settings.chunk_size,
         "replicates": reps,
-        "threatsim_version": _version(),
+        "threatsim_version": __version__,
         "provenance": json.dumps(provenance, sort_keys=True),
         "start": scenario.month_label(0),
         "horizon_months": scenario.horizon,
@@ -87,7 +88,11 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
 
 
 def sample_dims(da: xr.DataArray | xr.Dataset) -> list[str]:
-    """The Monte Carlo dims present in *da* (``draw``, ``replicate``)."""
+    """The Monte Carlo dims present in *da* (``draw``, ``replicate``).
+
+    >>> sample_dims(xr.DataArray(np.zeros((2, 3)), dims=("draw", "time")))
+    ['draw']
+    """
     return [d for d in SAMPLE_DIMS if d in da.dims]
 
 
@@ -139,7 +144,11 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
                             value={"below": below, "above": above})
-    hit = da < below if below is not None else da > above
+    if below is not None:
+        hit = da < below
+    else:
+        assert above is not None  # exactly one of the two, checked above
+        hit = da > above
     dims = sample_dims(da)
     # Count, then divide: a mean over booleans would first cast every element to float.
     out = hit.sum(dim=dims) / int(np.prod([da.sizes[d] for d in dims]))
@@ -150,7 +159,15 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write *ds* to NetCDF atomically: a temporary name in the same folder, then a rename."""
+    """Write *ds* to NetCDF atomically: a temporary name in the same folder, then a rename.
+
+    >>> import tempfile
+    >>> ds = xr.Dataset({"reserves": ("draw", [1.0, 2.0])}, attrs={"run_id": "abc"})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = write_netcdf(ds, Path(d) / "run.nc")
+    ...     print(open_results(path)["reserves"].values)
+    [1. 2.]
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
@@ -158,7 +175,14 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
 
 
 def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
-    """Read a run written by :func:`write_netcdf` (fully loaded into memory)."""
+    """Read a run written by :func:`write_netcdf` (fully loaded into memory).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = write_netcdf(xr.Dataset({"x": ("draw", [3.0])}), Path(d) / "r.nc")
+    ...     print(float(open_results(path)["x"][0]))
+    3.0
+    """
     path = Path(path)
     if not path.is_file():
         raise ScenarioError("no such results file", path=str(path))

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from threatsim.core.errors import ScenarioError
+from threatsim.core.interrupts import check_interrupt
 
 __all__ = ["atomic_path", "publish", "temp_beside"]
 
@@ -37,7 +38,14 @@ def _cannot_write(path: Path, exc: OSError) -> ScenarioError:
 
 def temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
     """A new empty file in *path*'s folder (created if need be), named to be hidden and
-    later renamed to *path* by :func:`publish`."""
+    later renamed to *path* by :func:`publish`.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     tmp = temp_beside(Path(d) / "out" / "run.nc")
+    ...     print(tmp.parent.name, tmp.name.startswith(".run.nc."), tmp.stat().st_size)
+    out True 0
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,9 +61,15 @@ def temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
 
 def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Give the finished temporary file *tmp* its final name *path*, unless Ctrl-C was
-    pressed while it was written (then ``KeyboardInterrupt``; the caller deletes it)."""
-    from threatsim.core.interrupts import check_interrupt
+    pressed while it was written (then ``KeyboardInterrupt``; the caller deletes it).
 
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     tmp = temp_beside(Path(d) / "a.txt")
+    ...     _ = tmp.write_text("done")
+    ...     print(publish(tmp, Path(d) / "a.txt").read_text(), tmp.exists())
+    done False
+    """
     check_interrupt()
     os.replace(tmp, path)
     return Path(path)
@@ -65,7 +79,15 @@ def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
 def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
     """Write to the path this yields; on leaving the block it becomes *path*, or, on any
     exception (Ctrl-C included), is deleted. An ``OSError`` while writing (a full disk)
-    becomes a :class:`ScenarioError` naming *path*."""
+    becomes a :class:`ScenarioError` naming *path*.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with atomic_path(Path(d) / "table.csv") as tmp:
+    ...         _ = tmp.write_text("a,b")
+    ...     print(sorted(p.name for p in Path(d).iterdir()))
+    ['table.csv']
+    """
     path = Path(path)
     tmp = temp_beside(path, suffix)
     try:

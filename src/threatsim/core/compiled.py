@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import Any, TypeVar
 
 __all__ = ["available", "enabled", "kernel"]
 
+Kernel = TypeVar("Kernel", bound=Callable[..., Any])
+
+_numba: ModuleType | None
 try:  # numba is an optional extra
     import numba as _numba
 except ImportError:  # pragma: no cover - exercised where numba is absent
@@ -28,7 +32,11 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
 
 
 def available() -> bool:
-    """Whether numba is installed."""
+    """Whether numba is installed.
+
+    >>> isinstance(available(), bool)
+    True
+    """
     return _numba is not None
 
 
@@ -37,16 +45,24 @@ def enabled() -> bool:
 
     ``THREATSIM_COMPILED=0`` switches them off, e.g. to time or test the numpy
     reference; it is read at each call, so tests can flip it.
+
+    >>> enabled() <= available()
+    True
     """
     return _numba is not None and os.environ.get("THREATSIM_COMPILED", "1") != "0"
 
 
-def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
+def kernel(fn: Kernel) -> Kernel:
     """Compile *fn* with numba (no Python objects, no GIL, cached) when numba exists.
 
     Without numba the function is returned as is; callers check :func:`enabled`
     and use their numpy path instead of calling it.
+
+    >>> from threatsim.stats import quantiles
+    >>> callable(quantiles._count3)  # a kernel: compiled where numba is, else as written
+    True
     """
     if _numba is None:  # pragma: no cover
         return fn
-    return _numba.njit(cache=True, nogil=True, fastmath=False)(fn)
+    compiled: Kernel = _numba.njit(cache=True, nogil=True, fastmath=False)(fn)
+    return compiled

@@ -8,7 +8,11 @@ __all__ = ["ModelError", "ScenarioError", "ThreatsimError"]
 
 
 class ThreatsimError(Exception):
-    """Base class of every error threatsim raises on purpose."""
+    """Base class of every error threatsim raises on purpose.
+
+    >>> issubclass(ScenarioError, ThreatsimError) and issubclass(ModelError, ThreatsimError)
+    True
+    """
 
 
 class ScenarioError(ThreatsimError, ValueError):
@@ -23,6 +27,9 @@ class ScenarioError(ThreatsimError, ValueError):
     >>> err = ScenarioError("must be >= 1", path="a.toml", key="run.draws", value=0)
     >>> str(err)
     'a.toml: run.draws=0 must be >= 1'
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(err)).key
+    'run.draws'
     """
 
     def __init__(
@@ -58,12 +65,6 @@ class ScenarioError(ThreatsimError, ValueError):
             return self.expected
         return f"{self.key}={self.value!r} {self.expected}"
 
-    def with_path(self, path: str) -> ScenarioError:
-        """Return the same error attributed to *path* (used by the loader)."""
-        return ScenarioError(
-            self.expected, path=path, key=self.key, value=self.value, problems=self.problems
-        )
-
     def __reduce__(self) -> Any:
         return (
             _rebuild_scenario_error,
@@ -72,10 +73,18 @@ class ScenarioError(ThreatsimError, ValueError):
 
 
 def _rebuild_scenario_error(
-    expected: str, path: str | None, key: str | None, value: Any, problems: tuple
+    expected: str,
+    path: str | None,
+    key: str | None,
+    value: Any,
+    problems: tuple[ScenarioError, ...],
 ) -> ScenarioError:
     return ScenarioError(expected, path=path, key=key, value=value, problems=problems)
 
 
 class ModelError(ThreatsimError, RuntimeError):
-    """A model failed while running (an internal invariant broke)."""
+    """A model failed while running (an internal invariant broke).
+
+    >>> str(ModelError("stock went negative"))
+    'stock went negative'
+    """

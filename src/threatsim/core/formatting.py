@@ -50,6 +50,11 @@ def format_value(value: float, unit: str, *, digits: int = 3, short: bool = Fals
 
     ``short`` leaves out the per-time suffix (``/month``) for table cells
     whose header names the unit.
+
+    >>> format_value(90e6, "usd"), format_value(0.025, "share_per_month")
+    ('$90.0M', '2.50 %/month')
+    >>> format_value(14e3, "people")
+    '14,000'
     """
     if value is None or not np.isfinite(value):
         return "-" if value is None or np.isnan(value) else str(value)

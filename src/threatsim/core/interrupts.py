@@ -7,6 +7,7 @@ before a finished file is renamed; the command line installs it for a whole comm
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ class InterruptGuard:
     callback, and :meth:`check` (the engine calls it after every chunk, and
     :func:`check_interrupt` before a finished file is renamed) raises it in any
     case. Installed only in the main thread and only over Python's default handler.
+
+    >>> with InterruptGuard() as guard:
+    ...     guard.check()  # no Ctrl-C so far: nothing raised
+    >>> guard.hit
+    False
     """
 
     #: Where a KeyboardInterrupt must not be raised: file backends (a writer's lock
@@ -56,8 +62,6 @@ class InterruptGuard:
         return self
 
     def _handler(self, signum: int, frame: Any) -> None:
-        import gc
-
         self.hit = True
         if self._holding:
             return  # raised by check() once the block is left
@@ -89,7 +93,15 @@ class InterruptGuard:
 
 def is_interrupt(exc: BaseException | None) -> bool:
     """Whether *exc* is Ctrl-C: a ``KeyboardInterrupt``, or the ``SystemError`` that
-    CPython raises in its place when the interrupt hit a C function's callback."""
+    CPython raises in its place when the interrupt hit a C function's callback.
+
+    >>> is_interrupt(KeyboardInterrupt()), is_interrupt(ValueError())
+    (True, False)
+    >>> wrapped = SystemError("returned a result with an exception set")
+    >>> wrapped.__cause__ = KeyboardInterrupt()
+    >>> is_interrupt(wrapped)
+    True
+    """
     seen = 0
     while isinstance(exc, SystemError) and seen < 50:  # a chain of them: nested callbacks
         exc, seen = exc.__cause__, seen + 1
@@ -104,6 +116,10 @@ def interrupts_held_back() -> Iterator[None]:
 
     For work that must not be cut in the middle: a ``LocalCluster`` interrupted while
     it starts left its nannies half started, and the process hung on exit.
+
+    >>> with interrupts_held_back():
+    ...     pass  # work that must not be cut in the middle
+    >>> check_interrupt()  # raises only if Ctrl-C came meanwhile
     """
     owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
     if not isinstance(owner, InterruptGuard):
@@ -123,6 +139,9 @@ def check_interrupt() -> None:
 
     Called before a finished file is given its final name, so that an interrupt
     during the write leaves nothing behind.
+
+    >>> check_interrupt() is None  # no guard installed, no Ctrl-C held back
+    True
     """
     owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
     if isinstance(owner, InterruptGuard):

@@ -32,6 +32,9 @@ def smallest_int(lo: int, hi: int) -> np.dtype | None:
 
     Unsigned when ``lo >= 0`` (counts are never negative: twice the range, so
     W2's populations, up to ~45,000, fit 2 bytes). None when none does.
+
+    >>> smallest_int(0, 45_000), smallest_int(-5, 5), smallest_int(0, 2**40)
+    (dtype('uint16'), dtype('int8'), None)
     """
     for small in (_UNSIGNED if lo >= 0 else _SIGNED):
         info = np.iinfo(small)
@@ -43,7 +46,11 @@ def smallest_int(lo: int, hi: int) -> np.dtype | None:
 def narrow_ints(values: np.ndarray) -> np.ndarray:
     """*values* (whole numbers: an integer array, or doubles known to hold integers of
     an integer output) in the smallest integer type that holds them; unchanged when
-    none is smaller."""
+    none is smaller.
+
+    >>> narrow_ints(np.array([0, 300, 45_000])).dtype
+    dtype('uint16')
+    """
     if values.size == 0:
         return values
     lo, hi = values.min(), values.max()
@@ -61,6 +68,11 @@ class Bundle:
     array's values; unpickled as *obj* itself (equal values, dtypes and shapes;
     each array a fresh, C-ordered one of its own). In this process, use
     :func:`unbundled` to get *obj* back whether or not it travelled.
+
+    >>> import pickle
+    >>> back = pickle.loads(pickle.dumps(Bundle({"a": np.arange(3), "b": [np.ones(2), "x"]})))
+    >>> back["a"], back["b"][1]
+    (array([0, 1, 2]), 'x')
     """
 
     __slots__ = ("obj",)
@@ -73,7 +85,11 @@ class Bundle:
 
 
 def unbundled(value: Any) -> Any:
-    """The object inside a :class:`Bundle` that did not leave this process; else *value*."""
+    """The object inside a :class:`Bundle` that did not leave this process; else *value*.
+
+    >>> unbundled(Bundle([1, 2])), unbundled([1, 2])
+    ([1, 2], [1, 2])
+    """
     return value.obj if isinstance(value, Bundle) else value
 
 

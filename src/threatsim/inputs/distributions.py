@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -93,7 +93,11 @@ class DistSpec:
             raise ValueError(problem)
 
     def problem(self, *, nonnegative: bool = False) -> str | None:
-        """Say what is wrong with this spec, or ``None`` when it is valid."""
+        """Say what is wrong with this spec, or ``None`` when it is valid.
+
+        >>> DistSpec(kind="uniform", low=-1.0, high=1.0).problem(nonnegative=True)
+        'must be >= 0 (got low=-1): this quantity cannot be negative'
+        """
         kind = self.kind
         if kind not in DIST_KINDS:
             return f"dist must be one of {', '.join(DIST_KINDS)}"
@@ -118,7 +122,7 @@ class DistSpec:
             if nonnegative and self.low < 0:
                 return f"must be >= 0 (got low={self.low:g}): this quantity cannot be negative"
             if nonnegative and kind == "normal90":
-                below = float(self.frozen().cdf(0.0))
+                below = float(self._frozen().cdf(0.0))
                 if below > NEGATIVE_MASS_TOLERANCE:
                     return (
                         f"normal90 over [{self.low:g}, {self.high:g}] puts {below:.2%} of draws "
@@ -146,34 +150,62 @@ class DistSpec:
     # -- the distribution ---------------------------------------------------------
 
     def frozen(self) -> stats.rv_continuous | stats.rv_discrete | None:
-        """The scipy.stats frozen distribution (``None`` for point and discrete)."""
-        lo, hi = self.low, self.high
+        """The scipy.stats frozen distribution (``None`` for point and discrete).
+
+        >>> float(DistSpec(kind="uniform", low=2.0, high=4.0).frozen().mean())
+        3.0
+        """
+        if self.kind == "poisson":
+            return stats.poisson(self._value())
+        if self.kind not in RANGED_KINDS:
+            return None
+        lo, hi = self._range()
         if self.kind == "uniform":
             return stats.uniform(loc=lo, scale=hi - lo)
         if self.kind == "triangular":
             width = hi - lo
-            c = 0.5 if width == 0 else (self.mode - lo) / width
+            c = 0.5 if width == 0 else (self._mode() - lo) / width
             return stats.triang(c, loc=lo, scale=width)
         if self.kind == "pert":
             width = hi - lo
-            a = 1 + 4 * (self.mode - lo) / width if width else 3.0
-            b = 1 + 4 * (hi - self.mode) / width if width else 3.0
+            a = 1 + 4 * (self._mode() - lo) / width if width else 3.0
+            b = 1 + 4 * (hi - self._mode()) / width if width else 3.0
             return stats.beta(a, b, loc=lo, scale=width)
         if self.kind == "normal90":
             return stats.norm(loc=(lo + hi) / 2, scale=(hi - lo) / (2 * Z95))
-        if self.kind == "lognormal90":
-            mu = (math.log(lo) + math.log(hi)) / 2
-            sigma = (math.log(hi) - math.log(lo)) / (2 * Z95)
-            return stats.lognorm(s=sigma, scale=math.exp(mu))
-        if self.kind == "poisson":
-            return stats.poisson(self.value)
-        return None
+        mu = (math.log(lo) + math.log(hi)) / 2  # lognormal90, the last ranged kind
+        sigma = (math.log(hi) - math.log(lo)) / (2 * Z95)
+        return stats.lognorm(s=sigma, scale=math.exp(mu))
+
+    # __post_init__ has checked that each kind has the fields it needs; these say so to
+    # the type checker.
+    def _range(self) -> tuple[float, float]:
+        assert self.low is not None, self.kind
+        assert self.high is not None, self.kind
+        return self.low, self.high
+
+    def _mode(self) -> float:
+        assert self.mode is not None, self.kind
+        return self.mode
+
+    def _value(self) -> float:
+        assert self.value is not None, self.kind
+        return self.value
+
+    def _frozen(self) -> Any:
+        frozen = self.frozen()
+        assert frozen is not None, self.kind
+        return frozen
 
     def ppf(self, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Map uniforms in (0, 1) to values (the inverse CDF), rounding counts."""
+        """Map uniforms in (0, 1) to values (the inverse CDF), rounding counts.
+
+        >>> DistSpec(kind="uniform", low=0.0, high=10.0, integer=True).ppf(np.array([0.26]))
+        array([3.])
+        """
         u = np.asarray(u, dtype=np.float64)
         if self.kind == "point":
-            out = np.full(u.shape, float(self.value))
+            out = np.full(u.shape, self._value())
         elif self.kind == "discrete":
             w = np.asarray(self.weights or [1.0] * len(self.values), dtype=np.float64)
             cdf = np.cumsum(w / w.sum())
@@ -181,36 +213,48 @@ class DistSpec:
             idx = np.searchsorted(cdf, u, side="right")
             out = np.asarray(self.values, dtype=np.float64)[np.minimum(idx, len(cdf) - 1)]
         elif self.kind == "uniform":  # scipy's uniform.ppf is loc + scale * u; skip its overhead
-            out = self.low + (self.high - self.low) * u
+            lo, hi = self._range()
+            out = lo + (hi - lo) * u
         else:
             # Degenerate ranges (low == high) of triangular/pert have zero width.
             if self.kind in ("triangular", "pert") and self.low == self.high:
-                out = np.full(u.shape, float(self.low))
+                out = np.full(u.shape, self._range()[0])
             else:
-                out = np.asarray(self.frozen().ppf(u), dtype=np.float64)
+                out = np.asarray(self._frozen().ppf(u), dtype=np.float64)
         if self.integer and self.kind != "poisson":
             out = np.rint(out)
         return out
 
     def mean(self) -> float:
-        """Expected value (exact, from scipy where it applies)."""
+        """Expected value (exact, from scipy where it applies).
+
+        >>> DistSpec(kind="pert", low=0.0, high=6.0, mode=3.0).mean()
+        3.0
+        """
         if self.kind == "point":
-            return float(self.value)
+            return self._value()
         if self.kind == "discrete":
             w = np.asarray(self.weights or [1.0] * len(self.values), dtype=np.float64)
             return float(np.dot(w / w.sum(), self.values))
         if self.low == self.high and self.kind in ("uniform", "triangular", "pert"):
-            return float(self.low)
-        return float(self.frozen().mean())
+            return self._range()[0]
+        return float(self._frozen().mean())
 
     def bounds(self) -> tuple[float, float]:
-        """The smallest and largest value a sample can take."""
+        """The smallest and largest value a sample can take.
+
+        >>> DistSpec(kind="discrete", values=(1.0, 5.0)).bounds()
+        (1.0, 5.0)
+        >>> DistSpec(kind="poisson", value=2.0).bounds()
+        (0.0, inf)
+        """
         if self.kind == "point":
-            return float(self.value), float(self.value)
+            return self._value(), self._value()
         if self.kind == "discrete":
             return float(min(self.values)), float(max(self.values))
         if self.kind in ("uniform", "triangular", "pert"):
-            return float(self.low), float(self.high)
+            lo, hi = self._range()
+            return float(lo), float(hi)
         if self.kind == "lognormal90":
             return 0.0, math.inf
         if self.kind == "poisson":

@@ -39,7 +39,12 @@ _SOURCE_KEYS = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
-    """One reported figure."""
+    """One reported figure.
+
+    >>> src = load_sources("scenarios/sources")["reserves_usd"]
+    >>> src.citation(), src.wording, src.one_sided
+    ('S/2019/103 para 12', 'between', False)
+    """
 
     id: str
     document: str
@@ -70,7 +75,12 @@ class Source:
 
 
 class SourceRegistry:
-    """Sources by id, loaded from one or more files."""
+    """Sources by id, loaded from one or more files.
+
+    >>> reg = load_sources("scenarios/sources")
+    >>> "reserves_usd" in reg, reg.ids()[0] == next(iter(reg)).id
+    (True, True)
+    """
 
     def __init__(self, sources: dict[str, Source], files: tuple[str, ...] = ()) -> None:
         self._sources = dict(sources)
@@ -168,6 +178,10 @@ def load_sources(*paths: str | Path) -> SourceRegistry:
     ------
     ScenarioError
         A file that is not valid TOML, a bad entry, or an id defined twice.
+
+    >>> reg = load_sources("scenarios/sources/S-2019-103.toml")
+    >>> reg["reserves_usd"].low, reg["reserves_usd"].high
+    (50000000, 300000000)
     """
     files: list[Path] = []
     for p in paths:

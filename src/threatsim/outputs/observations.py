@@ -67,7 +67,11 @@ ALL = "all"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Previous:
-    """The last report's figure for the same quantity (for the persistence reference)."""
+    """The last report's figure for the same quantity (for the persistence reference).
+
+    >>> Previous(low=50e6, high=300e6, citation="S/2019/103 para 12").high
+    300000000.0
+    """
 
     low: float
     high: float
@@ -81,6 +85,11 @@ class Observation:
     ``low``/``high`` are the bounds of the truth: equal for a point, ``-inf``
     or ``inf`` for a one-sided bound. ``select`` maps each dim to the labels
     summed over (``None``: all labels).
+
+    >>> o = Observation(id="r", variable="reserves", month=np.datetime64("2020-01"), low=1e6,
+    ...                 high=math.inf, unit="usd")
+    >>> o.kind, o.month_label, o.truth_text()
+    ('at_least', '2020-01', '>= 1e+06')
     """
 
     id: str
@@ -140,7 +149,7 @@ class Observation:
     def forecast(self, ds: xr.Dataset) -> np.ndarray:
         """The run's ensemble for this observation: one value per draw (and replicate)."""
         da = ds[self.variable]
-        when = np.datetime64(self.month, "M").astype("datetime64[ns]")
+        when = self.month.astype("datetime64[M]").astype("datetime64[ns]")
         da = da.sel(time=when)
         for dim, labels in self.select.items():
             if labels is not None:
@@ -168,7 +177,12 @@ class Observation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ObservationSet:
-    """The observations of one file, in file order."""
+    """The observations of one file, in file order.
+
+    >>> obs = load_observations("scenarios/observations/synthetic.toml")
+    >>> len(obs), obs.only(["revenue_*"]).ids()
+    (6, ['revenue_2020_07'])
+    """
 
     observations: tuple[Observation, ...]
     title: str = ""
@@ -323,7 +337,8 @@ def _observation(p: _Problems, index: int, entry: Any, document: str,
     if len(p.items) > n_before or month is None or truth is None:
         return None
     return Observation(
-        id=oid, variable=variable, month=month, low=truth[0], high=truth[1], unit=unit,
+        id=str(oid), variable=str(variable), month=month, low=truth[0], high=truth[1],
+        unit=str(unit),
         select=select, document=doc, paragraph=para, quote=entry.get("quote", ""),
         source=entry.get("source", ""), description=entry.get("description", ""),
         assumption=entry.get("assumption", ""), previous=previous)
@@ -337,6 +352,11 @@ def observations_from_dict(data: Mapping[str, Any], *, path: str | None = None) 
     ScenarioError
         Naming the file, the key (``observation.<id>.<key>``), the value and
         what is allowed, for every problem found.
+
+    >>> obs = observations_from_dict({"document": "S/2019/103", "observation": [
+    ...     {"id": "r", "variable": "reserves", "date": "2020-01", "low": 1e6, "unit": "usd"}]})
+    >>> obs.ids(), next(iter(obs)).kind
+    (['r'], 'at_least')
     """
     p = _Problems()
     for k in data:
@@ -382,8 +402,8 @@ def load_observations(path: str | Path, *, against: xr.Dataset | None = None,
 
     Examples
     --------
-    >>> obs = load_observations("scenarios/observations/synthetic.toml")  # doctest: +SKIP
-    >>> obs.ids()[:1]                                                     # doctest: +SKIP
+    >>> obs = load_observations("scenarios/observations/synthetic.toml")
+    >>> obs.ids()[:1]
     ['reserves_2019_07']
     """
     path = Path(path)
@@ -407,9 +427,14 @@ def _labels(values: np.ndarray) -> list[Any]:
 
 
 def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
-    """Raise a :class:`ScenarioError` unless every observation can be scored on *ds*."""
+    """Raise a :class:`ScenarioError` unless every observation can be scored on *ds*.
+
+    >>> import threatsim
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=10)
+    >>> check_observations(load_observations("scenarios/observations/synthetic.toml"), ds)
+    """
     p = _Problems()
-    outputs = [n for n, v in ds.data_vars.items()
+    outputs = [str(n) for n, v in ds.data_vars.items()
                if v.attrs.get("role") != "parameter" and "time" in v.dims]
     months = ds["time"].values.astype("datetime64[M]")
     span = f"{months[0]} .. {months[-1]}" if len(months) else "none"
@@ -427,7 +452,7 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
                                                  "without draws cannot be scored); allowed: "
                                                  "a run that keeps its draws")
             continue
-        dims = [d for d in da.dims if d not in (*SAMPLE_DIMS, "time")]
+        dims = [str(d) for d in da.dims if d not in (*SAMPLE_DIMS, "time")]
         for dim, labels in o.select.items():
             if dim not in dims:
                 close = difflib.get_close_matches(dim, [*dims, *RESERVED], n=1)

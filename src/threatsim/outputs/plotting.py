@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -25,13 +25,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from threatsim.analysis._common import model_dims, outcome_series
+from threatsim.analysis.discovery import PrimResult
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 from threatsim.results import bands, sample_dims
-
-if TYPE_CHECKING:
-    from threatsim.analysis.discovery import PrimResult
 
 __all__ = [
     "comparison_chart",
@@ -53,8 +52,6 @@ def _scale(units: str) -> tuple[float, str]:
 
 
 def _model_dims(ds: xr.Dataset, name: str) -> list[str]:
-    from threatsim.analysis._common import model_dims
-
     return model_dims(ds, name)
 
 
@@ -64,7 +61,8 @@ def _text(s: str) -> str:
 
 
 def _month_x(month: str) -> np.datetime64:
-    return np.datetime64(month, "M").astype("datetime64[ns]")
+    when: np.datetime64 = np.datetime64(month, "M").astype("datetime64[ns]")
+    return when
 
 
 def _draw_fan(ax: Any, t: np.ndarray, b: xr.DataArray, qs: Sequence[float], *,
@@ -97,6 +95,15 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
     with ``by="region"`` each variable gets one panel per region (small
     multiples, one row per variable). ``marks`` are ``(YYYY-MM, label)``
     pairs drawn as vertical lines (report dates).
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> fig = fan_chart(threatsim.run(sc, draws=50), "reserves")
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     names = [variables] if isinstance(variables, str) else list(variables)
     qs = sorted(quantiles)
@@ -117,7 +124,8 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
         full = ds[name]
         for c, coord in enumerate(cols):
             ax = axes[r, c]
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=7))
+            ax.xaxis.set_major_locator(
+                mdates.AutoDateLocator(minticks=3, maxticks=7))  # type: ignore[no-untyped-call]
             da = full
             if coord is not None and by in da.dims:
                 da = da.sel({by: coord})
@@ -155,6 +163,14 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
     filled, its median solid; the what-if's 5-95 % band hatched and its
     median dashed. Right: the fan of the draw-by-draw difference what-if -
     base, with a line at zero.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> cds = threatsim.compare(sc, sc.with_values({"levers.seizure_effort": 2.0}), draws=50)
+    >>> fig = comparison_chart(cds, "reserves")
+    >>> plt.close(fig)
     """
     compared = json.loads(cds.attrs["compared"])
     if variables is None:
@@ -211,6 +227,14 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
     *sds* comes from :func:`threatsim.sensitivity`. Parameters are sorted by
     total Sobol index (by |rank correlation| when there are no indices);
     at most *top* are shown.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> sds = threatsim.sensitivity(sc, "reserves", at="2020-06", n=16, draws=50, n_resamples=9)
+    >>> fig = tornado_chart(sds, top=3)
+    >>> plt.close(fig)
     """
     total = np.nan_to_num(sds["total_order"].values, nan=-1.0)
     rho = sds["spearman"].values
@@ -263,10 +287,10 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
         markers = ["o", "s", "^", "D", "v", "P"]
         for i, reading in enumerate(readings):
             row = rd.sel(reading=reading).values / scale
-            yi = len(readings) - 1 - i
-            ax.plot([row[0], row[-1]], [yi, yi], color="black", lw=1.2)
+            y_row = len(readings) - 1 - i
+            ax.plot([row[0], row[-1]], [y_row, y_row], color="black", lw=1.2)
             if 0.5 in qs:
-                ax.plot(row[qs.index(0.5)], yi, marker=markers[i % len(markers)],
+                ax.plot(row[qs.index(0.5)], y_row, marker=markers[i % len(markers)],
                         color="black", markerfacecolor="white" if i else "black", ls="none")
         ax.set_yticks(np.arange(len(readings))[::-1], readings, fontsize=8)
         ax.set_xlabel(f"{sds.attrs['output']} ({label}): {qs[0]:.0%}-{qs[-1]:.0%} and median")
@@ -286,9 +310,15 @@ def sweep_heatmap(sw: xr.Dataset, variable: str, *, at: str | None = None,
     One swept key: the fan of bands against the key's values. Two keys: a
     heat map with the value printed in each cell. Three: one heat map per
     value of the third key.
-    """
-    from threatsim.analysis._common import outcome_series
 
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> sw = threatsim.sweep(sc, {"levers.seizure_effort": [1.0, 2.0]}, draws=20)
+    >>> fig = sweep_heatmap(sw, "reserves", at="2020-01")
+    >>> plt.close(fig)
+    """
     keys = list(json.loads(sw.attrs["swept"]))
     da = outcome_series(sw, variable, at)
     unit = da.attrs.get("units", "")
@@ -344,6 +374,7 @@ def sweep_heatmap(sw: xr.Dataset, variable: str, *, at: str | None = None,
         ax.set_ylabel(keys[0])
         if facet is not None:
             ax.set_title(f"{keys[2]} = {facet}", fontsize=9)
+    assert image is not None  # the grid has at least one facet
     fig.colorbar(image, ax=axes[0].tolist(), label=f"{quantile:.0%} of {variable} ({label})")
     fig.suptitle(f"{variable}{when}, {quantile:.0%} quantile over {sw.sizes['draw']:,} draws "
                  "per point (common random numbers)", fontsize=9)
@@ -360,9 +391,14 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
     For a comparison (a ``scenario`` dim) base is solid and what-if dashed
     at one month (*at*, default the last). For a run, one curve per month in
     *at* (default: the last month). ``levels`` are drawn as vertical lines.
-    """
-    from threatsim.analysis._common import outcome_series
 
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> fig = exceedance_chart(threatsim.run(sc, draws=50), "reserves", at="2020-01")
+    >>> plt.close(fig)
+    """
     months = [at] if isinstance(at, str) or at is None else list(at)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     unit = ds[variable].attrs.get("units", "")
@@ -411,7 +447,16 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
 
 
 def prim_chart(res: PrimResult) -> Figure:
-    """PRIM's coverage/density trade-off along the peeling trajectory, the chosen box marked."""
+    """PRIM's coverage/density trade-off along the peeling trajectory, the chosen box marked.
+
+    >>> import matplotlib.pyplot as plt
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+
+    >>> res = threatsim.discover(threatsim.run(sc, draws=200), "reserves", below=50e6, at="2020-12")
+    >>> fig = prim_chart(res)
+    >>> plt.close(fig)
+    """
     cov = np.array([b.coverage for b in res.trajectory])
     den = np.array([b.density for b in res.trajectory])
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -435,7 +480,16 @@ def prim_chart(res: PrimResult) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Save *fig* (format from the suffix: .png or .svg) and close it."""
+    """Save *fig* (format from the suffix: .png or .svg) and close it.
+
+    >>> import tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> fig, _ = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     print(save_figure(fig, Path(d) / "fig.png").name)
+    fig.png
+    >>> plt.close(fig)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -445,7 +499,16 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 def save_figures(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg")
                  ) -> list[Path]:
-    """Save *fig* as ``stem.png`` and ``stem.svg`` (each written atomically) and close it."""
+    """Save *fig* as ``stem.png`` and ``stem.svg`` (each written atomically) and close it.
+
+    >>> import tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> fig, _ = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     print([p.name for p in save_figures(fig, Path(d) / "fig")])
+    ['fig.png', 'fig.svg']
+    >>> plt.close(fig)
+    """
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from threatsim.outputs.scoring import coverage
+from threatsim.outputs.scores import coverage
 
 __all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
 
@@ -40,6 +40,9 @@ def pit_histogram_mass(pit_low: Sequence[float] | np.ndarray,
     observation whose PIT is the interval ``[lo, hi]`` adds the share of that
     interval falling in each bin (all of it to one bin when ``lo == hi``).
     The result sums to 1 and is flat, in expectation, for a calibrated forecast.
+
+    >>> pit_histogram_mass([0.0, 0.5], [0.5, 0.5], bins=2)  # a PIT interval, then a point
+    array([0.5, 0.5])
     """
     lo = np.asarray(pit_low, dtype=float)
     hi = np.asarray(pit_high, dtype=float)
@@ -75,11 +78,20 @@ def _valid(board: xr.Dataset) -> xr.Dataset:
 
 
 def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
-    """PIT histogram of a leaderboard (from :func:`threatsim.outputs.scoring.leaderboard`).
+    """PIT histogram of a leaderboard (from :func:`threatsim.outputs.leaderboard.leaderboard`).
 
     Bars: density of the non-randomised PIT (1 = flat), with 95 % binomial
     (Jeffreys) error bars. Grey band: the 95 % range of a bin's height for a
     calibrated model with this many observations.
+
+    >>> import threatsim
+    >>> from threatsim.outputs.leaderboard import leaderboard
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=100)
+    >>> board = leaderboard(ds, threatsim.load_observations(
+    ...     "scenarios/observations/synthetic.toml", against=ds))
+
+    >>> fig = pit_histogram(board, bins=5)
+    >>> plt.close(fig)
     """
     board = _valid(board)
     n = board.sizes["observation"]
@@ -111,24 +123,33 @@ def pit_histogram(board: xr.Dataset, *, bins: int = 10) -> Figure:
 def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Figure:
     """Observed against nominal coverage of central bands, with binomial error.
 
-    Points: the mean over observations of :func:`threatsim.outputs.scoring.coverage`
+    Points: the mean over observations of :func:`threatsim.outputs.scores.coverage`
     at each level, with 95 % Jeffreys error bars. Grey band: the 95 % range
     a calibrated model would show by chance with this many observations.
+
+    >>> import threatsim
+    >>> from threatsim.outputs.leaderboard import leaderboard
+    >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=100)
+    >>> board = leaderboard(ds, threatsim.load_observations(
+    ...     "scenarios/observations/synthetic.toml", against=ds))
+
+    >>> fig = coverage_plot(board)
+    >>> plt.close(fig)
     """
     board = _valid(board)
     n = board.sizes["observation"]
-    levels = np.asarray(levels, dtype=float)
+    nominal = np.asarray(levels, dtype=float)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="calibrated")
     if n:
         observed = np.array([float(np.mean(coverage(board["pit_low"].values,
                                                     board["pit_high"].values, c)))
-                             for c in levels])
-        band = np.array([stats.binom.interval(0.95, n, c) for c in levels]) / n
-        ax.fill_between(levels, band[:, 0], band[:, 1], color="0.85",
+                             for c in nominal])
+        band = np.array([stats.binom.interval(0.95, n, c) for c in nominal]) / n
+        ax.fill_between(nominal, band[:, 0], band[:, 1], color="0.85",
                         label="95 % range if calibrated")
         lo, hi = _jeffreys(observed * n, n)
-        ax.errorbar(levels, observed, yerr=[observed - lo, hi - observed], fmt="o",
+        ax.errorbar(nominal, observed, yerr=[observed - lo, hi - observed], fmt="o",
                     color=plt.cm.Blues(0.8), ecolor="black", capsize=2, lw=0.8, ms=4,
                     label="observed (95 % binomial error)")
     ax.set_xlim(0, 1)

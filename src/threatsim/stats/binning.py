@@ -26,7 +26,12 @@ _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
 
 
 def float_keys(x: np.ndarray) -> np.ndarray:
-    """Order-preserving ``uint64`` keys of float64 values (NaN: the largest key)."""
+    """Order-preserving ``uint64`` keys of float64 values (NaN: the largest key).
+
+    >>> keys = float_keys(np.array([-1.0, 0.0, 2.5, np.nan]))
+    >>> bool(np.all(np.diff(keys.astype(np.float64)) > 0))  # ascending, as the values are
+    True
+    """
     u = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64)
     neg = u >> np.uint64(63)
     keys = u ^ ((neg * _LOW63) | _SIGN)
@@ -37,7 +42,11 @@ def float_keys(x: np.ndarray) -> np.ndarray:
 
 
 def key_floats(k: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`float_keys` (for non-NaN keys)."""
+    """Inverse of :func:`float_keys` (for non-NaN keys).
+
+    >>> key_floats(float_keys(np.array([-1.0, 2.5])))
+    array([-1. ,  2.5])
+    """
     k = np.asarray(k, dtype=np.uint64)
     pos = k >> np.uint64(63)  # 1 for keys of non-negative floats
     u = np.where(pos == 1, k ^ _SIGN, ~k)
@@ -46,7 +55,14 @@ def key_floats(k: np.ndarray) -> np.ndarray:
 
 def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
     """Pass-1 bin of every value of ``x`` (m, C): 0 under, 1..B, B+1 over, B+2 NaN; plus the
-    cell's offset ``c * (B + 3)``. The same float operations in every pass and process."""
+    cell's offset ``c * (B + 3)``. The same float operations in every pass and process.
+
+    >>> x = np.array([[0.5, 3.0], [1.5, 1.0], [-2.0, np.nan]])
+    >>> bins_of(x, np.zeros(2), np.ones(2), 3)  # cell 1's bins are offset by 3 + 3
+    array([[ 1, 10],
+           [ 2,  8],
+           [ 0, 11]])
+    """
     t = np.subtract(x, lo)
     t *= scale
     t += 1.0
@@ -54,7 +70,7 @@ def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.n
     nan = np.isnan(t)
     if nan.any():
         t[nan] = bins + 2
-    idx = t.astype(np.int64)  # truncation is floor here: t >= 0
+    idx: np.ndarray = t.astype(np.int64)  # truncation is floor here: t >= 0
     idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
     return idx
 
@@ -62,7 +78,7 @@ def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.n
 _GID_CACHE: dict[str, np.ndarray] = {}
 
 
-def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
+def _group_table(token: str, cells: int, bins: int, ranges: list[Any]) -> np.ndarray:
     """``table[c * (B + 3) + b]``: the group (window) that bin b of cell c belongs to, or -1.
 
     Cached by the pass's *token*: every chunk of a pass reduced in this process shares it.
@@ -78,10 +94,15 @@ def _group_table(token: str, cells: int, bins: int, ranges: list) -> np.ndarray:
     return gid
 
 
-def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, *,
-           raw: list[bool] | None = None) -> list:
+def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list[Any], bins: int, *,
+           raw: list[bool] | None = None) -> list[Any]:
     """For each ``(cell, first bin, last bin)``: the values of that cell in those bins
-    (as they are where *raw* says so, else as distinct values with counts)."""
+    (as they are where *raw* says so, else as distinct values with counts).
+
+    >>> x = np.array([[0.5], [1.5], [0.2]])
+    >>> gather(x, bins_of(x, np.zeros(1), np.ones(1), 3), "doc-gather", [(0, 1, 1)], 3)
+    [('vals', array([0.2, 0.5]), array([1, 1]), 13819745816549104026, 13826050856027422720)]
+    """
     gid = _group_table(token, x.shape[1], bins, ranges)
     g = gid[idx]
     sel = g >= 0
@@ -101,8 +122,12 @@ def gather(x: np.ndarray, idx: np.ndarray, token: str, ranges: list, bins: int, 
     return out
 
 
-def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
-    """Values as distinct values with counts, and the keys of the smallest and largest."""
+def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple[Any, ...] | None:
+    """Values as distinct values with counts, and the keys of the smallest and largest.
+
+    >>> collect(np.array([2.0, 1.0, 2.0]), None)[:3]
+    ('vals', array([1., 2.]), array([1, 2]))
+    """
     if vals.size == 0:
         return None
     kk = float_keys(vals) if k is None else k
@@ -111,11 +136,17 @@ def collect(vals: np.ndarray, k: np.ndarray | None) -> tuple | None:
 
 
 def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
-               windows: list) -> tuple[np.ndarray, list]:
+               windows: list[Any]) -> tuple[np.ndarray, list[Any]]:
     """Pass 1 on one chunk ``x`` (m, C): the count of every bin of every cell (flat,
     ``C * (B + 3)``), and for each window ``(cell, first bin, last bin, mode)`` the
     values inside it (``("raw", values)``, or ``("vals", distinct, counts, kmin, kmax)``
-    for mode ``"collect"``; None when empty)."""
+    for mode ``"collect"``; None when empty).
+
+    >>> x = np.array([[0.5], [1.5], [2.5], [0.2]])
+    >>> counts, inside = count_pass(x, np.zeros(1), np.ones(1), 3, "doc-count", [(0, 1, 1, "raw")])
+    >>> counts.tolist(), inside
+    ([0, 2, 1, 1, 0, 0], [('raw', array([0.5, 0.2]))])
+    """
     ranges = [w[:3] for w in windows]
     raw = [mode == "raw" for *_, mode in windows]
     if compiled.enabled():
@@ -127,9 +158,14 @@ def count_pass(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, toke
 
 
 def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, token: str,
-                ranges: list) -> list:
+                ranges: list[Any]) -> list[Any]:
     """For each ``(cell, first bin, last bin)``: its values as distinct values with counts
-    and their key range (``collect``'s result; None when empty), as :func:`gather` gives."""
+    and their key range (``collect``'s result; None when empty), as :func:`gather` gives.
+
+    >>> x = np.array([[0.5], [1.5], [2.5]])
+    >>> gather_bins(x, np.zeros(1), np.ones(1), 3, "doc-gather-bins", [(0, 2, 3)])[0][:3]
+    ('vals', array([1.5, 2.5]), array([1, 1]))
+    """
     if compiled.enabled():
         return _count_pass_compiled(x, lo, scale, bins, token, ranges, [False] * len(ranges))[1]
     x = np.asarray(x, dtype=np.float64)
@@ -137,7 +173,8 @@ def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, tok
 
 
 def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
-                         token: str, ranges: list, raw: list[bool]) -> tuple[np.ndarray, list]:
+                         token: str, ranges: list[Any],
+                         raw: list[bool]) -> tuple[np.ndarray, list[Any]]:
     gid = _group_table(token, x.shape[1], bins, ranges)
     keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
     # A chunk recorded with the draws last comes as a (rows, cells) view of (cells, rows)
@@ -165,9 +202,9 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
 
 
 @compiled.kernel
-def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
+def _bin(v: float, lo: float, scale: float, bins: int) -> int:  # pragma: no cover - compiled
     """:func:`bins_of` for one value (without the cell's offset): the same double operations."""
-    t = (np.float64(v) - lo) * scale
+    t: float = (np.float64(v) - lo) * scale
     t += 1.0
     if np.isnan(t):
         return bins + 2
@@ -180,7 +217,7 @@ def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _key_min(a, b):  # pragma: no cover - compiled
+def _key_min(a: float, b: float) -> float:  # pragma: no cover - compiled
     """The smaller of two doubles in the order of :func:`float_keys` (NaN largest)."""
     if np.isnan(b):
         return a
@@ -190,7 +227,7 @@ def _key_min(a, b):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _key_max(a, b):  # pragma: no cover - compiled
+def _key_max(a: float, b: float) -> float:  # pragma: no cover - compiled
     """The larger of two doubles in the order of :func:`float_keys` (NaN largest)."""
     if np.isnan(a):
         return a
@@ -200,7 +237,9 @@ def _key_max(a, b):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _count_and_gather(data, cells_first, lo, scale, bins, gid, keep_raw):  # pragma: no cover
+def _count_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # pragma: no cover
+                      scale: np.ndarray, bins: int, gid: np.ndarray,
+                      keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
     """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes.
 
     *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*.
@@ -288,6 +327,11 @@ def sort_by_counting(xt: np.ndarray) -> np.ndarray:
 
     Counts of people are whole numbers: tallying them is one pass per cell instead of
     a partition, and puts every value where a sort would (the rest are left as they are).
+
+    >>> xt = np.array([[3.0, 1.0, 2.0, 1.0], [0.5, 0.25, 0.75, 0.0]])
+    >>> done = sort_by_counting(xt)  # compiled only; without numba nothing is sorted
+    >>> bool(done[1]), all((xt[c] == np.sort(xt[c])).all() for c in np.flatnonzero(done))
+    (False, True)
     """
     done = np.zeros(xt.shape[0], dtype=np.bool_)
     if compiled.enabled() and xt.shape[1] > 0:
@@ -296,7 +340,8 @@ def sort_by_counting(xt: np.ndarray) -> np.ndarray:
 
 
 @compiled.kernel
-def _sort_by_counting(xt, limit, done):  # pragma: no cover - compiled; tested vs np.sort
+def _sort_by_counting(xt: np.ndarray, limit: int,  # pragma: no cover - compiled; vs np.sort
+                      done: np.ndarray) -> None:
     n_cells, rows = xt.shape
     for c in range(n_cells):
         lo = xt[c, 0]
@@ -332,6 +377,12 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
 
     *xt* is the pilot, cells x rows. What decides whether a window keeps its values
     as they are or as distinct values with counts, and how many it should expect.
+
+    >>> xt = np.array([[3.0, 1.0, 2.0, 1.0]])
+    >>> window_stats(xt, np.zeros(1), np.ones(1), 3, np.array([0]), np.array([1]), np.array([3]))
+    array([[3],
+           [2],
+           [1]])
     """
     if compiled.enabled():
         return _window_stats(np.ascontiguousarray(xt, dtype=np.float64),
@@ -350,7 +401,9 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
 
 
 @compiled.kernel
-def _window_stats(xt, lo, scale, bins, cells, first, last):  # pragma: no cover - compiled
+def _window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray,  # pragma: no cover
+                  bins: int, cells: np.ndarray, first: np.ndarray,
+                  last: np.ndarray) -> np.ndarray:
     n_win = cells.shape[0]
     rows = xt.shape[1]
     out = np.zeros((3, n_win), dtype=np.int64)

@@ -130,7 +130,8 @@ def _sweep_compiled(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
 
 
 @compiled.kernel
-def _count3(x, cnt_lo, eq):  # pragma: no cover - compiled; equality with numpy is tested
+def _count3(x: np.ndarray, cnt_lo: np.ndarray,  # pragma: no cover - compiled; equal to numpy
+            eq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values of *x* below ``cnt_lo[j]`` and equal to ``eq[j]``, j = 0, 1, 2 (one vector loop)."""
     c0, c1, c2 = cnt_lo[0], cnt_lo[1], cnt_lo[2]
     e0, e1, e2 = eq[0], eq[1], eq[2]
@@ -147,7 +148,8 @@ def _count3(x, cnt_lo, eq):  # pragma: no cover - compiled; equality with numpy 
 
 
 @compiled.kernel
-def _mask3(x, lo, hi, mask):  # pragma: no cover - compiled; equality with numpy is tested
+def _mask3(x: np.ndarray, lo: np.ndarray,  # pragma: no cover - compiled; equal to numpy
+           hi: np.ndarray, mask: np.ndarray) -> None:
     """``mask[i]``: x[i] lies in any of [lo[j], hi[j]], j = 0, 1, 2 (one vector loop)."""
     l0, l1, l2 = lo[0], lo[1], lo[2]
     h0, h1, h2 = hi[0], hi[1], hi[2]
@@ -179,7 +181,8 @@ def _int_order_stats(x: np.ndarray, ranks: np.ndarray) -> np.ndarray | None:
 
 
 @compiled.kernel
-def _count_ranks(x, ranks, limit):  # pragma: no cover - compiled; equality with numpy is tested
+def _count_ranks(x: np.ndarray, ranks: np.ndarray,  # pragma: no cover - compiled; equal to numpy
+                 limit: int) -> tuple[bool, np.ndarray]:
     """:func:`_int_order_stats`'s numpy path in one compiled pass over *x* (plus the counts)."""
     lo = x[0]
     hi = x[0]
@@ -213,6 +216,10 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
 
     Rows holding NaN use ``np.nanquantile`` (NaN are skipped, as xarray does).
     Equal to ``np.quantile(rows, quantiles, axis=1)`` bit for bit on rows without NaN.
+
+    >>> row_quantiles(np.array([[1.0, 2.0, 3.0, 4.0, 5.0]]), [0.25, 0.5])
+    array([[2.],
+           [3.]])
     """
     rows = np.asarray(rows)
     n_rows, n = rows.shape
@@ -248,6 +255,6 @@ def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
             ranks = sorted({r for pair in pairs for r in pair})
             part = np.partition(x, ranks)
             stats = [(float(part[b]), float(part[a])) for b, a in pairs]
-        for j, (a, b) in enumerate(stats):
-            out[j, i] = _lerp(a, b, float(gamma[j]))
+        for j, (at_below, at_above) in enumerate(stats):
+            out[j, i] = _lerp(at_below, at_above, float(gamma[j]))
     return out
