@@ -33,7 +33,7 @@ from threatsim.models.registry import get_model, model_names
 from threatsim.outputs.observations import load_observations
 from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
 from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
-from threatsim.outputs.scoring import (
+from threatsim.outputs.leaderboard import (
     leaderboard,
     leaderboard_table,
     leaderboard_to_csv,
