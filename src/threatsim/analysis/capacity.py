@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
 from threatsim.models.registry import get_model
 
@@ -87,12 +89,9 @@ def _with_lever(scenario: Scenario, lever: str, value: int, output: str) -> Scen
 
 
 def _probability(scenario: Scenario, lever: str, value: int, *, output: str, month: int,
-                 target: float, draws: int, seed: int, executor: Any) -> float:
+                 target: float, options: RunOptions) -> float:
     """Share of draws (and replicates) with *output* at *month* at or below *target*."""
-    from threatsim.engine.runner import run
-
-    ds = run(_with_lever(scenario, lever, value, output), draws=draws, seed=seed,
-             executor=executor, progress=False)
+    ds = run_with(_with_lever(scenario, lever, value, output), options)
     at = ds[output].isel(time=month).values
     return float(np.mean(at <= target))
 
@@ -163,8 +162,10 @@ def solve_capacity(
             or not 0.0 < probability <= 1.0):
         raise ScenarioError("must be a number in (0, 1]", key="probability", value=probability)
     month = scenario.month_of(by, key="by")
-    draws = scenario.run.draws if draws is None else draws
-    seed = scenario.run.seed if seed is None else seed
+    # One seed (and set of draws) for every value tried: common random numbers.
+    options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
+                               progress=False)
+    draws, seed = options.draws, options.seed
     decl = decls[lever]
     low, high = math.ceil(decl.low), math.floor(decl.high)
 
@@ -173,8 +174,7 @@ def solve_capacity(
     def prob(value: int) -> float:
         if value not in tried:
             tried[value] = _probability(scenario, lever, value, output=output, month=month,
-                                        target=target, draws=draws, seed=seed,
-                                        executor=executor)
+                                        target=target, options=options)
         return tried[value]
 
     def meets(value: int) -> bool:

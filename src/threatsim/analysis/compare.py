@@ -23,8 +23,9 @@ import xarray as xr
 from threatsim.analysis._common import jsonable
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.runner import ChunkExecutor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import sample_dims
 
@@ -147,11 +148,11 @@ def compare(
         or ``levels`` entry.
     """
     check_comparable(base, whatif)
-    settings = {"draws": draws or base.run.draws,
-                "seed": base.run.seed if seed is None else seed,
-                "sampler": sampler or base.run.sampler,
-                "chunk_size": chunk_size or base.run.chunk_size,
-                "replicates": replicates or base.run.replicates}
+    # One set of run options for both runs, the base's where not given (a falsy value:
+    # the base's too).
+    options = RunOptions.build(base, draws=draws or None, seed=seed, sampler=sampler or None,
+                               chunk_size=chunk_size or None, replicates=replicates or None,
+                               executor=executor, progress=progress)
     names = [v for v in base.variables if v in whatif.variables]
     way = _better_map(better, names)
     levels = dict(levels or {})
@@ -161,8 +162,8 @@ def compare(
                                 key="level", value=name)
     qs = list(quantiles) if quantiles is not None else list(base.quantiles)
 
-    a = run_scenario(base, executor=executor, progress=progress, **settings)
-    b = run_scenario(whatif, executor=executor, progress=progress, **settings)
+    a = run_with(base, options)
+    b = run_with(whatif, options)
 
     index = pd.Index(["base", "whatif"], name="scenario")
     data: dict[str, xr.DataArray] = {}

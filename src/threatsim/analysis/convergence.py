@@ -31,18 +31,19 @@ number of draws), so each doubling reruns every chunk, still reproducibly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.runner import ChunkExecutor, ChunkTask, make_executor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor, ReuseChunks
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import mcse_quantile, sample_dims
 from threatsim.stats.mcse import mcse_levels
@@ -54,7 +55,6 @@ __all__ = [
     "reported_precision",
     "run_to_precision",
 ]
-
 
 
 def _reported(ds: xr.Dataset, report_months: Sequence[int]) -> Iterator[tuple[str, xr.DataArray]]:
@@ -114,43 +114,6 @@ def _worst(prec: xr.Dataset) -> tuple[float, str]:
                 label += f" at {np.datetime64(point['time'], 'M')}"
             worst, where = value, label
     return worst, where
-
-
-class ReuseChunks:
-    """An executor that remembers finished chunks and reuses one when its task is the same.
-
-    A chunk's result is a pure function of its task (model, parameter
-    values, levers, seed, chunk index), so a chunk seen before is not rerun.
-    """
-
-    def __init__(self, inner: ChunkExecutor) -> None:
-        self.inner = inner
-        self._done: dict[int, tuple[ChunkTask, Any]] = {}
-        self.reused = 0
-
-    @staticmethod
-    def _same(a: ChunkTask, b: ChunkTask) -> bool:
-        if (a.model, a.n_months, a.seed, a.replicates, a.outputs) != (
-                b.model, b.n_months, b.seed, b.replicates, b.outputs):
-            return False
-        for x, y in ((a.params, b.params), (a.levers, b.levers)):
-            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k]) for k in x):
-                return False
-        return True
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
-        todo: dict[int, ChunkTask] = {}
-        for task in tasks:
-            seen = self._done.get(task.index)
-            if seen is not None and self._same(seen[0], task):
-                self.reused += 1
-                yield seen[1]
-            else:
-                todo[task.index] = task
-        for result in self.inner.map_chunks(fn, list(todo.values())):
-            self._done[result[0]] = (todo[result[0]], result)
-            yield result
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,18 +195,15 @@ def run_to_precision(
     qs = list(quantiles) if quantiles is not None else (
         [q for q in scenario.quantiles if q in (0.05, 0.5, 0.95)] or list(scenario.quantiles))
     months = list(report_months) if report_months is not None else list(scenario.report_months)
-    if executor is None or isinstance(executor, int):
-        inner = make_executor(executor if isinstance(executor, int) else scenario.run.workers)
-    else:  # a distributed.Client too
-        from threatsim.engine.executors import resolve_executor
-
-        inner = resolve_executor(executor, scenario.run.workers)
-    reuse = ReuseChunks(inner)
+    options = RunOptions.build(scenario, draws=start, seed=seed, sampler=sampler,
+                               chunk_size=chunk, replicates=replicates, executor=executor,
+                               progress=progress)
+    # Every doubling's run shares the chunks already computed (the draws are checked).
+    options = dataclasses.replace(options, executor=ReuseChunks(options.executor))
     history: list[tuple[int, float]] = []
     n = start
     while True:
-        ds = run_scenario(scenario, draws=n, seed=seed, sampler=sampler, chunk_size=chunk,
-                          replicates=replicates, executor=reuse, progress=progress)
+        ds = run_with(scenario, dataclasses.replace(options, draws=n))
         worst, where = _worst(reported_precision(ds, quantiles=qs, report_months=months))
         history.append((n, worst))
         if worst < target or 2 * n > cap:

@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis._common import jsonable
+from threatsim.analysis._common import jsonable, outcome_series
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.runner import ChunkExecutor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
+from threatsim.results import sample_dims
 
 __all__ = ["parse_set", "sweep", "valid_keys"]
 
@@ -185,12 +187,13 @@ def sweep(
             why = ScenarioError(exc.expected, key=exc.key, value=exc.value, problems=exc.problems)
             raise ScenarioError(f"the sweep point {json.dumps(jsonable(overrides))} is not a "
                                 f"valid scenario: {why}", path=scenario.path) from None
-    settings = {"draws": draws or scenario.run.draws,
-                "seed": scenario.run.seed if seed is None else seed,
-                "sampler": sampler or scenario.run.sampler,
-                "chunk_size": chunk_size or scenario.run.chunk_size,
-                "replicates": replicates or scenario.run.replicates}
-    runs = [run_scenario(sc, executor=executor, progress=progress, **settings) for sc in points]
+    # One set of run options, the base scenario's where not given, for every point:
+    # the same draws, seed and chunks everywhere (a falsy value: the base's too).
+    options = RunOptions.build(scenario, draws=draws or None, seed=seed,
+                               sampler=sampler or None, chunk_size=chunk_size or None,
+                               replicates=replicates or None, executor=executor,
+                               progress=progress)
+    runs = [run_with(sc, options) for sc in points]
     first = runs[0]
     names = [n for n in first.data_vars if all(n in r for r in runs)]
     data: dict[str, xr.Variable] = {}
@@ -215,9 +218,6 @@ def sweep(
 def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
                 quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> str:
     """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point."""
-    from threatsim.analysis._common import outcome_series
-    from threatsim.results import sample_dims
-
     keys = list(json.loads(ds.attrs["swept"]))
     da = outcome_series(ds, output, at)
     unit = da.attrs.get("units", "")
