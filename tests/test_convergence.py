@@ -12,7 +12,8 @@ import threatsim
 from threatsim.analysis.convergence import mcse_quantile, run_to_precision
 from threatsim.cli.main import main
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import InProcessExecutor, ReuseChunks
+from threatsim.engine.executors import InProcessExecutor
+from threatsim.engine.reuse import ReuseChunks
 
 
 @pytest.fixture(scope="module")

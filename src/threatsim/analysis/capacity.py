@@ -45,6 +45,12 @@ class CapacitySolution:
     ``monotone`` says whether those probabilities never fell as the value rose.
     ``probability_below`` is the probability at ``value - 1`` (``None`` when
     ``value`` is the lever's lower bound).
+
+    >>> sol = CapacitySolution(lever="courts", value=12, probability=0.93,
+    ...                        probability_below=0.88, output="backlog_trial", target=100,
+    ...                        by="2021-01", required=0.9, draws=500, seed=0, tried=())
+    >>> int(sol), str(sol).split(";")[0]
+    (12, 'courts = 12: P(backlog_trial <= 100 in 2021-01) = 0.930 >= 0.9')
     """
 
     lever: str
@@ -141,8 +147,11 @@ def solve_capacity(
 
     Examples
     --------
-    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")  # doctest: +SKIP
-    >>> threatsim.solve_capacity(sc, "courts", target=100, by="2021-01")    # doctest: +SKIP
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")
+    >>> sol = solve_capacity(sc, "courts", target=100, by="2021-01", draws=20)  # doctest: +SKIP
+    >>> sol.lever                                                          # doctest: +SKIP
+    'courts'
     """
     model = get_model(scenario.model)
     decls = {d.name: d for d in model.info.levers}

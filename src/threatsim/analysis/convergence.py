@@ -41,8 +41,9 @@ import numpy as np
 import xarray as xr
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import ChunkExecutor, ReuseChunks
+from threatsim.engine.executors import ChunkExecutor
 from threatsim.engine.options import RunOptions
+from threatsim.engine.reuse import ReuseChunks
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import mcse_quantile, sample_dims
@@ -77,6 +78,13 @@ def reported_precision(ds: xr.Dataset, *, quantiles: Sequence[float],
 
     The relative MCSE is MCSE / |band|; a band at exactly 0 counts as precise
     when its MCSE is 0 too, and as infinitely imprecise otherwise.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = threatsim.run(sc, draws=400, progress=False)
+    >>> prec = reported_precision(ds, quantiles=[0.5], report_months=[12])
+    >>> prec["reserves_rel_mcse"].dims
+    ('quantile', 'time')
     """
     out: dict[str, xr.DataArray] = {}
     for name, da in _reported(ds, report_months):
@@ -118,7 +126,7 @@ def _worst(prec: xr.Dataset) -> tuple[float, str]:
 
 @dataclass(frozen=True, slots=True)
 class PrecisionResult:
-    """What :func:`run_to_precision` found."""
+    """What :func:`run_to_precision` found (see there for an example)."""
 
     dataset: xr.Dataset
     target: float
@@ -128,7 +136,16 @@ class PrecisionResult:
     history: tuple[tuple[int, float], ...] = field(default=())
 
     def summary(self) -> str:
-        """One line per doubling, and the verdict."""
+        """One line per doubling, and the verdict.
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> res = run_to_precision(sc, 0.5, draws=200, chunk_size=100)
+        >>> print(res.summary())  # doctest: +ELLIPSIS
+                 200 draws: largest relative MCSE ...
+                 400 draws: largest relative MCSE ...
+        precision target 50.00% reached: ... with 400 draws
+        """
         lines = [f"  {n:>10,} draws: largest relative MCSE {_pct(w)}" for n, w in self.history]
         verdict = ("reached" if self.converged else "NOT reached (stopped at --max-draws)")
         lines.append(f"precision target {self.target:.2%} {verdict}: largest relative MCSE "
@@ -176,6 +193,14 @@ def run_to_precision(
     ------
     ScenarioError
         A target outside (0, 1), or draws / max_draws below 1.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> res = run_to_precision(sc, 0.5, draws=200, chunk_size=100)
+    >>> res.converged, res.dataset.sizes["draw"], [n for n, _ in res.history]
+    (True, 400, [200, 400])
     """
     if not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ScenarioError("must be a relative standard error in (0, 1), e.g. 0.01",

@@ -73,7 +73,14 @@ READINGS = ("uniform", "normal90", "lognormal90", "pert")
 
 @dataclass(frozen=True, slots=True)
 class SobolIndices:
-    """First-order and total Sobol indices with bootstrap confidence intervals."""
+    """First-order and total Sobol indices with bootstrap confidence intervals.
+
+    >>> from scipy import stats
+    >>> res = sobol(lambda x: x[0] + 0 * x[1], [stats.uniform(), stats.uniform()], n=64,
+    ...             n_resamples=9)
+    >>> res.names, [round(float(s), 2) for s in res.first_order]
+    (('x0', 'x1'), [1.0, 0.0])
+    """
 
     names: tuple[str, ...]
     first_order: np.ndarray
@@ -236,7 +243,15 @@ def _model_function(scenario: Scenario, output: str, t: int | None, names: Seque
 
 
 def rank_correlations(ds: xr.Dataset, output: str, at: str | None = None) -> xr.DataArray:
-    """Spearman rank correlation of each sampled parameter with *output* at *at*."""
+    """Spearman rank correlation of each sampled parameter with *output* at *at*.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = threatsim.run(sc, draws=300, progress=False)
+    >>> rho = rank_correlations(ds, "reserves")
+    >>> rho.dims, bool((abs(rho.fillna(0)) <= 1).all())
+    (('parameter',), True)
+    """
     y = outcome_series(ds, output, at)
     if "replicate" in y.dims:
         y = y.mean("replicate")
@@ -291,6 +306,12 @@ def range_readings(scenario: Scenario, output: str, at: str | None = None, *,
     Returns a DataArray ``(reading, quantile)``; the first reading is
     ``"as given"``. attrs ``notes`` (JSON: reading -> list of notes) say
     which parameters were switched and which kept their reading and why.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> rd = range_readings(sc, "reserves", draws=200)
+    >>> rd.dims, str(rd["reading"].values[0])
+    (('reading', 'quantile'), 'as given')
     """
     scenario = require_output(scenario, output)
     _month(scenario, output, at)
@@ -369,6 +390,14 @@ def sensitivity(
     ScenarioError
         An output the model does not produce, a month outside the run, ``n``
         not a power of 2.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> sds = sensitivity(sc, "reserves", n=16, draws=200, n_resamples=9, readings=False)
+    >>> sds["total_order"].dims
+    ('parameter',)
     """
     _check_n(n)
     scenario = require_output(scenario, output)
@@ -435,7 +464,14 @@ def _interval(x: float, lo: float, hi: float) -> str:
 
 
 def sensitivity_table(sds: xr.Dataset) -> str:
-    """The text ``threatsim sensitivity`` prints."""
+    """The text ``threatsim sensitivity`` prints.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> sds = sensitivity(sc, "reserves", n=16, draws=200, n_resamples=9, readings=False)
+    >>> sensitivity_table(sds).splitlines()[0]  # doctest: +ELLIPSIS
+    "sensitivity of reserves (usd) at 2022-01 in 'financing'"
+    """
     a = sds.attrs
     when = f" at {a['at']}" if a.get("at") else ""
     summed = json.loads(a.get("model_dims", "[]"))

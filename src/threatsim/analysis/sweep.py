@@ -78,7 +78,13 @@ def _arange(key: str, spec: str) -> list[Any]:
 
 
 def parse_set(text: str) -> tuple[str, list[Any]]:
-    """``"key=spec"`` -> ``(key, values)`` (see the module docstring for specs)."""
+    """``"key=spec"`` -> ``(key, values)`` (see the module docstring for specs).
+
+    >>> parse_set("levers.courts=5:20:5")
+    ('levers.courts', [5, 10, 15, 20])
+    >>> parse_set("parameters.fighters.dist=uniform,pert")
+    ('parameters.fighters.dist', ['uniform', 'pert'])
+    """
     key, sep, spec = text.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep or not key or not spec:
@@ -102,7 +108,13 @@ def _leaves(table: Any, prefix: str = "") -> list[str]:
 
 
 def valid_keys(scenario: Scenario) -> list[str]:
-    """Keys a sweep may set: the scenario's own, every lever, each parameter's fields."""
+    """Keys a sweep may set: the scenario's own, every lever, each parameter's fields.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> "levers.seizure_effort" in valid_keys(sc), "model" in valid_keys(sc)
+    (True, False)
+    """
     keys = set(_leaves(scenario.resolved))
     info = get_model(scenario.model).info
     keys |= {f"levers.{d.name}" for d in info.levers}
@@ -162,8 +174,11 @@ def sweep(
 
     Examples
     --------
-    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2, 3]}, draws=1000)  # doctest: +SKIP
-    >>> ds.reserves.sel({"levers.seizure_effort": 2}).median("draw")   # doctest: +SKIP
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2, 3]}, draws=200)
+    >>> ds.reserves.sel({"levers.seizure_effort": 2}).dims
+    ('draw', 'time')
     """
     if not grid:
         raise ScenarioError("needs at least one key to sweep", key="set", value={})
@@ -217,7 +232,14 @@ def sweep(
 
 def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
                 quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> str:
-    """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point."""
+    """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2]}, draws=200)
+    >>> len(sweep_table(ds, "reserves").splitlines())
+    4
+    """
     keys = list(json.loads(ds.attrs["swept"]))
     da = outcome_series(ds, output, at)
     unit = da.attrs.get("units", "")

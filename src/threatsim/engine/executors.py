@@ -10,7 +10,8 @@ its chunk index, so every executor gives the same Dataset, bit for bit.
 * :class:`ProcessPoolChunkExecutor` -- a local process pool.
 * :class:`~threatsim.engine.cluster.DaskExecutor` -- a ``dask.distributed``
   cluster (:mod:`threatsim.engine.cluster`).
-* :class:`ReuseChunks` -- another executor, remembering finished chunks.
+* :class:`~threatsim.engine.reuse.ReuseChunks` -- another executor, remembering
+  finished chunks.
 
 Every executor keeps a bounded number of chunks in flight (two to four per
 worker by default): a 10,000-chunk run never builds a 10,000-task graph,
@@ -24,9 +25,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from typing import Any, Protocol
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import check_interrupt, interrupts_held_back
@@ -38,14 +37,10 @@ from threatsim.engine.cluster import (
     local_cluster,
 )
 
-if TYPE_CHECKING:
-    from threatsim.engine.plan import ChunkTask
-
 __all__ = [
     "ChunkExecutor",
     "InProcessExecutor",
     "ProcessPoolChunkExecutor",
-    "ReuseChunks",
     "executor_from_options",
     "make_executor",
     "resolve_executor",
@@ -124,56 +119,6 @@ class ProcessPoolChunkExecutor:
         finally:
             # On an error or Ctrl-C: drop what is queued, do not wait for it.
             pool.shutdown(wait=finished, cancel_futures=not finished)
-
-class ReuseChunks:
-    """An executor that remembers finished chunks and reuses one when its task is the same.
-
-    A chunk's result is a pure function of its task (model, parameter
-    values, levers, seed, chunk index), so a chunk seen before is not rerun.
-
-    >>> import threatsim
-    >>> from threatsim.engine.runner import run
-    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
-    >>> reuse = ReuseChunks(InProcessExecutor())
-    >>> _ = run(sc, draws=200, chunk_size=100, executor=reuse, progress=False)
-    >>> _ = run(sc, draws=400, chunk_size=100, executor=reuse, progress=False)
-    >>> reuse.reused
-    2
-    """
-
-    #: Results are kept from one run to the next: chunks must not write into a run's
-    #: buffers (they would be reused without being written again).
-    shares_memory = False
-
-    def __init__(self, inner: ChunkExecutor) -> None:
-        self.inner = inner
-        self._done: dict[int, tuple[ChunkTask, Any]] = {}
-        self.reused = 0
-
-    @staticmethod
-    def _same(a: ChunkTask, b: ChunkTask) -> bool:
-        if (a.model, a.n_months, a.seed, a.replicates, a.outputs) != (
-                b.model, b.n_months, b.seed, b.replicates, b.outputs):
-            return False
-        for x, y in ((a.params, b.params), (a.levers, b.levers)):
-            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k]) for k in x):
-                return False
-        return True
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
-        todo: dict[int, ChunkTask] = {}
-        for task in tasks:
-            seen = self._done.get(task.index)
-            if seen is not None and self._same(seen[0], task):
-                self.reused += 1
-                yield seen[1]
-            else:
-                todo[task.index] = task
-        for result in self.inner.map_chunks(fn, list(todo.values())):
-            self._done[result[0]] = (todo[result[0]], result)
-            yield result
-
 
 def make_executor(workers: int) -> ChunkExecutor:
     """In-process for 1 worker, a process pool otherwise.

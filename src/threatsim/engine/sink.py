@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.atomic import publish, temp_beside
+from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.results import to_dataset
-
-if TYPE_CHECKING:
-    from threatsim.inputs.scenario import RunSettings, Scenario
 
 __all__ = ["NetCDFSink"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
@@ -28,12 +28,10 @@ from threatsim.engine.quantile_passes import (
     CountPass,
     reduce_chunk,
 )
+from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.models.registry import get_model
 from threatsim.results import to_dataset
 from threatsim.stats.mcse import mcse_levels
-
-if TYPE_CHECKING:
-    from threatsim.inputs.scenario import RunSettings, Scenario
 
 __all__ = ["ChunkSource", "StreamingSummary", "SummaryPartial", "SummaryPass", "reduce_for_pass",
            "summary_bins"]
