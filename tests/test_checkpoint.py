@@ -12,7 +12,7 @@ from tests.conftest import SCENARIOS
 import threatsim
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.checkpoint import MANIFEST
-from threatsim.engine.runner import InProcessExecutor
+from threatsim.engine.executors import InProcessExecutor
 
 RUN = {"draws": 600, "chunk_size": 100, "seed": 4, "progress": False}
 

@@ -9,10 +9,11 @@ from scipy import stats
 from tests.analysis_toy import toy_scenario, toy_toml
 
 import threatsim
-from threatsim.analysis.convergence import ReuseChunks, mcse_quantile, run_to_precision
+from threatsim.analysis.convergence import mcse_quantile, run_to_precision
 from threatsim.cli.main import main
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.runner import InProcessExecutor
+from threatsim.engine.executors import InProcessExecutor
+from threatsim.engine.reuse import ReuseChunks
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 import threatsim
-from threatsim.engine.runner import InProcessExecutor, run_chunk
+from threatsim.engine.executors import InProcessExecutor
+from threatsim.engine.plan import ChunkTask, place_draws, run_chunk
 from threatsim.engine.sampling import sample_parameters
 from threatsim.inputs.distributions import DistSpec
 from threatsim.inputs.scenario import Parameter
@@ -134,8 +135,6 @@ def test_replicates_add_a_replicate_dim(scenario):
 
 def test_run_chunk_is_a_pure_function_of_its_task(scenario):
     """Running the same chunk task twice, after other work, gives the same arrays."""
-    from threatsim.engine.runner import ChunkTask
-
     sc = scenario.with_values({"levers.cache_search_intensity": 20.0})
     params = sample_parameters(sc.parameters, 200, seed=1)
     task = ChunkTask(index=3, model=sc.model, params=params, levers=sc.lever_schedule(),
@@ -169,8 +168,6 @@ def test_no_model_names_a_parameter_like_an_output():
 @pytest.mark.parametrize("shape", [(5,), (700, 61), (1_300, 61, 7), (3, 5, 2, 4), (1, 61)])
 def test_place_draws_is_the_transposed_assignment(shape):
     """The blocked chunk placement equals ``buffer[..., lo:hi] = moveaxis(chunk, 0, -1)``."""
-    from threatsim.engine.runner import place_draws
-
     rng = np.random.default_rng(0)
     chunk = rng.random(shape)
     buf = np.full((*shape[1:], 2_500), np.nan)

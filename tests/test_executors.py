@@ -17,14 +17,22 @@ from tests.conftest import ROOT, SCENARIOS
 
 import threatsim
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import (
+from threatsim.engine import exact_quantiles
+from threatsim.engine.cluster import (
     DaskExecutor,
-    ProcessPoolChunkExecutor,
+    ExecutorError,
     SchedulerUnreachable,
     connect,
     is_dask_client,
+    local_cluster,
+)
+from threatsim.engine.executors import (
+    InProcessExecutor,
+    ProcessPoolChunkExecutor,
     resolve_executor,
 )
+from threatsim.engine.options import RunOptions
+from threatsim.engine.plan import Plan
 from threatsim.models import get_model, model_names
 
 distributed = pytest.importorskip("distributed")
@@ -62,8 +70,6 @@ SMALL = {"draws": 12, "chunk_size": 4, "replicates": 2, "seed": 5}
 @pytest.fixture(scope="module")
 def client():
     """One 2-worker LocalCluster (processes, 1 thread each) for the whole module."""
-    from threatsim.engine.executors import local_cluster
-
     c = local_cluster(2)
     yield c
     c.close()  # closes its LocalCluster too
@@ -95,10 +101,8 @@ def test_models_writing_into_the_run_buffers_equal_a_pool(model):
     every = [o.name for o in get_model(model).info.outputs]
     sc = sc.with_values({"outputs.variables": every})
     run = {"draws": 30, "chunk_size": 8, "seed": 3, "replicates": 1}
-    from threatsim.engine.executors import InProcessExecutor
-    from threatsim.engine.runner import _Plan, _settings
-
-    assert _Plan(sc, _settings(sc, **run)).direct_buffers(InProcessExecutor()) is not None
+    opts = RunOptions.build(sc, executor=InProcessExecutor(), **run)
+    assert Plan.for_run(sc, opts).direct_buffers() is not None
     base = threatsim.run(sc, progress=False, **run)
     pool = threatsim.run(sc, progress=False, executor=ProcessPoolChunkExecutor(2), **run)
     xr.testing.assert_identical(base, pool)
@@ -110,9 +114,7 @@ def test_summary_on_every_executor_equals_in_process(model, client, monkeypatch)
     """keep='summary' is the same in a process pool and on the cluster (any bound), for
     every model: chunks reduced where they ran, pilots and windows' values of counts
     narrowed on the way, replicates too."""
-    from threatsim.engine import summary as streaming
-
-    monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot, then windows, for 24 rows
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 16)  # a pilot, then windows, for 24 rows
     sc = SCENARIOS_BY_MODEL[model]
     a = threatsim.run(sc, keep="summary", progress=False, **SMALL)
     pool = threatsim.run(sc, keep="summary", progress=False,
@@ -128,9 +130,7 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
     """On a cluster, the chunks after the pilot start before the client has studied it
     (their results held where they ran, reduced there later); with a worker killed
     right after they start, the summary is still the in-process one, bit for bit."""
-    from threatsim.engine import summary as streaming
-
-    monkeypatch.setattr(streaming, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 46 more
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 46 more
     sc = SCENARIOS_BY_MODEL["fighters"]
     run = {"draws": 200, "chunk_size": 4, "seed": 12, "replicates": 1}
     expected = threatsim.run(sc, keep="summary", progress=False, **run)
@@ -156,7 +156,7 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
 def test_local_cluster_workers_reuse_their_memory(client):
     """The workers threatsim starts get glibc settings that keep chunk-sized arrays on the
     heap (not distributed's MALLOC_TRIM_THRESHOLD_=65536, which maps every one afresh)."""
-    from threatsim.engine.executors import WORKER_MALLOC
+    from threatsim.engine.cluster import WORKER_MALLOC
 
     for name, value in WORKER_MALLOC.items():
         assert set(client.run(os.environ.get, name).values()) == {value}
@@ -169,7 +169,7 @@ def test_local_cluster_housekeeping_is_quieter_and_only_there(client):
     tests above kill some), and the caller's own dask config is left alone."""
     import dask
 
-    from threatsim.engine.executors import LOCAL_CLUSTER_HOUSEKEEPING
+    from threatsim.engine.cluster import LOCAL_CLUSTER_HOUSEKEEPING
 
     for key, value in LOCAL_CLUSTER_HOUSEKEEPING.items():
         assert set(client.run(dask.config.get, key).values()) == {value}
@@ -194,8 +194,6 @@ def _held_chunks_run_late(client) -> list[int]:
     import time as _time
 
     from distributed import get_task_stream
-
-    from threatsim.engine.executors import DaskExecutor
 
     @dataclasses.dataclass(frozen=True)
     class Task:  # defined here: pickled by value, nothing to import on the workers
@@ -413,8 +411,6 @@ def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
 
 def test_local_cluster_refuses_a_bad_worker_count():
     """--workers 0 with --cluster local is bad input, before anything starts."""
-    from threatsim.engine.executors import local_cluster
-
     with pytest.raises(ScenarioError, match="workers"):
         local_cluster(0)
 
@@ -495,8 +491,6 @@ def test_chunks_the_scheduler_dropped_stop_the_run_with_an_executor_error(client
 
     from distributed import Future
 
-    from threatsim.engine.executors import ExecutorError
-
     scheduler = client.cluster.scheduler
 
     def drop_everything() -> None:
@@ -521,8 +515,6 @@ def test_a_summary_keeps_its_tasks_on_the_cluster_bounded(client, monkeypatch):
     L + 1 reductions submitted. 3 L whatever the number of chunks (the old code: 35)."""
     from distributed.diagnostics.plugin import SchedulerPlugin
 
-    from threatsim.engine import summary as streaming
-
     class Peak(SchedulerPlugin):
         def __init__(self, scheduler) -> None:
             self.scheduler, self.peak = scheduler, 0
@@ -538,7 +530,7 @@ def test_a_summary_keeps_its_tasks_on_the_cluster_bounded(client, monkeypatch):
     limit = 3
     expected = {}
     for pilot_rows in (64, 4):  # a pilot of 32 chunks (> L), then of 2 (<= L)
-        monkeypatch.setattr(streaming, "PILOT_ROWS", pilot_rows)
+        monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", pilot_rows)
         expected[pilot_rows] = threatsim.run(sc, keep="summary", progress=False, **run)
         peak = Peak(scheduler)
         scheduler.add_plugin(peak, name=f"threatsim-test-peak-{pilot_rows}")

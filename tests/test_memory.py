@@ -16,9 +16,13 @@ from tests.conftest import SCENARIOS
 from tests.test_executors import MODELS, SCENARIOS_BY_MODEL
 
 import threatsim
-from threatsim.engine import summary as streaming
-from threatsim.engine.summary import ExactQuantiles, float_keys, key_floats
+from threatsim.engine import exact_quantiles
+from threatsim.engine.exact_quantiles import ExactQuantiles
+from threatsim.engine.options import RunOptions
+from threatsim.engine.plan import sample_lean
+from threatsim.engine.summary import summary_bins
 from threatsim.results import bands, sample_dims, write_netcdf
+from threatsim.stats.binning import float_keys, key_floats
 
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
@@ -91,7 +95,7 @@ def test_float_keys_preserve_order_and_invert():
 def test_summary_equals_the_bands_of_the_full_run(model, monkeypatch):
     """keep='summary' gives exactly bands(), P(=0), per-draw outputs and parameters of the
     full run."""
-    monkeypatch.setattr(streaming, "PILOT_ROWS", 6)  # a tiny pilot: the multi-pass path
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 6)  # a tiny pilot: the multi-pass path
     sc = SCENARIOS_BY_MODEL[model]
     run = {"draws": 9, "chunk_size": 4, "replicates": 2, "seed": 8, "progress": False}
     full = threatsim.run(sc, **run)
@@ -190,7 +194,7 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
     is measured too, to show the measure does see trajectories when they are kept.
     """
     # the pilot (a fixed number of values per cell, freed after pass 1) below both sizes
-    monkeypatch.setattr(streaming, "PILOT_ROWS", 1_000)
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 1_000)
     sc = threatsim.load_scenario(SCENARIOS / "financing.toml")
     small, big, cs = 8_000, 80_000, 2_000
     per_draw = 8 * (len(sc.parameters) + 1)  # parameters and depletion_month, float64
@@ -204,7 +208,7 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
     in_memory = _peak(run(big))
     # the one-pass windows: up to 1.5x WINDOW_BUDGET distinct values and their counts,
     # twice that before they are consolidated
-    windows = 48 * streaming.ExactQuantiles.WINDOW_BUDGET
+    windows = 48 * ExactQuantiles.WINDOW_BUDGET
     for peaks, extra in ((summary, windows), (streamed, windows)):
         growth = peaks[big] - peaks[small]
         # sampling holds one parameter's uniforms and values at once
@@ -212,7 +216,7 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
         assert peaks[big] < 0.5 * trajectories + extra, (peaks, trajectories)
     assert in_memory > trajectories
     # without the windows (two passes), flat but for the per-draw values
-    monkeypatch.setattr(streaming.ExactQuantiles, "WINDOW_BUDGET", 0)
+    monkeypatch.setattr(ExactQuantiles, "WINDOW_BUDGET", 0)
     two_pass = {n: _peak(run(n, keep="summary")) for n in (small, big)}
     assert two_pass[big] - two_pass[small] <= 2.5 * per_draw * (big - small), two_pass
 
@@ -220,11 +224,10 @@ def test_peak_memory_stays_flat_as_draws_grow_tenfold(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize("sampler", ["mc", "lhs", "sobol"])
 def test_lean_sampling_gives_the_joint_samples(sampler):
     """One parameter at a time (bounded modes) == sample_parameters of all, for every scenario."""
-    from threatsim.engine.runner import _settings, sample_lean
     from threatsim.engine.sampling import sample_parameters
 
     for sc in SCENARIOS_BY_MODEL.values():
-        st = _settings(sc, draws=257, seed=3, sampler=sampler)
+        st = RunOptions.build(sc, draws=257, seed=3, sampler=sampler)
         want = sample_parameters(sc.parameters, 257, seed=3, sampler=sampler)
         for views in (False, True):
             got = sample_lean(sc, st, constants_as_views=views)
@@ -284,8 +287,6 @@ def test_one_pass_when_a_point_mass_sits_beside_continuous_values():
 def test_summary_bins_keep_counts_small_and_bins_few_values(cells, rows):
     """Bins per cell: 512 to 8,192; counts under 2**21 per output where 512 bins allow;
     each bin ~8,192 values at most (rows / bins) unless a cap binds."""
-    from threatsim.engine.summary import summary_bins
-
     b = summary_bins(cells, rows)
     assert 512 <= b <= 8192
     assert b & (b - 1) == 0

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
 from threatsim.models.registry import get_model
 
@@ -43,6 +45,12 @@ class CapacitySolution:
     ``monotone`` says whether those probabilities never fell as the value rose.
     ``probability_below`` is the probability at ``value - 1`` (``None`` when
     ``value`` is the lever's lower bound).
+
+    >>> sol = CapacitySolution(lever="courts", value=12, probability=0.93,
+    ...                        probability_below=0.88, output="backlog_trial", target=100,
+    ...                        by="2021-01", required=0.9, draws=500, seed=0, tried=())
+    >>> int(sol), str(sol).split(";")[0]
+    (12, 'courts = 12: P(backlog_trial <= 100 in 2021-01) = 0.930 >= 0.9')
     """
 
     lever: str
@@ -87,12 +95,9 @@ def _with_lever(scenario: Scenario, lever: str, value: int, output: str) -> Scen
 
 
 def _probability(scenario: Scenario, lever: str, value: int, *, output: str, month: int,
-                 target: float, draws: int, seed: int, executor: Any) -> float:
+                 target: float, options: RunOptions) -> float:
     """Share of draws (and replicates) with *output* at *month* at or below *target*."""
-    from threatsim.engine.runner import run
-
-    ds = run(_with_lever(scenario, lever, value, output), draws=draws, seed=seed,
-             executor=executor, progress=False)
+    ds = run_with(_with_lever(scenario, lever, value, output), options)
     at = ds[output].isel(time=month).values
     return float(np.mean(at <= target))
 
@@ -142,8 +147,11 @@ def solve_capacity(
 
     Examples
     --------
-    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")  # doctest: +SKIP
-    >>> threatsim.solve_capacity(sc, "courts", target=100, by="2021-01")    # doctest: +SKIP
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")
+    >>> sol = solve_capacity(sc, "courts", target=100, by="2021-01", draws=20)  # doctest: +SKIP
+    >>> sol.lever                                                          # doctest: +SKIP
+    'courts'
     """
     model = get_model(scenario.model)
     decls = {d.name: d for d in model.info.levers}
@@ -163,8 +171,10 @@ def solve_capacity(
             or not 0.0 < probability <= 1.0):
         raise ScenarioError("must be a number in (0, 1]", key="probability", value=probability)
     month = scenario.month_of(by, key="by")
-    draws = scenario.run.draws if draws is None else draws
-    seed = scenario.run.seed if seed is None else seed
+    # One seed (and set of draws) for every value tried: common random numbers.
+    options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
+                               progress=False)
+    draws, seed = options.draws, options.seed
     decl = decls[lever]
     low, high = math.ceil(decl.low), math.floor(decl.high)
 
@@ -173,8 +183,7 @@ def solve_capacity(
     def prob(value: int) -> float:
         if value not in tried:
             tried[value] = _probability(scenario, lever, value, output=output, month=month,
-                                        target=target, draws=draws, seed=seed,
-                                        executor=executor)
+                                        target=target, options=options)
         return tried[value]
 
     def meets(value: int) -> bool:

@@ -23,8 +23,9 @@ import xarray as xr
 from threatsim.analysis._common import jsonable
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.runner import ChunkExecutor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import sample_dims
 
@@ -48,6 +49,11 @@ def scenario_changes(base: Scenario, whatif: Scenario) -> list[tuple[str, Any, A
     Keys are dotted paths of the resolved scenarios (after ``extends``);
     a key present in only one of them shows ``None`` on the other side.
     ``name``, ``description`` and ``sources`` are left out.
+
+    >>> import threatsim
+    >>> base = threatsim.load_scenario("scenarios/financing.toml")
+    >>> scenario_changes(base, base.with_values({"levers.seizure_effort": 2.0}))
+    [('levers.seizure_effort', 1.0, 2.0)]
     """
     a, b = _flatten(base.resolved), _flatten(whatif.resolved)
     skip = ("name", "description", "sources")
@@ -61,7 +67,16 @@ def scenario_changes(base: Scenario, whatif: Scenario) -> list[tuple[str, Any, A
 
 
 def check_comparable(base: Scenario, whatif: Scenario) -> None:
-    """Refuse scenarios that are not runs of the same model over the same months."""
+    """Refuse scenarios that are not runs of the same model over the same months.
+
+    >>> import threatsim
+    >>> base = threatsim.load_scenario("scenarios/financing.toml")
+    >>> other = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")
+    >>> check_comparable(base, other)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: ...: 2 problems: model='detention' must be the same ...
+    """
     problems = []
     for key, x, y in (("model", base.model, whatif.model),
                       ("start", base.month_label(0), whatif.month_label(0)),
@@ -145,13 +160,22 @@ def compare(
     ScenarioError
         Scenarios of different models, starts or horizons; a bad ``better``
         or ``levels`` entry.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> base = threatsim.load_scenario("scenarios/financing.toml")
+    >>> whatif = base.with_values({"levers.seizure_effort": 2.0})
+    >>> cds = compare(base, whatif, draws=200)
+    >>> cds["reserves"].dims[:2], cds["reserves_diff_bands"].dims
+    (('scenario', 'draw'), ('quantile', 'time'))
     """
     check_comparable(base, whatif)
-    settings = {"draws": draws or base.run.draws,
-                "seed": base.run.seed if seed is None else seed,
-                "sampler": sampler or base.run.sampler,
-                "chunk_size": chunk_size or base.run.chunk_size,
-                "replicates": replicates or base.run.replicates}
+    # One set of run options for both runs, the base's where not given (a falsy value:
+    # the base's too).
+    options = RunOptions.build(base, draws=draws or None, seed=seed, sampler=sampler or None,
+                               chunk_size=chunk_size or None, replicates=replicates or None,
+                               executor=executor, progress=progress)
     names = [v for v in base.variables if v in whatif.variables]
     way = _better_map(better, names)
     levels = dict(levels or {})
@@ -161,8 +185,8 @@ def compare(
                                 key="level", value=name)
     qs = list(quantiles) if quantiles is not None else list(base.quantiles)
 
-    a = run_scenario(base, executor=executor, progress=progress, **settings)
-    b = run_scenario(whatif, executor=executor, progress=progress, **settings)
+    a = run_with(base, options)
+    b = run_with(whatif, options)
 
     index = pd.Index(["base", "whatif"], name="scenario")
     data: dict[str, xr.DataArray] = {}
@@ -231,7 +255,14 @@ def _months(cds: xr.Dataset) -> list[str]:
 
 
 def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = None) -> str:
-    """The text ``threatsim compare`` prints: what changed, then paired differences per output."""
+    """The text ``threatsim compare`` prints: what changed, then paired differences per output.
+
+    >>> import threatsim
+    >>> base = threatsim.load_scenario("scenarios/financing.toml")
+    >>> cds = compare(base, base.with_values({"levers.seizure_effort": 2.0}), draws=200)
+    >>> comparison_table(cds).splitlines()[2]
+    '  levers.seizure_effort: 1.0 -> 2.0'
+    """
     names = json.loads(cds.attrs["compared"])
     qs = json.loads(cds.attrs["quantiles"])
     shown = [q for q in qs if q in (0.05, 0.5, 0.95)] or qs

@@ -31,18 +31,20 @@ number of draws), so each doubling reruns every chunk, still reproducibly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.runner import ChunkExecutor, ChunkTask, make_executor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.reuse import ReuseChunks
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import mcse_quantile, sample_dims
 from threatsim.stats.mcse import mcse_levels
@@ -54,7 +56,6 @@ __all__ = [
     "reported_precision",
     "run_to_precision",
 ]
-
 
 
 def _reported(ds: xr.Dataset, report_months: Sequence[int]) -> Iterator[tuple[str, xr.DataArray]]:
@@ -77,6 +78,13 @@ def reported_precision(ds: xr.Dataset, *, quantiles: Sequence[float],
 
     The relative MCSE is MCSE / |band|; a band at exactly 0 counts as precise
     when its MCSE is 0 too, and as infinitely imprecise otherwise.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = threatsim.run(sc, draws=400, progress=False)
+    >>> prec = reported_precision(ds, quantiles=[0.5], report_months=[12])
+    >>> prec["reserves_rel_mcse"].dims
+    ('quantile', 'time')
     """
     out: dict[str, xr.DataArray] = {}
     for name, da in _reported(ds, report_months):
@@ -116,46 +124,9 @@ def _worst(prec: xr.Dataset) -> tuple[float, str]:
     return worst, where
 
 
-class ReuseChunks:
-    """An executor that remembers finished chunks and reuses one when its task is the same.
-
-    A chunk's result is a pure function of its task (model, parameter
-    values, levers, seed, chunk index), so a chunk seen before is not rerun.
-    """
-
-    def __init__(self, inner: ChunkExecutor) -> None:
-        self.inner = inner
-        self._done: dict[int, tuple[ChunkTask, Any]] = {}
-        self.reused = 0
-
-    @staticmethod
-    def _same(a: ChunkTask, b: ChunkTask) -> bool:
-        if (a.model, a.n_months, a.seed, a.replicates, a.outputs) != (
-                b.model, b.n_months, b.seed, b.replicates, b.outputs):
-            return False
-        for x, y in ((a.params, b.params), (a.levers, b.levers)):
-            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k]) for k in x):
-                return False
-        return True
-
-    def map_chunks(self, fn: Callable[[ChunkTask], Any],
-                   tasks: Iterable[ChunkTask]) -> Iterator[Any]:
-        todo: dict[int, ChunkTask] = {}
-        for task in tasks:
-            seen = self._done.get(task.index)
-            if seen is not None and self._same(seen[0], task):
-                self.reused += 1
-                yield seen[1]
-            else:
-                todo[task.index] = task
-        for result in self.inner.map_chunks(fn, list(todo.values())):
-            self._done[result[0]] = (todo[result[0]], result)
-            yield result
-
-
 @dataclass(frozen=True, slots=True)
 class PrecisionResult:
-    """What :func:`run_to_precision` found."""
+    """What :func:`run_to_precision` found (see there for an example)."""
 
     dataset: xr.Dataset
     target: float
@@ -165,7 +136,16 @@ class PrecisionResult:
     history: tuple[tuple[int, float], ...] = field(default=())
 
     def summary(self) -> str:
-        """One line per doubling, and the verdict."""
+        """One line per doubling, and the verdict.
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> res = run_to_precision(sc, 0.5, draws=200, chunk_size=100)
+        >>> print(res.summary())  # doctest: +ELLIPSIS
+                 200 draws: largest relative MCSE ...
+                 400 draws: largest relative MCSE ...
+        precision target 50.00% reached: ... with 400 draws
+        """
         lines = [f"  {n:>10,} draws: largest relative MCSE {_pct(w)}" for n, w in self.history]
         verdict = ("reached" if self.converged else "NOT reached (stopped at --max-draws)")
         lines.append(f"precision target {self.target:.2%} {verdict}: largest relative MCSE "
@@ -213,6 +193,14 @@ def run_to_precision(
     ------
     ScenarioError
         A target outside (0, 1), or draws / max_draws below 1.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> res = run_to_precision(sc, 0.5, draws=200, chunk_size=100)
+    >>> res.converged, res.dataset.sizes["draw"], [n for n, _ in res.history]
+    (True, 400, [200, 400])
     """
     if not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ScenarioError("must be a relative standard error in (0, 1), e.g. 0.01",
@@ -232,18 +220,15 @@ def run_to_precision(
     qs = list(quantiles) if quantiles is not None else (
         [q for q in scenario.quantiles if q in (0.05, 0.5, 0.95)] or list(scenario.quantiles))
     months = list(report_months) if report_months is not None else list(scenario.report_months)
-    if executor is None or isinstance(executor, int):
-        inner = make_executor(executor if isinstance(executor, int) else scenario.run.workers)
-    else:  # a distributed.Client too
-        from threatsim.engine.executors import resolve_executor
-
-        inner = resolve_executor(executor, scenario.run.workers)
-    reuse = ReuseChunks(inner)
+    options = RunOptions.build(scenario, draws=start, seed=seed, sampler=sampler,
+                               chunk_size=chunk, replicates=replicates, executor=executor,
+                               progress=progress)
+    # Every doubling's run shares the chunks already computed (the draws are checked).
+    options = dataclasses.replace(options, executor=ReuseChunks(options.executor))
     history: list[tuple[int, float]] = []
     n = start
     while True:
-        ds = run_scenario(scenario, draws=n, seed=seed, sampler=sampler, chunk_size=chunk,
-                          replicates=replicates, executor=reuse, progress=progress)
+        ds = run_with(scenario, dataclasses.replace(options, draws=n))
         worst, where = _worst(reported_precision(ds, quantiles=qs, report_months=months))
         history.append((n, worst))
         if worst < target or 2 * n > cap:

@@ -47,9 +47,10 @@ from scipy.stats import qmc
 from threatsim.analysis._common import model_dims, outcome_series, require_output
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.executors import resolve_executor
-from threatsim.engine.runner import ChunkExecutor, ChunkTask, InProcessExecutor, run_chunk
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.evaluate import evaluate
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.engine.streams import sobol_stream
 from threatsim.inputs.distributions import RANGED_KINDS, DistSpec
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
@@ -72,7 +73,14 @@ READINGS = ("uniform", "normal90", "lognormal90", "pert")
 
 @dataclass(frozen=True, slots=True)
 class SobolIndices:
-    """First-order and total Sobol indices with bootstrap confidence intervals."""
+    """First-order and total Sobol indices with bootstrap confidence intervals.
+
+    >>> from scipy import stats
+    >>> res = sobol(lambda x: x[0] + 0 * x[1], [stats.uniform(), stats.uniform()], n=64,
+    ...             n_resamples=9)
+    >>> res.names, [round(float(s), 2) for s in res.first_order]
+    (('x0', 'x1'), [1.0, 0.0])
+    """
 
     names: tuple[str, ...]
     first_order: np.ndarray
@@ -203,17 +211,13 @@ def _month(scenario: Scenario, output: str, at: str | None) -> int | None:
 
 
 def _model_function(scenario: Scenario, output: str, t: int | None, names: Sequence[str],
-                    *, seed: int, chunk_size: int, replicates: int,
-                    executor: ChunkExecutor | None = None
-                    ) -> Callable[[np.ndarray], np.ndarray]:
+                    options: RunOptions) -> Callable[[np.ndarray], np.ndarray]:
     """``x (d, m) -> output at month t`` by running the model on given parameter values.
 
-    The columns are cut into chunks that run on *executor* (default in-process);
-    each chunk's chance is keyed by its index, so every executor gives the same values.
+    The columns run in chunks on the options' executor (:func:`evaluate`); each chunk's
+    chance is keyed by its index, so every executor gives the same values.
     """
-    ex = executor if executor is not None else InProcessExecutor()
     decl = {o.name: o for o in get_model(scenario.model).info.outputs}[output]
-    levers = scenario.lever_schedule()
     fixed = {n: float(p.dist.ppf(np.array([0.5]))[0]) for n, p in scenario.parameters.items()
              if n not in names}
 
@@ -221,20 +225,11 @@ def _model_function(scenario: Scenario, output: str, t: int | None, names: Seque
         m = x.shape[1]
         params = {n: np.full(m, v) for n, v in fixed.items()}
         params.update({n: np.asarray(x[i], dtype=np.float64) for i, n in enumerate(names)})
-        for n, p in scenario.parameters.items():
-            if p.share_of is not None:
-                params[n] = np.minimum(params[n], params[p.share_of])
         out = np.empty(m)
-        tasks = (ChunkTask(index=k, model=scenario.model,
-                           params={n: v[lo:lo + chunk_size] for n, v in params.items()},
-                           levers=levers, n_months=scenario.horizon, seed=seed,
-                           replicates=replicates, outputs=frozenset([output]))
-                 for k, lo in enumerate(range(0, m, chunk_size)))
-        for k, result in ex.map_chunks(run_chunk, tasks):
-            lo = k * chunk_size
+        for lo, result in evaluate(scenario, params, options, outputs=[output]):
             arr = result[output]
             hi = lo + arr.shape[0]
-            if replicates > 1:
+            if options.replicates > 1:
                 arr = arr.mean(axis=1)
             if t is not None:
                 arr = arr[:, t]
@@ -248,7 +243,15 @@ def _model_function(scenario: Scenario, output: str, t: int | None, names: Seque
 
 
 def rank_correlations(ds: xr.Dataset, output: str, at: str | None = None) -> xr.DataArray:
-    """Spearman rank correlation of each sampled parameter with *output* at *at*."""
+    """Spearman rank correlation of each sampled parameter with *output* at *at*.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = threatsim.run(sc, draws=300, progress=False)
+    >>> rho = rank_correlations(ds, "reserves")
+    >>> rho.dims, bool((abs(rho.fillna(0)) <= 1).all())
+    (('parameter',), True)
+    """
     y = outcome_series(ds, output, at)
     if "replicate" in y.dims:
         y = y.mean("replicate")
@@ -303,9 +306,23 @@ def range_readings(scenario: Scenario, output: str, at: str | None = None, *,
     Returns a DataArray ``(reading, quantile)``; the first reading is
     ``"as given"``. attrs ``notes`` (JSON: reading -> list of notes) say
     which parameters were switched and which kept their reading and why.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> rd = range_readings(sc, "reserves", draws=200)
+    >>> rd.dims, str(rd["reading"].values[0])
+    (('reading', 'quantile'), 'as given')
     """
     scenario = require_output(scenario, output)
     _month(scenario, output, at)
+    options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
+                               progress=False)
+    return _readings(scenario, output, at, options, quantiles)
+
+
+def _readings(scenario: Scenario, output: str, at: str | None, options: RunOptions,
+              quantiles: Sequence[float]) -> xr.DataArray:
+    """:func:`range_readings` with its run options built (every reading runs with them)."""
     sourced = [n for n, p in scenario.parameters.items()
                if p.source is not None and p.dist.kind in RANGED_KINDS]
     rows, labels, notes = [], [], {}
@@ -316,7 +333,7 @@ def range_readings(scenario: Scenario, output: str, at: str | None = None, *,
             variants.append((kind, sc, kept + ([f"switched: {', '.join(switched)}"]
                                                if switched else ["nothing switched"])))
     for label, sc, note in variants:
-        ds = run_scenario(sc, draws=draws, seed=seed, executor=executor, progress=False)
+        ds = run_with(sc, options)
         y = outcome_series(ds, output, at)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -373,6 +390,14 @@ def sensitivity(
     ScenarioError
         An output the model does not produce, a month outside the run, ``n``
         not a power of 2.
+
+    Examples
+    --------
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> sds = sensitivity(sc, "reserves", n=16, draws=200, n_resamples=9, readings=False)
+    >>> sds["total_order"].dims
+    ('parameter',)
     """
     _check_n(n)
     scenario = require_output(scenario, output)
@@ -382,10 +407,10 @@ def sensitivity(
     if not names:
         raise ScenarioError("has no uncertain parameter (every one is a point value)",
                             path=scenario.path, key="parameters", value=list(scenario.parameters))
-    ex = resolve_executor(executor, scenario.run.workers)
-    func = _model_function(scenario, output, t, names, seed=seed,
-                           chunk_size=scenario.run.chunk_size, replicates=scenario.run.replicates,
-                           executor=ex)
+    # The ordinary run, the readings and the Sobol design's chunks share these options.
+    options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
+                               progress=False)
+    func = _model_function(scenario, output, t, names, options)
     dists = [scenario.parameters[nm].dist for nm in names]
     note = ""
     res: SobolIndices | None = None
@@ -397,7 +422,7 @@ def sensitivity(
             raise
         note = (f"{output} {exc.expected}, so Sobol indices are not computed (e.g. 'never "
                 "reached'); see the rank correlations")
-    ds_run = run_scenario(scenario, draws=draws, seed=seed, executor=ex, progress=False)
+    ds_run = run_with(scenario, options)
     rho = rank_correlations(ds_run, output, at).reindex(parameter=names)
     nan = np.full(len(names), np.nan)
     data: dict[str, Any] = {
@@ -427,8 +452,7 @@ def sensitivity(
                                   for nm in names}),
     }
     if readings:
-        rd = range_readings(scenario, output, month or None, draws=draws, seed=seed,
-                            executor=ex)
+        rd = _readings(scenario, output, month or None, options, (0.05, 0.5, 0.95))
         out["readings"] = rd
     return out
 
@@ -440,7 +464,14 @@ def _interval(x: float, lo: float, hi: float) -> str:
 
 
 def sensitivity_table(sds: xr.Dataset) -> str:
-    """The text ``threatsim sensitivity`` prints."""
+    """The text ``threatsim sensitivity`` prints.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> sds = sensitivity(sc, "reserves", n=16, draws=200, n_resamples=9, readings=False)
+    >>> sensitivity_table(sds).splitlines()[0]  # doctest: +ELLIPSIS
+    "sensitivity of reserves (usd) at 2022-01 in 'financing'"
+    """
     a = sds.attrs
     when = f" at {a['at']}" if a.get("at") else ""
     summed = json.loads(a.get("model_dims", "[]"))

@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis._common import jsonable
+from threatsim.analysis._common import jsonable, outcome_series
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.runner import ChunkExecutor
-from threatsim.engine.runner import run as run_scenario
+from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.options import RunOptions
+from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
+from threatsim.results import sample_dims
 
 __all__ = ["parse_set", "sweep", "valid_keys"]
 
@@ -76,7 +78,13 @@ def _arange(key: str, spec: str) -> list[Any]:
 
 
 def parse_set(text: str) -> tuple[str, list[Any]]:
-    """``"key=spec"`` -> ``(key, values)`` (see the module docstring for specs)."""
+    """``"key=spec"`` -> ``(key, values)`` (see the module docstring for specs).
+
+    >>> parse_set("levers.courts=5:20:5")
+    ('levers.courts', [5, 10, 15, 20])
+    >>> parse_set("parameters.fighters.dist=uniform,pert")
+    ('parameters.fighters.dist', ['uniform', 'pert'])
+    """
     key, sep, spec = text.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep or not key or not spec:
@@ -100,7 +108,13 @@ def _leaves(table: Any, prefix: str = "") -> list[str]:
 
 
 def valid_keys(scenario: Scenario) -> list[str]:
-    """Keys a sweep may set: the scenario's own, every lever, each parameter's fields."""
+    """Keys a sweep may set: the scenario's own, every lever, each parameter's fields.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> "levers.seizure_effort" in valid_keys(sc), "model" in valid_keys(sc)
+    (True, False)
+    """
     keys = set(_leaves(scenario.resolved))
     info = get_model(scenario.model).info
     keys |= {f"levers.{d.name}" for d in info.levers}
@@ -160,8 +174,11 @@ def sweep(
 
     Examples
     --------
-    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2, 3]}, draws=1000)  # doctest: +SKIP
-    >>> ds.reserves.sel({"levers.seizure_effort": 2}).median("draw")   # doctest: +SKIP
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2, 3]}, draws=200)
+    >>> ds.reserves.sel({"levers.seizure_effort": 2}).dims
+    ('draw', 'time')
     """
     if not grid:
         raise ScenarioError("needs at least one key to sweep", key="set", value={})
@@ -185,12 +202,13 @@ def sweep(
             why = ScenarioError(exc.expected, key=exc.key, value=exc.value, problems=exc.problems)
             raise ScenarioError(f"the sweep point {json.dumps(jsonable(overrides))} is not a "
                                 f"valid scenario: {why}", path=scenario.path) from None
-    settings = {"draws": draws or scenario.run.draws,
-                "seed": scenario.run.seed if seed is None else seed,
-                "sampler": sampler or scenario.run.sampler,
-                "chunk_size": chunk_size or scenario.run.chunk_size,
-                "replicates": replicates or scenario.run.replicates}
-    runs = [run_scenario(sc, executor=executor, progress=progress, **settings) for sc in points]
+    # One set of run options, the base scenario's where not given, for every point:
+    # the same draws, seed and chunks everywhere (a falsy value: the base's too).
+    options = RunOptions.build(scenario, draws=draws or None, seed=seed,
+                               sampler=sampler or None, chunk_size=chunk_size or None,
+                               replicates=replicates or None, executor=executor,
+                               progress=progress)
+    runs = [run_with(sc, options) for sc in points]
     first = runs[0]
     names = [n for n in first.data_vars if all(n in r for r in runs)]
     data: dict[str, xr.Variable] = {}
@@ -214,10 +232,14 @@ def sweep(
 
 def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
                 quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> str:
-    """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point."""
-    from threatsim.analysis._common import outcome_series
-    from threatsim.results import sample_dims
+    """The text ``threatsim sweep`` prints: bands of *output* at month *at* per grid point.
 
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> ds = sweep(sc, {"levers.seizure_effort": [1, 2]}, draws=200)
+    >>> len(sweep_table(ds, "reserves").splitlines())
+    4
+    """
     keys = list(json.loads(ds.attrs["swept"]))
     da = outcome_series(ds, output, at)
     unit = da.attrs.get("units", "")

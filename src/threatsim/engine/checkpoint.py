@@ -52,7 +52,11 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def scenario_differences(have: Any, want: Any, *, most: int = 6) -> list[str]:
     """The keys whose values differ between two resolved scenarios (a checkpoint's and
     this run's), as ``"key: A in the checkpoint, B in this run"``; none where the
-    checkpoint predates the manifest's ``scenario``."""
+    checkpoint predates the manifest's ``scenario``.
+
+    >>> scenario_differences({"run": {"seed": 1}}, {"run": {"seed": 2}})
+    ['run.seed: 1 in the checkpoint, 2 in this run']
+    """
     if not isinstance(have, dict) or not isinstance(want, dict):
         return []
     a, b = _flatten(have), _flatten(want)
@@ -66,7 +70,20 @@ def scenario_differences(have: Any, want: Any, *, most: int = 6) -> list[str]:
 
 
 class Checkpoint:
-    """A folder of finished chunks of one run (see the module docstring)."""
+    """A folder of finished chunks of one run (see the module docstring).
+
+    >>> import tempfile, threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.plan import Plan, run_chunk
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=4))
+    >>> index, result = run_chunk(plan.task(0))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ckpt = Checkpoint.open(tmp, plan.manifest(), resume=False)
+    ...     ckpt.save(index, result)
+    ...     ckpt.done(), np.array_equal(ckpt.load(0)["reserves"], result["reserves"])
+    ({0}, True)
+    """
 
     def __init__(self, folder: Path, manifest: dict[str, Any], *, resumed: bool = False) -> None:
         self.folder = folder

@@ -10,7 +10,13 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Counts finished units; draws a bar only after ``delay`` seconds."""
+    """Counts finished units; draws a bar only after ``delay`` seconds.
+
+    >>> with Progress(3, enabled=False, label="run") as bar:
+    ...     bar.advance(2)
+    >>> bar.done
+    2
+    """
 
     def __init__(self, total: int, *, enabled: bool, label: str = "", delay: float = 1.0) -> None:
         self.total, self.enabled, self.label, self.delay = total, enabled, label, delay

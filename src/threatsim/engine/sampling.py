@@ -23,7 +23,7 @@ from scipy.stats import qmc
 from threatsim.engine.streams import parameter_stream, sobol_stream
 from threatsim.inputs.scenario import Parameter
 
-__all__ = ["sample_parameters", "uniforms"]
+__all__ = ["cap_shares", "sample_parameters", "uniforms"]
 
 # Uniforms are kept away from 0 and 1 so that unbounded inverse CDFs stay finite.
 _TINY = np.finfo(np.float64).tiny
@@ -74,7 +74,21 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
             half = np.full(n, 0.5) if half is None else half
             u[name] = half
         values[name] = p.dist.ppf(u[name])
+    cap_shares(parameters, values)
+    return values
+
+
+def cap_shares(parameters: Mapping[str, Parameter], values: dict[str, np.ndarray]) -> None:
+    """Cap, in place and draw by draw, every nested quantity (``share_of``) at its
+    parent's value, in the order of *parameters* (a parent capped first caps its own).
+
+    >>> values = {"all": np.array([1.0, 5.0]), "part": np.array([2.0, 2.0])}
+    >>> class P:  # a parameter, as far as capping goes
+    ...     def __init__(self, share_of): self.share_of = share_of
+    >>> cap_shares({"all": P(None), "part": P("all")}, values)
+    >>> values["part"]
+    array([1., 2.])
+    """
     for name, p in parameters.items():
         if p.share_of is not None:
             np.minimum(values[name], values[p.share_of], out=values[name])
-    return values

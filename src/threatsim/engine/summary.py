@@ -1,182 +1,40 @@
-"""Bounded memory: bands from streamed chunks, and trajectories streamed to disk.
+"""A run's summary from streamed chunks: bands, P(= 0), per-draw outputs, in bounded memory.
 
-Exact quantiles without holding the sample
-------------------------------------------
-:class:`ExactQuantiles` returns, for every cell of an output (a month, or a
-month and a region), exactly what ``numpy.nanquantile`` (and so
-:func:`threatsim.results.bands`, through xarray) returns on the whole sample,
-bit for bit, while holding only a bounded amount of memory. It needs the
-chunks more than once; chunk streams are deterministic, so the engine simply
-recomputes them (or reads them back from the file or checkpoint).
-
-* Pass 1 keeps the first ``pilot_rows`` values of each cell; from their order
-  statistics it fixes, per cell, a range that holds the requested quantiles
-  with overwhelming probability, cut into ``bins`` equal bins (plus an
-  underflow, an overflow and a NaN bin). It then counts, exactly, the values
-  of every chunk in each bin.
-* The counts give the number of non-NaN values and, for each order statistic
-  the linear interpolation needs (ranks ``floor((n-1) q)`` and the next), the
-  bin holding it and how many values lie below that bin.
-* Pass 2 keeps only the values that fall in those bins, as distinct values
-  with counts (so ties, e.g. many exact zeros, cost one entry) and selects the
-  order statistics exactly. numpy's interpolation formula is then applied.
-* If a bin turns out to hold more than ``cap`` distinct values (a pilot that
-  was far off), its exact minimum and maximum are known after pass 2; further
-  passes split that interval by the order-preserving integer key of the
-  floats (``2**13`` sub-intervals per pass, so at most a few extra passes)
-  until it fits. The answer is exact in every case; only the number of passes
-  varies.
-
-Memory: per output, ``cells x (bins + 3)`` counts, the pilot
-(``pilot_rows x cells``), and at most ``cap`` distinct values per order
-statistic, whatever the number of draws.
-
-Streaming draws to NetCDF
--------------------------
-:class:`NetCDFSink` writes every trajectory to a NetCDF file as chunks finish
-(in any order), under a temporary name renamed at the end, so an interrupted
-run leaves no partial file.
+:class:`StreamingSummary` keeps, for every output with a ``time`` dim, its
+exact quantile bands over the sample (:mod:`threatsim.engine.exact_quantiles`)
+and never the trajectories. It drives its own passes over the run's chunks
+(:meth:`StreamingSummary.collect`) through a :class:`ChunkSource`, which says
+how the chunks are had: computed on an executor and reduced where they ran
+(each pass's :class:`SummaryPass` travels out, a :class:`SummaryPartial` back),
+or whole (read back from a file or checkpoint).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
 
-from threatsim.core.atomic import publish, temp_beside
-from threatsim.core.wire import narrow_ints, smallest_int
-from threatsim.models.registry import get_model
-from threatsim.stats.binning import bins_of as _bins_of
-from threatsim.stats.binning import collect as _collect
-from threatsim.stats.binning import (
-    count_pass,
-    float_keys,
-    gather_bins,
-    key_floats,
-    sort_by_counting,
-    window_stats,
+from threatsim.engine import exact_quantiles
+from threatsim.engine.exact_quantiles import ExactQuantiles
+from threatsim.engine.quantile_passes import (
+    Collected,
+    CollectPass,
+    Counted,
+    CountPass,
+    reduce_chunk,
 )
+from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.models.registry import get_model
+from threatsim.results import to_dataset
+from threatsim.stats.mcse import mcse_levels
 
-if TYPE_CHECKING:
-    from threatsim.inputs.scenario import RunSettings, Scenario
-
-__all__ = ["ExactQuantiles", "NetCDFSink", "StreamingSummary", "float_keys", "key_floats",
-           "quantile_ranks"]
-
-#: Values per cell kept in pass 1 to place the bins (a larger sample needs 2+ passes).
-PILOT_ROWS = 16384
-#: Chunks' pieces a window or group keeps before merging them into one: its memory then
-#: grows with the distinct values it holds, not with the number of chunks. A piece is a
-#: small array or two (~100 bytes each beside its values): financing's summary at 80,000
-#: draws in chunks of 2,000 held 330,000 of them (17 MiB) in a second pass.
-MAX_PIECES = 16
-
-def quantile_ranks(n: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """numpy's ``linear`` method: the two order statistics and the weight.
-
-    For counts *n* (shape ``(C,)``) and quantiles *qs* (``(Q,)``) returns
-    ``prev``, ``next`` (int ranks, ``(Q, C)``) and ``gamma`` (float, ``(Q, C)``),
-    computed with the same floating-point operations as numpy 2.x's
-    ``_quantile`` so that the interpolated result is bit-identical.
-    """
-    n = np.asarray(n, dtype=np.int64)
-    qs = np.asarray(qs, dtype=np.float64)
-    virtual = (n[None, :] - 1) * qs[:, None]
-    prev = np.floor(virtual)
-    nxt = prev + 1
-    above = virtual >= (n[None, :] - 1)
-    prev[above] = -1
-    nxt[above] = -1
-    below = virtual < 0
-    prev[below] = 0
-    nxt[below] = 0
-    gamma = virtual - prev  # numpy takes gamma after the bounds fix
-    prev_i = prev.astype(np.int64)
-    nxt_i = nxt.astype(np.int64)
-    last = np.broadcast_to(n[None, :] - 1, prev_i.shape)
-    prev_i = np.where(prev_i < 0, last, prev_i)
-    nxt_i = np.where(nxt_i < 0, last, nxt_i)
-    return prev_i, nxt_i, gamma
-
-
-def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """numpy's ``_lerp``, operation for operation."""
-    with np.errstate(invalid="ignore"):  # inf - inf -> NaN, as numpy gives
-        diff = b - a
-        out = np.add(a, diff * t)
-        np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
-    return out
-
-
-@dataclass
-class _Group:
-    """Order statistics of one cell known to lie in one bin or key interval."""
-
-    cell: int
-    ranks: list[int]
-    below: int  # non-NaN values strictly before the bin / interval
-    bin1: int | None = None  # pass-1 bin index, or None for a key interval
-    bin_hi: int | None = None  # last pass-1 bin of a pilot window (pass 1 only)
-    cap: int = 0  # distinct values kept before giving up (0: the quantiles' cap)
-    ka: int = 0
-    kb: int = 0
-    mode: str = "collect"  # or "hist"
-    shift: int = 0
-    hist: np.ndarray | None = None
-    vals: list[np.ndarray] = field(default_factory=list)
-    cnts: list[np.ndarray] = field(default_factory=list)
-    raw: int = 0
-    aborted: bool = False
-    kmin: int | None = None
-    kmax: int | None = None
-    seen: int = 0
-
-
-def reduce_chunk(x: np.ndarray, spec: tuple) -> tuple:
-    """What one chunk ``x`` (m, C) contributes to a pass of :class:`ExactQuantiles`.
-
-    A pure function of the chunk and the pass's *spec* (small and picklable),
-    so it runs where the chunk was computed (a dask worker) and only this
-    partial result travels: bin counts (and the values in the windows where
-    the pilot expects the quantiles) in pass 1, the few values inside the
-    selected bins (as distinct values with counts) afterwards.
-    """
-    if spec[0] == "count":
-        _, lo, scale, bins, token, windows = spec
-        counts, collected = count_pass(x, lo, scale, bins, token, windows)
-        if x.dtype.kind in "iu":  # whole numbers (people): windows' values travel narrowed
-            collected = [_narrowed(part, x.shape[0]) for part in collected]
-        # No bin holds more than the chunk's rows: the counts travel from a worker in
-        # the smallest integer type that holds them (exact; merged into int64).
-        small = smallest_int(0, x.shape[0])
-        if small is not None:
-            counts = counts.astype(small)
-        return ("count", counts.reshape(x.shape[1], bins + 3), collected)
-    _, token, lo, scale, bins, bin1, keyed = spec
-    out: list[Any] = []
-    if bin1:
-        out = gather_bins(x, lo, scale, bins, token, bin1)
-    if keyed:
-        x = np.asarray(x, dtype=np.float64)
-    keys: dict[int, np.ndarray] = {}
-    for cell, ka, kb, mode, shift, nbins in keyed:
-        k = keys.get(cell)
-        if k is None:
-            k = keys[cell] = float_keys(x[:, cell])
-        mask = (k >= np.uint64(ka)) & (k <= np.uint64(kb))
-        if mode == "hist":
-            sub = ((k[mask] - np.uint64(ka)) >> np.uint64(shift)).astype(np.int64)
-            out.append(("hist", np.bincount(sub, minlength=nbins)))
-        else:
-            out.append(_collect(x[:, cell][mask], k[mask]))
-    return ("groups", out)
+__all__ = ["ChunkSource", "StreamingSummary", "SummaryPartial", "SummaryPass", "reduce_for_pass",
+           "summary_bins"]
 
 
 def summary_bins(cells: int, rows: int) -> int:
@@ -191,430 +49,14 @@ def summary_bins(cells: int, rows: int) -> int:
     (16 MiB) for outputs with many cells; at least 512.
     W2's people by compartment (427 cells, 166,667 draws): 512 bins, a chunk's
     counts 0.4 MB instead of 3.5 MB.
+
+    >>> summary_bins(61, 1_000_000), summary_bins(5_000, 100)
+    (512, 512)
     """
     by_memory = 2 ** int(np.log2(2**21 / max(cells, 1)))
     by_rows = 2 ** int(np.ceil(np.log2(max(rows, 1) / 8192))) if rows > 8192 else 1
     return int(min(8192, max(512, min(by_memory, by_rows))))
 
-
-def _narrowed(part: tuple | None, rows: int) -> tuple | None:
-    """A window's values of an integer output (doubles holding integers) and their
-    repeats (at most *rows*) as small integers: exact, and a quarter of the bytes."""
-    if part is None:
-        return None
-    if part[0] == "raw":
-        return ("raw", narrow_ints(part[1]))
-    kind, values, repeats, *keys = part
-    small = smallest_int(0, rows)
-    if small is not None:
-        repeats = repeats.astype(small)
-    return (kind, narrow_ints(values), repeats, *keys)
-
-
-class ExactQuantiles:
-    """Exact quantiles of ``C`` cells over a stream of ``(m, C)`` chunks.
-
-    Feed every chunk of the sample with :meth:`feed` during each pass, call
-    :meth:`end_pass`, and repeat while :attr:`needs_pass`; then :meth:`result`
-    gives ``(Q, C)`` values equal to ``np.nanquantile(sample, qs, axis=0)``.
-    """
-
-    #: Values the pass-1 windows may be expected to hold, all cells together; above it
-    #: the quantiles take a second pass instead.
-    WINDOW_BUDGET = 1 << 22
-
-    def __init__(self, n_cells: int, quantiles: Sequence[float], *, bins: int = 8192,
-                 pilot_rows: int | None = None, cap: int = 1 << 16) -> None:
-        self.C = n_cells
-        self.qs = np.asarray(list(quantiles), dtype=np.float64)
-        self.B = bins
-        self.pilot_rows = pilot_rows if pilot_rows is not None else PILOT_ROWS
-        self.cap = cap
-        self.pass_no = 1
-        self.needs_pass = True
-        #: The pilot, cell by cell (C, rows), filled as chunks come (None once studied).
-        self._pilot: np.ndarray | None = np.empty((n_cells, 0))
-        self._pilot_n = 0
-        self._lo: np.ndarray | None = None
-        self._scale: np.ndarray | None = None
-        self._counts: np.ndarray | None = None
-        self._groups: list[_Group] = []
-        self._spec: tuple | None = None
-        self._windows: list[_Group] = []
-        #: Rows the whole sample will have (a hint): allows the one-pass windows.
-        self.expected_rows: int | None = None
-        self._values: dict[tuple[int, int], float] = {}  # (cell, rank) -> value
-        self.n: np.ndarray | None = None  # non-NaN count per cell
-        self._result: np.ndarray | None = None
-
-    # -- pass 1 ----------------------------------------------------------------
-    def _edge_ranks(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pilot ranks +-5 binomial sd beyond the outer quantiles, for cells of m values."""
-        pmin, pmax = float(self.qs.min()), float(self.qs.max())
-        r_lo = np.clip(np.floor(pmin * (m - 1) - (5.0 * np.sqrt(m * pmin * (1 - pmin)) + 5.0)),
-                       0, m - 1).astype(np.int64)
-        r_hi = np.clip(np.ceil(pmax * (m - 1) + (5.0 * np.sqrt(m * pmax * (1 - pmax)) + 5.0)),
-                       0, m - 1).astype(np.int64)
-        return r_lo, r_hi
-
-    def _window_ranks(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pilot ranks +-5 binomial sd around each quantile, (Q, cells), for cells of m values."""
-        m_all = np.maximum(m, 1).astype(np.float64)[None, :]
-        p = self.qs[:, None]
-        half = 5.0 * np.sqrt(m_all * p * (1 - p)) + 5.0
-        top = m_all - 1
-        r_lo = np.clip(np.floor(p * top - half), 0, top).astype(np.int64)
-        r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
-        return r_lo, r_hi
-
-    def _pilot_order_stats(self, xt: np.ndarray, nn: np.ndarray) -> np.ndarray:
-        """Put each cell's pilot values (*xt*, cells x rows, reordered in place) in place at
-        the ranks the edges and windows use; returns ``srt`` = ``xt.T``.
-
-        ``srt[r, c]`` is the r-th smallest value of cell c for those ranks (NaN last);
-        partitioning at a dozen ranks costs a fraction of sorting every cell.
-        """
-        # Cells of whole numbers (people) are sorted by counting; the rest partitioned.
-        counted = sort_by_counting(xt)
-        for m in np.unique(nn[(nn > 0) & ~counted]):
-            cols = np.nonzero((nn == m) & ~counted)[0]
-            mm = np.array([float(m)])
-            e_lo, e_hi = self._edge_ranks(mm)
-            w_lo, w_hi = self._window_ranks(np.array([m]))
-            kth = np.unique(np.concatenate([e_lo, e_hi, w_lo.ravel(), w_hi.ravel()]))
-            xt[cols] = np.partition(xt[cols], kth, axis=1)
-        return xt.T
-
-    def _set_edges(self, pilot: np.ndarray) -> None:
-        """Bins and windows from the pilot (cells x rows; its values are reordered)."""
-        nn = np.count_nonzero(~np.isnan(pilot), axis=1)
-        srt = self._pilot_order_stats(pilot, nn)
-        lo = np.zeros(self.C)
-        hi = np.ones(self.C)
-        cells = np.nonzero(nn)[0]
-        r_lo, r_hi = self._edge_ranks(nn[cells].astype(np.float64))
-        a_all, b_all = srt[r_lo, cells], srt[r_hi, cells]
-        for k in np.nonzero(~(np.isfinite(a_all) & np.isfinite(b_all)))[0]:  # rare: +-inf
-            c, mc = cells[k], int(nn[cells[k]])
-            finite = srt[:mc, c][np.isfinite(srt[:mc, c])]
-            if not np.isfinite(a_all[k]):
-                a_all[k] = float(finite.min()) if finite.size else 0.0
-            if not np.isfinite(b_all[k]):
-                b_all[k] = float(finite.max()) if finite.size else a_all[k] + 1.0
-        lo[cells], hi[cells] = a_all, np.maximum(a_all, b_all)
-        width = hi - lo
-        bad = ~(np.isfinite(width) & (width > 0))
-        width[bad] = np.maximum(np.abs(lo[bad]), 1.0)
-        scale = self.B / width
-        bad = ~(np.isfinite(scale) & (scale > 0))
-        lo[bad], scale[bad] = 0.0, 1.0
-        self._lo, self._scale = lo, scale
-        self._counts = np.zeros((self.C, self.B + 3), dtype=np.int64)
-        self._windows = self._pilot_windows(pilot, srt, nn)
-
-    def _pilot_windows(self, pilot: np.ndarray, srt: np.ndarray, nn: np.ndarray) -> list[_Group]:
-        """Bins around where the pilot (cells x rows) puts each quantile, collected in pass 1.
-
-        If every order statistic falls inside them (it does with overwhelming
-        probability), the quantiles are exact after one pass. Used only when
-        the expected number of values inside is within ``WINDOW_BUDGET``.
-        """
-        if not self.expected_rows or self._lo is None or self._scale is None:
-            return []
-        xt = srt.T  # (cells, rows): each cell's pilot values, in some order
-        windows: list[_Group] = []
-        total = 0.0
-        r_lo, r_hi = self._window_ranks(nn)
-        cols = np.arange(self.C)[None, :]
-        ends_lo = _bins_of(srt[r_lo, cols], self._lo, self._scale, self.B)
-        ends_hi = _bins_of(srt[r_hi, cols], self._lo, self._scale, self.B)
-        offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
-        ends_lo -= offsets
-        ends_hi -= offsets
-        spans_of: list[tuple[int, int, int]] = []  # (cell, first bin, last bin)
-        for c in np.nonzero(nn)[0]:
-            spans = sorted(zip(ends_lo[:, c].tolist(), ends_hi[:, c].tolist(), strict=True))
-            merged = [list(spans[0])]
-            for a, b in spans[1:]:
-                if a <= merged[-1][1] + 1:
-                    merged[-1][1] = max(merged[-1][1], b)
-                else:
-                    merged.append([a, b])
-            spans_of.extend((int(c), a, b) for a, b in merged)
-        if not spans_of:
-            return []
-        cells, firsts, lasts = (np.array(v, dtype=np.int64) for v in zip(*spans_of, strict=True))
-        stats = window_stats(xt, self._lo, self._scale, self.B, cells, firsts, lasts)
-        grow = self.expected_rows / max(pilot.shape[1], 1)
-        for (c, a, b), (size, distinct, once) in zip(spans_of, stats.T.tolist(), strict=True):
-            if distinct * 2 < size:  # ties (counts, point masses): distinct values
-                # Values seen once in the pilot (a continuous part beside a point mass,
-                # e.g. reserves just above 0) keep coming in the full sample: scale them.
-                mode, expect = "collect", 2.0 * (distinct - once + once * grow) + 64
-            else:  # continuous: the values themselves, selected with np.partition
-                mode, expect = "raw", size / pilot.shape[1] * self.expected_rows
-            total += expect
-            windows.append(_Group(cell=c, ranks=[], below=0, bin1=a, bin_hi=b,
-                                  mode=mode, cap=int(1.5 * expect) + 1024))
-        return windows if total <= self.WINDOW_BUDGET else []
-
-    def _count(self, x: np.ndarray) -> None:
-        spec = self.spec()
-        assert spec is not None
-        self.merge(reduce_chunk(x, spec))
-
-    def spec(self) -> tuple | None:
-        """What each chunk is reduced to in this pass (see :func:`reduce_chunk`).
-
-        ``None`` while pass 1 still needs whole chunks for its pilot.
-        """
-        if self.pass_no == 1:
-            if self._pilot is not None:
-                return None
-            if self._spec is None:
-                windows = [(g.cell, g.bin1, g.bin_hi, g.mode) for g in self._windows]
-                self._spec = ("count", self._lo, self._scale, self.B, uuid.uuid4().hex, windows)
-            return self._spec
-        if self._spec is None:
-            bin1 = [(g.cell, g.bin1, g.bin1) for g in self._groups if g.bin1 is not None]
-            keyed = [(g.cell, g.ka, g.kb, g.mode, g.shift,
-                      g.hist.size if g.hist is not None else 0)
-                     for g in self._groups if g.bin1 is None]
-            token = uuid.uuid4().hex  # names the group table cached where chunks are reduced
-            self._spec = ("groups", token, self._lo, self._scale, self.B, bin1, keyed)
-        return self._spec
-
-    def merge(self, partial: tuple) -> None:
-        """Add one chunk's :func:`reduce_chunk` result of the current pass."""
-        if partial[0] == "count":
-            assert self._counts is not None
-            self._counts += partial[1]
-            for w, part in zip(self._windows, partial[2], strict=True):
-                if part is None or w.aborted:
-                    continue
-                if part[0] == "raw":
-                    w.raw += part[1].size
-                    if w.raw > w.cap:  # the pilot was off here: this one waits for pass 2
-                        w.aborted, w.vals = True, []
-                    else:
-                        w.vals.append(part[1])
-                        if len(w.vals) > MAX_PIECES:
-                            w.vals = [np.concatenate(w.vals)]
-                    continue
-                _, u, cnt, _, _ = part
-                w.vals.append(u)
-                w.cnts.append(cnt)
-                w.raw += u.size
-                if w.raw > 2 * w.cap or len(w.vals) > MAX_PIECES:
-                    self._consolidate(w)
-            return
-        else:
-            groups = ([g for g in self._groups if g.bin1 is not None]
-                      + [g for g in self._groups if g.bin1 is None])
-            parts = partial[1]
-        for g, part in zip(groups, parts, strict=True):
-            if part is None:
-                continue
-            if part[0] == "hist":
-                assert g.hist is not None
-                g.hist += part[1]
-                continue
-            _, u, cnt, lo, hi = part
-            g.seen += int(cnt.sum())
-            g.kmin = lo if g.kmin is None else min(g.kmin, lo)
-            g.kmax = hi if g.kmax is None else max(g.kmax, hi)
-            if g.aborted:
-                continue
-            g.vals.append(u)
-            g.cnts.append(cnt)
-            g.raw += u.size
-            if g.raw > 2 * (g.cap or self.cap) or len(g.vals) > MAX_PIECES:
-                self._consolidate(g)
-
-    def feed(self, x: np.ndarray) -> None:
-        """Add one chunk of the sample: shape ``(m, C)``."""
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.C:
-            raise ValueError(f"expected (m, {self.C}) values, got {x.shape}")
-        if self.pass_no == 1 and self._pilot is not None:
-            # Kept cell by cell, (C, m): a chunk recorded with the draws last is copied
-            # as it lies in memory, and each cell's values end up contiguous. Written
-            # straight into one buffer: no per-chunk copies to concatenate (fresh pages
-            # are slow to touch on virtual machines; W2's pilot is 56 MB).
-            a, b = self._pilot_n, self._pilot_n + x.shape[0]
-            if b > self._pilot.shape[1]:  # the first chunk (or an unexpectedly large one)
-                m = x.shape[0]  # chunks after the first are as large: they fill it exactly
-                grown = np.empty((self.C, max(b, -(-self.pilot_rows // m) * m)))
-                grown[:, :a] = self._pilot[:, :a]
-                self._pilot = grown
-            self._pilot[:, a:b] = x.T
-            self._pilot_n = b
-            if b >= self.pilot_rows:
-                pilot = np.ascontiguousarray(self._pilot[:, :b])  # (no copy when full)
-                self._pilot = None
-                self._set_edges(pilot)
-                self._count(pilot.T)
-            return
-        x = np.asarray(x, dtype=np.float64)
-        spec = self.spec()
-        assert spec is not None
-        self.merge(reduce_chunk(x, spec))
-
-    def end_pass(self) -> None:
-        """Close the current pass; sets :attr:`needs_pass`."""
-        if self.pass_no == 1:
-            if self._pilot is not None:  # the whole sample fitted in the pilot: done
-                sample = self._pilot[:, :self._pilot_n].T
-                self._pilot = None
-                self.n = np.count_nonzero(~np.isnan(sample), axis=0)
-                self._result = self._direct(sample)
-                self.needs_pass = False
-                return
-            self._plan_from_counts()
-        else:
-            self._close_groups()
-        self._spec = None
-        self.pass_no += 1
-        self.needs_pass = bool(self._groups)
-
-    def _direct(self, sample: np.ndarray) -> np.ndarray:
-        if sample.shape[0] == 0:
-            return np.full((self.qs.size, self.C), np.nan)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells give NaN
-            return np.asarray(np.nanquantile(sample, self.qs, axis=0), dtype=np.float64)
-
-    def _plan_from_counts(self) -> None:
-        counts = self._counts
-        assert counts is not None
-        self.n = counts[:, : self.B + 2].sum(axis=1)
-        prev, nxt, _ = quantile_ranks(self.n, self.qs)
-        cum = np.cumsum(counts[:, : self.B + 2], axis=1)
-        by_cell: dict[int, list[_Group]] = {}
-        for w in self._windows:
-            if w.mode == "collect" and not w.aborted and w.vals:
-                self._consolidate(w)
-            if not w.aborted and w.vals:
-                by_cell.setdefault(w.cell, []).append(w)
-        self._windows = []
-        wanted: dict[int, list[int]] = {}  # id(window) -> local ranks wanted
-        groups: dict[tuple[int, int], _Group] = {}
-        for c in range(self.C):
-            if self.n[c] == 0:
-                continue
-            for r in sorted(set(prev[:, c].tolist()) | set(nxt[:, c].tolist())):
-                b = int(np.searchsorted(cum[c], r, side="right"))
-                w = next((w for w in by_cell.get(c, ()) if w.bin1 <= b <= w.bin_hi), None)
-                if w is not None:  # inside a pilot window: known after this pass
-                    wanted.setdefault(id(w), []).append(r)
-                    continue
-                g = groups.get((c, b))
-                if g is None:
-                    below = int(cum[c, b - 1]) if b > 0 else 0
-                    g = groups[(c, b)] = _Group(cell=c, ranks=[], below=below, bin1=b)
-                g.ranks.append(r)
-        for ws in by_cell.values():
-            for w in ws:
-                ranks = wanted.get(id(w))
-                if not ranks:
-                    continue
-                assert w.bin1 is not None
-                below = int(cum[w.cell, w.bin1 - 1]) if w.bin1 > 0 else 0
-                if w.mode == "raw":
-                    vals = np.concatenate(w.vals)
-                    local = sorted({r - below for r in ranks})
-                    part = np.partition(vals, local)
-                    for r in ranks:
-                        self._values[(w.cell, r)] = float(part[r - below])
-                    continue
-                u, c_ = w.vals[0], np.cumsum(w.cnts[0])
-                for r in ranks:
-                    self._values[(w.cell, r)] = float(u[np.searchsorted(c_, r - below,
-                                                                         side="right")])
-        self._groups = list(groups.values())
-        self._spec = None
-
-    # -- passes 2+ --------------------------------------------------------------
-    def _consolidate(self, g: _Group) -> None:
-        if len(g.vals) > 1:
-            allv = np.concatenate(g.vals)
-            allc = np.concatenate(g.cnts)
-            u, inv = np.unique(allv, return_inverse=True)
-            c = np.bincount(inv, weights=allc, minlength=u.size).astype(np.int64)
-            g.vals, g.cnts = [u], [c]
-        g.raw = g.vals[0].size if g.vals else 0
-        if g.raw > (g.cap or self.cap):
-            g.aborted = True
-            g.vals, g.cnts, g.raw = [], [], 0
-
-    def _close_groups(self) -> None:
-        nxt_groups: list[_Group] = []
-        for g in self._groups:
-            if g.mode == "hist":
-                assert g.hist is not None
-                cum = np.cumsum(g.hist)
-                split: dict[int, _Group] = {}
-                for r in g.ranks:
-                    sb = int(np.searchsorted(cum, r - g.below, side="right"))
-                    ng = split.get(sb)
-                    if ng is None:
-                        below = g.below + (int(cum[sb - 1]) if sb > 0 else 0)
-                        ka = g.ka + (sb << g.shift)
-                        kb = min(g.kb, ka + (1 << g.shift) - 1)
-                        ng = split[sb] = _Group(cell=g.cell, ranks=[], below=below, ka=ka, kb=kb)
-                    ng.ranks.append(r)
-                for ng in split.values():
-                    if ng.ka == ng.kb:  # one key: one value, known
-                        v = float(key_floats(np.array([ng.ka], dtype=np.uint64))[0])
-                        for r in ng.ranks:
-                            self._values[(ng.cell, r)] = v
-                    else:
-                        nxt_groups.append(ng)
-                continue
-            if not g.aborted:
-                self._consolidate(g)
-            if g.aborted:
-                assert g.kmin is not None
-                assert g.kmax is not None
-                width = g.kmax - g.kmin
-                shift = max(0, width.bit_length() - 13)
-                ng = _Group(cell=g.cell, ranks=g.ranks, below=g.below, ka=g.kmin, kb=g.kmax,
-                            mode="hist", shift=shift,
-                            hist=np.zeros((width >> shift) + 1, dtype=np.int64))
-                nxt_groups.append(ng)
-                continue
-            u, c = g.vals[0], g.cnts[0]
-            cum = np.cumsum(c)
-            for r in g.ranks:
-                j = int(np.searchsorted(cum, r - g.below, side="right"))
-                self._values[(g.cell, r)] = float(u[j])
-        self._groups = nxt_groups
-
-    def result(self) -> np.ndarray:
-        """``(Q, C)`` quantiles, equal to ``np.nanquantile(sample, qs, axis=0)``."""
-        if self.needs_pass:
-            raise RuntimeError("more passes are needed")
-        if self._result is not None:
-            return self._result
-        assert self.n is not None
-        prev, nxt, gamma = quantile_ranks(self.n, self.qs)
-        a = np.full(prev.shape, np.nan)
-        b = np.full(prev.shape, np.nan)
-        for c in range(self.C):
-            if self.n[c] == 0:
-                continue
-            for qi in range(self.qs.size):
-                a[qi, c] = self._values[(c, int(prev[qi, c]))]
-                b[qi, c] = self._values[(c, int(nxt[qi, c]))]
-        out = _lerp(a, b, gamma)
-        out[:, self.n == 0] = np.nan
-        self._result = out
-        return out
-
-
-# -- a run's summary --------------------------------------------------------------------
 
 
 def _as_sample(arr: np.ndarray, lead: int) -> np.ndarray:
@@ -637,6 +79,84 @@ def _total(arr: np.ndarray, lead: int) -> np.ndarray:
     if arr.dtype.kind == "f":  # the order of a float sum matters: always the same one
         return np.nansum(np.ascontiguousarray(arr), axis=axes)
     return np.sum(arr, axis=axes)  # integers: exact in any order, no copy first
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPass:
+    """What every chunk is reduced to in one pass of a summary: small, picklable.
+
+    ``banded``: band key -> (output, whether it is the sum over the dims after
+    ``time``); ``quant``: band key -> that band's pass (None: its quantiles are
+    known). The first pass also takes the per-draw outputs and the zeros.
+    """
+
+    first: bool
+    lead: int
+    banded: dict[str, tuple[str, bool]]
+    per_draw: list[str]
+    quant: dict[str, CountPass | CollectPass | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPartial:
+    """One chunk's part of a :class:`SummaryPass` (see :func:`reduce_for_pass`)."""
+
+    per_draw: dict[str, np.ndarray] = field(default_factory=dict)
+    zeros: dict[str, np.ndarray] = field(default_factory=dict)
+    quant: dict[str, Counted | Collected] = field(default_factory=dict)
+
+
+def reduce_for_pass(result: Mapping[str, np.ndarray], spec: SummaryPass) -> SummaryPartial:
+    """One chunk's contribution to the pass *spec* describes: small, picklable.
+
+    Runs where the chunk was computed (a dask worker), so that only bin
+    counts, a few selected values and the per-draw outputs travel.
+
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=["m"], quant={})
+    >>> reduce_for_pass({"m": np.array([3.0, 4.0])}, spec).per_draw["m"]
+    array([3., 4.])
+    """
+    lead = spec.lead
+    out = SummaryPartial()
+    if spec.first:
+        out.per_draw.update({n: np.asarray(result[n]) for n in spec.per_draw})
+    for key, (name, total) in spec.banded.items():
+        qspec = spec.quant.get(key)
+        if not spec.first and qspec is None:
+            continue
+        arr = result[name]
+        if total:
+            arr = _total(arr, lead)
+        x = _as_sample(arr, lead)
+        if spec.first:
+            out.zeros[key] = np.count_nonzero(x == 0, axis=0)
+        if qspec is not None:
+            out.quant[key] = reduce_chunk(x, qspec)
+    return out
+
+
+class ChunkSource(Protocol):
+    """How a summary gets the run's chunks: :meth:`StreamingSummary.collect` drives it."""
+
+    #: Chunks in the run.
+    n_chunks: int
+    #: Whether chunks are computed and can be reduced where they run
+    #: (:meth:`reduced`); a source that only reads them back gives them whole.
+    reduces: bool
+
+    def passing(self, number: int) -> AbstractContextManager[None]:
+        """Around pass *number* over the chunks (its progress; what it leaves held)."""
+        ...
+
+    def whole(self, indices: Sequence[int]) -> Iterator[tuple[int, Mapping[str, np.ndarray]]]:
+        """The results of chunks *indices*, whole (in index order where computed for a
+        pilot; in any order otherwise)."""
+        ...
+
+    def reduced(self, indices: Sequence[int], spec: SummaryPass,
+                ) -> Iterator[tuple[int, SummaryPartial]]:
+        """Chunks *indices* reduced for *spec* where they run, in any order."""
+        ...
 
 
 class StreamingSummary:
@@ -703,8 +223,6 @@ class StreamingSummary:
     def _mcse_levels(self) -> list[float]:
         """For each band q, the two probabilities :func:`mcse_levels` gives for a cell
         with every row non-NaN (all lows, then all highs)."""
-        from threatsim.stats.mcse import mcse_levels
-
         pairs = [mcse_levels(self.settings.draws * self.reps, q) for q in self.qs]
         return [float(a) for a, _ in pairs] + [float(b) for _, b in pairs]
 
@@ -729,8 +247,51 @@ class StreamingSummary:
                 arr = _total(arr, self.lead)
             yield key, _as_sample(arr, self.lead)
 
-    def feed(self, index: int, result: Mapping[str, np.ndarray]) -> None:
-        """Add the result of chunk *index* (any order)."""
+    def collect(self, source: ChunkSource) -> StreamingSummary:
+        """Every pass over *source*'s chunks, until every band is known; returns self.
+
+        Pass 1 needs whole chunks until every pilot is full (the first ones,
+        in index order, so that the passes do not depend on which chunk
+        finished first); then, and in every later pass, a source that
+        computes the chunks reduces them where they run.
+        """
+        n = source.n_chunks
+        with source.passing(1):
+            if not source.reduces:
+                for index, result in source.whole(range(n)):
+                    self._feed(index, result)
+            else:
+                # As many whole chunks as it takes to fill the pilot, run at once (every
+                # worker busy); then one more at a time if a pilot is still short (rare).
+                per_chunk = self.settings.chunk_size * self.reps
+                first = min(n, max(1, -(-exact_quantiles.PILOT_ROWS // per_chunk)))
+                pos = 0
+                while pos < n and self._pass_spec() is None:
+                    batch = range(pos, min(n, pos + first)) if pos == 0 else range(pos, pos + 1)
+                    for index, result in source.whole(batch):
+                        self._feed(index, result)
+                    pos = batch[-1] + 1
+                if pos < n:
+                    spec = self._pass_spec()
+                    assert spec is not None
+                    for index, partial in source.reduced(range(pos, n), spec):
+                        self._merge(index, partial)
+        self._end_pass()
+        while self.needs_pass:
+            with source.passing(self.pass_no):
+                if source.reduces:
+                    spec = self._pass_spec()
+                    assert spec is not None
+                    for index, partial in source.reduced(range(n), spec):
+                        self._merge(index, partial)
+                else:
+                    for index, result in source.whole(range(n)):
+                        self._feed(index, result)
+            self._end_pass()
+        return self
+
+    def _feed(self, index: int, result: Mapping[str, np.ndarray]) -> None:
+        """Add the whole result of chunk *index* (any order)."""
         if self.pass_no == 1:
             if not self.quant and not self.per_draw:
                 self._setup(result)
@@ -745,61 +306,36 @@ class StreamingSummary:
             if q.needs_pass:
                 q.feed(x)
 
-    def spec(self) -> dict[str, Any] | None:
-        """What each chunk is reduced to in this pass (see :meth:`reduce`).
+    def _pass_spec(self) -> SummaryPass | None:
+        """What each chunk is reduced to in this pass (see :func:`reduce_for_pass`).
 
         ``None`` while whole chunks are still needed (the first, to learn the
         shapes; the pilots of pass 1).
         """
         if not self.quant and not self.per_draw:
             return None
-        qspecs: dict[str, Any] = {}
+        qspecs: dict[str, CountPass | CollectPass | None] = {}
         for key, q in self.quant.items():
             sp = q.spec() if q.needs_pass else None
             if q.needs_pass and sp is None:
                 return None
             qspecs[key] = sp
-        return {"first": self.pass_no == 1, "lead": self.lead, "banded": dict(self.banded),
-                "per_draw": list(self.per_draw), "quant": qspecs}
+        return SummaryPass(first=self.pass_no == 1, lead=self.lead, banded=dict(self.banded),
+                           per_draw=list(self.per_draw), quant=qspecs)
 
-    @staticmethod
-    def reduce(result: Mapping[str, np.ndarray], spec: Mapping[str, Any]) -> dict[str, Any]:
-        """One chunk's contribution to the pass *spec* describes: small, picklable.
-
-        Runs where the chunk was computed (a dask worker), so that only bin
-        counts, a few selected values and the per-draw outputs travel.
-        """
-        lead = spec["lead"]
-        out: dict[str, Any] = {"per_draw": {}, "zeros": {}, "quant": {}}
-        if spec["first"]:
-            out["per_draw"] = {n: np.asarray(result[n]) for n in spec["per_draw"]}
-        for key, (name, total) in spec["banded"].items():
-            qspec = spec["quant"].get(key)
-            if not spec["first"] and qspec is None:
-                continue
-            arr = result[name]
-            if total:
-                arr = _total(arr, lead)
-            x = _as_sample(arr, lead)
-            if spec["first"]:
-                out["zeros"][key] = np.count_nonzero(x == 0, axis=0)
-            if qspec is not None:
-                out["quant"][key] = reduce_chunk(x, qspec)
-        return out
-
-    def merge(self, index: int, partial: Mapping[str, Any]) -> None:
-        """Add chunk *index*'s :meth:`reduce` result of the current pass."""
+    def _merge(self, index: int, partial: SummaryPartial) -> None:
+        """Add chunk *index*'s :func:`reduce_for_pass` result of the current pass."""
         if self.pass_no == 1:
             cs, n = self.settings.chunk_size, self.settings.draws
             lo, hi = index * cs, min(n, (index + 1) * cs)
-            for name, arr in partial["per_draw"].items():
+            for name, arr in partial.per_draw.items():
                 self.per_draw[name][lo:hi] = arr
-            for key, z in partial["zeros"].items():
+            for key, z in partial.zeros.items():
                 self.zeros[key] += z
-        for key, part in partial["quant"].items():
+        for key, part in partial.quant.items():
             self.quant[key].merge(part)
 
-    def end_pass(self) -> None:
+    def _end_pass(self) -> None:
         """Close a pass over all chunks."""
         for q in self.quant.values():
             if q.needs_pass:
@@ -807,9 +343,8 @@ class StreamingSummary:
         self.pass_no += 1
 
     def dataset(self, params: Mapping[str, np.ndarray]) -> xr.Dataset:
-        """The summary Dataset (see the class docstring)."""
-        from threatsim.results import to_dataset
-
+        """The summary Dataset (see the class docstring): *params* are the run's sampled
+        parameters, kept as in a full run."""
         sc, st = self.scenario, self.settings
         n = st.draws
         placeholders: dict[str, np.ndarray] = {}
@@ -850,95 +385,4 @@ class StreamingSummary:
         ds = ds.assign(new_vars)
         ds.attrs["keep"] = "summary"
         return ds
-
-
-# -- trajectories to NetCDF --------------------------------------------------------------
-
-
-class NetCDFSink:
-    """Writes a run's trajectories to NetCDF as chunks finish (any order).
-
-    The file is written under a temporary name in the target folder and
-    renamed by :meth:`commit`; :meth:`abort` (or leaving the ``with`` block
-    with an exception) deletes it, so an interrupted run writes nothing.
-    Reading the file gives the same Dataset as writing the in-memory run with
-    :func:`threatsim.results.write_netcdf`.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], scenario: Scenario,
-                 settings: RunSettings, params: Mapping[str, np.ndarray]) -> None:
-        self.path = Path(path)
-        self.scenario, self.settings, self.params = scenario, settings, params
-        self.tmp = temp_beside(self.path)
-        self._nc: Any = None
-        self._vars: dict[str, Any] = {}
-        self._template: xr.Dataset | None = None
-
-    def __enter__(self) -> NetCDFSink:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None:
-            self.abort()
-
-    def _open(self, result: Mapping[str, np.ndarray]) -> None:
-        import netCDF4
-
-        from threatsim.results import to_dataset
-
-        n = self.settings.draws
-        views = {k: np.broadcast_to(np.zeros((), dtype=v.dtype), (n, *v.shape[1:]))
-                 for k, v in result.items()}
-        template = to_dataset(self.scenario, views, self.params, self.settings)
-        outputs = list(self.scenario.variables)
-        template.drop_vars(outputs).to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4")
-        self._nc = netCDF4.Dataset(self.tmp, "a")
-        for dim, size in template.sizes.items():
-            if dim not in self._nc.dimensions:
-                self._nc.createDimension(dim, size)
-        for name in outputs:
-            da = template[name]
-            dtype = da.dtype
-            fill = np.nan if dtype.kind == "f" else None
-            var = self._nc.createVariable(name, dtype, da.dims, fill_value=fill)
-            var.set_auto_mask(False)
-            var.setncatts(da.attrs)
-            self._vars[name] = var
-        self._template = template
-
-    def write(self, index: int, result: Mapping[str, np.ndarray]) -> None:
-        """Write the result of chunk *index*."""
-        if self._nc is None:
-            self._open(result)
-        cs, n = self.settings.chunk_size, self.settings.draws
-        lo, hi = index * cs, min(n, (index + 1) * cs)
-        for name, var in self._vars.items():
-            var[lo:hi] = np.asarray(result[name])
-
-    def read(self, index: int) -> dict[str, np.ndarray]:
-        """Read back the result of chunk *index* (for a further pass)."""
-        cs, n = self.settings.chunk_size, self.settings.draws
-        lo, hi = index * cs, min(n, (index + 1) * cs)
-        return {name: np.asarray(var[lo:hi]) for name, var in self._vars.items()}
-
-    def commit(self) -> Path:
-        """Close the file and give it its final name."""
-        if self._nc is not None:
-            self._nc.close()
-            self._nc = None
-        return publish(self.tmp, self.path)
-
-    def abort(self) -> None:
-        """Close and delete the temporary file."""
-        if self._nc is not None:
-            try:
-                self._nc.close()
-            except Exception:
-                pass
-            self._nc = None
-        self.tmp.unlink(missing_ok=True)
-
-
-# -- printing a summary ------------------------------------------------------------------
-
 

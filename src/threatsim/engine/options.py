@@ -1,0 +1,126 @@
+"""A run's options, checked once: how many draws, which seed and sampler, where chunks run.
+
+``run``, ``compare``, ``sweep``, ``sensitivity``, ``run_to_precision`` and
+``solve_capacity`` take the same keywords (``draws=``, ``seed=``, ...); each
+builds one :class:`RunOptions` from them (:meth:`RunOptions.build`: the
+scenario's ``[run]`` table for what is not given, every value checked, the
+executor resolved) and passes it down, so nothing below checks them again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.executors import ChunkExecutor, resolve_executor
+from threatsim.inputs.scenario import RunSettings, Scenario
+
+__all__ = ["KEEP", "SAMPLERS", "Keep", "RunOptions", "Sampler"]
+
+#: The designs parameters are sampled with (:mod:`threatsim.engine.sampling`).
+Sampler = Literal["mc", "lhs", "sobol"]
+#: What a run keeps: every trajectory, or only the summary (bounded memory).
+Keep = Literal["draws", "summary"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+KEEP: tuple[str, ...] = get_args(Keep)
+
+#: Whole-number settings and their least value.
+_WHOLE = {"draws": 1, "chunk_size": 1, "replicates": 1, "workers": 1, "seed": 0}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """Everything a run needs besides its scenario, checked (see :meth:`build`).
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=500, seed=3)
+    >>> opts.draws, opts.seed, opts.sampler, type(opts.executor).__name__
+    (500, 3, 'mc', 'InProcessExecutor')
+    >>> RunOptions.build(sc, sampler="halton")
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: sampler='halton' must be one of mc, lhs, sobol
+    """
+
+    draws: int
+    seed: int
+    sampler: Sampler
+    chunk_size: int
+    replicates: int
+    #: Worker processes the scenario (or an ``executor=`` number) asks for.
+    workers: int
+    #: Who runs the chunks (resolved from ``executor=``, see
+    #: :func:`~threatsim.engine.executors.resolve_executor`).
+    executor: ChunkExecutor
+    #: Show a progress bar on stderr; None: when stderr is a terminal.
+    progress: bool | None = None
+    keep: Keep = "draws"
+
+    @classmethod
+    def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
+              sampler: str | None = None, chunk_size: int | None = None,
+              replicates: int | None = None, executor: Any = None,
+              progress: bool | None = None, keep: str | None = None) -> RunOptions:
+        """The options of a run of *scenario*: the keywords given, else its ``[run]``.
+
+        *executor*: ``None`` (the scenario's ``run.workers``), a number of
+        worker processes, a ``distributed.Client``, or an object with
+        ``map_chunks``.
+
+        Raises
+        ------
+        ScenarioError
+            A value out of range (naming the key), an unknown sampler or
+            ``keep``, an executor of no known kind.
+        """
+        workers = executor if isinstance(executor, int) and not isinstance(executor, bool) \
+            else None
+        given = {k: v for k, v in {"draws": draws, "seed": seed, "sampler": sampler,
+                                   "chunk_size": chunk_size, "replicates": replicates,
+                                   "workers": workers}.items() if v is not None}
+        settings = dataclasses.replace(scenario.run, **given)
+        for key, low in _WHOLE.items():
+            value = getattr(settings, key)
+            if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                    or value < low):
+                raise ScenarioError(f"must be a whole number >= {low}", key=key, value=value)
+        if settings.sampler not in SAMPLERS:
+            raise ScenarioError(f"must be one of {', '.join(SAMPLERS)}", key="sampler",
+                                value=settings.sampler)
+        keep = keep if keep is not None else "draws"
+        if keep not in KEEP:
+            raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
+        return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
+                   chunk_size=settings.chunk_size, replicates=settings.replicates,
+                   workers=settings.workers, executor=resolve_executor(executor, settings.workers),
+                   progress=progress, keep=keep)  # type: ignore[arg-type]
+
+    @property
+    def settings(self) -> RunSettings:
+        """The run settings a Dataset records (``[run]`` as run).
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> RunOptions.build(sc, draws=10).settings.draws
+        10
+        """
+        return RunSettings(draws=self.draws, seed=self.seed, sampler=self.sampler,
+                           chunk_size=self.chunk_size, workers=self.workers,
+                           replicates=self.replicates)
+
+    @property
+    def show_progress(self) -> bool:
+        """Whether to draw a progress bar (``progress``, else: stderr is a terminal).
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> RunOptions.build(sc, progress=False).show_progress
+        False
+        """
+        return self.progress if self.progress is not None else os.isatty(2)

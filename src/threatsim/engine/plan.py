@@ -1,0 +1,274 @@
+"""A run's plan: its sampled parameters cut into chunk tasks, and running one chunk.
+
+A run is a pure function of (resolved scenario, seed, draws, chunk size,
+replicates, package version). Each chunk's chance comes from its own stream
+keyed by the chunk index (:func:`threatsim.engine.streams.chunk_seed_sequence`),
+and results are placed by index, so the Dataset does not depend on who ran
+the chunks, or in which order they finished.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from threatsim.core.version import __version__
+from threatsim.core.wire import Bundle
+from threatsim.engine.executors import shares_memory
+from threatsim.engine.options import RunOptions
+from threatsim.engine.sampling import sample_parameters
+from threatsim.engine.streams import chunk_seed_sequence
+from threatsim.inputs.scenario import Scenario
+from threatsim.models.registry import get_model
+
+__all__ = ["ChunkTask", "Plan", "buffer_contract", "place_draws", "run_chunk", "sample_lean"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkTask:
+    """Everything one chunk needs; small and picklable.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=4)).task(0)
+    >>> index, outputs = run_chunk(task)
+    >>> index, sorted(outputs) == sorted(sc.variables)
+    (0, True)
+    """
+
+    index: int
+    model: str
+    params: dict[str, np.ndarray]
+    levers: dict[str, np.ndarray]
+    n_months: int
+    seed: int
+    replicates: int
+    outputs: frozenset[str]
+    #: In-process runs of a model that ``writes_into_buffers``: views of the run's
+    #: result buffers, (*dims, chunk draws), that the model fills instead of
+    #: returning new arrays (no copy of the trajectories). None otherwise.
+    out: dict[str, np.ndarray] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A task sent to another process (a pool, a dask worker through the scheduler)
+        # carries each parameter whose values are all the same (a ``point``: most of a
+        # scenario's parameters) as one value: W2's 8,192-draw task is 0.5 MB instead
+        # of 2 MB, and on a dask cluster the client process, which also runs the
+        # scheduler, forwards every byte of it twice.
+        # Its arrays travel packed, one buffer per dtype (a frame each on dask) instead
+        # of one per parameter and lever (W2: 43 frames, each handled on its way by the
+        # client, the scheduler and the worker).
+        fields = {f: getattr(self, f) for f in ChunkTask.__slots__}
+        fields["params"] = {k: _pack_constant(v) for k, v in self.params.items()}
+        return _unpack_task, (Bundle(fields),)
+
+
+def _pack_constant(values: np.ndarray) -> Any:
+    """*values*, or ``_Constant`` when every element has the same bits (NaN and -0.0 too)."""
+    size = values.dtype.itemsize
+    if values.ndim != 1 or values.size < 2 or size not in (1, 2, 4, 8):
+        return values
+    if values.strides[0] != 0:  # not a broadcast of one value: compare the bits
+        bits = np.ascontiguousarray(values).view(f"u{size}")
+        if not (bits == bits[0]).all():
+            return values
+    return _Constant(values[:1].copy(), values.size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A parameter's chunk of equal values, shipped as one value and its length."""
+
+    one: np.ndarray  # shape (1,), the value with its dtype and bits
+    size: int
+
+    def expand(self) -> np.ndarray:
+        return np.repeat(self.one, self.size)  # contiguous and writable, as sent
+
+
+def _unpack_task(fields: dict[str, Any]) -> ChunkTask:
+    fields["params"] = {k: v.expand() if isinstance(v, _Constant) else v
+                        for k, v in fields["params"].items()}
+    return ChunkTask(**fields)
+
+
+
+#: Draws per block when a chunk is transposed into a draw-last buffer: a block of
+#: source rows and its destination columns stay in the CPU cache (measured best for
+#: 61 to 2,562 cells per draw; much smaller blocks are pathologically slow).
+_PLACE_BLOCK = 512
+
+
+def place_draws(buffer: np.ndarray, chunk: np.ndarray, lo: int) -> None:
+    """``buffer[..., lo:lo + m] = moveaxis(chunk, 0, -1)`` for a chunk (m, *cell), blocked.
+
+    The plain assignment walks the chunk with a stride of a whole draw for each
+    value it writes, missing the cache every time (about 14x slower for a
+    (8192, 61, 7) chunk); a few hundred draws at a time are transposed in cache.
+
+    >>> buffer = np.zeros((2, 5))
+    >>> place_draws(buffer, np.arange(6.0).reshape(3, 2), 1)
+    >>> buffer
+    array([[0., 0., 2., 4., 0.],
+           [0., 1., 3., 5., 0.]])
+    """
+    m = chunk.shape[0]
+    cells = int(np.prod(chunk.shape[1:], dtype=np.int64))
+    moved = np.moveaxis(chunk, 0, -1)
+    if moved.flags.c_contiguous:  # recorded with the draws last: rows copy as they are
+        buffer[..., lo:lo + m] = moved
+        return
+    if cells <= 1:
+        buffer[..., lo:lo + m] = chunk.reshape(buffer[..., lo:lo + m].shape)
+        return
+    src = chunk.reshape(m, cells)
+    dst = buffer.reshape(cells, buffer.shape[-1])  # a view: buffers are C-contiguous
+    for s in range(0, m, _PLACE_BLOCK):
+        e = min(m, s + _PLACE_BLOCK)
+        dst[:, lo + s:lo + e] = src[s:e].T
+
+
+def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
+    """Run the model on one chunk (top-level, so process pools can pickle it): its
+    index and its outputs, draws first (see :class:`ChunkTask` for an example)."""
+    model = get_model(task.model)
+    rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(task.seed, task.index)))
+    params = task.params
+    reps = task.replicates
+    if reps > 1:  # draw-major: each draw's replicates sit next to each other
+        params = {k: np.repeat(v, reps) for k, v in params.items()}
+    direct = {"out": task.out} if task.out is not None else {}
+    out = model.simulate(params, task.levers, n_months=task.n_months, rng=rng,
+                         outputs=task.outputs, **direct)
+    if reps > 1:
+        out = {k: v.reshape(v.shape[0] // reps, reps, *v.shape[1:]) for k, v in out.items()}
+    return task.index, out
+
+
+def sample_lean(scenario: Scenario, options: RunOptions, *,
+                constants_as_views: bool = False) -> dict[str, np.ndarray]:
+    """``sample_parameters`` of the scenario, one parameter at a time (same values).
+
+    With ``mc`` and ``lhs`` each parameter's uniforms come from its own stream,
+    so sampling a parameter alone (with the parents it is capped by, in the
+    same order) gives exactly its values in the joint call, while holding the
+    uniforms of one parameter at a time instead of all. ``sobol`` is a joint
+    design and is sampled whole. With *constants_as_views*, a ``point``
+    parameter becomes a read-only broadcast of its value (no memory per draw).
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=5, seed=1)
+    >>> lean = sample_lean(sc, opts, constants_as_views=True)
+    >>> joint = sample_parameters(sc.parameters, 5, seed=1, sampler="mc")
+    >>> all(np.array_equal(lean[k], joint[k]) for k in joint)
+    True
+    """
+    parameters, n = scenario.parameters, options.draws
+    kw = {"seed": options.seed, "sampler": options.sampler}
+    if options.sampler == "sobol":  # a joint design: sampled whole
+        return sample_parameters(parameters, n, **kw)
+    names = list(parameters)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        p = parameters[name]
+        if constants_as_views and p.dist.kind == "point" and p.share_of is None:
+            one = sample_parameters({name: p}, 1, **kw)[name]
+            out[name] = np.broadcast_to(one, (n,))
+            continue
+        need, cur = {name}, p
+        while cur.share_of is not None and cur.share_of not in need:
+            need.add(cur.share_of)
+            cur = parameters[cur.share_of]
+        subset = {k: parameters[k] for k in names if k in need}
+        out[name] = sample_parameters(subset, n, **kw)[name]
+    return out
+
+def buffer_contract(model: Any) -> tuple[bool, np.dtype]:
+    """Whether *model* ``writes_into_buffers`` (fills the run's result buffers given as
+    ``out=``), and the ``buffer_dtype`` of those buffers (counts of people: int64).
+
+    >>> buffer_contract(object())
+    (False, dtype('float64'))
+    """
+    # model contract: attribute access once the contract declares it
+    writes = getattr(model, "writes_into_buffers", False)
+    dtype = getattr(model, "buffer_dtype", np.float64)
+    return bool(writes), np.dtype(dtype)
+
+
+class Plan:
+    """A run's inputs: options, parameter values (one array per parameter, over the
+    draws), levers, and the chunk tasks they are cut into.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=250, chunk_size=100))
+    >>> plan.n_chunks, plan.bounds(2)
+    (3, (200, 250))
+    >>> task = plan.task(2)
+    >>> task.index, len(next(iter(task.params.values())))
+    (2, 50)
+    """
+
+    def __init__(self, scenario: Scenario, options: RunOptions, params: dict[str, np.ndarray],
+                 *, draws: int | None = None, outputs: frozenset[str] | None = None) -> None:
+        self.scenario, self.options = scenario, options
+        self.params = params
+        self.levers = scenario.lever_schedule()
+        self.outputs = frozenset(scenario.variables) if outputs is None else outputs
+        self.n = options.draws if draws is None else draws
+        self.cs = options.chunk_size
+        self.n_chunks = -(-self.n // self.cs)
+
+    @classmethod
+    def for_run(cls, scenario: Scenario, options: RunOptions, *, lean: bool = False) -> Plan:
+        """The plan of a run: its parameters sampled (see :func:`sample_lean`; *lean*:
+        point values as broadcasts)."""
+        return cls(scenario, options, sample_lean(scenario, options, constants_as_views=lean))
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        """The draws ``[lo, hi)`` of chunk *index*."""
+        return index * self.cs, min(self.n, (index + 1) * self.cs)
+
+    def task(self, index: int, buffers: dict[str, np.ndarray] | None = None) -> ChunkTask:
+        """Chunk *index*'s task (*buffers*: the run's result buffers, draws last, that the
+        model fills in place)."""
+        lo, hi = self.bounds(index)
+        opts = self.options
+        out = {k: v[..., lo:hi] for k, v in buffers.items()} if buffers is not None else None
+        return ChunkTask(index=index, model=self.scenario.model,
+                         params={k: v[lo:hi] for k, v in self.params.items()},
+                         levers=self.levers, n_months=self.scenario.horizon, seed=opts.seed,
+                         replicates=opts.replicates, outputs=self.outputs, out=out)
+
+    def direct_buffers(self) -> dict[str, np.ndarray] | None:
+        """Result buffers the model fills in place, when it can and chunks run here.
+
+        Only in this process's memory (a worker process or cluster has its own)
+        and without replicates (their outputs are reshaped after the model).
+        """
+        model = get_model(self.scenario.model)
+        writes, dtype = buffer_contract(model)
+        if not shares_memory(self.options.executor) or self.options.replicates != 1 or not writes:
+            return None
+        info = model.info
+        sizes = {"time": self.scenario.horizon + 1,
+                 **{dim: len(labels) for dim, labels in info.coords.items()}}
+        decls = {o.name: o for o in info.outputs}
+        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n), dtype=dtype)
+                for name in sorted(self.outputs)}
+
+    def manifest(self) -> dict[str, Any]:
+        """What a checkpoint of this run records: the run's identity."""
+        opts, sc = self.options, self.scenario
+        return {"run_id": sc.run_id, "scenario_name": sc.name, "model": sc.model,
+                "seed": opts.seed, "draws": opts.draws, "chunk_size": opts.chunk_size,
+                "sampler": opts.sampler, "replicates": opts.replicates,
+                "variables": sorted(sc.variables), "threatsim_version": __version__,
+                # not part of the identity (run_id is its hash): there to name what
+                # changed when a resume is refused
+                "scenario": json.loads(sc.resolved_json)}

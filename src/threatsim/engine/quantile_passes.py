@@ -1,0 +1,128 @@
+"""The passes of the streamed exact quantiles, as messages: what a chunk is reduced to.
+
+:class:`~threatsim.engine.exact_quantiles.ExactQuantiles` needs every chunk
+of the sample more than once. Each pass is described by a small, picklable
+message (:class:`CountPass` for pass 1, :class:`CollectPass` after it), and
+:func:`reduce_chunk` turns one chunk and that message into the chunk's
+contribution (:class:`Counted` or :class:`Collected`). It is a pure function,
+so it runs where the chunk was computed (a dask worker) and only the
+contribution travels: bin counts, and the few values the quantiles need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from threatsim.core.wire import narrow_ints, smallest_int
+from threatsim.stats.binning import collect as _collect
+from threatsim.stats.binning import count_pass, float_keys, gather_bins
+
+__all__ = ["CollectPass", "Collected", "CountPass", "Counted", "KeyHistogram", "reduce_chunk"]
+
+
+@dataclass(frozen=True, slots=True)
+class CountPass:
+    """Pass 1: count the values of every bin of every cell, and collect the values
+    inside the pilot's windows ``(cell, first bin, last bin, mode)``."""
+
+    lo: np.ndarray
+    scale: np.ndarray
+    bins: int
+    #: Names the group table cached where chunks are reduced (one per pass).
+    token: str
+    windows: list[tuple[int, int, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectPass:
+    """Passes 2+: the values of the pass-1 bins holding order statistics (``bin1``:
+    ``(cell, bin, bin)``), and of key intervals (``keyed``: ``(cell, first key, last
+    key, mode, shift, histogram bins)``, ``mode`` ``"collect"`` or ``"hist"``)."""
+
+    token: str
+    lo: np.ndarray
+    scale: np.ndarray
+    bins: int
+    bin1: list[tuple[int, int, int]]
+    keyed: list[tuple[int, int, int, str, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One chunk's part of a :class:`CountPass`: counts ``(cells, bins + 3)`` and, per
+    window, its values (:func:`threatsim.stats.binning.count_pass`'s form; None: empty)."""
+
+    counts: np.ndarray
+    collected: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHistogram:
+    """One chunk's counts of a key interval cut into ``2**shift``-key sub-intervals."""
+
+    counts: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """One chunk's part of a :class:`CollectPass`: per bin, then per key interval, its
+    distinct values with counts and key range (``collect``'s form; None: empty), or a
+    :class:`KeyHistogram`."""
+
+    parts: list[Any]
+
+
+def reduce_chunk(x: np.ndarray, spec: CountPass | CollectPass) -> Counted | Collected:
+    """What one chunk ``x`` (m, C) contributes to the pass *spec* describes.
+
+    >>> x = np.arange(6.0).reshape(3, 2)
+    >>> part = reduce_chunk(x, CountPass(np.zeros(2), np.ones(2), 4, "t", []))
+    >>> part.counts.shape, int(part.counts.sum())
+    ((2, 7), 6)
+    """
+    if isinstance(spec, CountPass):
+        counts, collected = count_pass(x, spec.lo, spec.scale, spec.bins, spec.token,
+                                       spec.windows)
+        if x.dtype.kind in "iu":  # whole numbers (people): windows' values travel narrowed
+            collected = [_narrowed(part, x.shape[0]) for part in collected]
+        # No bin holds more than the chunk's rows: the counts travel from a worker in
+        # the smallest integer type that holds them (exact; merged into int64).
+        small = smallest_int(0, x.shape[0])
+        if small is not None:
+            counts = counts.astype(small)
+        return Counted(counts.reshape(x.shape[1], spec.bins + 3), collected)
+    out: list[Any] = []
+    if spec.bin1:
+        out = gather_bins(x, spec.lo, spec.scale, spec.bins, spec.token, spec.bin1)
+    if spec.keyed:
+        x = np.asarray(x, dtype=np.float64)
+    keys: dict[int, np.ndarray] = {}
+    for cell, ka, kb, mode, shift, nbins in spec.keyed:
+        k = keys.get(cell)
+        if k is None:
+            k = keys[cell] = float_keys(x[:, cell])
+        mask = (k >= np.uint64(ka)) & (k <= np.uint64(kb))
+        if mode == "hist":
+            sub = ((k[mask] - np.uint64(ka)) >> np.uint64(shift)).astype(np.int64)
+            out.append(KeyHistogram(np.bincount(sub, minlength=nbins)))
+        else:
+            out.append(_collect(x[:, cell][mask], k[mask]))
+    return Collected(out)
+
+
+def _narrowed(part: tuple | None, rows: int) -> tuple | None:
+    """A window's values of an integer output (doubles holding integers) and their
+    repeats (at most *rows*) as small integers: exact, and a quarter of the bytes."""
+    if part is None:
+        return None
+    if part[0] == "raw":
+        return ("raw", narrow_ints(part[1]))
+    kind, values, repeats, *keys = part
+    small = smallest_int(0, rows)
+    if small is not None:
+        repeats = repeats.astype(small)
+    return (kind, narrow_ints(values), repeats, *keys)
+

@@ -1,0 +1,191 @@
+"""Chunks on their way: to an executor and back, narrowed when they cross processes.
+
+A chunk's result that comes from another process (a pool, a dask worker)
+travels draw-last and with its integers narrowed (:class:`ShippedChunk`); a
+summary pass's reduction of a chunk travels as a :class:`~threatsim.core.wire.Bundle`.
+:func:`each_chunk` yields every chunk of a plan once: read back from a
+checkpoint, or computed on the executor (and checkpointed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from threatsim.core.interrupts import InterruptGuard
+from threatsim.core.wire import Bundle, smallest_int
+from threatsim.engine.checkpoint import Checkpoint
+from threatsim.engine.executors import ChunkExecutor, shares_memory
+from threatsim.engine.plan import ChunkTask, Plan, run_chunk
+from threatsim.engine.progress import Progress
+from threatsim.engine.summary import SummaryPartial, SummaryPass, reduce_for_pass
+
+__all__ = ["ReducedChunkTask", "ShippedChunk", "crosses_processes", "each_chunk",
+           "run_chunk_reduced", "run_chunk_reduced_shipped", "run_chunk_shipped", "unshipped"]
+
+
+def crosses_processes(executor: ChunkExecutor) -> bool:
+    """Whether chunk results may travel from another process (an executor that does not
+    declare ``shares_memory``): then they are shipped narrowed and bundled (see
+    :func:`run_chunk_shipped`, :func:`run_chunk_reduced_shipped`).
+
+    >>> from threatsim.engine.executors import InProcessExecutor
+    >>> class Counting(InProcessExecutor):
+    ...     pass
+    >>> crosses_processes(InProcessExecutor()), crosses_processes(Counting())
+    (False, False)
+    """
+    return not shares_memory(executor)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedChunk:
+    """A chunk output as it travels from a worker process to the client.
+
+    ``values`` is the output with its draw axis last, contiguous: the layout of
+    the client's buffers, which it is copied into as is (a model records
+    months with the draws last, so nobody transposes it). Integers travel in the
+    smallest integer type that holds them (counts of people, tens of thousands
+    at most: 2 bytes unsigned instead of 8); exact, since the client writes
+    them into a buffer of the output's own ``dtype``.
+
+    >>> index, out = unshipped((0, {"n": _draw_last(np.array([[1, 2], [3, 4]]))}))
+    >>> out["n"], out["n"].dtype
+    (array([[1, 2],
+           [3, 4]]), dtype('int64'))
+    """
+
+    values: np.ndarray  # (*cells, chunk draws)
+    dtype: np.dtype
+
+
+def _draw_last(arr: np.ndarray) -> ShippedChunk:
+    moved = np.moveaxis(arr, 0, -1)
+    dtype = arr.dtype
+    if dtype.kind in "iu" and dtype.itemsize > 1 and arr.size:
+        small = smallest_int(int(moved.min()), int(moved.max()))
+        if small is not None and small.itemsize < dtype.itemsize:
+            return ShippedChunk(np.ascontiguousarray(moved, dtype=small), dtype)
+    return ShippedChunk(np.ascontiguousarray(moved), dtype)
+
+
+def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, ShippedChunk]]:
+    """:func:`~threatsim.engine.plan.run_chunk` for a chunk whose result travels between
+    processes (draws last; see :class:`ShippedChunk`)."""
+    index, out = run_chunk(task)
+    return index, {name: _draw_last(arr) for name, arr in out.items()}
+
+
+def unshipped(result: tuple[int, dict[str, Any]]) -> tuple[int, dict[str, np.ndarray]]:
+    """A :func:`run_chunk_shipped` result as ``run_chunk`` gives it: draws first (a
+    view of draws-last memory, as models record them), in each output's own dtype
+    (see :class:`ShippedChunk` for an example)."""
+    index, out = result
+    return index, {name: np.moveaxis(v.values.astype(v.dtype, copy=False), -1, 0)
+                   if isinstance(v, ShippedChunk) else v for name, v in out.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedChunkTask:
+    """A chunk to run and reduce where it runs (summary passes): only the reduction travels.
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.summary import SummaryPass
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=3)).task(0)
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=["depletion_month"], quant={})
+    >>> index, partial = run_chunk_reduced(ReducedChunkTask(task, spec))
+    >>> partial.per_draw["depletion_month"].shape
+    (3,)
+    """
+
+    task: ChunkTask
+    spec: SummaryPass
+    #: The executor's handle to this chunk's result, already computed and held where it
+    #: ran (see ``DaskExecutor.hold``); the executor passes the result itself to
+    #: :func:`run_chunk_reduced`, which then only reduces it.
+    held: Any = None
+
+    @property
+    def index(self) -> int:
+        return self.task.index
+
+
+def run_chunk_reduced(rt: ReducedChunkTask,
+                      computed: tuple[int, dict[str, np.ndarray]] | None = None,
+                      ) -> tuple[int, SummaryPartial]:
+    """Run one chunk (unless *computed* is its ``run_chunk`` result) and reduce it for
+    a summary pass (top-level, so it pickles; see :class:`ReducedChunkTask`)."""
+    index, result = computed if computed is not None else run_chunk(rt.task)
+    return index, reduce_for_pass(result, rt.spec)
+
+
+def run_chunk_reduced_shipped(rt: ReducedChunkTask,
+                              computed: tuple[int, dict[str, np.ndarray]] | None = None,
+                              ) -> tuple[int, Bundle]:
+    """:func:`run_chunk_reduced` for a partial that travels between processes: its many
+    small arrays (W2: ~2,200 windows' values) packed into a few (see :class:`Bundle`)."""
+    index, partial = run_chunk_reduced(rt, computed)
+    return index, Bundle(partial)
+
+
+
+def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,
+               reader: Callable[[int], dict[str, np.ndarray]] | None = None,
+               bar: Progress | None = None, guard: InterruptGuard | None = None,
+               buffers: dict[str, np.ndarray] | None = None, narrow: bool = False,
+               ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every chunk's result once, in any order: read back (*reader*, from *checkpoint*),
+    or computed on the plan's executor (and checkpointed).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=10, chunk_size=4))
+    >>> sorted(index for index, _ in each_chunk(plan))
+    [0, 1, 2]
+    """
+    executor = plan.options.executor
+    check = guard.check if guard is not None else (lambda: None)
+    todo = list(range(plan.n_chunks))
+    if reader is not None:  # a further pass over a file written in the first
+        for i in todo:
+            check()
+            yield i, reader(i)
+            if bar is not None:
+                bar.advance()
+        return
+    if checkpoint is not None:
+        have = checkpoint.done()
+        missing = []
+        for i in todo:
+            stored = checkpoint.load(i) if i in have else None
+            if stored is None:
+                missing.append(i)
+                continue
+            check()
+            yield i, stored
+            if bar is not None:
+                bar.advance()
+        todo = missing
+    # Results that cross a process boundary may come as ShippedChunk (only when the
+    # caller asks for it with *narrow* and is ready to widen them).
+    fn = run_chunk_shipped if narrow and crosses_processes(executor) else run_chunk
+    results = executor.map_chunks(fn, (plan.task(i, buffers) for i in todo))
+    try:
+        for index, result in results:
+            check()
+            if checkpoint is not None:
+                checkpoint.save(index, result)
+            yield index, result
+            if bar is not None:
+                bar.advance()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # stop the executor's work now (error, Ctrl-C, early exit)
+            close()
+

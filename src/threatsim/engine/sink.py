@@ -1,0 +1,106 @@
+"""Streaming a run's trajectories to NetCDF as chunks finish.
+
+:class:`NetCDFSink` writes every trajectory to a NetCDF file as chunks finish
+(in any order), under a temporary name renamed at the end, so an interrupted
+run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from threatsim.core.atomic import publish, temp_beside
+from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.results import to_dataset
+
+__all__ = ["NetCDFSink"]
+
+
+class NetCDFSink:
+    """Writes a run's trajectories to NetCDF as chunks finish (any order).
+
+    The file is written under a temporary name in the target folder and
+    renamed by :meth:`commit`; :meth:`abort` (or leaving the ``with`` block
+    with an exception) deletes it, so an interrupted run writes nothing.
+    Reading the file gives the same Dataset as writing the in-memory run with
+    :func:`threatsim.results.write_netcdf`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], scenario: Scenario,
+                 settings: RunSettings, params: Mapping[str, np.ndarray]) -> None:
+        self.path = Path(path)
+        self.scenario, self.settings, self.params = scenario, settings, params
+        self.tmp = temp_beside(self.path)
+        self._nc: Any = None
+        self._vars: dict[str, Any] = {}
+        self._template: xr.Dataset | None = None
+
+    def __enter__(self) -> NetCDFSink:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def _open(self, result: Mapping[str, np.ndarray]) -> None:
+        # netCDF4 (a dependency, not a threatsim module) loads only when a run streams
+        # to a file: the command line's start stays light.
+        import netCDF4
+
+        n = self.settings.draws
+        views = {k: np.broadcast_to(np.zeros((), dtype=v.dtype), (n, *v.shape[1:]))
+                 for k, v in result.items()}
+        template = to_dataset(self.scenario, views, self.params, self.settings)
+        outputs = list(self.scenario.variables)
+        template.drop_vars(outputs).to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4")
+        self._nc = netCDF4.Dataset(self.tmp, "a")
+        for dim, size in template.sizes.items():
+            if dim not in self._nc.dimensions:
+                self._nc.createDimension(dim, size)
+        for name in outputs:
+            da = template[name]
+            dtype = da.dtype
+            fill = np.nan if dtype.kind == "f" else None
+            var = self._nc.createVariable(name, dtype, da.dims, fill_value=fill)
+            var.set_auto_mask(False)
+            var.setncatts(da.attrs)
+            self._vars[name] = var
+        self._template = template
+
+    def write(self, index: int, result: Mapping[str, np.ndarray]) -> None:
+        """Write the result of chunk *index*."""
+        if self._nc is None:
+            self._open(result)
+        cs, n = self.settings.chunk_size, self.settings.draws
+        lo, hi = index * cs, min(n, (index + 1) * cs)
+        for name, var in self._vars.items():
+            var[lo:hi] = np.asarray(result[name])
+
+    def read(self, index: int) -> dict[str, np.ndarray]:
+        """Read back the result of chunk *index* (for a further pass)."""
+        cs, n = self.settings.chunk_size, self.settings.draws
+        lo, hi = index * cs, min(n, (index + 1) * cs)
+        return {name: np.asarray(var[lo:hi]) for name, var in self._vars.items()}
+
+    def commit(self) -> Path:
+        """Close the file and give it its final name."""
+        if self._nc is not None:
+            self._nc.close()
+            self._nc = None
+        return publish(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the temporary file."""
+        if self._nc is not None:
+            try:
+                self._nc.close()
+            except Exception:
+                pass
+            self._nc = None
+        self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,238 @@
+"""A run that streams its chunks: the summary (``keep="summary"``), and files of draws.
+
+The run's :class:`~threatsim.engine.summary.StreamingSummary` drives its own
+passes (:meth:`~threatsim.engine.summary.StreamingSummary.collect`) over one
+of two chunk sources:
+
+* :class:`ExecutorChunks`: chunks computed on the run's executor and reduced
+  where they ran; only the first ones (shapes, pilots) travel whole. On a
+  cluster that can hold results where they were computed, the chunks after
+  the pilot start while the client studies the pilot.
+* :class:`StoredChunks`: with a checkpoint or a file of draws (``out=``), every
+  pass reads whole chunks: computed once (and written to the file or the
+  checkpoint), read back after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from threatsim.core.interrupts import InterruptGuard
+from threatsim.core.wire import unbundled
+from threatsim.engine.checkpoint import Checkpoint
+from threatsim.engine.plan import Plan, run_chunk
+from threatsim.engine.progress import Progress
+from threatsim.engine.shipping import (
+    ReducedChunkTask,
+    crosses_processes,
+    each_chunk,
+    run_chunk_reduced,
+    run_chunk_reduced_shipped,
+    run_chunk_shipped,
+    unshipped,
+)
+from threatsim.engine.sink import NetCDFSink
+from threatsim.engine.summary import StreamingSummary, SummaryPartial, SummaryPass
+
+__all__ = ["ExecutorChunks", "StoredChunks", "run_streaming"]
+
+
+def _closing(results: Any) -> None:
+    close = getattr(results, "close", None)
+    if close is not None:  # stop the executor's work now (error, Ctrl-C, early exit)
+        close()
+
+
+class ExecutorChunks:
+    """A summary's chunks computed on the plan's executor, reduced where they run.
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=300, chunk_size=100, keep="summary")
+    >>> plan = Plan.for_run(sc, opts, lean=True)
+    >>> with InterruptGuard.ensure() as guard:
+    ...     summary = StreamingSummary(sc, opts.settings).collect(
+    ...         ExecutorChunks(plan, guard, label="", show=False))
+    >>> summary.dataset(plan.params)["reserves"].dims
+    ('quantile', 'time')
+    """
+
+    reduces = True
+
+    def __init__(self, plan: Plan, guard: InterruptGuard, *, label: str, show: bool) -> None:
+        self.plan, self.guard, self.label, self.show = plan, guard, label, show
+        self.ex: Any = plan.options.executor
+        self.n_chunks = plan.n_chunks
+        self._bar: Progress | None = None
+        self._held: dict[int, Any] = {}  # chunk index -> its result held on the cluster
+        self._first = True
+
+    @contextlib.contextmanager
+    def passing(self, number: int) -> Iterator[None]:
+        label = self.label if number == 1 else f"{self.label} (pass {number})"
+        with Progress(self.n_chunks, enabled=self.show, label=label) as bar:
+            self._bar = bar
+            try:
+                yield
+            finally:
+                self._release()
+
+    def _advance(self) -> None:
+        assert self._bar is not None
+        self._bar.advance()
+
+    def _release(self) -> None:
+        if self._held:
+            self.ex.release(self._held.values())
+            self._held.clear()
+
+    def whole(self, indices: Sequence[int]) -> Iterator[tuple[int, Mapping[str, np.ndarray]]]:
+        """Chunks *indices* whole, in index order (the pilot: whatever finished first)."""
+        plan, ex = self.plan, self.ex
+        self._release()  # the pilot needs more whole chunks after all (rare)
+        tasks = [plan.task(i) for i in indices]
+        # Whole chunks from other processes travel narrowed (see ShippedChunk).
+        fn = run_chunk_shipped if crosses_processes(ex) else run_chunk
+        first, self._first = self._first, False
+        if first and hasattr(ex, "hold") and len(tasks) <= ex.hold_limit():
+            # The pilot's chunks first, then the next ones, all at once: the workers go
+            # on while the client fetches and studies the pilot. (At most twice the
+            # in-flight limit; a pilot of more chunks than that, tiny ones, goes
+            # through the bounded stream below.)
+            pilot = ex.hold(fn, tasks)
+            self._held = self._hold_ahead(indices[-1] + 1)
+            try:
+                got = dict(map(unshipped, ex.fetch(pilot.values())))
+            finally:
+                ex.release(pilot.values())
+        else:
+            got = dict(map(unshipped, ex.map_chunks(fn, tasks)))
+        for index in indices:
+            self.guard.check()
+            yield index, got.pop(index)
+            self._advance()
+
+    def _hold_ahead(self, start: int) -> dict[int, Any]:
+        """Start computing the chunks after the pilot while the client works the pilot
+        out: their reductions run where they are held once the pass's spec is known,
+        so the workers are not idle while the client studies the pilot."""
+        stop = min(self.n_chunks, start + self.ex.hold_limit())
+        return self.ex.hold(run_chunk, [self.plan.task(i) for i in range(start, stop)])  # type: ignore[no-any-return]
+
+    def reduced(self, indices: Sequence[int], spec: SummaryPass,
+                ) -> Iterator[tuple[int, SummaryPartial]]:
+        """Chunks *indices* reduced on the executor (the held ones where they are held)."""
+        plan, ex, held = self.plan, self.ex, self._held
+        fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
+        results = ex.map_chunks(fn, (ReducedChunkTask(plan.task(i), spec, held.get(i))
+                                     for i in indices))
+        try:
+            for index, partial in results:
+                self.guard.check()
+                # unwrapped on unpickling; a Bundle only from an executor that did not pickle
+                yield index, unbundled(partial)
+                if index in held:  # reduced: its whole result need not stay on the cluster
+                    ex.release([held.pop(index)])
+                self._advance()
+        finally:
+            _closing(results)
+
+
+class StoredChunks:
+    """A summary's chunks whole in every pass: computed once (written to *sink* or to
+    the checkpoint as they come), then read back from the sink, else the checkpoint.
+
+    >>> import threatsim, tempfile, pathlib
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=300, chunk_size=100)
+    >>> plan = Plan.for_run(sc, opts, lean=True)
+    >>> with tempfile.TemporaryDirectory() as tmp, InterruptGuard.ensure() as guard:
+    ...     sink = NetCDFSink(pathlib.Path(tmp) / "d.nc", sc, opts.settings, plan.params)
+    ...     source = StoredChunks(plan, guard, label="", show=False, sink=sink)
+    ...     summary = StreamingSummary(sc, opts.settings).collect(source)
+    ...     print(sink.commit().name)
+    d.nc
+    """
+
+    reduces = False
+
+    def __init__(self, plan: Plan, guard: InterruptGuard, *, label: str, show: bool,
+                 checkpoint: Checkpoint | None = None, sink: NetCDFSink | None = None) -> None:
+        self.plan, self.guard, self.label, self.show = plan, guard, label, show
+        self.checkpoint, self.sink = checkpoint, sink
+        self.n_chunks = plan.n_chunks
+        self._bar: Progress | None = None
+        self._written = False
+
+    @contextlib.contextmanager
+    def passing(self, number: int) -> Iterator[None]:
+        label = self.label if number == 1 else f"{self.label} (pass {number})"
+        with Progress(self.n_chunks, enabled=self.show, label=label) as bar:
+            self._bar = bar
+            yield
+
+    def whole(self, indices: Sequence[int]) -> Iterator[tuple[int, Mapping[str, np.ndarray]]]:
+        """Every chunk, in any order (a summary reading stored chunks asks for all)."""
+        assert list(indices) == list(range(self.n_chunks))
+        sink = self.sink
+        if self._written:  # a further pass: read back what the first one wrote
+            reader = sink.read if sink is not None else None
+            yield from each_chunk(self.plan, checkpoint=self.checkpoint, reader=reader,
+                                  bar=self._bar, guard=self.guard)
+            return
+        for index, result in each_chunk(self.plan, checkpoint=self.checkpoint, bar=self._bar,
+                                        guard=self.guard):
+            if sink is not None:
+                sink.write(index, result)
+            yield index, result
+        self._written = True
+
+    def reduced(self, indices: Sequence[int], spec: SummaryPass,
+                ) -> Iterator[tuple[int, SummaryPartial]]:
+        raise NotImplementedError("stored chunks are read whole")
+
+
+def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGuard, *,
+                  label: str, out: str | os.PathLike[str] | None) -> xr.Dataset:
+    """The summary of a run from streamed chunks; with *out*, its trajectories streamed
+    to that NetCDF file too (named in the summary's ``draws_file`` attribute).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=200, chunk_size=100, keep="summary")
+    >>> with InterruptGuard.ensure() as guard:
+    ...     ds = run_streaming(Plan.for_run(sc, opts, lean=True), None, guard, label="",
+    ...                        out=None)
+    >>> ds.attrs["keep"]
+    'summary'
+    """
+    show = plan.options.show_progress
+    summary = StreamingSummary(plan.scenario, plan.options.settings)
+    if out is None and checkpoint is None:
+        summary.collect(ExecutorChunks(plan, guard, label=label, show=show))
+        guard.check()
+        return summary.dataset(plan.params)
+    sink = (NetCDFSink(Path(out), plan.scenario, plan.options.settings, plan.params)
+            if out else None)
+    try:
+        summary.collect(StoredChunks(plan, guard, label=label, show=show,
+                                     checkpoint=checkpoint, sink=sink))
+        guard.check()
+        ds = summary.dataset(plan.params)
+        if sink is not None:
+            ds.attrs["draws_file"] = str(sink.commit())
+        return ds
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise

@@ -1,0 +1,110 @@
+"""Run options built once; the executor contract's shares_memory; evaluate() on given values."""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import pytest
+import xarray as xr
+from tests.conftest import SCENARIOS
+
+import threatsim
+from threatsim.core.errors import ScenarioError
+from threatsim.engine.evaluate import evaluate
+from threatsim.engine.executors import InProcessExecutor, ProcessPoolChunkExecutor
+from threatsim.engine.options import KEEP, SAMPLERS, Keep, RunOptions, Sampler
+from threatsim.engine.plan import Plan, buffer_contract
+from threatsim.engine.shipping import crosses_processes
+from threatsim.models.registry import get_model
+
+
+@pytest.fixture(scope="module")
+def financing():
+    return threatsim.load_scenario(SCENARIOS / "financing.toml")
+
+
+class RecordingInProcess(InProcessExecutor):
+    """An in-process executor that notes which function it ran the chunks with."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+
+    def map_chunks(self, fn, tasks):
+        self.functions.append(fn.__name__)
+        yield from super().map_chunks(fn, tasks)
+
+
+def test_a_subclass_of_the_in_process_executor_runs_in_process():
+    """A subclass of InProcessExecutor shares this process's memory: chunks are neither
+    shipped (narrowed, draws last) nor kept out of the run's buffers. The old test
+    (``type(executor) is not InProcessExecutor``) sent it down the cross-process path:
+    run_chunk_shipped, and no direct buffers."""
+    model = next(m for m in ("fighters", "detention", "financing", "financing_events")
+                 if buffer_contract(get_model(m))[0])
+    sc = next(threatsim.load_scenario(p) for p in sorted(SCENARIOS.glob("*.toml"))
+              if threatsim.load_scenario(p).model == model)
+    ex = RecordingInProcess()
+    assert not crosses_processes(ex)
+    opts = RunOptions.build(sc, draws=12, chunk_size=5, replicates=1, executor=ex)
+    assert Plan.for_run(sc, opts).direct_buffers() is not None
+    got = threatsim.run(sc, draws=12, chunk_size=5, replicates=1, executor=ex, progress=False)
+    assert ex.functions == ["run_chunk"]
+    xr.testing.assert_identical(got, threatsim.run(sc, draws=12, chunk_size=5, replicates=1,
+                                                   progress=False))
+
+
+def test_an_executor_that_does_not_declare_shares_memory_counts_as_remote():
+    """Only a declared ``shares_memory = True`` gives the in-process path."""
+
+    class Undeclared:
+        def map_chunks(self, fn, tasks):
+            return map(fn, tasks)
+
+    class SaysNo(InProcessExecutor):
+        shares_memory = False
+
+    assert crosses_processes(Undeclared())
+    assert crosses_processes(SaysNo())
+    assert crosses_processes(ProcessPoolChunkExecutor(2))
+    assert not crosses_processes(InProcessExecutor())
+
+
+def test_option_names_come_from_the_literal_aliases():
+    assert SAMPLERS == typing.get_args(Sampler) == ("mc", "lhs", "sobol")
+    assert KEEP == typing.get_args(Keep) == ("draws", "summary")
+
+
+def test_options_are_checked_once_with_the_run_messages(financing):
+    """RunOptions.build raises what run() raised, naming the key."""
+    with pytest.raises(ScenarioError, match="draws=0 must be a whole number >= 1"):
+        RunOptions.build(financing, draws=0)
+    with pytest.raises(ScenarioError, match="seed=-1 must be a whole number >= 0"):
+        RunOptions.build(financing, seed=-1)
+    with pytest.raises(ScenarioError, match="sampler='qmc' must be one of mc, lhs, sobol"):
+        RunOptions.build(financing, sampler="qmc")
+    with pytest.raises(ScenarioError, match="keep='all' must be one of draws, summary"):
+        RunOptions.build(financing, keep="all")
+    with pytest.raises(ScenarioError, match="executor='str' must be None"):
+        RunOptions.build(financing, executor="many")
+    opts = RunOptions.build(financing, draws=30, executor=3)
+    assert (opts.workers, type(opts.executor)) == (3, ProcessPoolChunkExecutor)
+    assert opts.settings == financing.run.__class__(
+        draws=30, seed=financing.run.seed, sampler=financing.run.sampler,
+        chunk_size=financing.run.chunk_size, workers=3, replicates=financing.run.replicates)
+
+
+@pytest.mark.parametrize("replicates", [1, 2])
+def test_evaluate_on_a_runs_parameters_gives_the_runs_outputs(financing, replicates):
+    """evaluate() on the parameters a run sampled gives that run's outputs, bit for bit
+    (same chunks, same streams), whatever the order the chunks come back in."""
+    ds = threatsim.run(financing, draws=23, chunk_size=5, seed=4, replicates=replicates,
+                       progress=False)
+    values = {name: ds[name].values for name in financing.parameters}
+    opts = RunOptions.build(financing, draws=23, chunk_size=5, seed=4, replicates=replicates)
+    out = {}
+    for lo, result in evaluate(financing, values, opts, outputs=["reserves"]):
+        out[lo] = result["reserves"]
+    assert sorted(out) == [0, 5, 10, 15, 20]
+    got = np.concatenate([out[k] for k in sorted(out)])
+    np.testing.assert_array_equal(got, ds["reserves"].values)
