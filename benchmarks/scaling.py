@@ -135,7 +135,7 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     np.seterr(all="ignore")
     client = None
     if workers:
-        from threatsim.engine.executors import local_cluster
+        from threatsim.engine.cluster import local_cluster
 
         client = local_cluster(workers)
     try:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from threatsim.core.wire import Bundle, narrow_ints, smallest_int, unbundled
-from threatsim.engine.runner import ChunkTask
+from threatsim.engine.plan import ChunkTask
 
 INT64 = st.integers(min_value=-(2**40), max_value=2**40)
 

@@ -19,6 +19,7 @@ from threatsim.analysis.sensitivity import sensitivity, sensitivity_table
 from threatsim.analysis.sweep import parse_set, sweep, sweep_table
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import load_scenario
 from threatsim.models.registry import get_model
 from threatsim.outputs.plotting import (
@@ -201,7 +202,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, help="draws (default: the scenario's run.draws)")
     p.add_argument("--seed", type=int, help="seed (default: the scenario's run.seed)")
-    p.add_argument("--sampler", choices=["mc", "lhs", "sobol"])
+    p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

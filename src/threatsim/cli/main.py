@@ -27,12 +27,10 @@ from threatsim.core.errors import ScenarioError, ThreatsimError
 from threatsim.core.interrupts import InterruptGuard, is_interrupt
 from threatsim.engine import executors
 from threatsim.engine.runner import run as run_scenario
+from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import load_scenario
 from threatsim.inputs.sources import load_sources
 from threatsim.models.registry import get_model, model_names
-from threatsim.outputs.observations import load_observations
-from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
-from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
 from threatsim.outputs.leaderboard import (
     leaderboard,
     leaderboard_table,
@@ -40,6 +38,9 @@ from threatsim.outputs.leaderboard import (
     rank_scenarios,
     ranking_table,
 )
+from threatsim.outputs.observations import load_observations
+from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
+from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
 from threatsim.results import open_results, write_netcdf
 
 __all__ = ["main"]
@@ -338,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario")
     p.add_argument("--draws", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--sampler", choices=["mc", "lhs", "sobol"])
+    p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--chunk-size", type=int)
     p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
     p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")

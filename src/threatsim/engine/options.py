@@ -18,15 +18,13 @@ import numpy as np
 
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.executors import ChunkExecutor, resolve_executor
+from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
 
 __all__ = ["KEEP", "SAMPLERS", "Keep", "RunOptions", "Sampler"]
 
-#: The designs parameters are sampled with (:mod:`threatsim.engine.sampling`).
-Sampler = Literal["mc", "lhs", "sobol"]
 #: What a run keeps: every trajectory, or only the summary (bounded memory).
 Keep = Literal["draws", "summary"]
-SAMPLERS: tuple[str, ...] = get_args(Sampler)
 KEEP: tuple[str, ...] = get_args(Keep)
 
 #: Whole-number settings and their least value.

@@ -8,14 +8,18 @@ settings, a timeline entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from threatsim.inputs.distributions import DistSpec
 from threatsim.inputs.sources import SourceRegistry
 
-__all__ = ["DEFAULT_QUANTILES", "MAX_HORIZON", "SAMPLERS", "Parameter", "RunSettings",
+__all__ = ["DEFAULT_QUANTILES", "MAX_HORIZON", "SAMPLERS", "Parameter", "RunSettings", "Sampler",
            "TimelineEntry"]
 
-SAMPLERS = ("mc", "lhs", "sobol")
+#: The designs parameters are sampled with (:mod:`threatsim.engine.sampling`): declared
+#: once here, the lowest layer that names them; every other spelling derives from it.
+Sampler = Literal["mc", "lhs", "sobol"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HORIZON = 600
 

@@ -1,6 +1,6 @@
-"""Binning a chunk for the streamed exact quantiles (:mod:`threatsim.engine.summary`).
+"""Binning a chunk for the streamed exact quantiles (:mod:`threatsim.engine.exact_quantiles`).
 
-Pass 1 of :class:`threatsim.engine.summary.ExactQuantiles` puts every value of a
+Pass 1 of :class:`threatsim.engine.exact_quantiles.ExactQuantiles` puts every value of a
 chunk in a bin of its cell and keeps the values that fall in the pilot's
 windows. That is most of the work done per chunk in a summary run, and it runs
 where the chunk was computed (a dask worker). :func:`count_pass` does it in one
