@@ -253,6 +253,15 @@ class Model(ABC):
         ``out`` (only for a model that ``writes_into_buffers``): for every
         wanted output an array ``(*dims, n)`` of ``buffer_dtype`` that the
         model records into; the returned arrays are then views of them.
+
+        >>> from threatsim.models.registry import get_model
+        >>> model = get_model("financing")
+        >>> params = {p.name: np.full(3, 10.0) for p in model.info.parameters}
+        >>> levers = {lever.name: np.full(4, lever.default) for lever in model.info.levers}
+        >>> got = model.simulate(params, levers, n_months=4, outputs=frozenset({"reserves"}),
+        ...                      rng=np.random.Generator(np.random.PCG64(0)))
+        >>> sorted(got), got["reserves"].shape, got["reserves"].dtype
+        (['reserves'], (3, 5), dtype('float64'))
         """
         want = self.wanted(outputs)
         if out is not None and not self.writes_into_buffers:
@@ -296,7 +305,16 @@ class Model(ABC):
     @abstractmethod
     def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """The model's own rules on a scenario, beyond the loader's: one
-        :class:`~threatsim.core.errors.ScenarioError` per problem, naming its key."""
+        :class:`~threatsim.core.errors.ScenarioError` per problem, naming its key.
+
+        >>> from types import SimpleNamespace
+        >>> from threatsim.models.registry import get_model
+        >>> trial_days = SimpleNamespace(dist=SimpleNamespace(
+        ...     kind="point", value=0.0, bounds=lambda: (0.0, 0.0)))
+        >>> parts = SimpleNamespace(parameters={"trial_days": trial_days})
+        >>> [p.key for p in get_model("detention").check(parts)]
+        ['parameters.trial_days.value']
+        """
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
                                ) -> dict[str, np.ndarray]:
@@ -306,6 +324,11 @@ class Model(ABC):
         output). Each residual is an array that is exactly 0 when the identity
         holds (people conserved, money never negative); a model that declares
         none returns ``{}`` (the default).
+
+        >>> from threatsim.models.registry import get_model
+        >>> reserves = {"reserves": np.array([[10.0, -1.0]])}  # a stock gone negative
+        >>> get_model("financing").conservation_residuals(reserves)["reserves never negative"]
+        array([[ 0., -1.]])
         """
         return {}
 

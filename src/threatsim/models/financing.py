@@ -192,6 +192,16 @@ class ReservesStock:
     Shared by the ``financing`` model (planned spending fixed per draw) and the
     ``coupled`` model (upkeep follows the active fighters each month). Only
     ``plan`` differs between them; the month's arithmetic is this one method.
+
+    >>> params = {p.name: np.zeros(1) for p in INFO.parameters}
+    >>> params["reserves_initial"] = np.array([100.0])
+    >>> params["extortion_income"] = np.array([5.0])
+    >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
+    >>> stock = ReservesStock(params, n_months=2, want=frozenset({"reserves", "revenue"}))
+    >>> for t in range(2):
+    ...     stock.step(t, np.array([20.0]), levers, np.random.Generator(np.random.PCG64(0)))
+    >>> {name: values.tolist() for name, values in stock.outputs().items()}
+    {'reserves': [[100.0, 85.0, 70.0]], 'revenue': [[nan, 5.0, 5.0]]}
     """
 
     def __init__(self, params: Mapping[str, FloatArray], *, n_months: int,

@@ -154,6 +154,16 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
 
     Every random number is drawn up front from child streams of *rng*, one per
     kind of event, so changing one rate leaves the other kinds as they were.
+
+    >>> row = {p.name: 0.0 for p in INFO.parameters}
+    >>> row.update(reserves_initial=100.0, fighters=10.0, upkeep_per_fighter=3.0,
+    ...            seizure_rate=0.5)
+    >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
+    >>> rec = simulate_replication(row, levers, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> rec["reserves"].tolist(), rec["seized"].tolist()  # half frozen, then 30 paid
+    ([100.0, 20.0, 0.0], [nan, 50.0, 10.0])
+    >>> rec["depletion_month"]
+    2
     """
     g_inc, g_out, g_cache = rng.spawn(3)
     interception = np.asarray(levers["interception"], dtype=np.float64)

@@ -283,6 +283,19 @@ def simulate_chunk(
     path; refused where it does not apply) or ``"auto"`` (the fast path where
     it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
     one for its cases and one for the repatriation rounds.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> params = {name: np.full(2, float(value)) for name, value in row.items()}
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> rng = np.random.Generator(np.random.PCG64(0))
+    >>> plan, cb, result = simulate_chunk(params, levers, n_months=2, rng=rng)
+    >>> cb.size, type(result).__name__  # fixed capacities, no repatriation: the fast path
+    (2, 'FifoBatch')
     """
     plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
     cb, result = _run(plan, fifo, rows, pairs)
@@ -297,7 +310,21 @@ def simulate_traces(
     rng: np.random.Generator,
     method: Method = "auto",
 ) -> tuple[Plan, list[Cases], list[Trace]]:
-    """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw."""
+    """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> params = {name: np.full(2, float(value)) for name, value in row.items()}
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> rng = np.random.Generator(np.random.PCG64(0))
+    >>> plan, cases, traces = simulate_traces(params, levers, n_months=2, rng=rng,
+    ...                                       method="simpy")
+    >>> len(cases), traces[0].trial_end.tolist()
+    (2, [10.0, 20.0, 30.0])"""
     plan, cb, result = simulate_chunk(params, levers, n_months=n_months, rng=rng,
                                       method=method)
     cases = [cb.case(k) for k in range(cb.size)]

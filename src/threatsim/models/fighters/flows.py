@@ -39,6 +39,20 @@ class FighterFlows:
 
     Used alone by :class:`FightersModel` and inside the ``coupled`` model,
     which passes ``recruit_factor`` and ``extra_exit`` each month.
+
+    >>> from threatsim.models.fighters.declarations import INFO
+    >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
+    >>> params["fighters_iraq_syria"], params["share_in_iraq"] = np.full(2, 50.0), np.ones(2)
+    >>> params["desertion_rate"] = np.full(2, 0.2)
+    >>> levers = {lever.name: np.full(3, lever.default) for lever in INFO.levers}
+    >>> flows = FighterFlows(params, levers, n_months=3, want=frozenset({"population_total"}))
+    >>> flows.active([IRAQ]).tolist()
+    [50, 50]
+    >>> for t in range(3):
+    ...     flows.step(t, np.random.Generator(np.random.PCG64(0)))
+    >>> total = flows.outputs()["population_total"]  # (draw, time, compartment)
+    >>> bool((total.sum(axis=2) == 50).all()), bool((flows.active([IRAQ]) < 50).all())
+    (True, True)
     """
 
     def __init__(self, params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray], *,
