@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from threatsim.core.errors import ScenarioError
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
-from threatsim.models import LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models import LeverDecl, Model, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.contract import ScenarioParts
 
 INFO = ModelInfo(
     name="toy",
@@ -37,28 +39,31 @@ INFO = ModelInfo(
                   doc="share of the stock lost each month"),
     ),
     outputs=(
-        OutputDecl(name="stock", dims=("time",), unit="usd", doc="the stock"),
-        OutputDecl(name="by_region", dims=("time", "region"), unit="usd",
+        OutputDecl(name="stock", dims=("time",), unit="usd", dtype=np.float64,
+                   doc="the stock"),
+        OutputDecl(name="by_region", dims=("time", "region"), unit="usd", dtype=np.float64,
                    doc="the stock by region"),
-        OutputDecl(name="half_month", dims=(), unit="months",
+        OutputDecl(name="half_month", dims=(), unit="months", dtype=np.float64,
                    doc="first month at or below half the start (NaN: never)"),
     ),
     coords={"region": ("north", "south")},
 )
 
 
-class ToyModel:
+class ToyModel(Model):
     """See the module docstring."""
 
     info = INFO
+    writes_into_buffers = False
+    buffer_dtype = None
 
-    def check(self, scenario: Any) -> list:
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """No extra rules."""
         return []
 
-    def simulate(self, params: Mapping[str, np.ndarray], levers: Mapping[str, np.ndarray], *,
-                 n_months: int, rng: np.random.Generator,
-                 outputs: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+    def _simulate(self, params: Mapping[str, np.ndarray], levers: Mapping[str, np.ndarray], *,
+                  n_months: int, rng: np.random.Generator, want: frozenset[str],
+                  out: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         """Arrays (n, n_months + 1[, 2]) and (n,)."""
         s0 = np.asarray(params["stock0"], dtype=np.float64)
         n = s0.shape[0]
@@ -73,9 +78,15 @@ class ToyModel:
         by_region = np.stack([stock * north, stock * (1.0 - north)], axis=-1)
         below = stock <= s0[:, None] / 2
         half = np.where(below.any(axis=1), below.argmax(axis=1), np.nan).astype(np.float64)
-        out = {"stock": stock, "by_region": by_region, "half_month": half}
-        want = outputs if outputs is not None else frozenset(out)
-        return {k: v for k, v in out.items() if k in want}
+        computed = {"stock": stock, "by_region": by_region, "half_month": half}
+        return {k: v for k, v in computed.items() if k in want}
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """The stock never grows (shocks and decay only take) and is never negative."""
+        stock = outputs["stock"]
+        return {"stock never grows": np.maximum(np.diff(stock, axis=1), 0.0),
+                "stock never negative": np.minimum(stock, 0.0)}
 
 
 def toy_dict(*, decay: float = 0.0, shock_rate: float = 0.0, draws: int = 400,

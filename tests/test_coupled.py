@@ -8,6 +8,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
+from tests.model_contract import ModelContract
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -175,3 +176,13 @@ def test_desertion_rise_counts_in_the_competing_rates(write_scenario):
     assert "exit rates of active_local in iraq" in keys
     assert "desertion_rise_when_depleted 0.99" in str(info.value)
 
+
+class TestCoupledContract(ModelContract):
+    """The model contract (tests/model_contract.py) on the shipped baseline (coupled)."""
+
+    scenario_path = "scenarios/baseline.toml"
+    bad_values = (
+        # the rise in desertion when broke counts among the competing exits
+        ("parameters.desertion_rise_when_depleted.range", [0.9, 1.0],
+         "exit rates of active_foreign in syria"),
+    )

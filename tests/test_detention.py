@@ -11,6 +11,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
+from tests.model_contract import ModelContract
 
 import threatsim
 from threatsim.core import compiled
@@ -560,3 +561,14 @@ def test_share_above_one_is_refused():
         "dist": "uniform", "range": [0.5, 1.4], "unit": "share", "assumption": "test"}
     with pytest.raises(ScenarioError, match="dependants_child_share"):
         scenario_from_dict(data)
+
+
+class TestDetentionContract(ModelContract):
+    """The model contract (tests/model_contract.py) on the shipped detention scenario
+    (few draws: one SimPy replication each where the fast path does not apply)."""
+
+    scenario_path = "scenarios/detention_iraq_syria.toml"
+    draws = 8
+    bad_values = (
+        ("parameters.trial_days.range", [0, 15], "parameters.trial_days.range"),
+    )

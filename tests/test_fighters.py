@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from tests.conftest import SCENARIOS
+from tests.model_contract import ModelContract
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -367,3 +368,16 @@ def test_skipped_empty_draws_would_not_have_used_the_stream():
     a.binomial(np.full(100, 50), 0.0)
     a.poisson(np.zeros(100))
     assert a.random() == b.random()
+
+
+class TestFightersContract(ModelContract):
+    """The model contract (tests/model_contract.py) on the shipped fighters scenario."""
+
+    scenario_path = "scenarios/fighters.toml"
+    bad_values = (
+        # competing exits that can sum above 1
+        ("parameters.kill_rate.range", [0.9, 1.0], "exit rates of active_local in iraq"),
+        # origin shares of a region that can sum above 1
+        ("origins.syria.europe", {"dist": "point", "value": 0.95, "assumption": "test"},
+         "origins.syria"),
+    )

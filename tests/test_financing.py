@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.model_contract import ModelContract
 
 from threatsim.models import get_model
 
@@ -110,3 +111,9 @@ def test_w1_dynamics_are_a_special_case():
               "cache_search_intensity": np.ones(months)}
     got = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(0))
     np.testing.assert_allclose(got["reserves"], ref, rtol=1e-9, atol=1e-3)
+
+
+class TestFinancingContract(ModelContract):
+    """The model contract (tests/model_contract.py) on the shipped financing scenario."""
+
+    scenario_path = "scenarios/financing.toml"

@@ -10,6 +10,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
+from tests.model_contract import ModelContract
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -122,3 +123,13 @@ def test_agrees_with_financing_in_mean_and_bands(events_scenario):
         tol = 5 * math.sqrt(q * (1 - q) * 2 / n) + 2 / n
         assert np.all(below <= q + tol), q
         assert np.all(at >= q - tol), q
+
+
+class TestFinancingEventsContract(ModelContract):
+    """The model contract (tests/model_contract.py) on the shipped financing_events scenario."""
+
+    scenario_path = "scenarios/financing_events.toml"
+    bad_values = (
+        # income with no events to arrive in
+        ("parameters.ransom_events.range", [0.0, 4.0], "parameters.ransom_events.range"),
+    )

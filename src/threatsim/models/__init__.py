@@ -4,8 +4,15 @@ family, and the registry of built-in models (:mod:`.registry`).
 Model families import the contract, never this package's ``__init__`` or the registry.
 """
 
-from threatsim.models.contract import LeverDecl, Model, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.contract import (
+    LeverDecl,
+    Model,
+    ModelInfo,
+    OutputDecl,
+    ParameterDecl,
+    ScenarioParts,
+)
 from threatsim.models.registry import MODELS, get_model, model_names
 
 __all__ = ["MODELS", "LeverDecl", "Model", "ModelInfo", "OutputDecl", "ParameterDecl",
-           "get_model", "model_names"]
+           "ScenarioParts", "get_model", "model_names"]

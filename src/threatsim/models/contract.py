@@ -6,27 +6,47 @@ named arrays whose first axis is the draw. Monte Carlo models step through
 time with vectorised numpy; discrete-event models (SimPy) simulate one
 replication per draw. Both give arrays of the same shapes, so the engine,
 results, comparisons and scores treat them alike.
+
+Everything the engine, the loader and the results use is named on
+:class:`Model`, and every model declares it (checked when its class is
+defined):
+
+* ``info``: its parameters, levers and outputs (:class:`OutputDecl`: dims,
+  unit, dtype) and the labels of its dims;
+* ``writes_into_buffers`` and ``buffer_dtype``: whether :meth:`Model.simulate`
+  fills the engine's result buffers (``out=``), and their dtype;
+* :meth:`Model.simulate` (a template method: it works out which outputs to
+  compute and calls the model's :meth:`Model._simulate`);
+* :meth:`Model.check`: the model's own rules on a scenario;
+* :meth:`Model.conservation_residuals`: the identities its outputs obey
+  exactly (optional; none by default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from threatsim.core.errors import ScenarioError
+
 __all__ = ["ORIGIN_REST", "FloatArray", "LeverDecl", "Model", "ModelInfo", "OutputDecl",
-           "ParameterDecl",
-           "origin_share_parameter"]
+           "ParameterDecl", "ScenarioParts", "origin_share_parameter"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ParameterDecl:
-    """A parameter a model needs: its name, its unit and what it means."""
+    """A parameter a model needs: its name, its unit and what it means.
+
+    >>> ParameterDecl(name="stock0", unit="usd", doc="stock at the start").unit
+    'usd'
+    """
 
     name: str
     unit: str
@@ -35,7 +55,13 @@ class ParameterDecl:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeverDecl:
-    """A policy setting: not sampled, may change at timeline dates."""
+    """A policy setting: not sampled, may change at timeline dates.
+
+    >>> decay = LeverDecl(name="decay", default=0.0, low=0.0, high=1.0,
+    ...                   unit="share_per_month", doc="share lost each month")
+    >>> decay.problem(0.5) is None
+    True
+    """
 
     name: str
     default: float
@@ -46,7 +72,15 @@ class LeverDecl:
     integer: bool = False
 
     def problem(self, value: Any) -> str | None:
-        """Say why *value* is not allowed for this lever, or ``None``."""
+        """Say why *value* is not allowed for this lever, or ``None``.
+
+        >>> courts = LeverDecl(name="courts", default=10, low=1, high=1000, integer=True,
+        ...                    unit="courts", doc="courts trying cases at once")
+        >>> courts.problem(2.5)
+        'must be a whole number in [1, 1000] (courts)'
+        >>> courts.problem(0)
+        'must be in [1, 1000] (courts)'
+        """
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number in [{self.low:g}, {self.high:g}] ({self.unit})"
         if not np.isfinite(value) or not self.low <= value <= self.high:
@@ -58,22 +92,40 @@ class LeverDecl:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutputDecl:
-    """An output: its dims after ``draw`` and its unit.
+    """An output: its dims after ``draw``, its unit and the dtype of its values.
 
     ``dims`` is ``("time",)`` for a monthly series, ``()`` for a per-draw
     scalar, ``("time", "region", "compartment")`` for a regional stock.
+    ``dtype`` is what :meth:`Model.simulate` returns and the Dataset holds
+    (``int64`` counts of people, ``float64`` money); given as anything
+    ``numpy.dtype`` accepts, kept as a ``numpy.dtype``.
+
+    >>> OutputDecl(name="population", dims=("time", "region"), unit="people",
+    ...            dtype="int64", doc="people at the start of the month").dtype
+    dtype('int64')
     """
 
     name: str
     dims: tuple[str, ...]
     unit: str
+    dtype: np.dtype[Any]
     doc: str
     kind: str = "stock"  # "stock" (state at month start) or "flow" (during the month before)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))  # frozen: set once, here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelInfo:
-    """What a model declares about itself (used by the loader and the engine)."""
+    """What a model declares about itself (used by the loader and the engine).
+
+    >>> info = ModelInfo(name="toy", doc="a stock", parameters=(), levers=(),
+    ...                  outputs=(OutputDecl(name="stock", dims=("time",), unit="usd",
+    ...                                      dtype=np.float64, doc="the stock"),))
+    >>> info.output_names
+    frozenset({'stock'})
+    """
 
     name: str
     doc: str
@@ -82,11 +134,101 @@ class ModelInfo:
     outputs: tuple[OutputDecl, ...]
     coords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def output_names(self) -> frozenset[str]:
+        """The names of every declared output."""
+        return frozenset(o.name for o in self.outputs)
 
-class Model(Protocol):
-    """The contract every model fulfils."""
 
-    info: ModelInfo
+class ScenarioParts(Protocol):
+    """What :meth:`Model.check` reads of a scenario: its validated parts.
+
+    The loader passes them before the whole scenario is built (a
+    :class:`~threatsim.inputs.scenario.Scenario` has them too). ``parameters``
+    maps names to parameters with a ``dist`` (``dist.bounds()``, ``dist.kind``);
+    ``timeline`` holds entries with ``at`` (a month index) and ``levers``.
+    """
+
+    @property
+    def parameters(self) -> Mapping[str, Any]: ...
+
+    @property
+    def levers(self) -> Mapping[str, float]: ...
+
+    @property
+    def timeline(self) -> Sequence[Any]: ...
+
+    @property
+    def horizon(self) -> int: ...
+
+
+#: The declarations every concrete model class makes itself (see ``Model.__init_subclass__``).
+_DECLARED = ("info", "writes_into_buffers", "buffer_dtype")
+
+
+class Model(ABC):
+    """The contract every model fulfils.
+
+    A model declares, as class attributes, ``info``, ``writes_into_buffers``
+    and ``buffer_dtype``, and implements :meth:`_simulate` (one chunk, the
+    outputs to compute already worked out) and :meth:`check`. The declarations
+    are checked when the class is defined; a model that writes into buffers
+    declares one dtype for all its outputs.
+
+    >>> class Constant(Model):
+    ...     info = ModelInfo(name="constant", doc="a stock that stays", parameters=(
+    ...         ParameterDecl(name="stock0", unit="usd", doc="the stock"),), levers=(),
+    ...         outputs=(OutputDecl(name="stock", dims=("time",), unit="usd",
+    ...                             dtype=np.float64, doc="the stock"),))
+    ...     writes_into_buffers = False
+    ...     buffer_dtype = None
+    ...     def check(self, scenario):
+    ...         return []
+    ...     def _simulate(self, params, levers, *, n_months, rng, want, out):
+    ...         stock = np.repeat(params["stock0"][:, None], n_months + 1, axis=1)
+    ...         return {"stock": stock} if "stock" in want else {}
+    >>> got = Constant().simulate({"stock0": np.array([1.0, 2.0])}, {}, n_months=2,
+    ...                           rng=np.random.Generator(np.random.PCG64(0)))
+    >>> got["stock"].tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+
+    #: The model's parameters, levers, outputs (dims, units, dtypes) and dim labels.
+    info: ClassVar[ModelInfo]
+    #: Whether :meth:`simulate` accepts ``out=``: the engine's result buffers, one per
+    #: wanted output, shaped ``(*dims, chunk draws)`` (draws last), to fill in place.
+    writes_into_buffers: ClassVar[bool]
+    #: The dtype of those buffers (every output's dtype); ``None`` for a model that
+    #: does not write into buffers.
+    buffer_dtype: ClassVar[np.dtype[Any] | None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls._simulate, "__isabstractmethod__", False):
+            return  # an intermediate base class: its subclasses declare
+        missing = [name for name in _DECLARED
+                   if not any(name in vars(k) for k in cls.__mro__ if k is not Model)]
+        if missing:
+            raise TypeError(f"model class {cls.__name__} must declare {', '.join(missing)}")
+        if not isinstance(cls.info, ModelInfo):
+            raise TypeError(f"{cls.__name__}.info must be a ModelInfo")
+        if not isinstance(cls.writes_into_buffers, bool):
+            raise TypeError(f"{cls.__name__}.writes_into_buffers must be True or False")
+        undeclared = {d for o in cls.info.outputs for d in o.dims
+                      if d != "time" and d not in cls.info.coords}
+        if undeclared:
+            raise TypeError(f"{cls.__name__}: dims {sorted(undeclared)} need labels in "
+                            "info.coords")
+        if not cls.writes_into_buffers:
+            if cls.buffer_dtype is not None:
+                raise TypeError(f"{cls.__name__}.buffer_dtype must be None: it does not "
+                                "write into buffers")
+            return
+        cls.buffer_dtype = np.dtype(cls.buffer_dtype)
+        other = sorted(o.name for o in cls.info.outputs if o.dtype != cls.buffer_dtype)
+        if other:
+            raise TypeError(f"{cls.__name__} writes {cls.buffer_dtype} buffers, but outputs "
+                            f"{other} declare another dtype")
 
     def simulate(
         self,
@@ -96,30 +238,109 @@ class Model(Protocol):
         n_months: int,
         rng: np.random.Generator,
         outputs: frozenset[str] | None = None,
+        out: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Run the draws of one chunk.
 
-        ``outputs`` names the outputs the run keeps (``None``: all); a model may
-        skip recording the others.
-
         ``params[name]`` has shape ``(n,)``; ``levers[name]`` has shape
-        ``(n_months,)``: the value in force during month ``t``. Returns arrays
-        of shape ``(n, n_months + 1, ...)`` for series (index 0 is the start;
-        a flow at index ``t + 1`` happened during month ``t``; index 0 holds NaN)
-        and ``(n,)`` for per-draw scalars.
-        """
-        ...
+        ``(n_months,)``: the value in force during month ``t``. Returns exactly
+        the outputs named in ``outputs`` (``None``: every declared one), each
+        of its declared dtype, of shape ``(n, n_months + 1, ...)`` for series
+        (index 0 is the start; a flow at index ``t + 1`` happened during month
+        ``t``; index 0 holds NaN) and ``(n,)`` for per-draw scalars. Asking for
+        fewer outputs changes none of them (the same chance is drawn).
 
-    def check(self, scenario: Any) -> list[Any]:
-        """Model-specific validation of a scenario; a list of ScenarioErrors."""
+        ``out`` (only for a model that ``writes_into_buffers``): for every
+        wanted output an array ``(*dims, n)`` of ``buffer_dtype`` that the
+        model records into; the returned arrays are then views of them.
+
+        >>> from threatsim.models.registry import get_model
+        >>> model = get_model("financing")
+        >>> params = {p.name: np.full(3, 10.0) for p in model.info.parameters}
+        >>> levers = {lever.name: np.full(4, lever.default) for lever in model.info.levers}
+        >>> got = model.simulate(params, levers, n_months=4, outputs=frozenset({"reserves"}),
+        ...                      rng=np.random.Generator(np.random.PCG64(0)))
+        >>> sorted(got), got["reserves"].shape, got["reserves"].dtype
+        (['reserves'], (3, 5), dtype('float64'))
+        """
+        want = self.wanted(outputs)
+        if out is not None and not self.writes_into_buffers:
+            raise TypeError(f"model {self.info.name!r} does not write into buffers: "
+                            "out= must be None")
+        return self._simulate(params, levers, n_months=n_months, rng=rng, want=want, out=out)
+
+    def wanted(self, outputs: frozenset[str] | None) -> frozenset[str]:
+        """The outputs to compute: *outputs*, or every declared one when ``None``.
+
+        >>> from threatsim.models.registry import get_model
+        >>> sorted(get_model("financing").wanted(frozenset({"reserves"})))
+        ['reserves']
+        >>> get_model("financing").wanted(frozenset({"reserve"}))
+        Traceback (most recent call last):
         ...
+        ValueError: model 'financing' has no outputs ['reserve']
+        """
+        names = self.info.output_names
+        if outputs is None:
+            return names
+        want = frozenset(outputs)
+        if not want <= names:
+            raise ValueError(f"model {self.info.name!r} has no outputs {sorted(want - names)}")
+        return want
+
+    @abstractmethod
+    def _simulate(
+        self,
+        params: Mapping[str, FloatArray],
+        levers: Mapping[str, FloatArray],
+        *,
+        n_months: int,
+        rng: np.random.Generator,
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`simulate` of the outputs *want* (a set of declared names); *out* is
+        ``None`` unless the model ``writes_into_buffers``."""
+
+    @abstractmethod
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
+        """The model's own rules on a scenario, beyond the loader's: one
+        :class:`~threatsim.core.errors.ScenarioError` per problem, naming its key.
+
+        >>> from types import SimpleNamespace
+        >>> from threatsim.models.registry import get_model
+        >>> trial_days = SimpleNamespace(dist=SimpleNamespace(
+        ...     kind="point", value=0.0, bounds=lambda: (0.0, 0.0)))
+        >>> parts = SimpleNamespace(parameters={"trial_days": trial_days})
+        >>> [p.key for p in get_model("detention").check(parts)]
+        ['parameters.trial_days.value']
+        """
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """Identities the outputs obey exactly: name -> residual, 0 on every element.
+
+        *outputs* are :meth:`simulate`'s arrays (draw first; every declared
+        output). Each residual is an array that is exactly 0 when the identity
+        holds (people conserved, money never negative); a model that declares
+        none returns ``{}`` (the default).
+
+        >>> from threatsim.models.registry import get_model
+        >>> reserves = {"reserves": np.array([[10.0, -1.0]])}  # a stock gone negative
+        >>> get_model("financing").conservation_residuals(reserves)["reserves never negative"]
+        array([[ 0., -1.]])
+        """
+        return {}
 
 
 #: The catch-all origin group: what the shares a scenario declares for a region leave over.
 ORIGIN_REST = "unspecified"
 
 
-
 def origin_share_parameter(region: str, origin: str) -> str:
-    """The parameter name under which ``origins.<region>.<origin>`` is sampled."""
+    """The parameter name under which ``origins.<region>.<origin>`` is sampled.
+
+    >>> origin_share_parameter("syria", "western_balkans")
+    'origin_share_syria_western_balkans'
+    """
     return f"origin_share_{region}_{origin}"

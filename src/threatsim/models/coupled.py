@@ -27,12 +27,11 @@ contract holds as for each model alone. Each model still runs alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, ModelInfo, ParameterDecl
+from threatsim.models.contract import FloatArray, Model, ModelInfo, ParameterDecl, ScenarioParts
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
     FIGHTER_LEVERS,
@@ -43,9 +42,10 @@ from threatsim.models.fighters import (
     FighterFlows,
     rate_problems,
 )
+from threatsim.models.fighters.model import people_residuals
 from threatsim.models.fighters.origins import share_problems
 from threatsim.models.financing import INFO as FINANCING_INFO
-from threatsim.models.financing import ReservesStock
+from threatsim.models.financing import ReservesStock, reserves_residuals
 
 __all__ = ["CoupledModel"]
 
@@ -71,27 +71,45 @@ INFO = ModelInfo(
 _FINANCING_OUTPUTS = frozenset(o.name for o in FINANCING_INFO.outputs)
 
 
-class CoupledModel:
-    """Financing and fighters stepped together (see module docstring)."""
+class CoupledModel(Model):
+    """Financing and fighters stepped together (see module docstring).
+
+    >>> model = CoupledModel()
+    >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
+    >>> params["fighters_iraq_syria"] = np.full(2, 100.0)
+    >>> params["upkeep_per_fighter"] = np.full(2, 1.0)
+    >>> params["reserves_initial"] = np.full(2, 250.0)
+    >>> levers = {lever.name: np.full(4, lever.default) for lever in INFO.levers}
+    >>> got = model.simulate(params, levers, n_months=4,
+    ...                      rng=np.random.Generator(np.random.PCG64(2)),
+    ...                      outputs=frozenset({"reserves", "depletion_month"}))
+    >>> got["reserves"].tolist()  # 100 active fighters cost 100 a month
+    [[250.0, 150.0, 50.0, 0.0, 0.0], [250.0, 150.0, 50.0, 0.0, 0.0]]
+    >>> got["depletion_month"].tolist()
+    [3.0, 3.0]
+    """
 
     info = INFO
+    #: Returns new arrays: its outputs mix int64 counts and float64 money.
+    writes_into_buffers = False
+    buffer_dtype = None
 
-    def check(self, scenario: Any) -> list[ScenarioError]:
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """Competing rates (desertion rise added) and origin shares each sum to at most 1."""
         return (rate_problems(scenario, extra_exit="desertion_rise_when_depleted")
                 + share_problems(scenario))
 
-    def simulate(
+    def _simulate(
         self,
         params: Mapping[str, FloatArray],
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
         rng: np.random.Generator,
-        outputs: frozenset[str] | None = None,
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws; arrays are (draw, time, ...) and (draw,)."""
-        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        """One chunk of draws; arrays are (draw, time, ...) and (draw,)."""
         stock = ReservesStock(params, n_months=n_months, want=want & _FINANCING_OUTPUTS)
         flows = FighterFlows(params, levers, n_months=n_months, want=want)
         upkeep = np.asarray(params["upkeep_per_fighter"], dtype=np.float64)
@@ -109,3 +127,8 @@ class CoupledModel:
             stock.step(t, plan, levers, rng)
         # The origin split of the returnees is drawn last, after every month of both halves.
         return {**stock.outputs(), **flows.outputs(rng)}
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """Both halves' identities: the reserves' and the fighters' (people conserved)."""
+        return {**reserves_residuals(outputs), **people_residuals(outputs)}

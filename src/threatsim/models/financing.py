@@ -29,9 +29,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from threatsim.core import compiled
-from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.core.errors import ScenarioError
+from threatsim.models.contract import (
+    FloatArray,
+    LeverDecl,
+    Model,
+    ModelInfo,
+    OutputDecl,
+    ParameterDecl,
+    ScenarioParts,
+)
 
-__all__ = ["FinancingModel", "ReservesStock"]
+__all__ = ["FinancingModel", "ReservesStock", "reserves_residuals"]
 
 #: The monthly series the reserves stock records (besides ``depletion_month``).
 RESERVES_SERIES = ("reserves", "revenue", "spending", "seized")
@@ -76,53 +85,105 @@ INFO = ModelInfo(
                   unit="multiplier", doc="multiplies the cache discovery rate"),
     ),
     outputs=(
-        OutputDecl(name="reserves", dims=("time",), unit="usd",
+        OutputDecl(name="reserves", dims=("time",), unit="usd", dtype=np.float64,
                    doc="reserves at the start of the month"),
         OutputDecl(name="revenue", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="revenue during the month before"),
         OutputDecl(name="spending", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="spending actually made during the month before"),
         OutputDecl(name="seized", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="reserves seized, frozen or found during the month before"),
-        OutputDecl(name="depletion_month", dims=(), unit="months",
+        OutputDecl(name="depletion_month", dims=(), unit="months", dtype=np.float64,
                    doc="months from the start until reserves first reach 0 (NaN: never)"),
     ),
 )
 
 
-class FinancingModel:
-    """Vectorised monthly reserves model (see module docstring)."""
+class FinancingModel(Model):
+    """Vectorised monthly reserves model (see module docstring).
+
+    >>> model = FinancingModel()
+    >>> params = {name: np.zeros(2) for name in (p.name for p in INFO.parameters)}
+    >>> params["reserves_initial"] = np.array([100.0, 50.0])
+    >>> params["operations_spending"] = np.array([30.0, 30.0])
+    >>> levers = {lever.name: np.full(3, lever.default) for lever in INFO.levers}
+    >>> got = model.simulate(params, levers, n_months=3,
+    ...                      rng=np.random.Generator(np.random.PCG64(0)))
+    >>> got["reserves"].tolist()
+    [[100.0, 70.0, 40.0, 10.0], [50.0, 20.0, 0.0, 0.0]]
+    >>> got["depletion_month"].tolist()
+    [nan, 2.0]
+    """
 
     info = INFO
     #: ``simulate`` accepts ``out=``: the engine's result buffers to fill in place.
     writes_into_buffers = True
+    buffer_dtype = np.dtype(np.float64)
 
-    def check(self, scenario: object) -> list:
-        """No cross-parameter rules beyond the schema."""
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
+        """No cross-parameter rules beyond the schema.
+
+        >>> FinancingModel().check(None)
+        []
+        """
         return []
 
-    def simulate(
+    def _simulate(
         self,
         params: Mapping[str, FloatArray],
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
         rng: np.random.Generator,
-        outputs: frozenset[str] | None = None,
-        out: Mapping[str, np.ndarray] | None = None,
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws; arrays are (draw, time) and (draw,).
+        """One chunk of draws; arrays are (draw, time) and (draw,).
 
         With *out* (arrays (time, draw) and (draw,) for every wanted output) the
         series are written there and the returned arrays are views of them.
         """
-        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
         stock = ReservesStock(params, n_months=n_months, want=want, out=out)
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
         for t in range(n_months):
             stock.step(t, plan, levers, rng)
         return stock.outputs()
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """Money never negative and the month's stock-flow identity (:func:`reserves_residuals`)."""
+        return reserves_residuals(outputs)
+
+
+def reserves_residuals(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The identities of the reserves stock, as residuals that are exactly 0.
+
+    Money is never negative (reserves and every flow), and wherever the
+    reserves are left above 0, ``R[t+1] = R[t] - seized - spending + revenue``
+    to the last bit (computed in that order, as the model does).
+
+    >>> series = {"reserves": np.array([[10.0, 7.0]]), "seized": np.array([[np.nan, 1.0]]),
+    ...           "spending": np.array([[np.nan, 4.0]]), "revenue": np.array([[np.nan, 2.0]])}
+    >>> {k: v.tolist() for k, v in reserves_residuals(series).items()}["stock-flow identity"]
+    [[0.0]]
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in ("reserves", "revenue", "spending", "seized"):
+        if name in outputs:  # flows have no value (NaN) at index 0
+            values = outputs[name] if name == "reserves" else outputs[name][:, 1:]
+            out[f"{name} never negative"] = np.minimum(values, 0.0)
+    if {"reserves", "revenue", "spending", "seized"} <= set(outputs):
+        r = outputs["reserves"]
+        after = r[:, 1:]
+        expected = r[:, :-1] - outputs["seized"][:, 1:] - outputs["spending"][:, 1:] + (
+            outputs["revenue"][:, 1:])
+        # Exhausted reserves are set to exactly 0 (the rounding hair is dropped).
+        out["stock-flow identity"] = np.where(after != 0.0, after - expected, 0.0)
+    return out
 
 
 class ReservesStock:
@@ -131,6 +192,16 @@ class ReservesStock:
     Shared by the ``financing`` model (planned spending fixed per draw) and the
     ``coupled`` model (upkeep follows the active fighters each month). Only
     ``plan`` differs between them; the month's arithmetic is this one method.
+
+    >>> params = {p.name: np.zeros(1) for p in INFO.parameters}
+    >>> params["reserves_initial"] = np.array([100.0])
+    >>> params["extortion_income"] = np.array([5.0])
+    >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
+    >>> stock = ReservesStock(params, n_months=2, want=frozenset({"reserves", "revenue"}))
+    >>> for t in range(2):
+    ...     stock.step(t, np.array([20.0]), levers, np.random.Generator(np.random.PCG64(0)))
+    >>> {name: values.tolist() for name, values in stock.outputs().items()}
+    {'reserves': [[100.0, 85.0, 70.0]], 'revenue': [[nan, 5.0, 5.0]]}
     """
 
     def __init__(self, params: Mapping[str, FloatArray], *, n_months: int,

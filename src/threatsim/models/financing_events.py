@@ -52,7 +52,15 @@ import numpy as np
 import simpy
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.contract import (
+    FloatArray,
+    LeverDecl,
+    Model,
+    ModelInfo,
+    OutputDecl,
+    ParameterDecl,
+    ScenarioParts,
+)
 from threatsim.models.detention.model import DAYS_PER_MONTH
 from threatsim.models.financing import INFO as FINANCING_INFO
 
@@ -99,19 +107,23 @@ INFO = ModelInfo(
                   unit="multiplier", doc="multiplies the cache discovery rate"),
     ),
     outputs=(
-        OutputDecl(name="reserves", dims=("time",), unit="usd",
+        OutputDecl(name="reserves", dims=("time",), unit="usd", dtype=np.float64,
                    doc="reserves at the start of the month"),
         OutputDecl(name="revenue", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="income that reached the group, and investment return, during the "
                        "month before"),
         OutputDecl(name="spending", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="upkeep, operations and transfers delivered during the month before"),
         OutputDecl(name="seized", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="frozen, found in caches or seized in transfers during the month before"),
         OutputDecl(name="intercepted", dims=("time",), unit="usd_per_month", kind="flow",
+                   dtype=np.float64,
                    doc="value of transfers stopped (income and outgoing) during the month "
                        "before"),
-        OutputDecl(name="depletion_month", dims=(), unit="months",
+        OutputDecl(name="depletion_month", dims=(), unit="months", dtype=np.float64,
                    doc="months from the start until reserves first reach 0 (NaN: never)"),
     ),
 )
@@ -142,6 +154,16 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
 
     Every random number is drawn up front from child streams of *rng*, one per
     kind of event, so changing one rate leaves the other kinds as they were.
+
+    >>> row = {p.name: 0.0 for p in INFO.parameters}
+    >>> row.update(reserves_initial=100.0, fighters=10.0, upkeep_per_fighter=3.0,
+    ...            seizure_rate=0.5)
+    >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
+    >>> rec = simulate_replication(row, levers, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> rec["reserves"].tolist(), rec["seized"].tolist()  # half frozen, then 30 paid
+    ([100.0, 20.0, 0.0], [nan, 50.0, 10.0])
+    >>> rec["depletion_month"]
+    2
     """
     g_inc, g_out, g_cache = rng.spawn(3)
     interception = np.asarray(levers["interception"], dtype=np.float64)
@@ -264,12 +286,26 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
     return {**rec, "depletion_month": depleted[0]}
 
 
-class FinancingEventsModel:
-    """ISIL reserves with lumpy income, transfers and cache seizures (see module docstring)."""
+class FinancingEventsModel(Model):
+    """ISIL reserves with lumpy income, transfers and cache seizures (see module docstring).
+
+    >>> model = FinancingEventsModel()
+    >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
+    >>> params["reserves_initial"] = np.full(2, 1000.0)
+    >>> params["ransom_income"], params["ransom_events"] = np.full(2, 300.0), np.full(2, 2.0)
+    >>> levers = {lever.name: np.full(12, lever.default) for lever in INFO.levers}
+    >>> got = model.simulate(params, levers, n_months=12,
+    ...                      rng=np.random.Generator(np.random.PCG64(3)))
+    >>> got["reserves"].shape, bool((got["reserves"][:, -1] > 1000.0).all())
+    ((2, 13), True)
+    """
 
     info = INFO
+    #: Returns new arrays: one SimPy replication per draw fills its own rows.
+    writes_into_buffers = False
+    buffer_dtype = None
 
-    def check(self, scenario: Any) -> list[ScenarioError]:
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """Income needs events to arrive in: a positive income needs a positive event rate."""
         problems: list[ScenarioError] = []
         pairs = (*INCOME_STREAMS, ("transfer_events", "transfers_to_affiliates"))
@@ -289,25 +325,39 @@ class FinancingEventsModel:
                     key=key, value=shown))
         return problems
 
-    def simulate(
+    def _simulate(
         self,
         params: Mapping[str, FloatArray],
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
         rng: np.random.Generator,
-        outputs: frozenset[str] | None = None,
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws, one SimPy replication each; (draw, time) and (draw,)."""
-        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
+        """One chunk of draws, one SimPy replication each; (draw, time) and (draw,)."""
         n = int(next(iter(params.values())).shape[0])
-        out: dict[str, np.ndarray] = {name: np.empty((n, n_months + 1)) for name in _SERIES
-                                      if name in want}
+        series: dict[str, np.ndarray] = {name: np.empty((n, n_months + 1)) for name in _SERIES
+                                         if name in want}
         if "depletion_month" in want:
-            out["depletion_month"] = np.empty(n)
+            series["depletion_month"] = np.empty(n)
         for k, stream in enumerate(rng.spawn(n)):
             row = {name: float(values[k]) for name, values in params.items()}
             rec = simulate_replication(row, levers, n_months, stream)
-            for name, arr in out.items():
+            for name, arr in series.items():
                 arr[k] = rec[name]
+        return series
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """Money is never negative: the reserves and every flow (NaN at index 0 skipped).
+
+        (The stock-flow identity holds only to rounding here: the events add up
+        in another order than the month's flows.)
+        """
+        out: dict[str, np.ndarray] = {}
+        for name in _SERIES:
+            if name in outputs:
+                values = outputs[name] if name == "reserves" else outputs[name][:, 1:]
+                out[f"{name} never negative"] = np.minimum(values, 0.0)
         return out

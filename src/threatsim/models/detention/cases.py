@@ -47,6 +47,14 @@ class Cases:
     ``u_exempt`` are the uniforms that decide exemption; where the model was
     run with a plan that exempts no one they are not drawn (all 1: their
     stream is skipped ahead instead, so ``convicted`` is unchanged).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> cases.n, cases.arrive.tolist(), cases.trial_days.tolist(), cases.child.tolist()
+    (3, [0.0, 0.0, 0.0], [10.0, 10.0, 10.0], [True, True])
     """
 
     arrive: FloatArray
@@ -78,6 +86,15 @@ class CaseBatch:
     Row ``k`` holds replication ``k``'s ``n[k]`` detainees in arrival order;
     the rest of the row is padding: ``inf`` arrivals, zero durations, ``False``
     flags and ``u_exempt`` 1 (never exempted).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> seqs = np.random.SeedSequence(0).spawn(2)
+    >>> batch = draw_batch([row, {**row, "detained_iraq": 1}], 2, seqs)
+    >>> batch.size, batch.n.tolist(), batch.arrive.tolist()  # the short row is padded
+    (2, [3, 1], [[0.0, 0.0, 0.0], [0.0, inf, inf]])
     """
 
     arrive: FloatArray
@@ -139,7 +156,14 @@ class CaseBatch:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Plan:
-    """Lever schedules (the value in force during each month) and the horizon."""
+    """Lever schedules (the value in force during each month) and the horizon.
+
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> plan = Plan.from_levers(levers, 2)
+    >>> plan.courts.tolist(), plan.grid().tolist()
+    ([1, 1], [0.0, 30.4375, 60.875])"""
 
     n_months: int
     screening_teams: np.ndarray
@@ -186,6 +210,19 @@ class Trace:
 
     ``repatriated_from`` is 0 (not repatriated), 1 (from the screening queue) or
     2 (from the trial queue).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> from threatsim.models.detention.fastpath import fifo_traces
+    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> (trace,) = fifo_traces([cases], Plan.from_levers(levers, 2))
+    >>> trace.trial_start.tolist(), trace.trial_end.tolist()  # one court, 10 days each
+    ([0.0, 10.0, 20.0], [10.0, 20.0, 30.0])
     """
 
     screen_end: FloatArray
@@ -198,7 +235,15 @@ class Trace:
 
 
 def censor(trace: Trace, horizon: float) -> Trace:
-    """Times after the end of the run become ``inf`` (not seen in the run)."""
+    """Times after the end of the run become ``inf`` (not seen in the run).
+
+    >>> later = np.array([5.0, 50.0])
+    >>> trace = Trace(screen_end=later, trial_start=later, trial_end=later + 1,
+    ...               exempt=np.zeros(2, dtype=bool), repatriated_at=np.full(2, np.inf),
+    ...               repatriated_from=np.zeros(2, dtype=np.int8),
+    ...               dependant_repatriated_at=np.empty(0))
+    >>> censor(trace, 30.0).trial_end.tolist()
+    [6.0, inf]"""
     def cut(t: FloatArray) -> FloatArray:
         return np.where(t <= horizon, t, _INF)
     se = cut(trace.screen_end)
@@ -257,6 +302,15 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
     parameter (say ``trial_days``) leaves the arrival times and outcomes as
     they were. With ``exempts=False`` (no month exempts anyone) the exemption
     uniforms are skipped, not drawn (see :class:`Cases`).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> batch = draw_batch([row, {**row, "arrivals_per_month": 5.0}], 12,
+    ...                    np.random.SeedSequence(1).spawn(2))
+    >>> batch.n_initial.tolist(), bool(batch.n[1] > 3)  # new arrivals in the second row
+    ([3, 3], True)
     """
     reps = len(rows)
     horizon = n_months * DAYS_PER_MONTH
@@ -322,6 +376,15 @@ def draw_cases(row: Mapping[str, float], n_months: int, rng: np.random.Generator
 
     *row* holds one draw's parameter values; *rng* is that draw's own stream
     (its seed sequence spawns one child stream per purpose, see :func:`draw_batch`).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> a = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(7)))
+    >>> b = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(7)))
+    >>> bool(np.array_equal(a.trial_days, b.trial_days))  # the same stream, the same cases
+    True
     """
     seq = rng.bit_generator.seed_seq
     if not isinstance(seq, np.random.SeedSequence):

@@ -42,6 +42,14 @@ def fast_path_applies(plan: Plan) -> bool:
 
     That holds when no one leaves a queue before service (no repatriation in
     any month) and the numbers of teams and courts never change.
+
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> fast_path_applies(Plan.from_levers(levers, 2))
+    True
+    >>> fast_path_applies(Plan.from_levers({**levers, "courts": np.array([1.0, 2.0])}, 2))
+    False
     """
     return (not np.any(plan.repatriation_rate > 0.0)
             and bool(np.all(plan.screening_teams == plan.screening_teams[0]))
@@ -94,6 +102,10 @@ def fifo_starts(arrive: FloatArray, service: FloatArray, servers: int) -> FloatA
     in each column (``inf`` arrivals pad the shorter columns). Each case
     starts at ``max(arrival, earliest time a server is free)``; that server is
     then free at ``start + service``.
+
+    >>> arrive = np.array([[0.0], [0.0], [1.0]])  # three cases, one replication
+    >>> fifo_starts(arrive, np.full((3, 1), 4.0), servers=2).ravel().tolist()
+    [0.0, 0.0, 4.0]
     """
     n, reps = arrive.shape
     starts = np.empty((n, reps))
@@ -161,6 +173,18 @@ class FifoBatch:
     ``screen_end`` may be the batch's own ``arrive`` array (no screening);
     ``exempt`` is already limited to screenings that ended within the run.
     Trials end at ``trial_start + trial_days``.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> from threatsim.models.detention.cases import draw_batch
+    >>> cb = draw_batch([row], 2, [np.random.SeedSequence(0)])
+    >>> fifo_batch(cb, Plan.from_levers(levers, 2)).trial_start.tolist()
+    [[0.0, 10.0, 20.0]]
     """
 
     screen_end: FloatArray
@@ -213,6 +237,19 @@ def fifo_batch(cb: CaseBatch, plan: Plan) -> FifoBatch:
     Valid only where :func:`fast_path_applies`. Replications run together in
     equal blocks of at most :data:`BATCH_CELLS` cells (the loop runs once per
     case, whatever the width).
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> from threatsim.models.detention.cases import draw_batch
+    >>> plan = Plan.from_levers({**levers, "courts": np.full(2, 3.0)}, 2)
+    >>> cb = draw_batch([row], 2, [np.random.SeedSequence(0)])
+    >>> fifo_batch(cb, plan).trial_start.tolist()  # three courts: all tried at once
+    [[0.0, 0.0, 0.0]]
     """
     if not fast_path_applies(plan):
         msg = "the fast path needs fixed capacities and no repatriation"
@@ -229,7 +266,20 @@ def fifo_batch(cb: CaseBatch, plan: Plan) -> FifoBatch:
 
 
 def batch_traces(cb: CaseBatch, fb: FifoBatch, plan: Plan) -> list[Trace]:
-    """One censored :class:`Trace` per replication of a fast-path result."""
+    """One censored :class:`Trace` per replication of a fast-path result.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> from threatsim.models.detention.cases import draw_batch
+    >>> plan = Plan.from_levers({k: v[:1] for k, v in levers.items()}, 1)  # one month
+    >>> cb = draw_batch([{**row, "trial_days": 12.0}], 1, [np.random.SeedSequence(0)])
+    >>> batch_traces(cb, fifo_batch(cb, plan), plan)[0].trial_end.tolist()  # 3rd ends later
+    [12.0, 24.0, inf]"""
     out = []
     for k in range(cb.size):
         m = int(cb.n[k])
@@ -249,6 +299,22 @@ def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
 
     Valid only where :func:`fast_path_applies`; gives the same times as
     :func:`~threatsim.models.detention.simpy_des.simulate_replication` on the same *cases*.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> from threatsim.models.detention.cases import draw_cases
+    >>> from threatsim.models.detention.simpy_des import simulate_replication
+    >>> plan = Plan.from_levers(levers, 2)
+    >>> cases = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(3)))
+    >>> fast = fifo_traces([cases], plan)[0]
+    >>> des = simulate_replication(cases, plan, np.random.Generator(np.random.PCG64(4)))
+    >>> bool(np.array_equal(fast.trial_end, des.trial_end))
+    True
     """
     if not fast_path_applies(plan):
         msg = "the fast path needs fixed capacities and no repatriation"

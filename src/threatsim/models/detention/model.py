@@ -70,12 +70,20 @@ chunk driver and re-exports the rest:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.contract import (
+    FloatArray,
+    LeverDecl,
+    Model,
+    ModelInfo,
+    OutputDecl,
+    ParameterDecl,
+    ScenarioParts,
+)
 from threatsim.models.detention.cases import (
     DAYS_PER_MONTH,
     CaseBatch,
@@ -166,32 +174,33 @@ INFO = ModelInfo(
         LeverDecl(name="children_first", default=0, low=0, high=1, integer=True, unit="flag",
                   doc="1: children are repatriated before anyone else (para 63)"),
     ),
+    # Counts of people are whole numbers held as float64, as the recorders fill them.
     outputs=(
-        OutputDecl(name="backlog_screening", dims=("time",), unit="people",
+        OutputDecl(name="backlog_screening", dims=("time",), unit="people", dtype=np.float64,
                    doc="detainees awaiting or in screening"),
-        OutputDecl(name="backlog_trial", dims=("time",), unit="people",
+        OutputDecl(name="backlog_trial", dims=("time",), unit="people", dtype=np.float64,
                    doc="detainees referred for trial whose trial has not ended"),
-        OutputDecl(name="in_prison", dims=("time",), unit="people",
+        OutputDecl(name="in_prison", dims=("time",), unit="people", dtype=np.float64,
                    doc="convicted and serving a sentence"),
-        OutputDecl(name="held_dependants", dims=("time",), unit="people",
+        OutputDecl(name="held_dependants", dims=("time",), unit="people", dtype=np.float64,
                    doc="dependants still held (awaiting repatriation)"),
-        OutputDecl(name="repatriated", dims=("time",), unit="people",
+        OutputDecl(name="repatriated", dims=("time",), unit="people", dtype=np.float64,
                    doc="detainees and dependants repatriated so far (cumulative)"),
-        OutputDecl(name="released", dims=("time",), unit="people",
+        OutputDecl(name="released", dims=("time",), unit="people", dtype=np.float64,
                    doc="released after serving a sentence (cumulative)"),
-        OutputDecl(name="exempted", dims=("time",), unit="people",
+        OutputDecl(name="exempted", dims=("time",), unit="people", dtype=np.float64,
                    doc="exempted from prosecution after screening (cumulative)"),
-        OutputDecl(name="convicted", dims=("time",), unit="people",
+        OutputDecl(name="convicted", dims=("time",), unit="people", dtype=np.float64,
                    doc="trials ended in conviction (cumulative)"),
-        OutputDecl(name="acquitted", dims=("time",), unit="people",
+        OutputDecl(name="acquitted", dims=("time",), unit="people", dtype=np.float64,
                    doc="trials ended in acquittal (cumulative)"),
-        OutputDecl(name="arrived", dims=("time",), unit="people",
+        OutputDecl(name="arrived", dims=("time",), unit="people", dtype=np.float64,
                    doc="everyone held so far: initial stock, dependants and new arrivals "
                        "(cumulative)"),
-        OutputDecl(name="pretrial_wait_median", dims=(), unit="days",
+        OutputDecl(name="pretrial_wait_median", dims=(), unit="days", dtype=np.float64,
                    doc="median days from arrival to the start of trial of those referred "
                        "for trial (NaN: more than half still waiting at the end)"),
-        OutputDecl(name="pretrial_wait_p90", dims=(), unit="days",
+        OutputDecl(name="pretrial_wait_p90", dims=(), unit="days", dtype=np.float64,
                    doc="90th percentile of the same waits (NaN: more than 10 % still "
                        "waiting at the end)"),
     ),
@@ -274,6 +283,19 @@ def simulate_chunk(
     path; refused where it does not apply) or ``"auto"`` (the fast path where
     it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
     one for its cases and one for the repatriation rounds.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> params = {name: np.full(2, float(value)) for name, value in row.items()}
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> rng = np.random.Generator(np.random.PCG64(0))
+    >>> plan, cb, result = simulate_chunk(params, levers, n_months=2, rng=rng)
+    >>> cb.size, type(result).__name__  # fixed capacities, no repatriation: the fast path
+    (2, 'FifoBatch')
     """
     plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
     cb, result = _run(plan, fifo, rows, pairs)
@@ -288,7 +310,21 @@ def simulate_traces(
     rng: np.random.Generator,
     method: Method = "auto",
 ) -> tuple[Plan, list[Cases], list[Trace]]:
-    """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw."""
+    """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw.
+
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> params = {name: np.full(2, float(value)) for name, value in row.items()}
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> rng = np.random.Generator(np.random.PCG64(0))
+    >>> plan, cases, traces = simulate_traces(params, levers, n_months=2, rng=rng,
+    ...                                       method="simpy")
+    >>> len(cases), traces[0].trial_end.tolist()
+    (2, [10.0, 20.0, 30.0])"""
     plan, cb, result = simulate_chunk(params, levers, n_months=n_months, rng=rng,
                                       method=method)
     cases = [cb.case(k) for k in range(cb.size)]
@@ -296,12 +332,36 @@ def simulate_traces(
     return plan, cases, traces
 
 
-class DetentionModel:
-    """Detainees through screening, trial, prison and repatriation (see module docstring)."""
+class DetentionModel(Model):
+    """Detainees through screening, trial, prison and repatriation (see module docstring).
+
+    *method* picks the path each chunk runs: ``"auto"`` (the fast path where
+    it applies), ``"simpy"`` or ``"fifo"`` (see :func:`simulate_chunk`).
+
+    >>> model = DetentionModel()
+    >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
+    >>> params["detained_iraq"] = np.full(2, 5.0)
+    >>> params["trial_days"], params["conviction_share"] = np.full(2, 10.0), np.ones(2)
+    >>> params["sentence_months"] = np.full(2, 100.0)
+    >>> levers = {lever.name: np.full(3, float(lever.default)) for lever in INFO.levers}
+    >>> got = model.simulate(params, levers, n_months=3,
+    ...                      rng=np.random.Generator(np.random.PCG64(4)),
+    ...                      outputs=frozenset({"backlog_trial", "in_prison"}))
+    >>> (got["backlog_trial"] + got["in_prison"]).tolist()  # five detainees, tried in turn
+    [[5.0, 5.0, 5.0, 5.0], [5.0, 5.0, 5.0, 5.0]]
+    >>> got["in_prison"][:, -1].tolist()  # ten courts, ten days a trial: all tried
+    [5.0, 5.0]
+    """
 
     info = INFO
+    #: Returns new arrays (filled part by part of the chunk).
+    writes_into_buffers = False
+    buffer_dtype = None
 
-    def check(self, scenario: Any) -> list[ScenarioError]:
+    def __init__(self, method: Method = "auto") -> None:
+        self.method: Method = method
+
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """A trial must take some time: ``trial_days`` must be above 0 in every draw."""
         problems: list[ScenarioError] = []
         trial = scenario.parameters.get("trial_days")
@@ -317,34 +377,54 @@ class DetentionModel:
                     "tries cases instantly never builds a backlog)", key=key, value=shown))
         return problems
 
-    def simulate(
+    def _simulate(
         self,
         params: Mapping[str, FloatArray],
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
         rng: np.random.Generator,
-        outputs: frozenset[str] | None = None,
-        method: Method = "auto",
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
-        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
-        plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
+        """One chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
+        plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, self.method)
         n = len(rows)
-        out: dict[str, np.ndarray] = {}
+        series: dict[str, np.ndarray] = {}
         for decl in INFO.outputs:
             if decl.name in want:
-                out[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
+                series[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
         # Parts of the chunk in turn: memory is bounded by BATCH_CELLS, not by the chunk.
         for part in _parts(rows, n_months):
             cb, result = _run(plan, fifo, rows[part], pairs[part])
             if isinstance(result, FifoBatch):
                 recorded = record_batch(cb, result, plan, want)
-                for name, arr in out.items():
+                for name, arr in series.items():
                     arr[part] = recorded[name]
                 continue
             for k, trace in enumerate(result):
                 rec = record(cb.case(k), trace, plan)
-                for name, arr in out.items():
+                for name, arr in series.items():
                     arr[part.start + k] = rec[name]
+        return series
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """Everyone who arrived is in exactly one state; the convicted are in prison or
+        released; no count is negative."""
+        out: dict[str, np.ndarray] = {}
+        for name in (*_STATES, "convicted", "arrived"):
+            if name in outputs:
+                out[f"{name} never negative"] = np.minimum(outputs[name], 0.0)
+        if set(_STATES) | {"arrived"} <= set(outputs):
+            out["everyone in one state"] = (sum(outputs[s] for s in _STATES)
+                                            - outputs["arrived"])
+        if {"convicted", "in_prison", "released"} <= set(outputs):
+            out["convicted in prison or released"] = (
+                outputs["convicted"] - outputs["in_prison"] - outputs["released"])
         return out
+
+
+#: The states a person held is in at each month (their sum is ``arrived``).
+_STATES = ("backlog_screening", "backlog_trial", "in_prison", "held_dependants", "repatriated",
+           "released", "exempted", "acquitted")

@@ -55,7 +55,24 @@ def _order_quantiles(values: FloatArray, qs: Sequence[float]) -> list[float]:
 
 
 def record(cases: Cases, trace: Trace, plan: Plan) -> dict[str, Any]:
-    """Stocks on the monthly grid and the per-draw wait statistics of one replication."""
+    """Stocks on the monthly grid and the per-draw wait statistics of one replication.
+
+    >>> from threatsim.models.detention.cases import draw_cases
+    >>> from threatsim.models.detention.fastpath import fifo_traces
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> plan = Plan.from_levers(levers, 2)
+    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> rec = record(cases, fifo_traces([cases], plan)[0], plan)
+    >>> rec["in_prison"].tolist(), rec["held_dependants"].tolist()
+    ([0, 3, 3], [2, 2, 2])
+    >>> rec["pretrial_wait_median"]  # days from arrival to the start of trial
+    10.0"""
     grid = plan.grid()
     size = grid.shape[0]
     n_dep = cases.child.shape[0]
@@ -174,6 +191,21 @@ def record_batch(cb: CaseBatch, fb: FifoBatch, plan: Plan,
     Only the outputs named in *want* (default: all). The same numbers as
     :func:`record` on each replication's censored trace, without building
     the traces: times after the horizon simply never count.
+
+    >>> from threatsim.models.detention.cases import draw_batch
+    >>> from threatsim.models.detention.fastpath import fifo_batch
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> plan = Plan.from_levers(levers, 2)
+    >>> cb = draw_batch([row, row], 2, np.random.SeedSequence(0).spawn(2))
+    >>> record_batch(cb, fifo_batch(cb, plan), plan, frozenset({"in_prison"}))
+    {'in_prison': array([[0., 3., 3.],
+           [0., 3., 3.]])}
     """
     grid = plan.grid()
     size = grid.shape[0]

@@ -44,6 +44,18 @@ class Pool(simpy.Resource):
     Raising the capacity admits waiting requests at once; lowering it lets the
     current users finish and admits no one until fewer than the new capacity
     are busy.
+
+    >>> import simpy
+    >>> env = simpy.Environment()
+    >>> courts = Pool(env, capacity=1)
+    >>> first, second = courts.request(), courts.request()
+    >>> env.run()
+    >>> first.triggered, second.triggered  # one court: the second case waits
+    (True, False)
+    >>> courts.set_capacity(2)  # a court added: the waiting case starts at once
+    >>> env.run()
+    >>> second.triggered
+    True
     """
 
     PutQueue = _FifoQueue
@@ -73,6 +85,21 @@ def simulate_replication(cases: Cases, plan: Plan, rng: np.random.Generator) -> 
     other chance is in *cases*. Events are plain callbacks on SimPy events
     (no per-detainee process objects); what happens is written into
     preallocated lists indexed by detainee.
+
+    >>> from threatsim.models.detention.cases import Plan, draw_cases
+    >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
+    ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
+    ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
+    ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
+    ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
+    ...           "children_first": np.zeros(2)}
+    >>> levers["repatriation_rate"] = np.full(2, 0.5)  # the general path: SimPy
+    >>> plan = Plan.from_levers(levers, 2)
+    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> trace = simulate_replication(cases, plan, np.random.Generator(np.random.PCG64(1)))
+    >>> trace.trial_start.tolist()[:1], trace.dependant_repatriated_at.shape
+    ([0.0], (2,))
     """
     n, n_months = cases.n, plan.n_months
     horizon = plan.horizon_days

@@ -85,7 +85,7 @@ from threatsim.models.fighters.declarations import (
     SYRIA,
 )
 from threatsim.models.fighters.flows import FighterFlows
-from threatsim.models.fighters.model import FightersModel
+from threatsim.models.fighters.model import FightersModel, people_residuals
 from threatsim.models.fighters.origins import origin_shares, split_by_origin
 
 __all__ = [
@@ -104,6 +104,7 @@ __all__ = [
     "FighterFlows",
     "FightersModel",
     "origin_shares",
+    "people_residuals",
     "rate_problems",
     "split_by_origin",
 ]

@@ -31,6 +31,20 @@ def rate_problems(partial: Any, *, extra_exit: str | None = None) -> list[Scenar
     Checked at the parameters' upper bounds, with the levers in force each
     month. *extra_exit* names a parameter added to desertion and departure
     (the coupled model's ``desertion_rise_when_depleted``).
+
+    Any object with ``parameters`` (each with ``dist.bounds()``), ``levers``,
+    ``timeline`` and ``horizon`` will do (see :class:`~threatsim.models.contract.ScenarioParts`):
+
+    >>> from types import SimpleNamespace
+    >>> def upto(high):
+    ...     return SimpleNamespace(dist=SimpleNamespace(bounds=lambda: (0.0, high)))
+    >>> rates = {p.name: upto(0.01) for p in FIGHTER_PARAMETERS}
+    >>> parts = SimpleNamespace(parameters=rates, levers={}, timeline=[], horizon=2)
+    >>> rate_problems(parts)
+    []
+    >>> rates["kill_rate"] = upto(0.99)
+    >>> [p.key for p in rate_problems(parts)][:2]
+    ['exit rates of active_local in iraq', 'exit rates of active_foreign in iraq']
     """
     names = {d.name for d in FIGHTER_PARAMETERS} | ({extra_exit} if extra_exit else set())
     if not names <= set(partial.parameters):

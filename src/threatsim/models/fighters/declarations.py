@@ -3,6 +3,8 @@ parameters, levers and outputs (read by the loader, the engine and ``threatsim m
 
 from __future__ import annotations
 
+import numpy as np
+
 from threatsim.models.contract import ORIGIN_REST, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
 
 __all__ = [
@@ -110,30 +112,34 @@ FIGHTER_LEVERS: tuple[LeverDecl, ...] = (
       for r in REGIONS),
 )
 
-_RT, _R = ("time", "region"), "region"
+_RT = ("time", "region")
+
+
+def _people(name: str, dims: tuple[str, ...], doc: str) -> OutputDecl:
+    """An output counting whole people: int64, as the flows count them."""
+    return OutputDecl(name=name, dims=dims, unit="people", dtype=np.int64, doc=doc)
+
+
 FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
-    OutputDecl(name="population", dims=("time", "region", "compartment"), unit="people",
-               doc="people in each compartment of each region at the start of the month"),
-    OutputDecl(name="population_total", dims=("time", "compartment"), unit="people",
-               doc="people in each compartment, all regions together"),
-    OutputDecl(name="detained_foreign", dims=_RT, unit="people",
-               doc="foreign fighters among the detained"),
-    OutputDecl(name="recruited", dims=_RT, unit="people",
-               doc="cumulative local recruits since the start"),
-    OutputDecl(name="arrived", dims=_RT, unit="people",
-               doc="cumulative arrivals from other regions (relocation, syria -> iraq)"),
-    OutputDecl(name="moved_out", dims=_RT, unit="people",
-               doc="cumulative departures to other regions (relocation, syria -> iraq)"),
-    OutputDecl(name="returned_home", dims=_RT, unit="people",
-               doc="cumulative foreign fighters who went home from the region, repatriated "
-                   "or on their own"),
-    OutputDecl(name="returned_home_by_origin", dims=("time", "origin"), unit="people",
-               doc="cumulative foreign fighters who went home, all regions, by origin group "
-                   "(the scenario's [origins] shares; the rest is unspecified)"),
-    OutputDecl(name="dependants_detained", dims=("time",), unit="people",
-               doc="dependants of foreign fighters detained in north-east Syria"),
-    OutputDecl(name="dependants_repatriated", dims=("time",), unit="people",
-               doc="cumulative dependants repatriated"),
+    _people("population", ("time", "region", "compartment"),
+            "people in each compartment of each region at the start of the month"),
+    _people("population_total", ("time", "compartment"),
+            "people in each compartment, all regions together"),
+    _people("detained_foreign", _RT, "foreign fighters among the detained"),
+    _people("recruited", _RT, "cumulative local recruits since the start"),
+    _people("arrived", _RT,
+            "cumulative arrivals from other regions (relocation, syria -> iraq)"),
+    _people("moved_out", _RT,
+            "cumulative departures to other regions (relocation, syria -> iraq)"),
+    _people("returned_home", _RT,
+            "cumulative foreign fighters who went home from the region, repatriated "
+            "or on their own"),
+    _people("returned_home_by_origin", ("time", "origin"),
+            "cumulative foreign fighters who went home, all regions, by origin group "
+            "(the scenario's [origins] shares; the rest is unspecified)"),
+    _people("dependants_detained", ("time",),
+            "dependants of foreign fighters detained in north-east Syria"),
+    _people("dependants_repatriated", ("time",), "cumulative dependants repatriated"),
 )
 
 FIGHTER_COORDS: dict[str, tuple[str, ...]] = {

@@ -39,6 +39,20 @@ class FighterFlows:
 
     Used alone by :class:`FightersModel` and inside the ``coupled`` model,
     which passes ``recruit_factor`` and ``extra_exit`` each month.
+
+    >>> from threatsim.models.fighters.declarations import INFO
+    >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
+    >>> params["fighters_iraq_syria"], params["share_in_iraq"] = np.full(2, 50.0), np.ones(2)
+    >>> params["desertion_rate"] = np.full(2, 0.2)
+    >>> levers = {lever.name: np.full(3, lever.default) for lever in INFO.levers}
+    >>> flows = FighterFlows(params, levers, n_months=3, want=frozenset({"population_total"}))
+    >>> flows.active([IRAQ]).tolist()
+    [50, 50]
+    >>> for t in range(3):
+    ...     flows.step(t, np.random.Generator(np.random.PCG64(0)))
+    >>> total = flows.outputs()["population_total"]  # (draw, time, compartment)
+    >>> bool((total.sum(axis=2) == 50).all()), bool((flows.active([IRAQ]) < 50).all())
+    (True, True)
     """
 
     def __init__(self, params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray], *,
@@ -51,8 +65,13 @@ class FighterFlows:
         n = total.shape[0]
         self.n = n
         zeros = lambda: np.zeros((N_REGIONS, n), dtype=np.int64)  # noqa: E731
-        self.al, self.af, self.dl, self.df = zeros(), zeros(), zeros(), zeros()
-        self.im, self.rl, self.dep, self.kil = zeros(), zeros(), zeros(), zeros()
+        # The compartments, (region, draw) each; ``detained`` is kept as its local and
+        # foreign parts (the Dataset's ``detained`` is their sum, ``detained_foreign`` one).
+        self.active_local, self.active_foreign = zeros(), zeros()
+        self.detained_local, self.detained_foreign = zeros(), zeros()
+        self.imprisoned, self.released, self.departed, self.killed = (
+            zeros(), zeros(), zeros(), zeros())
+        # Cumulative counts, (region, draw) each.
         self.recruited, self.arrived, self.moved_out, self.returned_home = (
             zeros(), zeros(), zeros(), zeros())
         iraq = np.minimum(_count(total * np.asarray(params["share_in_iraq"])), total)
@@ -66,33 +85,37 @@ class FighterFlows:
             region_total[i] = _count(params[f"fighters_{r}"])
             region_foreign[i] = np.minimum(_count(region_total[i] * share_aff), region_total[i])
         for i in range(N_REGIONS):
-            self.af[i] = region_foreign[i]
-            self.al[i] = region_total[i] - region_foreign[i]
-        self.dl[IRAQ] = _count(params["detained_local_iraq"])
-        self.dl[SYRIA] = _count(params["detained_local_syria"])
-        self.df[IRAQ] = _count(params["detained_foreign_iraq"])
-        self.df[SYRIA] = _count(params["detained_foreign_syria"])
+            self.active_foreign[i] = region_foreign[i]
+            self.active_local[i] = region_total[i] - region_foreign[i]
+        self.detained_local[IRAQ] = _count(params["detained_local_iraq"])
+        self.detained_local[SYRIA] = _count(params["detained_local_syria"])
+        self.detained_foreign[IRAQ] = _count(params["detained_foreign_iraq"])
+        self.detained_foreign[SYRIA] = _count(params["detained_foreign_syria"])
         self.dependants = _count(params["dependants_detained_syria"])
         self.dependants_home = np.zeros(n, dtype=np.int64)
 
         f64 = lambda name: np.asarray(params[name], dtype=np.float64)  # noqa: E731
         self.recruits = np.stack([f64(f"recruits_{r}") for r in REGIONS])
-        self.kill, self.detain, self.surrender = f64("kill_rate"), f64("detention_rate"), \
-            f64("surrender_rate")
-        self.desert, self.depart = f64("desertion_rate"), f64("departure_rate")
-        self.relocate, self.s2i = f64("relocation_share"), f64("syria_to_iraq_rate")
-        self.trial, self.convict = f64("trial_rate"), f64("conviction_share")
-        self.release, self.reengage = f64("release_rate"), f64("reengagement_rate")
-        self.all_convicted = bool(np.all(self.convict >= 1.0))
+        # The monthly rates and shares, per draw, under their parameters' names.
+        self.kill_rate, self.detention_rate = f64("kill_rate"), f64("detention_rate")
+        self.surrender_rate = f64("surrender_rate")
+        self.desertion_rate, self.departure_rate = f64("desertion_rate"), f64("departure_rate")
+        self.relocation_share = f64("relocation_share")
+        self.syria_to_iraq_rate = f64("syria_to_iraq_rate")
+        self.trial_rate, self.conviction_share = f64("trial_rate"), f64("conviction_share")
+        self.release_rate, self.reengagement_rate = f64("release_rate"), f64("reengagement_rate")
+        self.all_convicted = bool(np.all(self.conviction_share >= 1.0))
         self.lev = {name: np.asarray(levers[name], dtype=np.float64)
                     for name in (d.name for d in FIGHTER_LEVERS)}
         self.pressure = np.stack([self.lev[f"pressure_{r}"] for r in REGIONS])
 
         self.any_recruits = [bool(self.recruits[i].any()) for i in range(N_REGIONS)]
-        self.can_relocate = bool(np.any(self.relocate)) and bool(np.any(self.depart))
+        self.can_relocate = (bool(np.any(self.relocation_share))
+                             and bool(np.any(self.departure_rate)))
         # A region is live once anybody has been in it; the others are all zeros and skipped.
         self.live = [self.any_recruits[i] or any(bool(x[i].any()) for x in (
-            self.al, self.af, self.dl, self.df)) for i in range(N_REGIONS)]
+            self.active_local, self.active_foreign, self.detained_local, self.detained_foreign))
+            for i in range(N_REGIONS)]
         self._rates_cache: dict[tuple[float, ...], tuple[Any, ...]] = {}
 
         shape = (n_months + 1,)
@@ -133,15 +156,16 @@ class FighterFlows:
         ``detained`` is up to date only in *regions*.
         """
         for i in regions:
-            np.add(self.dl[i], self.df[i], out=self._det[i])
-        return (self.al, self.af, self._det, self.im, self.rl, self.dep, self.kil)
+            np.add(self.detained_local[i], self.detained_foreign[i], out=self._det[i])
+        return (self.active_local, self.active_foreign, self._det, self.imprisoned,
+                self.released, self.departed, self.killed)
 
     def active(self, regions: Sequence[int]) -> np.ndarray:
         """Active fighters (local + foreign) in *regions*, per draw."""
         out = np.zeros(self.n, dtype=np.int64)
         for i in regions:
-            out += self.al[i]
-            out += self.af[i]
+            out += self.active_local[i]
+            out += self.active_foreign[i]
         return out
 
     def record(self, index: int) -> None:
@@ -161,8 +185,8 @@ class FighterFlows:
                             total[...] = arr[i]
                         else:
                             total += arr[i]
-        for name, buf in self.rec_reg.items():
-            buf[index] = self.df if name == "detained_foreign" else getattr(self, name)
+        for name, buf in self.rec_reg.items():  # each is the attribute of the same name
+            buf[index] = getattr(self, name)
         if "dependants_detained" in self.rec_dep:
             self.rec_dep["dependants_detained"][index] = self.dependants
         if "dependants_repatriated" in self.rec_dep:
@@ -205,22 +229,24 @@ class FighterFlows:
         if extra_exit is None and key in self._rates_cache:
             return self._rates_cache[key]
         n = self.n
-        kill = self.kill * press
-        arrest = self.detain * (effort * press)
-        surrender = self.surrender * press
-        desert, depart = self.desert, self.depart
+        kill = self.kill_rate * press
+        arrest = self.detention_rate * (effort * press)
+        surrender = self.surrender_rate * press
+        desert, depart = self.desertion_rate, self.departure_rate
         if extra_exit is not None:
             desert, depart = desert + extra_exit, depart + extra_exit
-        local = [kill, arrest, surrender, desert] + ([self.s2i] if r == SYRIA else [])
-        trial = self.trial * capacity
+        local = [kill, arrest, surrender, desert]
+        if r == SYRIA:
+            local.append(self.syria_to_iraq_rate)
+        trial = self.trial_rate * capacity
         rates = (
             _conditional(local, n),
             _conditional([kill, arrest, surrender, depart], n),
             _conditional([trial], n),
             _conditional([trial, repat], n),
-            _conditional([self.relocate], n)[0],
-            _conditional([self.release], n)[0],
-            _conditional([self.reengage * (1.0 - rehab)], n)[0],
+            _conditional([self.relocation_share], n)[0],
+            _conditional([self.release_rate], n)[0],
+            _conditional([self.reengagement_rate * (1.0 - rehab)], n)[0],
         )
         if extra_exit is None:
             self._rates_cache[key] = rates
@@ -238,80 +264,88 @@ class FighterFlows:
         shock = float(self.lev["prison_release_share"][t])
         binom = rng.binomial
         # Relocators choose among the other regions by their strength at the start of the month.
-        strength = self.al + self.af if self.can_relocate else None
-        al_in: np.ndarray | None = None
-        af_in: np.ndarray | None = None
+        strength = self.active_local + self.active_foreign if self.can_relocate else None
+        # Fighters arriving from other regions this month, (region, draw): added at the end.
+        arriving_local: np.ndarray | None = None
+        arriving_foreign: np.ndarray | None = None
         for r in [i for i in range(N_REGIONS) if self.live[i]]:
-            q_local, q_foreign, q_dl, q_df, q_reloc, q_release, q_reengage = self._rates(
-                r, t, extra_exit)
-            al, af, dl, df = self.al[r], self.af[r], self.dl[r], self.df[r]
-            im, rl = self.im[r], self.rl[r]
-            killed_l, det_l, sur_l, des_l, *moved = _chain(binom, al, q_local)
-            killed_f, det_f, sur_f, dep_f = _chain(binom, af, q_foreign)
-            reloc = _chain(binom, dep_f, [q_reloc])[0] if dep_f is not None else None
-            home = dep_f if reloc is None else dep_f - reloc
-            (tried_l,) = _chain(binom, dl, q_dl)
-            tried_f, repat = _chain(binom, df, q_df)
-            tried = _total(tried_l, tried_f)
+            (q_local, q_foreign, q_detained_local, q_detained_foreign, q_relocate, q_release,
+             q_reengage) = self._rates(r, t, extra_exit)
+            # This region's compartments: views, updated in place below.
+            active_local, active_foreign = self.active_local[r], self.active_foreign[r]
+            detained_local, detained_foreign = self.detained_local[r], self.detained_foreign[r]
+            imprisoned, released = self.imprisoned[r], self.released[r]
+            # The month's flows, all drawn from the state at its start (None: nobody).
+            killed_local, arrested_local, surrendered_local, deserted, *crossed = _chain(
+                binom, active_local, q_local)  # crossed: syria -> iraq (syria only)
+            killed_foreign, arrested_foreign, surrendered_foreign, departed_foreign = _chain(
+                binom, active_foreign, q_foreign)
+            relocating = (_chain(binom, departed_foreign, [q_relocate])[0]
+                          if departed_foreign is not None else None)
+            went_home = departed_foreign if relocating is None else departed_foreign - relocating
+            (tried_local,) = _chain(binom, detained_local, q_detained_local)
+            tried_foreign, repatriated = _chain(binom, detained_foreign, q_detained_foreign)
+            tried = _total(tried_local, tried_foreign)
             convicted = tried
             if tried is not None and not self.all_convicted:
-                convicted = binom(tried, self.convict)
-            (released,) = _chain(binom, im, [q_release])
+                convicted = binom(tried, self.conviction_share)
+            (left_prison,) = _chain(binom, imprisoned, [q_release])
             if shock > 0.0:
-                rest = im if released is None else im - released
+                rest = imprisoned if left_prison is None else imprisoned - left_prison
                 if rest.any():
-                    released = _total(released, binom(rest, shock))
-            (reengaged,) = _chain(binom, rl, [q_reengage])
+                    left_prison = _total(left_prison, binom(rest, shock))
+            (reengaged,) = _chain(binom, released, [q_reengage])
             recruits = None
             if self.any_recruits[r]:
                 lam = self.recruits[r] if recruit_factor is None else (
                     self.recruits[r] * recruit_factor)
                 recruits = rng.poisson(lam)
 
-            _inc(al, recruits, reengaged)
-            _dec(al, killed_l, det_l, sur_l, des_l)
-            _dec(af, killed_f, det_f, sur_f, dep_f)
-            _inc(dl, det_l, sur_l)
-            _dec(dl, tried_l)
-            _inc(df, det_f, sur_f)
-            _dec(df, tried_f, repat)
-            _inc(im, convicted)
-            _dec(im, released)
-            _inc(rl, released, tried)
-            _dec(rl, convicted, reengaged)
-            _inc(self.dep[r], des_l, home, repat)
-            _inc(self.kil[r], killed_l, killed_f)
-            _inc(self.returned_home[r], home, repat)
+            _inc(active_local, recruits, reengaged)
+            _dec(active_local, killed_local, arrested_local, surrendered_local, deserted)
+            _dec(active_foreign, killed_foreign, arrested_foreign, surrendered_foreign,
+                 departed_foreign)
+            _inc(detained_local, arrested_local, surrendered_local)
+            _dec(detained_local, tried_local)
+            _inc(detained_foreign, arrested_foreign, surrendered_foreign)
+            _dec(detained_foreign, tried_foreign, repatriated)
+            _inc(imprisoned, convicted)
+            _dec(imprisoned, left_prison)
+            _inc(released, left_prison, tried)  # the acquitted, and prisoners at term
+            _dec(released, convicted, reengaged)
+            _inc(self.departed[r], deserted, went_home, repatriated)
+            _inc(self.killed[r], killed_local, killed_foreign)
+            _inc(self.returned_home[r], went_home, repatriated)
             _inc(self.recruited[r], recruits)
-            if moved and moved[0] is not None:
-                al -= moved[0]
-                if al_in is None:
-                    al_in = np.zeros_like(self.al)
-                al_in[IRAQ] += moved[0]
-                self.moved_out[r] += moved[0]
-                self.arrived[IRAQ] += moved[0]
-            if reloc is not None and reloc.any():
-                if af_in is None:
-                    af_in = np.zeros_like(self.af)
+            if crossed and crossed[0] is not None:
+                active_local -= crossed[0]
+                if arriving_local is None:
+                    arriving_local = np.zeros_like(self.active_local)
+                arriving_local[IRAQ] += crossed[0]
+                self.moved_out[r] += crossed[0]
+                self.arrived[IRAQ] += crossed[0]
+            if relocating is not None and relocating.any():
+                if arriving_foreign is None:
+                    arriving_foreign = np.zeros_like(self.active_foreign)
                 assert strength is not None
-                self._relocate(rng, r, reloc, strength, af_in)
-        if al_in is not None:
-            self.al += al_in
-            self.live[IRAQ] = self.live[IRAQ] or bool(al_in[IRAQ].any())
-        if af_in is not None:
-            self.af += af_in
-        dl_rate = self.lev["dependant_repatriation_rate"][t]
-        if dl_rate > 0.0 and self.dependants.any():
-            went = binom(self.dependants, dl_rate)
+                self._relocate(rng, r, relocating, strength, arriving_foreign)
+        if arriving_local is not None:
+            self.active_local += arriving_local
+            self.live[IRAQ] = self.live[IRAQ] or bool(arriving_local[IRAQ].any())
+        if arriving_foreign is not None:
+            self.active_foreign += arriving_foreign
+        dependant_rate = self.lev["dependant_repatriation_rate"][t]
+        if dependant_rate > 0.0 and self.dependants.any():
+            went = binom(self.dependants, dependant_rate)
             self.dependants -= went
             self.dependants_home += went
         self.record(t + 1)
 
-    def _relocate(self, rng: np.random.Generator, r: int, reloc: np.ndarray,
-                  strength: np.ndarray, af_in: np.ndarray) -> None:
+    def _relocate(self, rng: np.random.Generator, r: int, relocating: np.ndarray,
+                  strength: np.ndarray, arriving_foreign: np.ndarray) -> None:
         """Send region *r*'s relocators to the other regions, by their active strength."""
-        idx = np.flatnonzero(reloc)
-        left = reloc[idx]
+        idx = np.flatnonzero(relocating)
+        left = relocating[idx]
         weights = strength[:, idx].astype(np.float64)
         weights[r] = 0.0
         # Weight still to choose from at each destination: a reverse cumulative sum.
@@ -324,10 +358,9 @@ class FighterFlows:
             np.minimum(q, 1.0, out=q)
             moved = rng.binomial(left, q)
             left -= moved
-            af_in[d, idx] += moved
+            arriving_foreign[d, idx] += moved
             self.arrived[d, idx] += moved
             self.moved_out[r, idx] += moved
         # No other region has fighters left: the relocators go home instead.
-        self.dep[r, idx] += left
+        self.departed[r, idx] += left
         self.returned_home[r, idx] += left
-

@@ -3,49 +3,110 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray
+from threatsim.models.contract import FloatArray, Model, ScenarioParts
 from threatsim.models.fighters.checks import rate_problems
 from threatsim.models.fighters.declarations import INFO
 from threatsim.models.fighters.flows import FighterFlows
 from threatsim.models.fighters.origins import share_problems
 
-__all__ = ["FightersModel"]
+__all__ = ["FightersModel", "people_residuals"]
 
 
-class FightersModel:
-    """Vectorised monthly compartment model over regions (see :mod:`threatsim.models.fighters`)."""
+class FightersModel(Model):
+    """Vectorised monthly compartment model over regions (see :mod:`threatsim.models.fighters`).
+
+    >>> model = FightersModel()
+    >>> params = {p.name: np.zeros(3) for p in INFO.parameters}
+    >>> params["fighters_tunisia"] = np.full(3, 100.0)
+    >>> params["kill_rate"] = np.full(3, 0.1)
+    >>> levers = {lever.name: np.full(6, lever.default) for lever in INFO.levers}
+    >>> got = model.simulate(params, levers, n_months=6,
+    ...                      rng=np.random.Generator(np.random.PCG64(1)),
+    ...                      outputs=frozenset({"population_total"}))
+    >>> total = got["population_total"]  # (draw, time, compartment), int64
+    >>> total.dtype, total.shape
+    (dtype('int64'), (3, 7, 7))
+    >>> total.sum(axis=2).tolist() == [[100] * 7] * 3  # nobody is lost or created
+    True
+    """
 
     info = INFO
     #: ``simulate`` accepts ``out=``: the engine's result buffers (int64) to fill in place.
     writes_into_buffers = True
-    buffer_dtype = np.int64
+    buffer_dtype = np.dtype(np.int64)
 
-    def check(self, scenario: Any) -> list[ScenarioError]:
+    def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """Competing rates sum to at most 1 in every month; origin shares to at most 1."""
         return rate_problems(scenario) + share_problems(scenario)
 
-    def simulate(
+    def _simulate(
         self,
         params: Mapping[str, FloatArray],
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
         rng: np.random.Generator,
-        outputs: frozenset[str] | None = None,
-        out: Mapping[str, np.ndarray] | None = None,
+        want: frozenset[str],
+        out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
-        """Run one chunk of draws; arrays are (draw, time, ...).
+        """One chunk of draws; arrays are (draw, time, ...).
 
         With *out* (int64 arrays (time, ..., draw) for every wanted output) the
         months are recorded there, and the returned arrays are views of them.
         """
-        want = outputs if outputs is not None else frozenset(o.name for o in INFO.outputs)
         flows = FighterFlows(params, levers, n_months=n_months, want=want, out=out)
         for t in range(n_months):
             flows.step(t, rng)
         return flows.outputs(rng)
+
+    def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
+                               ) -> dict[str, np.ndarray]:
+        """People are conserved (see :func:`people_residuals`)."""
+        return people_residuals(outputs)
+
+
+def people_residuals(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The identities of the fighters' counts, as residuals that are exactly 0.
+
+    From (draw, time, ...) arrays: nobody is a negative count; everyone is in
+    one compartment, so the total moves only by the recruits, and a region's
+    total by its recruits, arrivals and departures; the regional sums are
+    ``population_total``; the returnees by origin add up to the regions'
+    returnees; dependants are held or repatriated.
+
+    >>> # (draw, time, region, compartment): one draw, two months, two regions, two compartments
+    >>> pop = np.array([[[[5, 0], [0, 0]], [[3, 2], [1, 0]]]])
+    >>> zero = np.zeros((1, 2, 2), dtype=np.int64)
+    >>> recruited = np.array([[[0, 0], [0, 1]]])
+    >>> got = people_residuals({"population": pop, "recruited": recruited, "arrived": zero,
+    ...                         "moved_out": zero})
+    >>> sorted(k for k, v in got.items() if v.any())
+    []
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in sorted(INFO.output_names & set(outputs)):
+        out[f"{name} never negative"] = np.minimum(outputs[name], 0)
+    pop = outputs.get("population")
+    if pop is not None and "recruited" in outputs:
+        by_region = pop.sum(axis=3)  # (draw, time, region)
+        total = by_region.sum(axis=2)
+        recruited = outputs["recruited"]
+        out["people conserved"] = total - total[:, :1] - recruited.sum(axis=2)
+        if "arrived" in outputs and "moved_out" in outputs:
+            out["people conserved in each region"] = (
+                by_region - by_region[:, :1] - recruited - outputs["arrived"]
+                + outputs["moved_out"])
+    if pop is not None and "population_total" in outputs:
+        out["population_total is the sum over regions"] = (
+            outputs["population_total"] - pop.sum(axis=2))
+    if "returned_home_by_origin" in outputs and "returned_home" in outputs:
+        out["returnees by origin add up"] = (outputs["returned_home_by_origin"].sum(axis=2)
+                                             - outputs["returned_home"].sum(axis=2))
+    if "dependants_detained" in outputs and "dependants_repatriated" in outputs:
+        held = outputs["dependants_detained"] + outputs["dependants_repatriated"]
+        out["dependants held or repatriated"] = held - held[:, :1]
+    return out

@@ -41,7 +41,11 @@ _DECLARABLE = ORIGINS[:-1]  # every group but the rest
 
 
 def origin_shares(params: Mapping[str, FloatArray]) -> OriginShares:
-    """The origin shares the scenario declares, region by region (empty when none)."""
+    """The origin shares the scenario declares, region by region (empty when none).
+
+    >>> shares = origin_shares({"origin_share_syria_europe": np.array([0.1, 0.2])})
+    >>> [(REGIONS[r], [(ORIGINS[j], s.tolist()) for j, s in groups]) for r, groups in shares]
+    [('syria', [('europe', [0.1, 0.2])])]"""
     out: OriginShares = []
     for i, region in enumerate(REGIONS):
         groups = [(j, np.asarray(params[name], dtype=np.float64))
@@ -61,6 +65,14 @@ def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
     split among its origin groups by a multinomial draw; the rest of them, and
     every returnee of the other regions, are ``unspecified``. The sum over
     origins equals the sum over regions exactly, every draw and month.
+
+    >>> home = np.zeros((3, len(REGIONS), 1), dtype=np.int64)  # (time, region, draw)
+    >>> home[1:, 1] = [[10], [30]]  # syria: 10 home by month 1, 30 by month 2
+    >>> shares = origin_shares({"origin_share_syria_europe": np.array([1.0])})
+    >>> rng = np.random.Generator(np.random.PCG64(0))
+    >>> by_origin = split_by_origin(home, shares, rng)  # (time, origin, draw)
+    >>> by_origin[:, :, 0].tolist()  # all from europe
+    [[0, 0, 0, 0, 0, 0, 0], [0, 0, 10, 0, 0, 0, 0], [0, 0, 30, 0, 0, 0, 0]]
     """
     n_times, _, n = returned_home.shape
     by_origin = np.zeros((n_times, len(ORIGINS), n), dtype=np.int64)
@@ -83,7 +95,15 @@ def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
 
 
 def share_problems(partial: Any) -> list[ScenarioError]:
-    """A region's origin shares must sum to at most 1 at their upper bounds."""
+    """A region's origin shares must sum to at most 1 at their upper bounds.
+
+    >>> from types import SimpleNamespace
+    >>> def upto(high):
+    ...     return SimpleNamespace(dist=SimpleNamespace(bounds=lambda: (0.0, high)))
+    >>> parts = SimpleNamespace(parameters={"origin_share_syria_europe": upto(0.7),
+    ...                                     "origin_share_syria_africa": upto(0.5)})
+    >>> [(p.key, p.value) for p in share_problems(parts)]
+    [('origins.syria', 1.2)]"""
     problems: list[ScenarioError] = []
     for region in REGIONS:
         terms = []
