@@ -16,6 +16,8 @@ from tests.model_contract import ModelContract
 import threatsim
 from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
+from threatsim.engine.sampling import sample_parameters
+from threatsim.engine.streams import chunk_seed_sequence
 from threatsim.inputs.scenario import scenario_from_dict
 from threatsim.models.detention import model as det
 from threatsim.models.detention.model import DAYS_PER_MONTH, Plan, draw_cases
@@ -51,13 +53,15 @@ def _scenario(**kw: Any) -> threatsim.Scenario:
     return scenario_from_dict(_scenario_dict(**kw))
 
 
-def _traces(sc: threatsim.Scenario, *, n: int, seed: int = 1, method: str = "auto"):
-    from threatsim.engine.sampling import sample_parameters
-    from threatsim.engine.streams import chunk_stream
+def _chunk_rng(seed: int) -> np.random.Generator:
+    """The generator the engine gives chunk 0 of a run with *seed*."""
+    return np.random.Generator(np.random.PCG64(chunk_seed_sequence(seed, 0)))
 
+
+def _traces(sc: threatsim.Scenario, *, n: int, seed: int = 1, method: str = "auto"):
     params = sample_parameters(sc.parameters, n, seed=seed)
     return det.simulate_traces(params, sc.lever_schedule(), n_months=sc.horizon,
-                               rng=chunk_stream(seed, 0), method=method)
+                               rng=_chunk_rng(seed), method=method)
 
 
 def _w3(**kw: Any) -> threatsim.Scenario:
@@ -233,12 +237,9 @@ def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals
                    detained_syria=stock, dependants_syria=deps, arrivals_per_month=arrivals,
                    screening_days=screening, trial_days=DAYS_PER_MONTH, duration_cv=cv,
                    sentence_months=1)  # fixed durations of a month: times on grid instants
-    from threatsim.engine.sampling import sample_parameters
-    from threatsim.engine.streams import chunk_stream
-
     params = sample_parameters(sc.parameters, draws, seed=seed)
     plan, cb, fb = det.simulate_chunk(params, sc.lever_schedule(), n_months=horizon,
-                                      rng=chunk_stream(seed, 0), method="fifo")
+                                      rng=_chunk_rng(seed), method="fifo")
     chunk = det.record_batch(cb, fb, plan)
     for k, trace in enumerate(det.batch_traces(cb, fb, plan)):
         one = det.record(cb.case(k), trace, plan)
@@ -251,16 +252,13 @@ def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals
                          ids=["fast path", "SimPy"])
 def test_a_chunk_cut_into_parts_gives_the_same_numbers(monkeypatch, levers):
     """simulate runs a big chunk in parts (bounded memory); the outputs do not change."""
-    from threatsim.engine.sampling import sample_parameters
-    from threatsim.engine.streams import chunk_stream
-
     sc = _scenario(horizon=6, levers=levers, detained_syria=10, dependants_syria=3,
                    arrivals_per_month=20, screening_days=2.0)
     params = sample_parameters(sc.parameters, 7, seed=2)
 
     def run() -> dict[str, np.ndarray]:
         return det.DetentionModel().simulate(params, sc.lever_schedule(), n_months=6,
-                                             rng=chunk_stream(2, 0))
+                                             rng=_chunk_rng(2))
 
     whole = run()
     monkeypatch.setattr(det, "BATCH_CELLS", 300)  # about two draws a part

@@ -93,7 +93,7 @@ def test_every_executor_gives_the_same_dataset(model, client):
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS
-                                   if getattr(get_model(m), "writes_into_buffers", False)])
+                                   if get_model(m).writes_into_buffers])
 def test_models_writing_into_the_run_buffers_equal_a_pool(model):
     """In-process, a model that records straight into the run's buffers (no replicates)
     gives the Dataset a process pool assembles from shipped chunks: every output."""

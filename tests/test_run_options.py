@@ -14,7 +14,7 @@ from threatsim.core.errors import ScenarioError
 from threatsim.engine.evaluate import evaluate
 from threatsim.engine.executors import InProcessExecutor, ProcessPoolChunkExecutor
 from threatsim.engine.options import KEEP, SAMPLERS, Keep, RunOptions, Sampler
-from threatsim.engine.plan import Plan, buffer_contract
+from threatsim.engine.plan import Plan
 from threatsim.engine.shipping import crosses_processes
 from threatsim.models.registry import get_model
 
@@ -41,7 +41,7 @@ def test_a_subclass_of_the_in_process_executor_runs_in_process():
     (``type(executor) is not InProcessExecutor``) sent it down the cross-process path:
     run_chunk_shipped, and no direct buffers."""
     model = next(m for m in ("fighters", "detention", "financing", "financing_events")
-                 if buffer_contract(get_model(m))[0])
+                 if get_model(m).writes_into_buffers)
     sc = next(threatsim.load_scenario(p) for p in sorted(SCENARIOS.glob("*.toml"))
               if threatsim.load_scenario(p).model == model)
     ex = RecordingInProcess()

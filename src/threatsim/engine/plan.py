@@ -24,7 +24,7 @@ from threatsim.engine.streams import chunk_seed_sequence
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
 
-__all__ = ["ChunkTask", "Plan", "buffer_contract", "place_draws", "run_chunk", "sample_lean"]
+__all__ = ["ChunkTask", "Plan", "place_draws", "run_chunk", "sample_lean"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,9 +140,8 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     reps = task.replicates
     if reps > 1:  # draw-major: each draw's replicates sit next to each other
         params = {k: np.repeat(v, reps) for k, v in params.items()}
-    direct = {"out": task.out} if task.out is not None else {}
     out = model.simulate(params, task.levers, n_months=task.n_months, rng=rng,
-                         outputs=task.outputs, **direct)
+                         outputs=task.outputs, out=task.out)
     if reps > 1:
         out = {k: v.reshape(v.shape[0] // reps, reps, *v.shape[1:]) for k, v in out.items()}
     return task.index, out
@@ -186,19 +185,6 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
         subset = {k: parameters[k] for k in names if k in need}
         out[name] = sample_parameters(subset, n, **kw)[name]
     return out
-
-def buffer_contract(model: Any) -> tuple[bool, np.dtype]:
-    """Whether *model* ``writes_into_buffers`` (fills the run's result buffers given as
-    ``out=``), and the ``buffer_dtype`` of those buffers (counts of people: int64).
-
-    >>> buffer_contract(object())
-    (False, dtype('float64'))
-    """
-    # model contract: attribute access once the contract declares it
-    writes = getattr(model, "writes_into_buffers", False)
-    dtype = getattr(model, "buffer_dtype", np.float64)
-    return bool(writes), np.dtype(dtype)
-
 
 class Plan:
     """A run's inputs: options, parameter values (one array per parameter, over the
@@ -252,14 +238,15 @@ class Plan:
         and without replicates (their outputs are reshaped after the model).
         """
         model = get_model(self.scenario.model)
-        writes, dtype = buffer_contract(model)
-        if not shares_memory(self.options.executor) or self.options.replicates != 1 or not writes:
+        if (not model.writes_into_buffers or not shares_memory(self.options.executor)
+                or self.options.replicates != 1):
             return None
         info = model.info
         sizes = {"time": self.scenario.horizon + 1,
                  **{dim: len(labels) for dim, labels in info.coords.items()}}
         decls = {o.name: o for o in info.outputs}
-        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n), dtype=dtype)
+        return {name: np.empty((*(sizes[d] for d in decls[name].dims), self.n),
+                               dtype=decls[name].dtype)
                 for name in sorted(self.outputs)}
 
     def manifest(self) -> dict[str, Any]:
