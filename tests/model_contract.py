@@ -40,7 +40,7 @@ from tests.conftest import ROOT
 import threatsim
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.sampling import sample_parameters
-from threatsim.engine.streams import chunk_stream
+from threatsim.engine.streams import chunk_seed_sequence
 from threatsim.inputs.scenario import Scenario
 from threatsim.models import MODELS, Model, get_model
 from threatsim.results import bands
@@ -147,8 +147,9 @@ class ModelContract:
 
     def _simulate(self, model: Model, chunk: Any, **kw: Any) -> dict[str, np.ndarray]:
         params, levers, months = chunk
+        rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(self.seed, 0)))  # chunk 0's
         return model.simulate({k: v.copy() for k, v in params.items()}, levers,
-                              n_months=months, rng=chunk_stream(self.seed, 0), **kw)
+                              n_months=months, rng=rng, **kw)
 
     # -- what the model declares ----------------------------------------------------------
 
