@@ -39,7 +39,7 @@ def test_run_end_to_end_writes_netcdf_and_fan_chart(financing_path, tmp_path, ca
 def test_console_script_runs(financing_path, tmp_path):
     """The installed console script behaves like main()."""
     exe = ROOT / ".venv" / "bin" / "threatsim"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "threatsim.cli.main"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "threatsim.cli"]
     res = subprocess.run([*cmd, "validate", str(financing_path)], capture_output=True, text=True,
                          check=False)
     assert res.returncode == 0, res.stderr

@@ -383,7 +383,7 @@ def test_ctrl_c_writes_nothing_and_says_so(tmp_path: Path, where):
     """SIGINT during a streamed run: exit 130, 'interrupted; nothing was written', no files."""
     out = tmp_path / "big.nc"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "threatsim.cli.main", "run", str(SCENARIOS / "financing.toml"),
+        [sys.executable, "-m", "threatsim.cli", "run", str(SCENARIOS / "financing.toml"),
          "--draws", "3000000", "--chunk-size", "20000", "--keep", "draws",
          "--out", str(out), "--no-plot", "--quiet", *where],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -571,7 +571,7 @@ def test_a_scheduler_killed_mid_run_stops_it_with_one_line(tmp_path: Path):
         client.close()
         out = tmp_path / "lost.nc"
         run = subprocess.Popen(
-            [sys.executable, "-m", "threatsim.cli.main", "run", str(ROOT / "benchmarks/w2.toml"),
+            [sys.executable, "-m", "threatsim.cli", "run", str(ROOT / "benchmarks/w2.toml"),
              "--draws", "1000000", "--chunk-size", "4096", "--keep", "draws", "--out",
              str(out), "--scheduler", address, "--no-plot", "--quiet"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
