@@ -25,7 +25,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import check_interrupt, interrupts_held_back
@@ -39,9 +39,11 @@ from threatsim.engine.cluster import (
 
 __all__ = [
     "ChunkExecutor",
+    "HoldingExecutor",
     "InProcessExecutor",
     "ProcessPoolChunkExecutor",
     "executor_from_options",
+    "holds_results",
     "make_executor",
     "resolve_executor",
     "shares_memory",
@@ -60,6 +62,32 @@ class ChunkExecutor(Protocol):
     shares_memory: bool
 
     def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+
+class HoldingExecutor(ChunkExecutor, Protocol):
+    """An executor that can also leave results where they were computed (a cluster's).
+
+    :meth:`hold` starts tasks and returns ``{chunk index: handle}``; a handle goes
+    back in as a task's ``held``, :meth:`fetch` brings results to this process,
+    :meth:`release` forgets them. See :class:`~threatsim.engine.cluster.DaskExecutor`.
+    """
+
+    def hold_limit(self) -> int: ...
+
+    def hold(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> dict[int, Any]: ...
+
+    def fetch(self, held: Iterable[Any]) -> list[Any]: ...
+
+    def release(self, held: Iterable[Any]) -> None: ...
+
+
+def holds_results(executor: ChunkExecutor) -> TypeGuard[HoldingExecutor]:
+    """Whether *executor* can hold results where they were computed (has ``hold``).
+
+    >>> holds_results(InProcessExecutor())
+    False
+    """
+    return hasattr(executor, "hold")
 
 
 def shares_memory(executor: object) -> bool:
