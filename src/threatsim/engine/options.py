@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard, TypeVar, get_args
+from typing import Literal, TypeGuard, TypeVar, get_args
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import ChunkExecutor, resolve_executor
+from threatsim.engine.executors import ChunkExecutor, ExecutorArg, resolve_executor
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
 
@@ -77,7 +77,7 @@ class RunOptions:
     @classmethod
     def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
               sampler: str | None = None, chunk_size: int | None = None,
-              replicates: int | None = None, executor: Any = None,
+              replicates: int | None = None, executor: ExecutorArg = None,
               progress: bool | None = None, keep: str | None = None) -> RunOptions:
         """The options of a run of *scenario*: the keywords given, else its ``[run]``.
 
