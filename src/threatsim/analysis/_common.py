@@ -21,6 +21,7 @@ __all__ = [
     "outcome_series",
     "require_output",
     "series_names",
+    "when_label",
 ]
 
 
@@ -86,6 +87,21 @@ def at_month(ds: xr.Dataset, at: str | None, *, key: str = "at") -> int | None:
         raise ScenarioError(f"must be within the run: {labels[0]} to {labels[-1]}", key=key,
                             value=at)
     return labels.index(at)
+
+
+def when_label(ds: xr.Dataset, output: str, at: str | None) -> str:
+    """``" at YYYY-MM"``: the month *at* (the run's last when None), for an *output* with
+    a time axis; ``""`` for a per-draw scalar.
+
+    >>> ds = xr.Dataset({"held": (("draw", "time"), np.ones((2, 3)))},
+    ...                 coords={"time": np.arange("2019-01", "2019-04", dtype="M8[M]")})
+    >>> when_label(ds, "held", None), when_label(ds, "held", "2019-02")
+    (' at 2019-03', ' at 2019-02')
+    """
+    if "time" not in ds[output].dims:
+        return ""
+    month = ds["time"].values[-1] if at is None else at
+    return f" at {np.datetime64(month, 'M')}"
 
 
 def outcome_series(ds: xr.Dataset, name: str, at: str | None = None, *,

@@ -24,11 +24,11 @@ import copy
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
@@ -112,7 +112,7 @@ def solve_capacity(
     output: str = "backlog_trial",
     draws: int | None = None,
     seed: int | None = None,
-    executor: Any = None,
+    executor: ExecutorArg = None,
 ) -> CapacitySolution:
     """The smallest whole value of *lever* with P(*output* at *by* <= *target*) >= *probability*.
 
@@ -204,13 +204,14 @@ def solve_capacity(
                 bad = candidate
                 break
     else:
-        bad, good = start, None
+        bad = start
         step = max(1, start)
-        while good is None:
+        while True:
             candidate = min(high, bad + step)
             if meets(candidate):
                 good = candidate
-            elif candidate == high:
+                break
+            if candidate == high:
                 best = max(tried, key=lambda v: (tried[v], v))
                 raise ScenarioError(
                     f"cannot be reached within the bounds of {lever} [{low}, {high}]: the best "
@@ -218,9 +219,8 @@ def solve_capacity(
                     f"{tried[best]:.3f} < {probability:g} ({draws:,} draws, seed {seed}); "
                     f"raise the target, move the date, or lower the probability",
                     key="target", value=target)
-            else:
-                bad = candidate
-                step *= 2
+            bad = candidate
+            step *= 2
     while good - bad > 1:
         mid = (good + bad) // 2
         if meets(mid):

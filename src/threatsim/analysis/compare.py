@@ -23,7 +23,7 @@ import xarray as xr
 from threatsim.analysis._common import jsonable
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
@@ -117,7 +117,7 @@ def compare(
     better: str | Mapping[str, str] = "lower",
     levels: Mapping[str, float] | None = None,
     quantiles: Sequence[float] | None = None,
-    executor: ChunkExecutor | int | None = None,
+    executor: ExecutorArg = None,
     progress: bool | None = False,
 ) -> xr.Dataset:
     """Run *base* and *whatif* with common random numbers and take paired differences.
@@ -190,8 +190,9 @@ def compare(
 
     index = pd.Index(["base", "whatif"], name="scenario")
     data: dict[str, xr.DataArray] = {}
-    params = [n for n in a.data_vars if a[n].attrs.get("role") == "parameter"]
-    params += [n for n in b.data_vars if b[n].attrs.get("role") == "parameter" and n not in params]
+    params = [str(n) for n in a.data_vars if a[n].attrs.get("role") == "parameter"]
+    params += [str(n) for n in b.data_vars
+               if b[n].attrs.get("role") == "parameter" and n not in params]
     for name in params:
         pair = [ds[name] if name in ds else xr.full_like(a["draw"], np.nan, dtype=float)
                 for ds in (a, b)]
@@ -292,7 +293,7 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                 + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
                 + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}")
 
-        def row(label: str, sel: dict[str, Any], *, name: str = name, extra: list = extra,
+        def row(label: str, sel: dict[str, Any], *, name: str = name, extra: list[str] = extra,
                 better: str = better, level: xr.DataArray = level, side: str = side,
                 unit: str = unit) -> str:
             x = cds[name].isel(sel) if sel else cds[name]

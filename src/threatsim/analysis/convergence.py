@@ -41,7 +41,7 @@ import numpy as np
 import xarray as xr
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.reuse import ReuseChunks
 from threatsim.engine.runner import run_with
@@ -168,7 +168,7 @@ def run_to_precision(
     sampler: str | None = None,
     chunk_size: int | None = None,
     replicates: int | None = None,
-    executor: ChunkExecutor | int | None = None,
+    executor: ExecutorArg = None,
     progress: bool | None = False,
     quantiles: Sequence[float] | None = None,
     report_months: Sequence[int] | None = None,

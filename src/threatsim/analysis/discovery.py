@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis._common import outcome_series
+from threatsim.analysis._common import outcome_series, when_label
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 
@@ -277,11 +277,15 @@ def discover(
     >>> 0 < res.box.density <= 1
     True
     """
-    if (below is None) == (above is None):
+    if below is not None and above is None:
+        level_value, sign = below, "<"
+    elif above is not None and below is None:
+        level_value, sign = above, ">"
+    else:
         raise ScenarioError("give exactly one of below= or above=", key="condition",
                             value={"below": below, "above": above})
     y = outcome_series(ds, output, at)
-    hit = (y < below) if below is not None else (y > above)
+    hit = (y < level_value) if sign == "<" else (y > level_value)
     params = [str(n) for n, v in ds.data_vars.items() if v.attrs.get("role") == "parameter"]
     if parameters is not None:
         unknown = [p for p in parameters if p not in params]
@@ -300,12 +304,9 @@ def discover(
         yv = hit.values
     res = prim(x, yv, peel_alpha=peel_alpha, mass_min=mass_min, threshold=threshold)
     unit = ds[output].attrs.get("units", "")
-    when = ""
-    if "time" in ds[output].dims:
-        t = ds["time"].values[-1] if at is None else np.datetime64(at, "M")
-        when = f" at {np.datetime64(t, 'M')}"
-    level = format_value(below if below is not None else above, unit)
-    condition = f"{output} {'<' if below is not None else '>'} {level}{when}"
+    when = when_label(ds, output, at)
+    level = format_value(level_value, unit)
+    condition = f"{output} {sign} {level}{when}"
     units = {p: ds[p].attrs.get("units", "") for p in params}
     return PrimResult(names=res.names, trajectory=res.trajectory, chosen=res.chosen, box=res.box,
                       full=res.full, base_rate=res.base_rate, threshold=res.threshold,

@@ -48,7 +48,7 @@ from threatsim.analysis._common import model_dims, outcome_series, require_outpu
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 from threatsim.engine.evaluate import evaluate
-from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.engine.streams import sobol_stream
@@ -273,7 +273,10 @@ def _reread(scenario: Scenario, kind: str) -> tuple[Scenario, list[str], list[st
     for name, p in scenario.parameters.items():
         if p.source is None or p.dist.kind not in RANGED_KINDS:
             continue
-        lo, hi = float(p.dist.low), float(p.dist.high)
+        low, high = p.dist.low, p.dist.high
+        assert low is not None, "a ranged distribution has both bounds"  # checked on loading
+        assert high is not None, "a ranged distribution has both bounds"
+        lo, hi = float(low), float(high)
         mode = p.dist.mode if p.dist.mode is not None else (lo + hi) / 2
         try:
             spec = DistSpec(kind=kind, low=lo, high=hi,
@@ -300,7 +303,7 @@ def _reread(scenario: Scenario, kind: str) -> tuple[Scenario, list[str], list[st
 def range_readings(scenario: Scenario, output: str, at: str | None = None, *,
                    draws: int | None = None, seed: int | None = None,
                    quantiles: Sequence[float] = (0.05, 0.5, 0.95),
-                   executor: ChunkExecutor | int | None = None) -> xr.DataArray:
+                   executor: ExecutorArg = None) -> xr.DataArray:
     """Bands of *output* at *at* under each reading of the sourced ranges (same seed).
 
     Returns a DataArray ``(reading, quantile)``; the first reading is
@@ -360,7 +363,7 @@ def sensitivity(
     confidence: float = 0.95,
     n_resamples: int = 999,
     readings: bool = True,
-    executor: ChunkExecutor | int | None = None,
+    executor: ExecutorArg = None,
 ) -> xr.Dataset:
     """Sobol indices, rank correlations and the reading-of-ranges row for *output* at *at*.
 

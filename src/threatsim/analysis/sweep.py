@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis._common import jsonable, outcome_series
+from threatsim.analysis._common import jsonable, outcome_series, when_label
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
-from threatsim.engine.executors import ChunkExecutor
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
@@ -152,7 +152,7 @@ def sweep(
     sampler: str | None = None,
     chunk_size: int | None = None,
     replicates: int | None = None,
-    executor: ChunkExecutor | int | None = None,
+    executor: ExecutorArg = None,
     progress: bool | None = False,
 ) -> xr.Dataset:
     """Run *scenario* at every point of *grid* (key -> values) with common random numbers.
@@ -216,7 +216,7 @@ def sweep(
         var = first[name]
         stacked = np.stack([r[name].values for r in runs]).reshape(*shape, *var.shape)
         data[str(name)] = xr.Variable((*keys, *var.dims), stacked, attrs=var.attrs)
-    coords: dict[str, Any] = {k: v for k, v in first.coords.items()}
+    coords: dict[str, Any] = {str(k): v for k, v in first.coords.items()}
     for key in keys:
         coords[key] = xr.Variable((key,), _coord(values[key]), attrs={"key": key})
     attrs = dict(first.attrs)
@@ -244,10 +244,7 @@ def sweep_table(ds: xr.Dataset, output: str, at: str | None = None,
     da = outcome_series(ds, output, at)
     unit = da.attrs.get("units", "")
     b = da.quantile(list(quantiles), dim=sample_dims(da))
-    when = ""
-    if "time" in ds[output].dims:
-        t = ds["time"].values[-1] if at is None else np.datetime64(at, "M")
-        when = f" at {np.datetime64(t, 'M')}"
+    when = when_label(ds, output, at)
     lines = [f"sweep of {ds.attrs['scenario_name']!r}: {output} ({unit}){when}, "
              f"{ds.sizes['draw']:,} draws per point, seed {ds.attrs['seed']} "
              "(common random numbers)"]

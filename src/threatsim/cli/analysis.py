@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threatsim.analysis._common import check_output_at
 from threatsim.analysis.compare import check_comparable, compare, comparison_table
@@ -20,7 +21,7 @@ from threatsim.analysis.sweep import parse_set, sweep, sweep_table
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
-from threatsim.inputs.scenario import load_scenario
+from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.models.registry import get_model
 from threatsim.outputs.plotting import (
     comparison_chart,
@@ -31,6 +32,12 @@ from threatsim.outputs.plotting import (
     tornado_chart,
 )
 from threatsim.results import write_netcdf
+
+if TYPE_CHECKING:  # only its type: the charts come from threatsim.outputs.plotting
+    from matplotlib.figure import Figure
+
+#: A chart to write: its file stem and what draws it (called only when it is written).
+NamedFigure = tuple[str, Callable[[], "Figure"]]
 
 __all__ = ["add_commands", "parse_key_values"]
 
@@ -80,7 +87,7 @@ def _better(items: list[str] | None) -> str | dict[str, str]:
     return named
 
 
-def _write_plots(folder: str, figures: list[tuple[str, Any]]) -> list[Path]:
+def _write_plots(folder: str, figures: list[NamedFigure]) -> list[Path]:
     written: list[Path] = []
     for stem, make in figures:
         written += save_figures(make(), Path(folder) / stem)
@@ -114,7 +121,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         marks = [(base.month_label(i), "report") for i in base.report_months
                  if 0 < i < base.horizon]
         stem = f"compare_{base.name}_{whatif.name}"
-        figures: list[tuple[str, Any]] = [
+        figures: list[NamedFigure] = [
             (stem, lambda: comparison_chart(cds, series, marks=marks))]
         if series:
             first = series[0]
@@ -126,7 +133,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_output(sc: Any) -> str:
+def _default_output(sc: Scenario) -> str:
     decls = {o.name: o for o in get_model(sc.model).info.outputs}
     monthly = [v for v in sc.variables if "time" in decls[v].dims]
     return monthly[0] if monthly else sc.variables[0]
@@ -206,7 +213,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def add_commands(sub: Any) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register compare, sweep, sensitivity and discover on the ``threatsim`` subparsers.
 
     >>> import argparse

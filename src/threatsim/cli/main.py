@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import xarray as xr
 
@@ -28,7 +27,7 @@ from threatsim.core.interrupts import InterruptGuard, is_interrupt
 from threatsim.engine import executors
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
-from threatsim.inputs.scenario import load_scenario
+from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.inputs.sources import load_sources
 from threatsim.models.registry import get_model, model_names
 from threatsim.outputs.leaderboard import (
@@ -143,7 +142,8 @@ def _notes_on_stderr(enabled: bool) -> Iterator[None]:
         logger.propagate = saved[1]
 
 
-def _run_with(args: argparse.Namespace, executor: object, written: list[Path]) -> int:
+def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
+              written: list[Path]) -> int:
     """Run, print the tables, write the files (each added to *written* once complete)."""
     sc = load_scenario(args.scenario)
     precision = None
@@ -180,14 +180,14 @@ def _run_with(args: argparse.Namespace, executor: object, written: list[Path]) -
     return 0
 
 
-def _write_outputs(args: argparse.Namespace, sc: Any, ds: xr.Dataset, out: Path,
+def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: Path,
                    written: list[Path]) -> None:
     """The run's files: NetCDF, fan chart, --plot charts; each added to *written* once
     it is complete (Ctrl-C in between leaves the ones before it)."""
     if "draws_file" not in ds.attrs:
         written.append(write_netcdf(ds, out))
     if not args.no_plot:
-        series = [n for n, v in ds.data_vars.items()
+        series = [str(n) for n, v in ds.data_vars.items()
                   if "time" in v.dims and v.attrs.get("role") != "parameter"]
         if ds.attrs.get("keep") == "summary":
             series = summary_series(ds)
@@ -196,7 +196,7 @@ def _write_outputs(args: argparse.Namespace, sc: Any, ds: xr.Dataset, out: Path,
         _atomic_figure(fan_chart(plot_ds, series, quantiles=sc.quantiles), png)
         written.append(png)
     if args.plot:
-        series = [n for n, v in ds.data_vars.items()
+        series = [str(n) for n, v in ds.data_vars.items()
                   if "time" in v.dims and v.attrs.get("role") != "parameter"]
         summary_only = ds.attrs.get("keep") == "summary"
         if summary_only:
@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     stdout = sys.stdout
     if stdout is sys.__stdout__ and stdout is not None:
-        sys.stdout = _PipeSafeStdout(stdout)  # type: ignore[assignment]
+        sys.stdout = _PipeSafeStdout(stdout)
     try:
         args = build_parser().parse_args(argv)  # (its subcommands import modules too)
         return int(args.func(args))

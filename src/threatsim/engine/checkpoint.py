@@ -161,7 +161,8 @@ class Checkpoint:
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                # numpy's stub types **kwds as if one of them could be allow_pickle (a bool)
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
 
         _atomic_write(self.chunk_path(index), write, ".tmp")
 

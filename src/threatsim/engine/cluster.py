@@ -95,7 +95,7 @@ class DaskExecutor:
         if self.max_in_flight:
             return self.max_in_flight
         try:
-            threads = sum(self.client.nthreads().values())
+            threads = int(sum(self.client.nthreads().values()))  # the client is untyped
         except Exception:  # a client that cannot say: keep it small
             threads = 1
         return max(4, 4 * threads)

@@ -95,7 +95,7 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """numpy's ``_lerp``, operation for operation."""
     with np.errstate(invalid="ignore"):  # inf - inf -> NaN, as numpy gives
         diff = b - a
-        out = np.add(a, diff * t)
+        out: np.ndarray = np.add(a, diff * t)
         np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
     return out
 
@@ -122,6 +122,17 @@ class _Group:
     kmin: int | None = None
     kmax: int | None = None
     seen: int = 0
+
+    def window_bins(self) -> tuple[int, int]:
+        """The first and last pass-1 bin of a pilot window (every window has both)."""
+        assert self.bin1 is not None, "not a pilot window"
+        assert self.bin_hi is not None, "not a pilot window"
+        return self.bin1, self.bin_hi
+
+    def window_holds(self, b: int) -> bool:
+        """Whether pass-1 bin *b* lies in this pilot window."""
+        first, last = self.window_bins()
+        return first <= b <= last
 
 
 class ExactQuantiles:
@@ -245,7 +256,7 @@ class ExactQuantiles:
         ends_lo -= offsets
         ends_hi -= offsets
         spans_of: list[tuple[int, int, int]] = []  # (cell, first bin, last bin)
-        for c in np.nonzero(nn)[0]:
+        for c in np.nonzero(nn)[0].tolist():
             spans = sorted(zip(ends_lo[:, c].tolist(), ends_hi[:, c].tolist(), strict=True))
             merged = [list(spans[0])]
             for a, b in spans[1:]:
@@ -253,7 +264,7 @@ class ExactQuantiles:
                     merged[-1][1] = max(merged[-1][1], b)
                 else:
                     merged.append([a, b])
-            spans_of.extend((int(c), a, b) for a, b in merged)
+            spans_of.extend((c, a, b) for a, b in merged)
         if not spans_of:
             return []
         cells, firsts, lasts = (np.array(v, dtype=np.int64) for v in zip(*spans_of, strict=True))
@@ -285,7 +296,7 @@ class ExactQuantiles:
             if self._pilot is not None:
                 return None
             if self._spec is None:
-                windows = [(g.cell, g.bin1, g.bin_hi, g.mode) for g in self._windows]
+                windows = [(g.cell, *g.window_bins(), g.mode) for g in self._windows]
                 assert self._lo is not None
                 assert self._scale is not None
                 self._spec = CountPass(self._lo, self._scale, self.B, uuid.uuid4().hex, windows)
@@ -419,9 +430,9 @@ class ExactQuantiles:
                 continue
             for r in sorted(set(prev[:, c].tolist()) | set(nxt[:, c].tolist())):
                 b = int(np.searchsorted(cum[c], r, side="right"))
-                w = next((w for w in by_cell.get(c, ()) if w.bin1 <= b <= w.bin_hi), None)
-                if w is not None:  # inside a pilot window: known after this pass
-                    wanted.setdefault(id(w), []).append(r)
+                window = next((w for w in by_cell.get(c, ()) if w.window_holds(b)), None)
+                if window is not None:  # inside a pilot window: known after this pass
+                    wanted.setdefault(id(window), []).append(r)
                     continue
                 g = groups.get((c, b))
                 if g is None:

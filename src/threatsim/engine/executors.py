@@ -25,7 +25,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeGuard, cast
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import check_interrupt, interrupts_held_back
@@ -37,11 +37,17 @@ from threatsim.engine.cluster import (
     local_cluster,
 )
 
+if TYPE_CHECKING:  # an optional dependency: only its type, for ExecutorArg
+    from distributed import Client
+
 __all__ = [
     "ChunkExecutor",
+    "ExecutorArg",
+    "HoldingExecutor",
     "InProcessExecutor",
     "ProcessPoolChunkExecutor",
     "executor_from_options",
+    "holds_results",
     "make_executor",
     "resolve_executor",
     "shares_memory",
@@ -60,6 +66,38 @@ class ChunkExecutor(Protocol):
     shares_memory: bool
 
     def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+
+class HoldingExecutor(ChunkExecutor, Protocol):
+    """An executor that can also leave results where they were computed (a cluster's).
+
+    :meth:`hold` starts tasks and returns ``{chunk index: handle}``; a handle goes
+    back in as a task's ``held``, :meth:`fetch` brings results to this process,
+    :meth:`release` forgets them. See :class:`~threatsim.engine.cluster.DaskExecutor`.
+    """
+
+    def hold_limit(self) -> int: ...
+
+    def hold(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> dict[int, Any]: ...
+
+    def fetch(self, held: Iterable[Any]) -> list[Any]: ...
+
+    def release(self, held: Iterable[Any]) -> None: ...
+
+
+#: What ``executor=`` takes (see :func:`resolve_executor`): None (the scenario's
+#: ``run.workers``), a number of worker processes, a ``distributed.Client``, or a
+#: :class:`ChunkExecutor`.
+ExecutorArg: TypeAlias = "ChunkExecutor | int | Client | None"
+
+
+def holds_results(executor: ChunkExecutor) -> TypeGuard[HoldingExecutor]:
+    """Whether *executor* can hold results where they were computed (has ``hold``).
+
+    >>> holds_results(InProcessExecutor())
+    False
+    """
+    return hasattr(executor, "hold")
 
 
 def shares_memory(executor: object) -> bool:
@@ -129,7 +167,7 @@ def make_executor(workers: int) -> ChunkExecutor:
     return InProcessExecutor() if workers <= 1 else ProcessPoolChunkExecutor(workers)
 
 
-def resolve_executor(executor: Any, workers: int) -> ChunkExecutor:
+def resolve_executor(executor: object, workers: int) -> ChunkExecutor:
     """The executor ``run`` uses for its ``executor=`` argument.
 
     ``None`` or an int: :func:`make_executor`; a ``distributed.Client``:
@@ -145,7 +183,8 @@ def resolve_executor(executor: Any, workers: int) -> ChunkExecutor:
     if executor is None or isinstance(executor, int):
         return make_executor(workers)
     if hasattr(executor, "map_chunks"):
-        return executor  # type: ignore[no-any-return]
+        # cast: anything with map_chunks is taken at its word (ChunkExecutor's contract)
+        return cast(ChunkExecutor, executor)
     if is_dask_client(executor):
         return DaskExecutor(executor)
     raise ScenarioError("must be None, a number of workers, a distributed.Client or an "
@@ -156,7 +195,7 @@ def resolve_executor(executor: Any, workers: int) -> ChunkExecutor:
 @contextlib.contextmanager
 def executor_from_options(*, workers: int | None = None, cluster: str | None = None,
                           scheduler: str | None = None,
-                          timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Iterator[Any]:
+                          timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Iterator[ExecutorArg]:
     """The ``executor=`` for the command line's options, closed on leaving the block.
 
     ``scheduler``: a ``distributed.Client`` connected to that address;

@@ -9,15 +9,14 @@ executor resolved) and passes it down, so nothing below checks them again.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, TypeGuard, TypeVar, get_args
 
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import ChunkExecutor, resolve_executor
+from threatsim.engine.executors import ChunkExecutor, ExecutorArg, resolve_executor
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
 
@@ -29,6 +28,21 @@ KEEP: tuple[str, ...] = get_args(Keep)
 
 #: Whole-number settings and their least value.
 _WHOLE = {"draws": 1, "chunk_size": 1, "replicates": 1, "workers": 1, "seed": 0}
+
+_T = TypeVar("_T")
+
+
+def _given_or(value: _T | None, default: _T) -> _T:
+    """*value* where a keyword gave one, else the scenario's *default*."""
+    return default if value is None else value
+
+
+def _is_sampler(name: str) -> TypeGuard[Sampler]:
+    return name in SAMPLERS
+
+
+def _is_keep(name: str) -> TypeGuard[Keep]:
+    return name in KEEP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +77,7 @@ class RunOptions:
     @classmethod
     def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
               sampler: str | None = None, chunk_size: int | None = None,
-              replicates: int | None = None, executor: Any = None,
+              replicates: int | None = None, executor: ExecutorArg = None,
               progress: bool | None = None, keep: str | None = None) -> RunOptions:
         """The options of a run of *scenario*: the keywords given, else its ``[run]``.
 
@@ -79,25 +93,27 @@ class RunOptions:
         """
         workers = executor if isinstance(executor, int) and not isinstance(executor, bool) \
             else None
-        given = {k: v for k, v in {"draws": draws, "seed": seed, "sampler": sampler,
-                                   "chunk_size": chunk_size, "replicates": replicates,
-                                   "workers": workers}.items() if v is not None}
-        settings = dataclasses.replace(scenario.run, **given)
+        run = scenario.run
+        settings = RunSettings(draws=_given_or(draws, run.draws), seed=_given_or(seed, run.seed),
+                               sampler=_given_or(sampler, run.sampler),
+                               chunk_size=_given_or(chunk_size, run.chunk_size),
+                               workers=_given_or(workers, run.workers),
+                               replicates=_given_or(replicates, run.replicates))
         for key, low in _WHOLE.items():
             value = getattr(settings, key)
             if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                     or value < low):
                 raise ScenarioError(f"must be a whole number >= {low}", key=key, value=value)
-        if settings.sampler not in SAMPLERS:
+        if not _is_sampler(settings.sampler):
             raise ScenarioError(f"must be one of {', '.join(SAMPLERS)}", key="sampler",
                                 value=settings.sampler)
         keep = keep if keep is not None else "draws"
-        if keep not in KEEP:
+        if not _is_keep(keep):
             raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
         return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
                    chunk_size=settings.chunk_size, replicates=settings.replicates,
                    workers=settings.workers, executor=resolve_executor(executor, settings.workers),
-                   progress=progress, keep=keep)  # type: ignore[arg-type]
+                   progress=progress, keep=keep)
 
     @property
     def settings(self) -> RunSettings:

@@ -167,15 +167,15 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     True
     """
     parameters, n = scenario.parameters, options.draws
-    kw = {"seed": options.seed, "sampler": options.sampler}
-    if options.sampler == "sobol":  # a joint design: sampled whole
-        return sample_parameters(parameters, n, **kw)
+    seed, sampler = options.seed, options.sampler
+    if sampler == "sobol":  # a joint design: sampled whole
+        return sample_parameters(parameters, n, seed=seed, sampler=sampler)
     names = list(parameters)
     out: dict[str, np.ndarray] = {}
     for name in names:
         p = parameters[name]
         if constants_as_views and p.dist.kind == "point" and p.share_of is None:
-            one = sample_parameters({name: p}, 1, **kw)[name]
+            one = sample_parameters({name: p}, 1, seed=seed, sampler=sampler)[name]
             out[name] = np.broadcast_to(one, (n,))
             continue
         need, cur = {name}, p
@@ -183,7 +183,7 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
             need.add(cur.share_of)
             cur = parameters[cur.share_of]
         subset = {k: parameters[k] for k in names if k in need}
-        out[name] = sample_parameters(subset, n, **kw)[name]
+        out[name] = sample_parameters(subset, n, seed=seed, sampler=sampler)[name]
     return out
 
 class Plan:

@@ -113,7 +113,7 @@ def reduce_chunk(x: np.ndarray, spec: CountPass | CollectPass) -> Counted | Coll
     return Collected(out)
 
 
-def _narrowed(part: tuple | None, rows: int) -> tuple | None:
+def _narrowed(part: tuple[Any, ...] | None, rows: int) -> tuple[Any, ...] | None:
     """A window's values of an integer output (doubles holding integers) and their
     repeats (at most *rows*) as small integers: exact, and a quarter of the bytes."""
     if part is None:

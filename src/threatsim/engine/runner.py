@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -31,6 +30,7 @@ import xarray as xr
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import InterruptGuard
 from threatsim.engine.checkpoint import Checkpoint
+from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.plan import Plan, place_draws
 from threatsim.engine.progress import Progress
@@ -53,7 +53,7 @@ def run(
     sampler: str | None = None,
     chunk_size: int | None = None,
     replicates: int | None = None,
-    executor: Any = None,
+    executor: ExecutorArg = None,
     progress: bool | None = None,
     keep: str | None = None,
     out: str | os.PathLike[str] | None = None,

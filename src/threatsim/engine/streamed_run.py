@@ -27,6 +27,7 @@ import xarray as xr
 from threatsim.core.interrupts import InterruptGuard
 from threatsim.core.wire import unbundled
 from threatsim.engine.checkpoint import Checkpoint
+from threatsim.engine.executors import ChunkExecutor, HoldingExecutor, holds_results
 from threatsim.engine.plan import Plan, run_chunk
 from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import (
@@ -44,7 +45,7 @@ from threatsim.engine.summary import StreamingSummary, SummaryPartial, SummaryPa
 __all__ = ["ExecutorChunks", "StoredChunks", "run_streaming"]
 
 
-def _closing(results: Any) -> None:
+def _closing(results: object) -> None:
     close = getattr(results, "close", None)
     if close is not None:  # stop the executor's work now (error, Ctrl-C, early exit)
         close()
@@ -69,7 +70,9 @@ class ExecutorChunks:
 
     def __init__(self, plan: Plan, guard: InterruptGuard, *, label: str, show: bool) -> None:
         self.plan, self.guard, self.label, self.show = plan, guard, label, show
-        self.ex: Any = plan.options.executor
+        self.ex: ChunkExecutor = plan.options.executor
+        #: The executor again where it can hold results on the cluster, else None.
+        self._holder: HoldingExecutor | None = self.ex if holds_results(self.ex) else None
         self.n_chunks = plan.n_chunks
         self._bar: Progress | None = None
         self._held: dict[int, Any] = {}  # chunk index -> its result held on the cluster
@@ -90,29 +93,29 @@ class ExecutorChunks:
         self._bar.advance()
 
     def _release(self) -> None:
-        if self._held:
-            self.ex.release(self._held.values())
+        if self._held and self._holder is not None:  # only a holder holds results
+            self._holder.release(self._held.values())
             self._held.clear()
 
     def whole(self, indices: Sequence[int]) -> Iterator[tuple[int, Mapping[str, np.ndarray]]]:
         """Chunks *indices* whole, in index order (the pilot: whatever finished first)."""
-        plan, ex = self.plan, self.ex
+        plan, ex, holder = self.plan, self.ex, self._holder
         self._release()  # the pilot needs more whole chunks after all (rare)
         tasks = [plan.task(i) for i in indices]
         # Whole chunks from other processes travel narrowed (see ShippedChunk).
         fn = run_chunk_shipped if crosses_processes(ex) else run_chunk
         first, self._first = self._first, False
-        if first and hasattr(ex, "hold") and len(tasks) <= ex.hold_limit():
+        if first and holder is not None and len(tasks) <= holder.hold_limit():
             # The pilot's chunks first, then the next ones, all at once: the workers go
             # on while the client fetches and studies the pilot. (At most twice the
             # in-flight limit; a pilot of more chunks than that, tiny ones, goes
             # through the bounded stream below.)
-            pilot = ex.hold(fn, tasks)
-            self._held = self._hold_ahead(indices[-1] + 1)
+            pilot = holder.hold(fn, tasks)
+            self._held = self._hold_ahead(holder, indices[-1] + 1)
             try:
-                got = dict(map(unshipped, ex.fetch(pilot.values())))
+                got = dict(map(unshipped, holder.fetch(pilot.values())))
             finally:
-                ex.release(pilot.values())
+                holder.release(pilot.values())
         else:
             got = dict(map(unshipped, ex.map_chunks(fn, tasks)))
         for index in indices:
@@ -120,17 +123,17 @@ class ExecutorChunks:
             yield index, got.pop(index)
             self._advance()
 
-    def _hold_ahead(self, start: int) -> dict[int, Any]:
+    def _hold_ahead(self, holder: HoldingExecutor, start: int) -> dict[int, Any]:
         """Start computing the chunks after the pilot while the client works the pilot
         out: their reductions run where they are held once the pass's spec is known,
         so the workers are not idle while the client studies the pilot."""
-        stop = min(self.n_chunks, start + self.ex.hold_limit())
-        return self.ex.hold(run_chunk, [self.plan.task(i) for i in range(start, stop)])  # type: ignore[no-any-return]
+        stop = min(self.n_chunks, start + holder.hold_limit())
+        return holder.hold(run_chunk, [self.plan.task(i) for i in range(start, stop)])
 
     def reduced(self, indices: Sequence[int], spec: SummaryPass,
                 ) -> Iterator[tuple[int, SummaryPartial]]:
         """Chunks *indices* reduced on the executor (the held ones where they are held)."""
-        plan, ex, held = self.plan, self.ex, self._held
+        plan, ex, held, holder = self.plan, self.ex, self._held, self._holder
         fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
         results = ex.map_chunks(fn, (ReducedChunkTask(plan.task(i), spec, held.get(i))
                                      for i in indices))
@@ -139,8 +142,8 @@ class ExecutorChunks:
                 self.guard.check()
                 # unwrapped on unpickling; a Bundle only from an executor that did not pickle
                 yield index, unbundled(partial)
-                if index in held:  # reduced: its whole result need not stay on the cluster
-                    ex.release([held.pop(index)])
+                if index in held and holder is not None:  # reduced: its whole result
+                    holder.release([held.pop(index)])  # need not stay on the cluster
                 self._advance()
         finally:
             _closing(results)

@@ -76,9 +76,12 @@ def _as_sample(arr: np.ndarray, lead: int) -> np.ndarray:
 def _total(arr: np.ndarray, lead: int) -> np.ndarray:
     """Sum over the dims after time, as ``DataArray.sum`` does (NaN skipped for floats)."""
     axes = tuple(range(lead + 1, arr.ndim))
+    total: np.ndarray
     if arr.dtype.kind == "f":  # the order of a float sum matters: always the same one
-        return np.nansum(np.ascontiguousarray(arr), axis=axes)
-    return np.sum(arr, axis=axes)  # integers: exact in any order, no copy first
+        total = np.nansum(np.ascontiguousarray(arr), axis=axes)
+    else:
+        total = np.sum(arr, axis=axes)  # integers: exact in any order, no copy first
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +369,8 @@ class StreamingSummary:
             bands, se = self._band_and_mcse(key)
             values = bands.reshape(len(self.qs), *shape)
             attrs = dict(template.attrs)
-            what = "sum over " + ", ".join(template.dims[self.lead + 1:]) + ", " if is_total \
-                else ""
+            summed = ", ".join(map(str, template.dims[self.lead + 1:]))
+            what = f"sum over {summed}, " if is_total else ""
             attrs["summary"] = (f"{what}quantiles over draw and replicate, exact "
                                 "(streamed, bounded memory)")
             new_vars[key] = xr.Variable(("quantile", *cell_dims), values, attrs=attrs)

@@ -112,8 +112,14 @@ class OutputDecl:
     doc: str
     kind: str = "stock"  # "stock" (state at month start) or "flow" (during the month before)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dtype", np.dtype(self.dtype))  # frozen: set once, here
+    # Written out (the dataclass keeps it) so that ``dtype`` may be given as anything
+    # numpy.dtype accepts, also to a type checker, while the field is a numpy.dtype.
+    def __init__(self, *, name: str, dims: tuple[str, ...], unit: str, dtype: npt.DTypeLike,
+                 doc: str, kind: str = "stock") -> None:
+        values = {"name": name, "dims": dims, "unit": unit, "dtype": np.dtype(dtype),
+                  "doc": doc, "kind": kind}
+        for key, value in values.items():
+            object.__setattr__(self, key, value)  # frozen: set once, here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

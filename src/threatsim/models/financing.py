@@ -281,12 +281,14 @@ class ReservesStock:
         rec, n = self.rec, self.reserves.shape[0]
         # Element by element the new stock may overwrite the old one in place.
         new = rec["reserves"][t + 1] if "reserves" in rec else self.reserves
-        flows = [rec[name][t + 1] if name in rec else scratch for name, scratch in
-                 (("revenue", self.revenue), ("spending", self.spend), ("seized", self.seized))]
+        revenue_row, spend_row, seized_row = (
+            rec[name][t + 1] if name in rec else scratch for name, scratch in
+            (("revenue", self.revenue), ("spending", self.spend), ("seized", self.seized)))
         _reserves_month(
             self.reserves, _per_draw(income_now, n), _per_draw(seize_share, n),
             _per_draw(self.invest, n), self.any_invest, _per_draw(plan, n), found, lost_share,
-            new, *flows, any(name in rec for name in ("revenue", "spending", "seized")),
+            new, revenue_row, spend_row, seized_row,
+            any(name in rec for name in ("revenue", "spending", "seized")),
             self.depleted_at, self.track_depletion, float(t + 1))
         self.reserves = new
 
@@ -356,7 +358,8 @@ def _per_draw(x: FloatArray, n: int) -> np.ndarray:
 
 
 @compiled.kernel
-def _settle(r, rev, seized, plan):  # pragma: no cover - compiled
+def _settle(r: float, rev: float, seized: float,  # pragma: no cover - compiled
+            plan: float) -> tuple[float, float]:
     """Spending and the new stock of one draw, as ``_step_numpy`` computes them."""
     avail = r - seized + rev
     spend = plan if plan <= avail else avail  # np.minimum(plan, avail)
@@ -367,9 +370,12 @@ def _settle(r, rev, seized, plan):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _reserves_month(reserves, income_now, seize_share, invest, any_invest, plan, found,
-                    lost_share, new, revenue_row, spend_row, seized_row, keep_flows,
-                    depleted_at, track_depletion, month):  # pragma: no cover - compiled
+def _reserves_month(  # pragma: no cover - compiled
+        reserves: np.ndarray, income_now: np.ndarray, seize_share: np.ndarray,
+        invest: np.ndarray, any_invest: bool, plan: np.ndarray, found: np.ndarray,
+        lost_share: np.ndarray, new: np.ndarray, revenue_row: np.ndarray,
+        spend_row: np.ndarray, seized_row: np.ndarray, keep_flows: bool,
+        depleted_at: np.ndarray, track_depletion: bool, month: float) -> None:
     """One month of :meth:`ReservesStock._step_numpy` for every draw.
 
     The same operations in the same order as the numpy code, so the same

@@ -45,7 +45,8 @@ extends ``scenarios/financing.toml``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,21 @@ def _amounts(g: np.random.Generator, n: int, mean: float) -> np.ndarray:
     return mean * (TAIL_INDEX - 1.0) * g.pareto(TAIL_INDEX, n)
 
 
+@dataclass(slots=True)
+class _Ledger:
+    """The state of one replication, which the event callbacks update."""
+
+    reserves: float
+    stored: float = 0.0
+    start: float = 0.0
+    month: int = 0
+    revenue: float = 0.0
+    spending: float = 0.0
+    seized: float = 0.0
+    intercepted: float = 0.0
+    capped: bool = False
+
+
 def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarray],
                          n_months: int, rng: np.random.Generator) -> dict[str, Any]:
     """One replication: the monthly series (``n_months + 1``) and the depletion month.
@@ -179,12 +195,12 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
         times = _poisson_times(g_inc, rate * ones) if rate > 0 else np.empty(0)
         mean = float(row[income_name]) / rate if rate > 0 else 0.0
         streams.append(("income", times, _amounts(g_inc, times.shape[0], mean),
-                        g_inc.random(times.shape[0])))
+                        g_inc.random(len(times))))
     rate = float(row["transfer_events"])
     times = _poisson_times(g_out, rate * ones) if rate > 0 else np.empty(0)
     mean = float(row["transfers_to_affiliates"]) / rate if rate > 0 else 0.0
     streams.append(("transfer", times, _amounts(g_out, times.shape[0], mean),
-                    g_out.random(times.shape[0])))
+                    g_out.random(len(times))))
     cache_rate = float(row["cache_discovery_rate"]) * search
     times = _poisson_times(g_cache, cache_rate)
     streams.append(("cache", times, np.zeros(times.shape[0]), np.zeros(times.shape[0])))
@@ -199,77 +215,78 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
     rec["reserves"][0] = float(row["reserves_initial"])
     for name in _SERIES[1:]:
         rec[name][0] = math.nan
-    # The state: a small dict, so the callbacks below can update it.
-    s = {"R": float(row["reserves_initial"]), "stored": 0.0, "start": 0.0, "month": 0,
-         "revenue": 0.0, "spending": 0.0, "seized": 0.0, "intercepted": 0.0,
-         "capped": False}
+    # The state: one object, so the callbacks below can update it.
+    s = _Ledger(reserves=float(row["reserves_initial"]))
     depleted = [math.nan]
 
     def open_month(m: int) -> None:
-        s["month"] = m
-        s["start"] = s["R"]
-        frozen = min(1.0, seize * effort[m]) * s["R"]
-        s["R"] -= frozen
-        s["stored"] = s["R"]
-        s["revenue"] = s["spending"] = s["intercepted"] = 0.0
-        s["seized"] = frozen
-        s["capped"] = False
+        s.month = m
+        s.start = s.reserves
+        frozen = min(1.0, seize * effort[m]) * s.reserves
+        s.reserves -= frozen
+        s.stored = s.reserves
+        s.revenue = s.spending = s.intercepted = 0.0
+        s.seized = frozen
+        s.capped = False
 
     def close_month(m: int) -> None:
-        gain = invest * s["start"]
-        s["R"] += gain
-        s["revenue"] += gain
-        paid = min(due, s["R"])
-        s["R"] -= paid
-        s["spending"] += paid
+        gain = invest * s.start
+        s.reserves += gain
+        s.revenue += gain
+        paid = min(due, s.reserves)
+        s.reserves -= paid
+        s.spending += paid
         if paid < due:
-            s["capped"] = True
-        if s["capped"] and math.isnan(depleted[0]):
+            s.capped = True
+        if s.capped and math.isnan(depleted[0]):
             depleted[0] = m + 1
-        rec["reserves"][m + 1] = s["R"]
-        for name in _SERIES[1:]:
-            rec[name][m + 1] = s[name]
+        rec["reserves"][m + 1] = s.reserves
+        rec["revenue"][m + 1] = s.revenue
+        rec["spending"][m + 1] = s.spending
+        rec["seized"][m + 1] = s.seized
+        rec["intercepted"][m + 1] = s.intercepted
 
     def income(amount: float, u: float) -> None:
-        m = s["month"]
+        m = s.month
         # One uniform decides both: prevented at the source, stopped in transit, or received.
         if u < disruption[m]:
             return
         if u < disruption[m] + (1.0 - disruption[m]) * interception[m]:
-            s["intercepted"] += amount
+            s.intercepted += amount
         else:
-            s["R"] += amount
-            s["revenue"] += amount
+            s.reserves += amount
+            s.revenue += amount
 
     def transfer(amount: float, u: float) -> None:
-        sent = min(amount, s["R"])
+        sent = min(amount, s.reserves)
         if sent < amount:
-            s["capped"] = True
-        s["R"] -= sent
-        if u < interception[s["month"]]:
-            s["intercepted"] += sent
-            s["seized"] += sent
+            s.capped = True
+        s.reserves -= sent
+        if u < interception[s.month]:
+            s.intercepted += sent
+            s.seized += sent
         else:
-            s["spending"] += sent
+            s.spending += sent
 
     def cache(amount: float, u: float) -> None:
-        loss = cache_share * s["stored"]
-        loss = min(loss, s["R"])
-        s["stored"] -= loss
-        s["R"] -= loss
-        s["seized"] += loss
+        loss = cache_share * s.stored
+        loss = min(loss, s.reserves)
+        s.stored -= loss
+        s.reserves -= loss
+        s.seized += loss
 
     handlers = {"income": income, "transfer": transfer, "cache": cache}
     env = simpy.Environment()
     timeout = env.timeout
 
-    def stream(kind: str, times: np.ndarray, amounts: np.ndarray, us: np.ndarray) -> Any:
+    def stream(kind: str, times: np.ndarray, amounts: np.ndarray,
+               us: np.ndarray) -> Generator[simpy.Event, Any, None]:
         apply = handlers[kind]
         for t, a, u in zip(times.tolist(), amounts.tolist(), us.tolist(), strict=True):
             yield timeout(t - env._now)
             apply(a, u)
 
-    def ledger() -> Any:
+    def ledger() -> Generator[simpy.Event, Any, None]:
         for m in range(n_months):
             yield timeout((m + 1) * DAYS_PER_MONTH - env._now)
             close_month(m)

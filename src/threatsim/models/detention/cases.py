@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from threatsim.models.contract import FloatArray
 
@@ -135,7 +137,7 @@ class CaseBatch:
         n = np.array([c.n for c in cases], dtype=np.int64)
         width = max(1, int(n.max(initial=0)))
 
-        def rows(name: str, fill: float | bool, dtype: type) -> np.ndarray:
+        def rows(name: str, fill: float | bool, dtype: npt.DTypeLike) -> np.ndarray:
             out = np.full((len(cases), width), fill, dtype=dtype)
             for k, c in enumerate(cases):
                 out[k, :c.n] = getattr(c, name)
@@ -201,7 +203,8 @@ class Plan:
 
     def grid(self) -> FloatArray:
         """The instants (days) of the monthly grid, ``n_months + 1`` of them."""
-        return np.arange(self.n_months + 1) * DAYS_PER_MONTH
+        # float64 months (exact whole numbers): the same values, typed as float64
+        return np.arange(self.n_months + 1, dtype=np.float64) * DAYS_PER_MONTH
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -359,7 +362,8 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
         if exempts:
             g_out.random(out=u_exempt[k, :m])
         else:  # one 64-bit step per uniform: skip exactly the draws not made
-            g_out.bit_generator.advance(m)
+            # cast: numpy types bit_generator as the base class; these are PCG64s (above)
+            cast(np.random.PCG64, g_out.bit_generator).advance(m)
         _bernoulli(g_out, convicted[k, :m], float(r["conviction_share"]), scratch)
         kids = np.empty(int(r["dependants_syria"]), dtype=bool)
         _bernoulli(g_dep, kids, float(r["dependants_child_share"]), scratch

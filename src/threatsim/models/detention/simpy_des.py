@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
+from simpy.core import BoundClass
+from simpy.resources.resource import Request
 
 from threatsim.models.detention.cases import DAYS_PER_MONTH, Cases, Plan, Trace, censor
 
-__all__ = ["Pool", "simulate_replication"]
+__all__ = ["CaseRequest", "Pool", "simulate_replication"]
 
 _INF = math.inf
 
-class _FifoQueue(deque):
+class _FifoQueue(deque[Any]):
     """A deque that also answers ``pop(0)`` in O(1) (SimPy pops the head of the queue)."""
 
-    def pop(self, idx: int = -1) -> Any:  # type: ignore[override]
+    def pop(self, idx: int = -1) -> Any:
         if idx == 0:
             return self.popleft()
         if idx == -1:
@@ -35,6 +37,13 @@ class _FifoQueue(deque):
         item = self[idx]
         del self[idx]
         return item
+
+
+class CaseRequest(Request):
+    """A request for a server (a screening team, a court) made for one detainee."""
+
+    #: The detainee's index (set by whoever makes the request).
+    case: int
 
 
 class Pool(simpy.Resource):
@@ -60,6 +69,12 @@ class Pool(simpy.Resource):
 
     PutQueue = _FifoQueue
 
+    # Requests say for whom they are made (CaseRequest); SimPy binds it as it binds its own.
+    if TYPE_CHECKING:
+        def request(self) -> CaseRequest: ...
+    else:
+        request = BoundClass(CaseRequest)
+
     def set_capacity(self, capacity: int) -> None:
         """Change the number of servers from now on."""
         if capacity < 1:
@@ -70,7 +85,7 @@ class Pool(simpy.Resource):
         while self.put_queue and len(self.users) < self._capacity:
             self._trigger_put(None)
 
-    def withdraw(self, requests: Iterable[simpy.resources.resource.Request]) -> None:
+    def withdraw(self, requests: Iterable[Request]) -> None:
         """Take waiting *requests* out of the queue (they will never be granted)."""
         gone = set(map(id, requests))
         keep = [r for r in self.put_queue if id(r) not in gone]
@@ -131,7 +146,7 @@ def simulate_replication(cases: Cases, plan: Plan, rng: np.random.Generator) -> 
         release_court(req)
         t_te[req.case] = env._now
 
-    def trial_start(req: simpy.Event) -> None:
+    def trial_start(req: CaseRequest) -> None:
         i = req.case
         t_ts[i] = env._now
         timeout(tdur[i], req).callbacks.append(trial_end)
@@ -152,7 +167,7 @@ def simulate_replication(cases: Cases, plan: Plan, rng: np.random.Generator) -> 
         release_screen(req)
         screened(req.case)
 
-    def screen_start(req: simpy.Event) -> None:
+    def screen_start(req: CaseRequest) -> None:
         timeout(sdur[req.case], req).callbacks.append(screen_end)
 
     if cases.skip_screening:
@@ -206,7 +221,7 @@ def simulate_replication(cases: Cases, plan: Plan, rng: np.random.Generator) -> 
             chosen = rng.choice(eligible, size=k, replace=False).tolist()
         n_held = len(held)
         gone_deps = set()
-        gone: dict[int, list] = {1: [], 2: []}
+        gone: dict[int, list[CaseRequest]] = {1: [], 2: []}
         for j in chosen:
             if j < n_held:
                 d = held[j]
@@ -231,7 +246,7 @@ def simulate_replication(cases: Cases, plan: Plan, rng: np.random.Generator) -> 
         if rep or cap:
             actions.append((b, rep, cap))
 
-    def control() -> Any:
+    def control() -> Generator[simpy.Event, Any, None]:
         for b, rep, cap in actions:
             yield timeout(grid[b] - env._now)
             if rep:

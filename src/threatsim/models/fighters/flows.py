@@ -64,7 +64,10 @@ class FighterFlows:
         total = _count(params["fighters_iraq_syria"])
         n = total.shape[0]
         self.n = n
-        zeros = lambda: np.zeros((N_REGIONS, n), dtype=np.int64)  # noqa: E731
+
+        def zeros() -> np.ndarray:
+            return np.zeros((N_REGIONS, n), dtype=np.int64)
+
         # The compartments, (region, draw) each; ``detained`` is kept as its local and
         # foreign parts (the Dataset's ``detained`` is their sum, ``detained_foreign`` one).
         self.active_local, self.active_foreign = zeros(), zeros()
@@ -94,7 +97,9 @@ class FighterFlows:
         self.dependants = _count(params["dependants_detained_syria"])
         self.dependants_home = np.zeros(n, dtype=np.int64)
 
-        f64 = lambda name: np.asarray(params[name], dtype=np.float64)  # noqa: E731
+        def f64(name: str) -> np.ndarray:
+            return np.asarray(params[name], dtype=np.float64)
+
         self.recruits = np.stack([f64(f"recruits_{r}") for r in REGIONS])
         # The monthly rates and shares, per draw, under their parameters' names.
         self.kill_rate, self.detention_rate = f64("kill_rate"), f64("detention_rate")
