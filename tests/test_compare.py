@@ -135,3 +135,30 @@ def test_bad_better_and_level_are_refused(toy_model):
         threatsim.compare(sc, sc, draws=10, better="smaller")
     with pytest.raises(ScenarioError, match="level"):
         threatsim.compare(sc, sc, draws=10, levels={"stok": 1.0})
+
+
+def test_pairing_gain_is_the_ratio_of_unpaired_to_paired_variance():
+    """(Var a + Var b) / Var(b - a), from numpy's variances: an outside reference."""
+    from threatsim.analysis.compare import pairing_gain
+
+    a = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
+    b = a + np.array([0.5, -0.2, 0.1, 0.0, 0.3, -0.4, 0.2, 0.1])
+    expected = (np.var(a, ddof=1) + np.var(b, ddof=1)) / np.var(b - a, ddof=1)
+    got = float(pairing_gain(xr.DataArray(a, dims="draw"), xr.DataArray(b, dims="draw")))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert float(pairing_gain(xr.DataArray(a, dims="draw"), xr.DataArray(a, dims="draw"))) \
+        == np.inf
+    flat = xr.DataArray(np.ones(4), dims="draw")
+    assert np.isnan(float(pairing_gain(flat, flat)))
+
+
+def test_compare_reports_the_pairing_gain_per_output(financing_path):
+    base = threatsim.load_scenario(financing_path)
+    whatif = base.with_values({"levers.seizure_effort": 2.0})
+    cds = threatsim.compare(base, whatif, draws=300, seed=4)
+    gain = cds["reserves_pairing_gain"]
+    assert gain.dims == ("time",)
+    # month 0 is before any lever acts: the same on every draw
+    assert float(gain.isel(time=0)) == np.inf
+    assert float(gain.isel(time=-1)) > 1  # pairing helps once the runs differ
+    assert "pairing" in comparison_table(cds)

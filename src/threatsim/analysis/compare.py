@@ -29,7 +29,7 @@ from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import sample_dims
 
-__all__ = ["compare", "comparison_table", "scenario_changes"]
+__all__ = ["compare", "comparison_table", "pairing_gain", "scenario_changes"]
 
 _BETTER = ("lower", "higher")
 
@@ -148,6 +148,8 @@ def compare(
         * ``x_diff``: the paired difference what-if - base, per draw;
         * ``x_diff_bands``: its quantile bands (``quantile`` dim);
         * ``x_p_better``: P(what-if better than base), over draws where both are defined;
+        * ``x_pairing_gain``: how much pairing cut the variance of the difference,
+          ``(Var(base) + Var(what-if)) / Var(what-if - base)`` (see :func:`pairing_gain`);
         * ``x_level``, ``x_p_exceed`` (per scenario) and ``x_p_exceed_diff``
           (what-if - base): the exceedance probabilities of the level.
 
@@ -211,6 +213,9 @@ def compare(
             warnings.simplefilter("ignore", RuntimeWarning)
             data[f"{name}_diff_bands"] = diff.quantile(qs, dim=dims).assign_attrs(
                 units=attrs.get("units", ""), long_name=f"bands of the paired difference: {name}")
+            data[f"{name}_pairing_gain"] = pairing_gain(x, y).assign_attrs(
+                units="ratio", long_name=f"variance of an unpaired difference over that of "
+                f"the paired one: {name} (inf: the same on every draw)")
             lower = way[name] == "lower"
             valid = diff.notnull()
             gain = (diff < 0) if lower else (diff > 0)
@@ -249,6 +254,39 @@ def compare(
         "quantiles": json.dumps(qs),
     })
     return xr.Dataset(data, attrs=attrs)
+
+
+def pairing_gain(base: xr.DataArray, whatif: xr.DataArray) -> xr.DataArray:
+    """How much common random numbers cut the variance of the difference *whatif* - *base*.
+
+    Two independent runs would give a difference of variance ``Var(base) +
+    Var(whatif)``; paired draws give ``Var(whatif - base)``. The ratio of the two
+    (over the sample dims, per month and model dim) is the factor of draws
+    pairing saves: 10 means an unpaired comparison would need ten times the draws
+    for the same precision. ``inf`` where the two runs agree on every draw (an
+    output the what-if cannot reach); NaN where neither varies.
+
+    >>> base = xr.DataArray([1.0, 2.0, 3.0, 4.0], dims="draw")
+    >>> float(pairing_gain(base, base + 0.5))  # a shift: no variance left at all
+    inf
+    >>> float(pairing_gain(base, base * 1.1).round(1))  # (1.67 + 2.02) / 0.017
+    221.0
+    """
+    dims = sample_dims(base)
+    with warnings.catch_warnings():  # a flow has no value before the first month
+        warnings.simplefilter("ignore", RuntimeWarning)
+        unpaired = base.var(dims, ddof=1) + whatif.var(dims, ddof=1)
+        paired = (whatif - base).var(dims, ddof=1)
+    ratio = xr.where(paired > 0, unpaired / paired.where(paired > 0), np.inf)
+    return ratio.where(unpaired > 0)
+
+
+def _pairing_text(gain: float) -> str:
+    if np.isnan(gain):
+        return "-"
+    if np.isinf(gain):
+        return "exact"
+    return f"{gain:,.0f}x" if gain >= 10 else f"{gain:.1f}x"
 
 
 def _months(cds: xr.Dataset) -> list[str]:
@@ -291,7 +329,8 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                      f"level = {lvl}" + (f"; summed over {', '.join(extra)}" if extra else ""))
         head = (f"  {'month':<8}{'base 50%':>11}{'what-if 50%':>13}"
                 + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
-                + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}")
+                + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}"
+                + f"{'pairing':>9}")
 
         def row(label: str, sel: dict[str, Any], *, name: str = name, extra: list[str] = extra,
                 better: str = better, level: xr.DataArray = level, side: str = side,
@@ -307,6 +346,8 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                 dq = diff.quantile(shown, dim=dims)
             gain = (diff < 0) if better == "lower" else (diff > 0)
             pb = float(gain.where(diff.notnull()).mean())
+            pairing = float(pairing_gain(x.sel(scenario="base"), x.sel(scenario="whatif")))
+            same = bool(((diff == 0) | diff.isnull()).all())  # not reached by the what-if
             # The default level is the base's median (of the total over model dims).
             lv = float(level) if level.ndim == 0 else float(med.sel(scenario="base"))
             hit = (x > lv) if side == "above" else (x < lv)
@@ -316,8 +357,9 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                      f"{format_value(float(med.sel(scenario='whatif')), unit, short=True):>13}"
                      + "".join(f"{format_value(float(dq.sel(quantile=q)), unit, short=True):>11}"
                                for q in shown)
-                     + f"{_pct(pb):>11}{_pct(pe_a):>15}{_pct(pe_b):>9}"
-                     f"{_pct(pe_b - pe_a, True):>9}")
+                     + f"{'-' if same else _pct(pb):>11}"
+                     f"{_pct(pe_a):>15}{_pct(pe_b):>9}"
+                     f"{_pct(pe_b - pe_a, True):>9}{_pairing_text(pairing):>9}")
             return f"  {label:<8}{cells}"
 
         lines.append(head)
