@@ -144,7 +144,7 @@ def iman_conover(u: np.ndarray, score_correlation: np.ndarray) -> np.ndarray:
 
     >>> from scipy.stats import spearmanr
     >>> from threatsim.inputs.parts import normal_score_correlation
-    >>> u = np.random.default_rng(0).random((2000, 2))
+    >>> u = np.column_stack([parameter_stream(0, name).random(2000) for name in ("a", "b")])
     >>> v = iman_conover(u, normal_score_correlation(np.array([[1.0, -0.7], [-0.7, 1.0]])))
     >>> bool(np.array_equal(np.sort(v, axis=0), np.sort(u, axis=0)))
     True
