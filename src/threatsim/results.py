@@ -4,7 +4,8 @@ A run's Dataset has outputs on ``draw`` (and ``replicate`` when a model has
 inner replications of chance), ``time`` (real month-start dates) and model
 dims such as ``region``; the sampled parameters as variables on ``draw``;
 and ``attrs`` holding the resolved scenario, run id, seed, sampler, package
-version and the provenance of every parameter.
+version and the provenance of every parameter (and of every rank correlation
+between parameters, when the scenario has ``[[correlations]]``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
         "start": scenario.month_label(0),
         "horizon_months": scenario.horizon,
     }
+    if scenario.correlations:  # only then, so that other runs' attrs stay as they were
+        attrs["correlations"] = json.dumps(scenario.correlation_provenance(), sort_keys=True)
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

@@ -10,6 +10,17 @@ parameter's inverse CDF (:meth:`DistSpec.ppf`).
 * ``sobol`` is a joint design over all parameters (scipy.stats.qmc.Sobol,
   scrambled), ordered by parameter name; common random numbers then hold only
   between scenarios with the same set of parameters.
+
+Rank-correlated parameters (``[[correlations]]``, a
+:class:`~threatsim.inputs.parts.CorrelationGroup`) get the uniforms of every
+design above, then rearranged within the sample by :func:`iman_conover` so that
+their rank correlations are the requested ones. It only permutes, so each
+parameter's marginal, an LHS column's strata and a Sobol column's points are
+exactly kept (the Sobol design's *joint* low-discrepancy among the rearranged
+columns is not), and ``share_of`` caps apply after it as before. The
+permutation is a function of the group's own uniforms only, so common random
+numbers hold for it as for the uniforms: a what-if that leaves the group alone
+sees the same values.
 """
 
 from __future__ import annotations
@@ -18,12 +29,14 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import linalg, special
 from scipy.stats import qmc
 
 from threatsim.engine.streams import parameter_stream, sobol_stream
+from threatsim.inputs.parts import CorrelationGroup
 from threatsim.inputs.scenario import Parameter
 
-__all__ = ["cap_shares", "sample_parameters", "uniforms"]
+__all__ = ["cap_shares", "correlate", "iman_conover", "sample_parameters", "uniforms"]
 
 # Uniforms are kept away from 0 and 1 so that unbounded inverse CDFs stay finite.
 _TINY = np.finfo(np.float64).tiny
@@ -66,7 +79,14 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
     # them changes no other parameter's values. Sobol is joint: every column is drawn.
     random = [name for name, p in parameters.items()
               if sampler == "sobol" or p.dist.kind != "point"]
-    u = uniforms(random, n, seed=seed, sampler=sampler)
+    # A correlated parameter's rearrangement needs its whole group's uniforms, also
+    # when sampled alone (engine.plan.sample_lean): the others' come from their streams.
+    groups = {p.correlated.names: p.correlated for p in parameters.values()
+              if p.correlated is not None}
+    random += [m for names in groups for m in names if m not in parameters]
+    u = uniforms(list(dict.fromkeys(random)), n, seed=seed, sampler=sampler)
+    for group in groups.values():
+        correlate(u, group)
     half = None
     values = {}
     for name, p in parameters.items():
@@ -92,3 +112,67 @@ def cap_shares(parameters: Mapping[str, Parameter], values: dict[str, np.ndarray
     for name, p in parameters.items():
         if p.share_of is not None:
             np.minimum(values[name], values[p.share_of], out=values[name])
+
+
+def correlate(u: dict[str, np.ndarray], group: CorrelationGroup) -> None:
+    """Rearrange, in *u*, the uniforms of *group*'s parameters to its rank correlations."""
+    columns = np.column_stack([u[name] for name in group.names])
+    rearranged = iman_conover(columns, group.score_matrix())
+    for j, name in enumerate(group.names):
+        u[name] = np.ascontiguousarray(rearranged[:, j])
+
+
+def iman_conover(u: np.ndarray, score_correlation: np.ndarray) -> np.ndarray:
+    """Each column of *u* (draws x parameters) permuted so that the columns' ranks are
+    those of normal scores with Pearson correlation *score_correlation*.
+
+    Iman, R. L. and Conover, W. J. (1982), "A distribution-free approach to inducing
+    rank correlation among input variables", Communications in Statistics - Simulation
+    and Computation 11(3), 311-334: van der Waerden scores Phi^-1(i / (n + 1)) are
+    laid out in the order of each column's own uniforms (a random permutation per
+    column, as the paper draws); their chance correlation T = Q Q' is undone and the
+    target C = P P' imposed, X Q'^-1 P' having sample correlation exactly C; then
+    each column is put in the order of its column of that. Only the pairing of the
+    draws changes: every column keeps its values, and the first (the factors being
+    lower triangular) its order too. Ask for Spearman rho with
+    C = 2 sin(pi rho / 6) (:func:`threatsim.inputs.parts.normal_score_correlation`).
+
+    Ours because neither numpy nor scipy has it, and because the permutation must be
+    a pure function of the group's uniforms (no stream of its own) for common
+    random numbers to hold. With no more draws than columns (or scores whose
+    correlation is singular) nothing can be imposed and *u* is returned as it is.
+
+    >>> from scipy.stats import spearmanr
+    >>> from threatsim.inputs.parts import normal_score_correlation
+    >>> u = np.column_stack([parameter_stream(0, name).random(2000) for name in ("a", "b")])
+    >>> v = iman_conover(u, normal_score_correlation(np.array([[1.0, -0.7], [-0.7, 1.0]])))
+    >>> bool(np.array_equal(np.sort(v, axis=0), np.sort(u, axis=0)))
+    True
+    >>> round(float(spearmanr(v[:, 0], v[:, 1]).statistic), 2)
+    -0.7
+    """
+    n, k = u.shape
+    if n <= k:
+        return u
+    order = np.argsort(u, axis=0, kind="stable")
+    scores = special.ndtri(np.arange(1, n + 1) / (n + 1))
+    x = np.empty_like(u)
+    np.put_along_axis(x, order, np.broadcast_to(scores[:, None], (n, k)), axis=0)
+    try:
+        q = linalg.cholesky(np.corrcoef(x, rowvar=False), lower=True)
+    except linalg.LinAlgError:
+        return u
+    target = linalg.solve_triangular(q, x.T, lower=True).T @ _factor(score_correlation).T
+    out = np.empty_like(u)
+    np.put_along_axis(out, np.argsort(target, axis=0, kind="stable"),
+                      np.take_along_axis(u, order, axis=0), axis=0)
+    return out
+
+
+def _factor(c: np.ndarray) -> np.ndarray:
+    """P with P P' = *c*: Cholesky, or (a singular c, as rho = 1 makes) from its eigenvectors."""
+    try:
+        return linalg.cholesky(c, lower=True)
+    except linalg.LinAlgError:
+        values, vectors = linalg.eigh(c)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))

@@ -1,5 +1,6 @@
-"""The validated parts of a scenario: a parameter with its provenance, the run
-settings, a timeline entry.
+"""The validated parts of a scenario: a parameter with its provenance, a rank
+correlation between parameters and the group it puts them in, the run settings,
+a timeline entry.
 
 :mod:`threatsim.inputs.validation` builds them from a scenario's tables and
 :class:`threatsim.inputs.scenario.Scenario` holds them.
@@ -7,14 +8,16 @@ settings, a timeline entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
+
+import numpy as np
 
 from threatsim.inputs.distributions import DistSpec
 from threatsim.inputs.sources import SourceRegistry
 
-__all__ = ["DEFAULT_QUANTILES", "MAX_HORIZON", "SAMPLERS", "Parameter", "RunSettings", "Sampler",
-           "TimelineEntry"]
+__all__ = ["DEFAULT_QUANTILES", "MAX_HORIZON", "SAMPLERS", "Correlation", "CorrelationGroup",
+           "Parameter", "RunSettings", "Sampler", "TimelineEntry", "normal_score_correlation"]
 
 #: The designs parameters are sampled with (:mod:`threatsim.engine.sampling`): declared
 #: once here, the lowest layer that names them; every other spelling derives from it.
@@ -22,6 +25,79 @@ Sampler = Literal["mc", "lhs", "sobol"]
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HORIZON = 600
+
+
+def normal_score_correlation(rho: np.ndarray | float) -> np.ndarray:
+    """The Pearson correlation of normal scores whose Spearman rank correlation is *rho*.
+
+    For a bivariate normal with Pearson correlation r, Spearman's rho is
+    (6 / pi) arcsin(r / 2) (Pearson 1907; see Kruskal 1958, JASA 53, 814-861);
+    its inverse, r = 2 sin(pi rho / 6), is what Iman-Conover must impose on the
+    normal scores for the draws' *rank* correlation to be the requested rho.
+    It moves rho by at most 0.018 and keeps -1, 0 and 1.
+
+    >>> [round(float(r), 4) for r in normal_score_correlation(np.array([-1.0, 0.0, 0.5, 1.0]))]
+    [-1.0, 0.0, 0.5176, 1.0]
+    """
+    return 2.0 * np.sin(np.pi * np.asarray(rho, dtype=np.float64) / 6.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationGroup:
+    """Parameters whose draws are rank-correlated together (a connected set of
+    ``[[correlations]]`` pairs), with their target Spearman matrix.
+
+    ``names`` are sorted, so the group (and the rearrangement that imposes it, see
+    :func:`threatsim.engine.sampling.iman_conover`) does not depend on the order of
+    the entries in the file. Every parameter of the group holds the same group, so
+    sampling any of them alone gives its values in the joint sample.
+
+    >>> g = CorrelationGroup(names=("a", "b"), rho=((1.0, -0.5), (-0.5, 1.0)))
+    >>> g.score_matrix().round(4).tolist()
+    [[1.0, -0.5176], [-0.5176, 1.0]]
+    """
+
+    names: tuple[str, ...]
+    rho: tuple[tuple[float, ...], ...]
+
+    def score_matrix(self) -> np.ndarray:
+        """The Pearson correlation of normal scores to impose (:func:`normal_score_correlation`)."""
+        return normal_score_correlation(np.array(self.rho, dtype=np.float64))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Correlation:
+    """One ``[[correlations]]`` entry: a Spearman rank correlation between two sampled
+    parameters, with its provenance (exactly one of a source id and an assumption).
+
+    >>> c = Correlation(between=("reserves_initial", "extortion_income"), rho=0.5,
+    ...                 assumption="richer years bring both")
+    >>> c.provenance()
+    'assumption: richer years bring both'
+    """
+
+    between: tuple[str, str]
+    rho: float
+    source: str | None = None
+    assumption: str | None = None
+    description: str = ""
+
+    def provenance(self, sources: SourceRegistry | None = None) -> str:
+        """One line saying where the correlation comes from (as :meth:`Parameter.provenance`)."""
+        if self.source is not None:
+            if sources is not None and self.source in sources:
+                return f"{sources[self.source].citation()} ({self.source})"
+            return f"source {self.source}"
+        return f"assumption: {self.assumption}"
+
+    def record(self, sources: SourceRegistry | None = None) -> dict[str, object]:
+        """The entry as the results' provenance stores it (plain JSON types).
+
+        >>> Correlation(between=("a", "b"), rho=0.25, assumption="x").record()
+        {'between': ['a', 'b'], 'rho': 0.25, 'provenance': 'assumption: x'}
+        """
+        return {"between": list(self.between), "rho": self.rho,
+                "provenance": self.provenance(sources)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +118,8 @@ class Parameter:
     range_assumption: str | None = None
     share_of: str | None = None
     description: str = ""
+    #: The rank-correlated group this parameter is sampled in, if any (``[[correlations]]``).
+    correlated: CorrelationGroup | None = field(default=None, repr=False)
 
     def provenance(self, sources: SourceRegistry | None = None) -> str:
         """One line saying where the range comes from.

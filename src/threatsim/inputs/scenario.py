@@ -1,7 +1,8 @@
 """Scenario files: TOML in, a validated :class:`Scenario` out.
 
 This is the only module that reads scenario TOML. It resolves ``extends``
-(what-ifs override only what they name), has every table checked
+(what-ifs override only what they name, :func:`threatsim.inputs.correlations.merge_correlations`
+for the correlations), has every table checked
 (:mod:`threatsim.inputs.validation` against the schema in
 :mod:`threatsim.inputs.schema` and the model's declarations), gathers *all* the
 problems of a file into one :class:`~threatsim.core.errors.ScenarioError`, and
@@ -22,8 +23,9 @@ import numpy as np
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.months import month_index, month_label, month_range, parse_month
+from threatsim.inputs.correlations import check_correlations, merge_correlations
 from threatsim.inputs.parameter_validation import check_parameters
-from threatsim.inputs.parts import Parameter, RunSettings, TimelineEntry
+from threatsim.inputs.parts import Correlation, Parameter, RunSettings, TimelineEntry
 from threatsim.inputs.sources import SourceRegistry, load_sources
 from threatsim.inputs.validation import (
     ModelView,
@@ -72,6 +74,9 @@ class Scenario:
     resolved: dict[str, Any] = field(repr=False)
     path: str | None = None
     keep: str = "draws"
+    #: The ``[[correlations]]`` entries (rank correlations between parameters); each
+    #: correlated parameter also holds its group (:attr:`Parameter.correlated`).
+    correlations: tuple[Correlation, ...] = ()
 
     @property
     def resolved_json(self) -> str:
@@ -128,6 +133,14 @@ class Scenario:
         """Parameter name -> where its range comes from."""
         return {name: p.provenance(self.sources) for name, p in self.parameters.items()}
 
+    def correlation_provenance(self) -> list[dict[str, object]]:
+        """Each rank correlation: its pair, rho, and where it comes from.
+
+        >>> load_scenario("scenarios/financing.toml").correlation_provenance()
+        []
+        """
+        return [c.record(self.sources) for c in self.correlations]
+
 
 
 # -- reading and resolving ----------------------------------------------------------
@@ -172,6 +185,9 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(f"names a file that does not exist ({parent_path})",
                             path=str(path), key="extends", value=parent)
     base = _resolve(parent_path, (*chain, path))
+    if isinstance(base.get("correlations"), list) and isinstance(data.get("correlations"), list):
+        # an array would replace the parent's whole; a child names only the pairs it changes
+        data["correlations"] = merge_correlations(base["correlations"], data["correlations"])
     # Paths inside the parent (sources) stay relative to the parent's folder.
     if "sources" in base and "sources" not in data:
         base["sources"] = [str((parent_path.parent / s).resolve()) for s in base["sources"]]
@@ -248,6 +264,10 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
     head = check_header(p, data)
     run = check_run_settings(p, data.get("run", {}))
     parameters = check_parameters(p, data, head, sources)
+    correlations: tuple[Correlation, ...] = ()
+    if "correlations" in data:
+        correlations, parameters = check_correlations(p, data["correlations"], parameters,
+                                                      sources)
     levers = check_levers(p, data.get("levers", {}), head)
     timeline = check_timeline(p, data.get("timeline", []), head)
     outputs = check_outputs(p, data.get("outputs", {}), head)
@@ -262,5 +282,5 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
         start=head.start, horizon=head.horizon, parameters=parameters, levers=levers,
         timeline=tuple(timeline), run=run, variables=outputs.variables,
         quantiles=outputs.quantiles, report_months=outputs.report_months, sources=sources,
-        resolved=resolved, path=path, keep=outputs.keep,
+        resolved=resolved, path=path, keep=outputs.keep, correlations=correlations,
     )

@@ -53,7 +53,8 @@ __all__ = [
 # The keys each table accepts (docs/scenario-reference.md documents each; tests/test_docs.py
 # keeps the two equal).
 TOP_KEYS = ("name", "description", "extends", "model", "start", "horizon", "time_step",
-            "sources", "run", "parameters", "levers", "timeline", "outputs", "origins")
+            "sources", "run", "parameters", "levers", "timeline", "outputs", "origins",
+            "correlations")
 RUN_KEYS = ("draws", "seed", "sampler", "chunk_size", "workers", "replicates")
 PARAM_KEYS = ("dist", "range", "value", "mode", "values", "weights", "unit", "source",
               "assumption", "range_assumption", "share_of", "description")
