@@ -277,7 +277,7 @@ def pairing_gain(base: xr.DataArray, whatif: xr.DataArray) -> xr.DataArray:
         warnings.simplefilter("ignore", RuntimeWarning)
         unpaired = base.var(dims, ddof=1) + whatif.var(dims, ddof=1)
         paired = (whatif - base).var(dims, ddof=1)
-    ratio = xr.where(paired > 0, unpaired / paired.where(paired > 0), np.inf)
+    ratio: xr.DataArray = xr.where(paired > 0, unpaired / paired.where(paired > 0), np.inf)
     return ratio.where(unpaired > 0)
 
 

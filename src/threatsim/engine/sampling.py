@@ -172,7 +172,8 @@ def iman_conover(u: np.ndarray, score_correlation: np.ndarray) -> np.ndarray:
 def _factor(c: np.ndarray) -> np.ndarray:
     """P with P P' = *c*: Cholesky, or (a singular c, as rho = 1 makes) from its eigenvectors."""
     try:
-        return linalg.cholesky(c, lower=True)
+        factor: np.ndarray = linalg.cholesky(c, lower=True)  # scipy has no type information
     except linalg.LinAlgError:
         values, vectors = linalg.eigh(c)
-        return vectors * np.sqrt(np.clip(values, 0.0, None))
+        factor = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return factor
