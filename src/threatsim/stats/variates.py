@@ -36,7 +36,10 @@ numba is missing or ``THREATSIM_COMPILED=0``; elsewhere the kernels of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from threatsim.core import compiled
 from threatsim.stats import variates_compiled as vc
@@ -50,16 +53,26 @@ _MAX_LAM = 1e15
 #: spawn-key tag of the run seed's child that becomes key[0] (not used by engine.streams)
 _CHANCE_TAG = 0x43484E43  # "CHNC"
 
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+#: Philox key and counter words, and its output words.
+WordArray = npt.NDArray[np.uint64]
+#: The counter words (event, flow, month) of a call: what its numbers are for.
+Counter = tuple[np.uint64, np.uint64, np.uint64]
+#: A subset of the draws: a slice, indices or a mask.
+Selection = slice | npt.NDArray[np.integer | np.bool_] | Sequence[int]
+
 
 def seed_key(seed: int) -> np.uint64:
     """key[0] of every chance stream of a run: a 64-bit child of the run seed."""
     ss = np.random.SeedSequence(int(seed), spawn_key=(_CHANCE_TAG,))
-    return ss.generate_state(1, np.uint64)[0]
+    key: np.uint64 = ss.generate_state(1, np.uint64)[0]  # an element: Any to numpy's stubs
+    return key
 
 
 # ---- Philox4x64-10 on arrays -------------------------------------------------------
 
-def _mulhilo(m: np.uint64, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _mulhilo(m: np.uint64, x: WordArray) -> tuple[WordArray, WordArray]:
     """(high, low) halves of the 128-bit products m * x, from 32-bit halves (exact)."""
     m_lo, m_hi = m & vc.LOW32, m >> vc.SHIFT32
     x_lo, x_hi = x & vc.LOW32, x >> vc.SHIFT32
@@ -69,7 +82,7 @@ def _mulhilo(m: np.uint64, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hi, x * m
 
 
-def philox4x64(counter, key) -> np.ndarray:
+def philox4x64(counter: npt.ArrayLike, key: npt.ArrayLike) -> WordArray:
     """Philox4x64-10: the four 64-bit words of each counter (4, ...) under key (2, ...).
 
     The function ``numpy.random.Philox`` applies: its block after counter ``c`` is
@@ -90,24 +103,25 @@ def philox4x64(counter, key) -> np.ndarray:
     return np.stack([c0, c1, c2, c3])
 
 
-def _unit(w: np.ndarray) -> np.ndarray:
+def _unit(w: WordArray) -> FloatArray:
     return (w >> vc.SHIFT11).astype(np.float64) * vc.TWO_M53
 
 
-def _block(k0, k1, block: int, c1, c2, c3) -> np.ndarray:
+def _block(k0: WordArray, k1: WordArray, block: int, c1: np.uint64, c2: np.uint64,
+           c3: np.uint64) -> WordArray:
     """Block *block* of the streams (k0, k1) at counter (block, c1, c2, c3): (4, m) words."""
     return philox4x64((np.uint64(block), c1, c2, c3), (k0, k1))
 
 
 # ---- the numpy reference of the compiled scalar functions -------------------------
 
-def _log1p_small(d: np.ndarray) -> np.ndarray:
+def _log1p_small(d: FloatArray) -> FloatArray:
     """log(1 + d) for -0.293 <= d <= 0.415 (see variates_compiled.atanh_excess)."""
     s = d / (2.0 + d)
     return 2.0 * s + vc.atanh_excess(s)
 
 
-def _log(x: np.ndarray) -> np.ndarray:
+def _log(x: FloatArray) -> FloatArray:
     """log(x), x > 0 finite, with operators only (see variates_compiled._log)."""
     m, e = np.frexp(x)
     low = m < vc.SQRT_HALF
@@ -116,28 +130,28 @@ def _log(x: np.ndarray) -> np.ndarray:
     return ef * vc.LN2_HI + (ef * vc.LN2_LO + _log1p_small(m - 1.0))
 
 
-def _log_q(pp: np.ndarray) -> np.ndarray:
+def _log_q(pp: FloatArray) -> FloatArray:
     """log(1 - pp) for 0 < pp <= 1/2 (see variates_compiled._log_q)."""
     small = pp < vc.LOG1P_SERIES_BELOW
     return np.where(small, _log1p_small(-np.where(small, pp, 0.0)),
                     _log(1.0 - np.where(small, 0.5, pp)))
 
 
-def _exp(y: np.ndarray) -> np.ndarray:
+def _exp(y: FloatArray) -> FloatArray:
     """exp(y) for -700 < y <= 0 (see variates_compiled._exp)."""
     k = np.floor(y * vc.INV_LN2 + 0.5)
     r = (y - k * vc.LN2_HI) - k * vc.LN2_LO
     return np.ldexp(vc.exp_series(r), k.astype(np.int64))
 
 
-def _fc(kf: np.ndarray) -> np.ndarray:
+def _fc(kf: FloatArray) -> FloatArray:
     """Stirling remainder fc(k) (see variates_compiled.FC_TABLE) for float k >= 0."""
     small = kf < vc.FC_TABLE_SIZE
     from_table = vc.FC_TABLE[np.where(small, kf, 0.0).astype(np.int64)]
     return np.where(small, from_table, vc.stirling_series(kf + 1.0))
 
 
-def _bd0(x: np.ndarray, big_m: np.ndarray) -> np.ndarray:
+def _bd0(x: FloatArray, big_m: FloatArray) -> FloatArray:
     """Loader's bd0(x, M) = x log(x / M) + M - x >= 0: by series near x = M, else directly."""
     d = x - big_m
     s = d / (x + big_m)
@@ -146,7 +160,8 @@ def _bd0(x: np.ndarray, big_m: np.ndarray) -> np.ndarray:
                     x * _log(x / big_m) - d)
 
 
-def _binomial_log_f(kf, nf, x0, y0, x0y0):
+def _binomial_log_f(kf: FloatArray, nf: FloatArray, x0: FloatArray, y0: FloatArray,
+                    x0y0: FloatArray) -> FloatArray:
     """log of the Binomial(n, pp) pmf at k, up to a term that does not depend on k.
 
     With x = k + 1, y = n - k + 1, x0 = (n + 2) pp, y0 = (n + 2) q (x + y = x0 + y0),
@@ -158,13 +173,15 @@ def _binomial_log_f(kf, nf, x0, y0, x0y0):
     return -(_fc(kf) + _fc(nf - kf)) - (_bd0(x, x0) + _bd0(y, y0)) + 0.5 * _log((x * y) / x0y0)
 
 
-def _inversion(f0, r, nf, is_binomial: bool, k0, k1, c1, c2, c3) -> np.ndarray:
+def _inversion(f0: FloatArray, r: FloatArray, nf: FloatArray, is_binomial: bool,
+               k0: WordArray, k1: WordArray, c1: np.uint64, c2: np.uint64,
+               c3: np.uint64) -> FloatArray:
     """Inversion by sequential search, all elements at once (variates_compiled._inversion)."""
     out = np.zeros(f0.size)
     todo = np.arange(f0.size)
     kmax = np.minimum(nf, vc.INVERSION_KMAX)
     i = 0  # uniform index: every element still to do is on the same one
-    words = None
+    words: WordArray  # bound on the first pass (block 0), before its first use
     while todo.size:
         if i % 4 == 0:
             words = _block(k0[todo], k1[todo], i // 4, c1, c2, c3)
@@ -191,7 +208,9 @@ def _inversion(f0, r, nf, is_binomial: bool, k0, k1, c1, c2, c3) -> np.ndarray:
     return out
 
 
-def _transformed_rejection(kind: str, params: tuple, k0, k1, c1, c2, c3) -> np.ndarray:
+def _transformed_rejection(kind: str, params: tuple[FloatArray, ...], k0: WordArray,
+                           k1: WordArray, c1: np.uint64, c2: np.uint64,
+                           c3: np.uint64) -> FloatArray:
     """BTRS (kind "binomial", params (nf, pp, q)) or PTRS ("poisson", (lam,)), vectorised:
     every element still rejecting is on the same attempt, attempt j uses uniforms
     2j and 2j + 1 of its stream."""
@@ -211,7 +230,7 @@ def _transformed_rejection(kind: str, params: tuple, k0, k1, c1, c2, c3) -> np.n
     out = np.zeros(b.size)
     todo = np.arange(b.size)
     attempt = 0
-    words = None
+    words: WordArray  # bound on the first pass (block 0), before its first use
     while todo.size:
         if attempt % 2 == 0:
             words = _block(k0[todo], k1[todo], attempt // 2, c1, c2, c3)
@@ -251,7 +270,8 @@ def _transformed_rejection(kind: str, params: tuple, k0, k1, c1, c2, c3) -> np.n
     return out
 
 
-def _binomial_numpy(n, p, k0, k1, c1, c2, c3) -> np.ndarray:
+def _binomial_numpy(n: IntArray, p: FloatArray, k0: WordArray, k1: WordArray,
+                    c1: np.uint64, c2: np.uint64, c3: np.uint64) -> IntArray:
     out = np.zeros(n.size, dtype=np.int64)
     trivial = (n == 0) | (p == 0.0) | (p == 1.0)
     out[trivial & (p == 1.0)] = n[trivial & (p == 1.0)]
@@ -278,7 +298,8 @@ def _binomial_numpy(n, p, k0, k1, c1, c2, c3) -> np.ndarray:
     return out
 
 
-def _poisson_numpy(lam, k0, k1, c1, c2, c3) -> np.ndarray:
+def _poisson_numpy(lam: FloatArray, k0: WordArray, k1: WordArray, c1: np.uint64,
+                   c2: np.uint64, c3: np.uint64) -> IntArray:
     out = np.zeros(lam.size, dtype=np.int64)
     j = np.flatnonzero((lam > 0.0) & (lam < vc.INVERSION_BELOW))
     if j.size:
@@ -312,7 +333,8 @@ class ChanceStreams:
     used by one call only: a second call with the same triple repeats its numbers.
     """
 
-    def __init__(self, seed: int, draw_index, replicate=0, *, _keys=None) -> None:
+    def __init__(self, seed: int, draw_index: npt.ArrayLike, replicate: npt.ArrayLike = 0, *,
+                 _keys: tuple[WordArray, WordArray] | None = None) -> None:
         if _keys is not None:
             self.key0, self.key1 = _keys
             return
@@ -328,15 +350,15 @@ class ChanceStreams:
     def __len__(self) -> int:
         return self.key0.size
 
-    def __getitem__(self, selection) -> ChanceStreams:
+    def __getitem__(self, selection: Selection) -> ChanceStreams:
         """The streams of a subset of the draws (a slice, indices or a mask): the same numbers."""
         return ChanceStreams(0, (), _keys=(self.key0[selection], self.key1[selection]))
 
-    def _counter(self, month: int, flow: int, event: int) -> tuple:
+    def _counter(self, month: int, flow: int, event: int) -> Counter:
         return (_counter_word(event, "event"), _counter_word(flow, "flow"),
                 _counter_word(month, "month"))
 
-    def uniforms(self, count: int, *, month: int, flow: int, event: int = 0) -> np.ndarray:
+    def uniforms(self, count: int, *, month: int, flow: int, event: int = 0) -> FloatArray:
         """(draws, count) uniforms in [0, 1): the first *count* of each draw's stream."""
         c1, c2, c3 = self._counter(month, flow, event)
         out = np.empty((len(self), int(count)))
@@ -348,7 +370,8 @@ class ChanceStreams:
             out[:, 4 * blk: 4 * blk + take] = _unit(words[:take]).T
         return out
 
-    def binomial(self, n, p, *, month: int, flow: int, event: int = 0) -> np.ndarray:
+    def binomial(self, n: npt.ArrayLike, p: npt.ArrayLike, *, month: int, flow: int,
+                 event: int = 0) -> IntArray:
         """Binomial(n_i, p_i) for each draw i (int64); n and p broadcast to the draws."""
         n = np.broadcast_to(np.asarray(n), (len(self),))
         if n.size and not np.issubdtype(n.dtype, np.integer) and np.any(n != np.floor(n)):
@@ -365,7 +388,8 @@ class ChanceStreams:
                                       *counter, np.empty(n.size, dtype=np.int64))
         return _binomial_numpy(n, p, self.key0, self.key1, *counter)
 
-    def poisson(self, lam, *, month: int, flow: int, event: int = 0) -> np.ndarray:
+    def poisson(self, lam: npt.ArrayLike, *, month: int, flow: int,
+                event: int = 0) -> IntArray:
         """Poisson(lam_i) for each draw i (int64); lam broadcasts to the draws."""
         lam = np.ascontiguousarray(np.broadcast_to(np.asarray(lam, dtype=np.float64),
                                                    (len(self),)))
@@ -377,7 +401,8 @@ class ChanceStreams:
                                      np.empty(lam.size, dtype=np.int64))
         return _poisson_numpy(lam, self.key0, self.key1, *counter)
 
-    def competing_exits(self, n, probs, *, month: int, flow: int) -> np.ndarray:
+    def competing_exits(self, n: npt.ArrayLike, probs: Sequence[npt.ArrayLike], *, month: int,
+                        flow: int) -> IntArray:
         """One month's competing exits from a compartment of *n*: (exits, draws) counts.
 
         *probs* lists each exit's probability (arrays over the draws or numbers; the

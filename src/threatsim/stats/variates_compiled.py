@@ -23,8 +23,10 @@ reassociation and no fused multiply-add. Integer work (Philox) is exact.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from threatsim.core import compiled
 
@@ -39,6 +41,15 @@ __all__ = [
     "stirling_series",
     "uniforms_kernel",
 ]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+#: Philox key and counter words, and its output words.
+WordArray = npt.NDArray[np.uint64]
+#: One Philox block: four 64-bit words.
+Block = tuple[np.uint64, np.uint64, np.uint64, np.uint64]
+#: The leaf formulas run on numpy arrays (the reference) and, compiled, on scalars.
+FloatOrArray = TypeVar("FloatOrArray", float, FloatArray)
 
 # Philox4x64-10 (Salmon, Moraes, Dror and Shaw 2011, "Parallel random numbers: as
 # easy as 1, 2, 3", SC11): round multipliers and the Weyl key increments.
@@ -72,7 +83,7 @@ EXP_C = tuple(1.0 / math.factorial(k) for k in range(14))
 #: fc(k) = log k! - ((k + 1/2) log(k + 1) - (k + 1) + log(2 pi) / 2), for k = 0 .. 29,
 #: each the double nearest the value computed in 60-digit decimal arithmetic (checked
 #: by tests/test_variates.py). From k = 30 on, :func:`stirling_series` is used.
-FC_TABLE = np.array([
+FC_TABLE: FloatArray = np.array([
     0.08106146679532726, 0.0413406959554093, 0.02767792568499834,
     0.020790672103765093, 0.016644691189821193, 0.013876128823070748,
     0.01189670994589177, 0.010411265261972096, 0.009255462182712733,
@@ -103,7 +114,7 @@ LOG1P_SERIES_BELOW = 0.25
 
 # ---- leaf formulas: operators only, the same source for numpy arrays and scalars ----
 
-def atanh_excess(s):
+def atanh_excess(s: FloatOrArray) -> FloatOrArray:
     """2 (atanh(s) - s) = 2 s z (1/3 + z/5 + ...), z = s^2, for |s| <= 0.1716 (Estrin's
     scheme: short dependency chains, a fixed order). log(1 + d) = 2 s + atanh_excess(s)
     with s = d / (2 + d); Loader's deviance is d s + x atanh_excess(s)."""
@@ -116,7 +127,7 @@ def atanh_excess(s):
     return 2.0 * s * z * ((q0 + q1 * z4) + (c[8] + c[9] * z) * (z4 * z4))
 
 
-def exp_series(r):
+def exp_series(r: FloatOrArray) -> FloatOrArray:
     """exp(r) for |r| <= ln2 / 2, by its Taylor polynomial (Estrin's scheme)."""
     c = EXP_C
     r2 = r * r
@@ -127,7 +138,7 @@ def exp_series(r):
     return s0 + s1 * (r4 * r4)
 
 
-def stirling_series(x):
+def stirling_series(x: FloatOrArray) -> FloatOrArray:
     """fc(x - 1) for x >= 31 (see :data:`FC_TABLE`): 1/(12x) - 1/(360x^3) + 1/(1260x^5)
     - 1/(1680x^7) + 1/(1188x^9); the next term is below 1e-19 there."""
     z = 1.0 / (x * x)
@@ -135,7 +146,9 @@ def stirling_series(x):
                                                                    - z * (1.0 / 1188.0))))) / x
 
 
-def btrs_setup(nf, pp, q):
+def btrs_setup(nf: FloatOrArray, pp: FloatOrArray, q: FloatOrArray
+               ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray, FloatOrArray,
+                          FloatOrArray, FloatOrArray]:
     """Hormann's (1993) BTRS constants for Binomial(n, pp), pp <= 1/2, n pp >= 10:
     (b, a, c, alpha, v_r, m) of 'The generation of binomial random variates',
     J. Statist. Comput. Simul. 46, 101-110."""
@@ -149,7 +162,8 @@ def btrs_setup(nf, pp, q):
     return b, a, c, alpha, v_r, m
 
 
-def ptrs_setup(lam):
+def ptrs_setup(lam: FloatOrArray
+               ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray, FloatOrArray]:
     """Hormann's (1993) PTRS constants for Poisson(lam), lam >= 10: (b, a, 1/alpha, v_r) of
     'The transformed rejection method for generating Poisson random variables',
     Insurance: Mathematics and Economics 12, 39-45."""
@@ -171,7 +185,8 @@ _ptrs_setup = compiled.kernel(ptrs_setup)
 # ---- scalar kernels: the numpy path's per-array steps, per element, in its order ----
 
 @compiled.kernel
-def _mulhilo(m, x):  # pragma: no cover - compiled
+def _mulhilo(m: np.uint64,  # pragma: no cover - compiled
+             x: np.uint64) -> tuple[np.uint64, np.uint64]:
     """(high, low) 64-bit halves of the 128-bit product m * x, from 32-bit halves."""
     m_lo, m_hi = m & LOW32, m >> SHIFT32
     x_lo, x_hi = x & LOW32, x >> SHIFT32
@@ -181,7 +196,8 @@ def _mulhilo(m, x):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _philox(c0, c1, c2, c3, k0, k1):  # pragma: no cover - compiled
+def _philox(c0: np.uint64, c1: np.uint64, c2: np.uint64,  # pragma: no cover - compiled
+            c3: np.uint64, k0: np.uint64, k1: np.uint64) -> Block:
     """Philox4x64-10 of counter (c0, c1, c2, c3) under key (k0, k1): four 64-bit words."""
     for _ in range(PHILOX_ROUNDS):
         hi0, lo0 = _mulhilo(PHILOX_M0, c0)
@@ -193,19 +209,19 @@ def _philox(c0, c1, c2, c3, k0, k1):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _unit(w):  # pragma: no cover - compiled
+def _unit(w: np.uint64) -> float:  # pragma: no cover - compiled
     return np.float64(w >> SHIFT11) * TWO_M53
 
 
 @compiled.kernel
-def _log1p_small(d):  # pragma: no cover - compiled
+def _log1p_small(d: float) -> float:  # pragma: no cover - compiled
     """log(1 + d) for -0.293 <= d <= 0.415 (|s| <= 0.1716)."""
     s = d / (2.0 + d)
     return 2.0 * s + _atanh_excess(s)
 
 
 @compiled.kernel
-def _log(x):  # pragma: no cover - compiled
+def _log(x: float) -> float:  # pragma: no cover - compiled
     """log(x), x > 0 finite: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then log1p(m - 1)."""
     m, e = math.frexp(x)
     if m < SQRT_HALF:
@@ -216,7 +232,7 @@ def _log(x):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _log_q(pp):  # pragma: no cover - compiled
+def _log_q(pp: float) -> float:  # pragma: no cover - compiled
     """log(1 - pp) for 0 < pp <= 1/2: by the series for small pp (no rounding of 1 - pp)."""
     if pp < LOG1P_SERIES_BELOW:
         return _log1p_small(-pp)
@@ -224,7 +240,7 @@ def _log_q(pp):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _exp(y):  # pragma: no cover - compiled
+def _exp(y: float) -> float:  # pragma: no cover - compiled
     """exp(y) for -700 < y <= 0: y = k ln2 + r, |r| <= ln2 / 2 (Cody and Waite)."""
     k = np.floor(y * INV_LN2 + 0.5)
     r = (y - k * LN2_HI) - k * LN2_LO
@@ -232,14 +248,15 @@ def _exp(y):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _fc(kf):  # pragma: no cover - compiled
+def _fc(kf: float) -> float:  # pragma: no cover - compiled
     if kf < FC_TABLE_SIZE:
-        return FC_TABLE[int(kf)]
+        tabled: float = FC_TABLE[int(kf)]  # numpy types an element of an array as Any
+        return tabled
     return _stirling_series(kf + 1.0)
 
 
 @compiled.kernel
-def _bd0(x, big_m):  # pragma: no cover - compiled
+def _bd0(x: float, big_m: float) -> float:  # pragma: no cover - compiled
     d = x - big_m
     s = d / (x + big_m)
     if abs(s) < BD0_SERIES_BELOW:
@@ -248,7 +265,8 @@ def _bd0(x, big_m):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _binomial_log_f(kf, nf, x0, y0, x0y0):  # pragma: no cover - compiled
+def _binomial_log_f(kf: float, nf: float, x0: float, y0: float,  # pragma: no cover - compiled
+                    x0y0: float) -> float:
     """log Binomial(n, pp) pmf at k, up to a constant of k (see variates._binomial_log_f)."""
     x = kf + 1.0
     y = nf - kf + 1.0
@@ -256,7 +274,9 @@ def _binomial_log_f(kf, nf, x0, y0, x0y0):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _inversion(f0, r, nf, is_binomial, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
+def _inversion(f0: float, r: float, nf: float, is_binomial: bool,  # pragma: no cover - compiled
+               k0: np.uint64, k1: np.uint64, c1: np.uint64, c2: np.uint64,
+               c3: np.uint64) -> float:
     """Smallest k with u < F(k), F by the pmf's recurrence; a fresh uniform past the top."""
     kmax = min(nf, INVERSION_KMAX)
     i = 0
@@ -282,7 +302,8 @@ def _inversion(f0, r, nf, is_binomial, k0, k1, c1, c2, c3):  # pragma: no cover 
 
 
 @compiled.kernel
-def _btrs(nf, pp, q, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
+def _btrs(nf: float, pp: float, q: float, k0: np.uint64,  # pragma: no cover - compiled
+          k1: np.uint64, c1: np.uint64, c2: np.uint64, c3: np.uint64) -> float:
     b, a, c, alpha, v_r, m = _btrs_setup(nf, pp, q)
     x0 = (nf + 2.0) * pp
     y0 = (nf + 2.0) * q
@@ -302,7 +323,7 @@ def _btrs(nf, pp, q, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
         us = 0.5 - abs(u)
         if us == 0.0:
             continue
-        kf = np.floor((2.0 * a / us + b) * u + c)
+        kf: float = np.floor((2.0 * a / us + b) * u + c)  # np.floor of a float is Any to mypy
         if kf < 0.0 or kf > nf:
             continue
         if us >= 0.07 and v <= v_r:
@@ -318,7 +339,8 @@ def _btrs(nf, pp, q, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _ptrs(lam, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
+def _ptrs(lam: float, k0: np.uint64, k1: np.uint64,  # pragma: no cover - compiled
+          c1: np.uint64, c2: np.uint64, c3: np.uint64) -> float:
     b, a, inv_alpha, v_r = _ptrs_setup(lam)
     half_log_2pi_lam = 0.0
     have_c = False  # the normalising term is needed only past the squeeze
@@ -335,7 +357,7 @@ def _ptrs(lam, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
         us = 0.5 - abs(u)
         if us == 0.0:
             continue
-        kf = np.floor((2.0 * a / us + b) * u + lam + 0.43)
+        kf: float = np.floor((2.0 * a / us + b) * u + lam + 0.43)  # (np.floor: Any to mypy)
         if kf < 0.0:
             continue
         if us >= 0.07 and v <= v_r:
@@ -355,7 +377,9 @@ def _ptrs(lam, k0, k1, c1, c2, c3):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def binomial_kernel(n, p, k0, k1, c1, c2, c3, out):  # pragma: no cover - compiled
+def binomial_kernel(n: IntArray, p: FloatArray,  # pragma: no cover - compiled
+                    k0: WordArray, k1: WordArray, c1: np.uint64, c2: np.uint64,
+                    c3: np.uint64, out: IntArray) -> IntArray:
     """Binomial(n[i], p[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i]."""
     for i in range(n.size):
         ni, pi = n[i], p[i]
@@ -379,7 +403,9 @@ def binomial_kernel(n, p, k0, k1, c1, c2, c3, out):  # pragma: no cover - compil
 
 
 @compiled.kernel
-def poisson_kernel(lam, k0, k1, c1, c2, c3, out):  # pragma: no cover - compiled
+def poisson_kernel(lam: FloatArray, k0: WordArray,  # pragma: no cover - compiled
+                   k1: WordArray, c1: np.uint64, c2: np.uint64, c3: np.uint64,
+                   out: IntArray) -> IntArray:
     """Poisson(lam[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i]."""
     for i in range(lam.size):
         li = lam[i]
@@ -394,7 +420,9 @@ def poisson_kernel(lam, k0, k1, c1, c2, c3, out):  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def uniforms_kernel(k0, k1, c1, c2, c3, out):  # pragma: no cover - compiled
+def uniforms_kernel(k0: WordArray, k1: WordArray,  # pragma: no cover - compiled
+                    c1: np.uint64, c2: np.uint64, c3: np.uint64,
+                    out: FloatArray) -> FloatArray:
     """out[i, j]: uniform j of stream i (block j // 4, word j % 4)."""
     count = out.shape[1]
     for i in range(out.shape[0]):
