@@ -45,6 +45,45 @@ def test_ishigami_indices_are_recovered_within_their_bootstrap_intervals():
     np.testing.assert_array_equal(res.total_order_low, again.total_order_low)  # seeded
 
 
+def test_linear_model_indices_are_its_variance_shares():
+    """Y = X1 + 2 X2 + 3 X3, X_i ~ U(0, 1): S_i = a_i^2 / 14 first-order and total (no
+    interactions); each inside its 99 % bootstrap interval, which is narrow."""
+    coef = np.array([1.0, 2.0, 3.0])
+    truth = coef**2 / np.sum(coef**2)
+    u = stats.uniform()
+    res = sobol(lambda x: coef @ x, [u, u, u], n=4096, seed=3, n_resamples=299,
+                confidence=0.99)
+    for lo, hi in ((res.first_order_low, res.first_order_high),
+                   (res.total_order_low, res.total_order_high)):
+        assert np.all(lo <= truth) and np.all(truth <= hi), (lo, truth, hi)
+        assert np.all(hi - lo < 0.1)
+    assert np.isnan(res.chance_total)  # a function without chance: nothing estimated
+
+
+def test_chance_share_is_estimated_beside_the_indices():
+    """Y = X1 + sigma Z_j, X1 ~ U(0, 1), Z_j standard normal drawn from draw j's own
+    stream, X2 unused: Var X1 = 1/12 = sigma^2, so X1 explains half the variance and
+    chance the other half (inside the 99 % intervals). Rows of every block share draw j's
+    chance, so X1's indices agree with the truth and X2's are exactly 0."""
+    from threatsim.stats.variates import ChanceStreams
+
+    sigma = np.sqrt(1 / 12)
+
+    def func(x: np.ndarray, *, chance_offset: int = 0) -> np.ndarray:
+        draws = np.arange(x.shape[1]) + chance_offset
+        z = stats.norm.ppf(ChanceStreams(5, draws).uniforms(1, month=0, flow=0)[:, 0])
+        return x[0] + sigma * z
+
+    res = sobol(func, [stats.uniform(), stats.uniform()], n=4096, seed=2, n_resamples=299,
+                confidence=0.99, chance=True)
+    assert res.evaluations == 5 * 4096
+    assert res.first_order[1] == 0.0 and res.total_order[1] == 0.0  # no path: exactly 0
+    assert res.chance_total_low <= 0.5 <= res.chance_total_high, res
+    assert res.first_order_low[0] <= 0.5 <= res.first_order_high[0]
+    assert res.total_order_low[0] <= 0.5 <= res.total_order_high[0]
+    assert res.chance_total_high - res.chance_total_low < 0.1
+
+
 def test_sobol_needs_a_power_of_two():
     """n that is not a power of 2 is refused with the reason."""
     u = stats.uniform()

@@ -24,10 +24,16 @@ Three views of one output at one month (summed over model dims such as
   between rows, the conclusion rests on the reported figures, not on how
   their ranges were read.
 
-The model's own chance (e.g. Poisson shocks) is held to the same stream for
-every block of the Sobol design (common random numbers); what it adds to the
-variance is not attributed to any parameter, so first-order indices of a
-stochastic model sum to less than one.
+The model's own chance (binomial transitions, Poisson shocks) is held fixed per
+row of the Sobol design: row j of every block (A, B and each A with one column
+of B) uses the chance of draw j (:mod:`threatsim.engine.evaluate`), so a
+parameter's index measures only what changing that parameter does, and a
+parameter with no path to the output gets indices of exactly 0. Chance acts as
+one more input, independent of the parameters: its total share of the
+variance is estimated beside the indices by rerunning block A with the chance
+of other draws (Jansen's estimator, as for a parameter), so first-order
+indices of a stochastic model sum to less than one, and the table says how
+much of the rest is chance.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
@@ -92,6 +98,11 @@ class SobolIndices:
     confidence: float
     n: int
     evaluations: int
+    #: Chance's total share of the variance and its interval (NaN when *func* has no
+    #: chance to vary: see :func:`sobol`'s ``chance``).
+    chance_total: float = float("nan")
+    chance_total_low: float = float("nan")
+    chance_total_high: float = float("nan")
 
 
 def _check_n(n: int) -> None:
@@ -100,8 +111,15 @@ def _check_n(n: int) -> None:
                             "needs it), e.g. 1024", key="n", value=n)
 
 
+class ChanceFunction(Protocol):
+    """A function of a design whose rows also draw chance: ``func(x, chance_offset=k)``
+    evaluates column j with the chance of draw ``k + j``."""
+
+    def __call__(self, x: np.ndarray, *, chance_offset: int = 0) -> np.ndarray: ...
+
+
 def sobol(
-    func: Callable[[np.ndarray], np.ndarray],
+    func: Callable[[np.ndarray], np.ndarray] | ChanceFunction,
     dists: Sequence[Any],
     *,
     n: int = 1024,
@@ -109,6 +127,7 @@ def sobol(
     names: Sequence[str] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 999,
+    chance: bool = False,
 ) -> SobolIndices:
     """Sobol indices of ``func`` over independent inputs with the given marginals.
 
@@ -126,6 +145,12 @@ def sobol(
         Seeds the scrambling of the Sobol design and the bootstrap.
     confidence, n_resamples
         Of the percentile bootstrap intervals.
+    chance
+        *func* takes ``chance_offset`` (a :class:`ChanceFunction`): column j of
+        every block is evaluated with the chance of draw j, and block A once more
+        with that of draw ``n + j``; chance's total share of the variance is then
+        ``E[(f(A) - f(A, other chance))^2] / (2 Var)`` (Jansen 1999), with its
+        bootstrap interval.
 
     Examples
     --------
@@ -147,8 +172,12 @@ def sobol(
         a_b[:, j] = dist.ppf(a_b[:, j])
     a, b = a_b[0], a_b[1]
 
-    def evaluate(x: np.ndarray) -> np.ndarray:
-        y = np.asarray(func(x), dtype=np.float64).reshape(-1)
+    def evaluate(x: np.ndarray, chance_offset: int = 0) -> np.ndarray:
+        if chance_offset:
+            y = np.asarray(func(x, chance_offset=chance_offset),  # type: ignore[call-arg]
+                           dtype=np.float64).reshape(-1)  # a ChanceFunction: see above
+        else:
+            y = np.asarray(func(x), dtype=np.float64).reshape(-1)
         if y.shape != (n,):
             raise ValueError(f"func must return {n} values for {n} columns, got {y.shape}")
         return y
@@ -159,25 +188,33 @@ def sobol(
         page = a.copy()
         page[i] = b[i]
         f_ab[i] = evaluate(page)
+    f_c = evaluate(a, chance_offset=n) if chance else None  # A again, other draws' chance
     bad = int(np.sum(~np.isfinite(f_a)) + np.sum(~np.isfinite(f_b))
-              + np.sum(~np.isfinite(f_ab)))
+              + np.sum(~np.isfinite(f_ab)) + (np.sum(~np.isfinite(f_c)) if chance else 0))
     if bad:
         raise ScenarioError(f"is undefined (NaN or infinite) in {bad:,} of {(d + 2) * n:,} "
                             "model runs; Sobol indices need a value in every run",
                             key="output", value="func")
 
-    def indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray) -> np.ndarray:
+    def indices(fa: np.ndarray, fb: np.ndarray, fab: np.ndarray,
+                fc: np.ndarray | None) -> np.ndarray:
         res = stats.sobol_indices(func={"f_A": fa[None], "f_B": fb[None], "f_AB": fab[:, None]},
                                   n=fa.shape[-1])
-        return np.stack([np.atleast_1d(res.first_order), np.atleast_1d(res.total_order)])
+        rows = [np.atleast_1d(res.first_order), np.atleast_1d(res.total_order)]
+        if fc is not None:  # chance as one more input: Jansen's total, scipy's variance
+            var = np.var(np.concatenate([fa, fb]))
+            share = 0.5 * np.mean((fa - fc) ** 2) / var if var > 0 else np.nan
+            rows.append(np.full(d, share))
+        return np.stack(rows)
 
-    point = indices(f_a, f_b, f_ab)
+    point = indices(f_a, f_b, f_ab, f_c)
     low = np.full_like(point, np.nan)
     high = np.full_like(point, np.nan)
     if np.var(np.concatenate([f_a, f_b])) > 0:
 
         def statistic(idx: np.ndarray) -> np.ndarray:
-            return indices(f_a[idx], f_b[idx], f_ab[:, idx])
+            return indices(f_a[idx], f_b[idx], f_ab[:, idx],
+                           f_c[idx] if f_c is not None else None)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate resamples of a flat input
@@ -185,10 +222,15 @@ def sobol(
                                    n_resamples=n_resamples, confidence_level=confidence,
                                    vectorized=False, rng=sobol_stream(seed + 1))
         low, high = boot.confidence_interval.low, boot.confidence_interval.high
+    extra = {}
+    if chance:
+        extra = {"chance_total": float(point[2][0]), "chance_total_low": float(low[2][0]),
+                 "chance_total_high": float(high[2][0])}
     return SobolIndices(names=labels, first_order=point[0], total_order=point[1],
                         first_order_low=low[0], first_order_high=high[0],
                         total_order_low=low[1], total_order_high=high[1],
-                        confidence=confidence, n=n, evaluations=(d + 2) * n)
+                        confidence=confidence, n=n,
+                        evaluations=(d + 2 + (1 if chance else 0)) * n, **extra)
 
 
 def _varying(scenario: Scenario) -> list[str]:
@@ -211,22 +253,24 @@ def _month(scenario: Scenario, output: str, at: str | None) -> int | None:
 
 
 def _model_function(scenario: Scenario, output: str, t: int | None, names: Sequence[str],
-                    options: RunOptions) -> Callable[[np.ndarray], np.ndarray]:
+                    options: RunOptions) -> ChanceFunction:
     """``x (d, m) -> output at month t`` by running the model on given parameter values.
 
-    The columns run in chunks on the options' executor (:func:`evaluate`); each chunk's
-    chance is keyed by its index, so every executor gives the same values.
+    The columns run in chunks on the options' executor (:func:`evaluate`); column j
+    draws the chance of draw ``chance_offset + j``, whatever the chunking or executor.
     """
     decl = {o.name: o for o in get_model(scenario.model).info.outputs}[output]
     fixed = {n: float(p.dist.ppf(np.array([0.5]))[0]) for n, p in scenario.parameters.items()
              if n not in names}
 
-    def func(x: np.ndarray) -> np.ndarray:
+    def func(x: np.ndarray, *, chance_offset: int = 0) -> np.ndarray:
         m = x.shape[1]
         params = {n: np.full(m, v) for n, v in fixed.items()}
         params.update({n: np.asarray(x[i], dtype=np.float64) for i, n in enumerate(names)})
         out = np.empty(m)
-        for lo, result in evaluate(scenario, params, options, outputs=[output]):
+        draws = np.arange(m, dtype=np.int64) + chance_offset
+        for lo, result in evaluate(scenario, params, options, outputs=[output],
+                                   chance_draws=draws):
             arr = result[output]
             hi = lo + arr.shape[0]
             if options.replicates > 1:
@@ -419,7 +463,7 @@ def sensitivity(
     res: SobolIndices | None = None
     try:
         res = sobol(func, dists, n=n, seed=seed, names=names, confidence=confidence,
-                    n_resamples=n_resamples)
+                    n_resamples=n_resamples, chance=True)
     except ScenarioError as exc:
         if exc.key != "output":
             raise
@@ -436,6 +480,10 @@ def sensitivity(
         "total_order_low": ("parameter", res.total_order_low if res else nan),
         "total_order_high": ("parameter", res.total_order_high if res else nan),
         "spearman": rho,
+        "chance_total_order": ((), res.chance_total if res else np.nan, {
+            "long_name": "total share of the variance due to the model's own chance"}),
+        "chance_total_order_low": ((), res.chance_total_low if res else np.nan),
+        "chance_total_order_high": ((), res.chance_total_high if res else np.nan),
     }
     out = xr.Dataset(data, coords={"parameter": names})
     units = {nm: scenario.parameters[nm].unit for nm in names}
@@ -498,6 +546,10 @@ def sensitivity_table(sds: xr.Dataset) -> str:
                           float(p.total_order_high))
         corr = f"{rho:+.2f}" if np.isfinite(rho) else "-"
         lines.append(f"  {p['parameter'].values!s:<28}{first:>22}{total:>22}{corr:>12}")
+    if "chance_total_order" in sds and np.isfinite(float(sds["chance_total_order"])):
+        chance = _interval(float(sds["chance_total_order"]), float(sds["chance_total_order_low"]),
+                           float(sds["chance_total_order_high"]))
+        lines.append(f"  {'(chance: the model itself)':<28}{'':>22}{chance:>22}{'':>12}")
     if "readings" in sds:
         rd = sds["readings"]
         unit = rd.attrs.get("units", "")
