@@ -41,9 +41,6 @@ class ChunkTask:
     """
 
     index: int
-    #: The global index of the chunk's first draw: its rows' chance is that of draws
-    #: ``first_draw, first_draw + 1, ...`` unless *chance_draws* says otherwise.
-    first_draw: int
     model: str
     params: dict[str, np.ndarray]
     levers: dict[str, np.ndarray]
@@ -55,6 +52,10 @@ class ChunkTask:
     #: result buffers, (*dims, chunk draws), that the model fills instead of
     #: returning new arrays (no copy of the trajectories). None otherwise.
     out: dict[str, np.ndarray] | None = None
+    #: The global index of the chunk's first draw (:meth:`Plan.task` sets it): its rows'
+    #: chance is that of draws ``first_draw, first_draw + 1, ...`` unless *chance_draws*
+    #: says otherwise.
+    first_draw: int = 0
     #: The draw index whose chance each row uses, when not its own (see
     #: :func:`~threatsim.engine.evaluate.evaluate`); None: ``first_draw`` on.
     chance_draws: np.ndarray | None = None
