@@ -37,7 +37,7 @@ import numpy as np
 
 import threatsim
 from threatsim.engine.sampling import sample_parameters
-from threatsim.engine.streams import chunk_seed_sequence
+from threatsim.engine.streams import chance_streams
 from threatsim.models.detention import model as det
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,9 +65,9 @@ def model_run(sc: threatsim.Scenario, reps: int, seed: int,
     """
     t0, c0 = time.perf_counter(), time.process_time()
     params = sample_parameters(sc.parameters, reps, seed=seed)
-    rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(seed, 0)))
+    chance = chance_streams(seed, np.arange(reps))  # a first chunk of reps draws
     plan, cb, result = det.simulate_chunk(params, sc.lever_schedule(), n_months=sc.horizon,
-                                          rng=rng, method=method)  # type: ignore[arg-type]
+                                          chance=chance, method=method)  # type: ignore[arg-type]
     if isinstance(result, det.FifoBatch):
         det.record_batch(cb, result, plan)
     else:

@@ -15,6 +15,7 @@ never).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import pytest
 from threatsim.core.errors import ScenarioError
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
 from threatsim.models import LeverDecl, Model, ModelInfo, OutputDecl, ParameterDecl
-from threatsim.models.contract import ScenarioParts
+from threatsim.models.contract import Chance, ScenarioParts
 
 INFO = ModelInfo(
     name="toy",
@@ -50,6 +51,12 @@ INFO = ModelInfo(
 )
 
 
+class ToyFlow(IntEnum):
+    """What the toy's random numbers are for (never renumber, only append)."""
+
+    SHOCKS = 1  # Poisson shocks of the month
+
+
 class ToyModel(Model):
     """See the module docstring."""
 
@@ -62,7 +69,7 @@ class ToyModel(Model):
         return []
 
     def _simulate(self, params: Mapping[str, np.ndarray], levers: Mapping[str, np.ndarray], *,
-                  n_months: int, rng: np.random.Generator, want: frozenset[str],
+                  n_months: int, chance: Chance, want: frozenset[str],
                   out: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         """Arrays (n, n_months + 1[, 2]) and (n,)."""
         s0 = np.asarray(params["stock0"], dtype=np.float64)
@@ -72,7 +79,8 @@ class ToyModel(Model):
         stock = np.empty((n, n_months + 1))
         stock[:, 0] = s0
         for t in range(n_months):
-            hits = rng.poisson(rate) if np.any(rate > 0) else 0
+            hits = (chance.poisson(rate, month=t, flow=ToyFlow.SHOCKS) if np.any(rate > 0)
+                    else 0)
             stock[:, t + 1] = stock[:, t] * (1.0 - levers["decay"][t]) * keep ** hits
         north = np.asarray(params["north_share"], dtype=np.float64)[:, None]
         by_region = np.stack([stock * north, stock * (1.0 - north)], axis=-1)

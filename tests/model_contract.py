@@ -20,7 +20,13 @@ What each test catches:
 * a model that writes into buffers but records elsewhere (or not what it
   returns), or one that takes ``out=`` without declaring it;
 * a run that is not a function of its seed, or that changes with the
-  executor (in-process against two worker processes) or with the chunk size;
+  executor (in-process against two worker processes), with the chunk size
+  (with and without replicates) or with the compiled kernels switched off;
+* chance that is not each draw's own: changing one draw's parameters changes
+  another draw's outputs; a lever changed from some month on changes an
+  earlier month; a lever changes an output the model says it cannot reach
+  (:attr:`ModelContract.lever_reaches`: common random numbers between a
+  scenario and its what-if on every path the lever cannot reach);
 * a summary run (``keep="summary"``) whose bands are not those of the draws;
 * a broken identity the model declares (:meth:`Model.conservation_residuals`:
   people conserved, money never negative);
@@ -38,21 +44,29 @@ import xarray as xr
 from tests.conftest import ROOT
 
 import threatsim
+from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.sampling import sample_parameters
-from threatsim.engine.streams import chunk_seed_sequence
 from threatsim.inputs.scenario import Scenario
 from threatsim.models import MODELS, Model, get_model
 from threatsim.results import bands
+from threatsim.stats.variates import ChanceStreams
 
-__all__ = ["ModelContract", "cut_scenario"]
+__all__ = ["ModelContract", "cut_scenario", "draw_chance"]
 
 #: Chunk sizes the identities are checked at: one draw a chunk, a few, all in one.
-CHUNK_SIZES = (1, 7, 512)
+CHUNK_SIZES = (1, 7, 512, 2048)
+#: Those a 2-process pool is checked at (above the draws of a run, one chunk is one chunk).
+POOL_CHUNK_SIZES = (1, 7, 512)
+#: The month from which :meth:`ModelContract.test_a_later_lever_change_leaves_earlier_months`
+#: changes a lever.
+LATER_MONTH = 6
 
-#: Why the chunk size changes a Dataset today, for models that say so.
-CHUNK_SIZE_DEFECT = ("known defect, another issue: the chance inside a model comes from one "
-                     "stream per chunk, so the chunk size changes the draws")
+
+def draw_chance(seed: int, rows: int) -> ChanceStreams:
+    """The chance of draws ``0 .. rows - 1`` of a run with *seed*: what the engine passes a
+    first chunk of *rows* draws (one replicate)."""
+    return ChanceStreams(seed, np.arange(rows))
 
 
 def cut_scenario(sc: Scenario, horizon: int) -> Scenario:
@@ -80,10 +94,13 @@ class ModelContract:
     draws: ClassVar[int] = 20
     #: Months simulated: the scenario is cut to this horizon.
     horizon: ClassVar[int] = 12
-    #: Whether the Dataset is the same whatever the chunk size. When False, the test that
-    #: says so is a strict xfail: it fails the day the chunk size stops mattering, as a
-    #: reminder to set this True.
-    chunk_size_independent: ClassVar[bool] = False
+    #: A lever and another value for it, set from :data:`LATER_MONTH` on (it must change
+    #: some output after that month).
+    later_lever: ClassVar[tuple[str, float]]
+    #: Levers and the only outputs they can reach: (lever, another value, outputs). Every
+    #: other output must stay bit-identical when the lever takes that value (the same
+    #: chance on every path it cannot reach), and some of these must change.
+    lever_reaches: ClassVar[tuple[tuple[str, float, frozenset[str]], ...]] = ()
     #: Values the model's own rules (its ``check``) refuse: (override, value, the key the
     #: ScenarioError names), each given to ``Scenario.with_values``.
     bad_values: ClassVar[tuple[tuple[str, Any, str], ...]] = ()
@@ -123,17 +140,17 @@ class ModelContract:
     @pytest.fixture(scope="class")
     @classmethod
     def runs(cls, scenario):
-        """``runs(chunk_size=7, workers=None, seed=None)``: a full run (in-process unless
-        *workers*), computed once for the class."""
-        done: dict[tuple[int, int | None, int], xr.Dataset] = {}
+        """``runs(chunk_size=7, workers=None, seed=None, replicates=1)``: a full run
+        (in-process unless *workers*), computed once for the class."""
+        done: dict[tuple[int, int | None, int, int], xr.Dataset] = {}
 
         def get(chunk_size: int = 7, workers: int | None = None,
-                seed: int | None = None) -> xr.Dataset:
-            key = (chunk_size, workers, cls.seed if seed is None else seed)
+                seed: int | None = None, replicates: int = 1) -> xr.Dataset:
+            key = (chunk_size, workers, cls.seed if seed is None else seed, replicates)
             if key not in done:
                 done[key] = threatsim.run(scenario, draws=cls.draws, seed=key[2],
                                           chunk_size=chunk_size, executor=workers or 1,
-                                          progress=False)
+                                          replicates=replicates, progress=False)
             return done[key]
 
         return get
@@ -147,9 +164,9 @@ class ModelContract:
 
     def _simulate(self, model: Model, chunk: Any, **kw: Any) -> dict[str, np.ndarray]:
         params, levers, months = chunk
-        rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(self.seed, 0)))  # chunk 0's
+        chance = ChanceStreams(self.seed, np.arange(5))  # draws 0-4, as a run's first chunk
         return model.simulate({k: v.copy() for k, v in params.items()}, levers,
-                              n_months=months, rng=rng, **kw)
+                              n_months=months, chance=chance, **kw)
 
     # -- what the model declares ----------------------------------------------------------
 
@@ -228,20 +245,84 @@ class ModelContract:
         other = runs(seed=self.seed + 1)
         assert any(not other[name].equals(again[name]) for name in model.info.output_names)
 
-    @pytest.mark.parametrize("chunk_size", CHUNK_SIZES)
+    @pytest.mark.parametrize("chunk_size", POOL_CHUNK_SIZES)
     def test_two_worker_processes_give_the_in_process_dataset(self, runs, chunk_size):
         """At each chunk size, a 2-process pool gives the in-process Dataset, bit for bit."""
         xr.testing.assert_identical(runs(chunk_size), runs(chunk_size, workers=2))
 
-    def test_the_chunk_size_does_not_change_the_dataset(self, runs, request):
-        """Chunks of 1, 7 and 512 draws: the same Dataset (but the ``chunk_size`` attribute)."""
-        if not self.chunk_size_independent:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=CHUNK_SIZE_DEFECT))
-        first, *others = (runs(cs).copy() for cs in CHUNK_SIZES)
+    @pytest.mark.parametrize("replicates", [1, 2])
+    def test_the_chunk_size_does_not_change_the_dataset(self, runs, replicates):
+        """Chunks of 1, 7, 512 and 2048 draws: the same Dataset (but the ``chunk_size``
+        attribute), with and without replicates: each draw's chance is keyed by its global
+        index and replicate, never by the chunk it runs in."""
+        first, *others = (runs(cs, replicates=replicates).copy() for cs in CHUNK_SIZES)
         for ds in (first, *others):
             del ds.attrs["chunk_size"]
         for ds in others:
             xr.testing.assert_identical(first, ds)
+
+    @pytest.mark.skipif(not compiled.available(), reason="numba not installed")
+    def test_the_numpy_path_gives_the_compiled_dataset(self, scenario, runs, monkeypatch):
+        """THREATSIM_COMPILED=0 (every kernel and variate on its numpy reference): the
+        Dataset of the compiled path, bit for bit."""
+        monkeypatch.setenv("THREATSIM_COMPILED", "0")
+        numpy_path = threatsim.run(scenario, draws=self.draws, seed=self.seed, chunk_size=7,
+                                   executor=1, progress=False)
+        xr.testing.assert_identical(runs(), numpy_path)
+
+    def test_changing_one_draw_leaves_every_other_draw(self, model, scenario, chunk):
+        """Draw 2 of a chunk gets other parameter values (another sample's draw 2): the
+        other draws' outputs are bit-identical, and draw 2's change."""
+        params, levers, months = chunk
+        other = sample_parameters(scenario.parameters, 5, seed=self.seed + 1)
+        changed = {k: v.copy() for k, v in params.items()}
+        for k in changed:
+            changed[k][2] = other[k][2]
+        before = self._simulate(model, chunk)
+        after = self._simulate(model, (changed, levers, months))
+        rest = [0, 1, 3, 4]
+        for name in sorted(before):
+            np.testing.assert_array_equal(after[name][rest], before[name][rest], err_msg=name)
+        assert any(not np.array_equal(after[n][2], before[n][2], equal_nan=True)
+                   for n in before), "draw 2's new parameters changed none of its outputs"
+
+    def test_a_later_lever_change_leaves_earlier_months(self, model, scenario, runs):
+        """A lever set to another value from month 6 on: every series is bit-identical up to
+        month 6 (the chance of a month does not depend on what comes later), and some output
+        differs after it."""
+        lever, value = self.later_lever
+        timeline = [*scenario.resolved.get("timeline", []),
+                    {"at": scenario.month_label(LATER_MONTH), "levers": {lever: value}}]
+        timeline.sort(key=lambda e: scenario.month_of(e["at"]))
+        changed = threatsim.run(scenario.with_values({"timeline": timeline}), draws=self.draws,
+                                seed=self.seed, chunk_size=7, executor=1, progress=False)
+        base = runs()
+        later = False
+        for decl in model.info.outputs:
+            a, b = base[decl.name], changed[decl.name]
+            if "time" not in decl.dims:
+                later |= not a.equals(b)
+                continue
+            early = {"time": slice(0, LATER_MONTH + 1)}
+            xr.testing.assert_identical(a.isel(early), b.isel(early))
+            later |= not a.equals(b)
+        assert later, f"{lever} = {value} from month {LATER_MONTH} changed no output"
+
+    def test_a_lever_changes_only_the_outputs_it_can_reach(self, model, scenario, runs):
+        """Each lever of :attr:`lever_reaches` set to another value: every output it cannot
+        reach is bit-identical to the base run's (common random numbers on every path the
+        lever does not touch), and some output it reaches differs."""
+        if not self.lever_reaches:
+            pytest.skip("the model states no output a lever cannot reach")
+        base = runs()
+        for lever, value, reached in self.lever_reaches:
+            assert reached < model.info.output_names, (lever, reached)
+            what_if = threatsim.run(scenario.with_values({f"levers.{lever}": value}),
+                                    draws=self.draws, seed=self.seed, chunk_size=7, executor=1,
+                                    progress=False)
+            for name in sorted(model.info.output_names - reached):
+                xr.testing.assert_identical(base[name], what_if[name])
+            assert any(not base[n].equals(what_if[n]) for n in reached), (lever, value)
 
     # -- what a run keeps -----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import threatsim
 from threatsim.core import compiled
 from threatsim.models.financing import INFO, FinancingModel
 from threatsim.stats import quantiles
+from threatsim.stats.variates import ChanceStreams
 
 pytestmark = pytest.mark.skipif(not compiled.available(),
                                 reason="numba not installed (pip install threatsim[fast])")
@@ -50,9 +51,9 @@ def _levers(months: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 def _simulate(monkeypatch: pytest.MonkeyPatch, flag: str, params, levers, months, seed,
               outputs) -> dict[str, np.ndarray]:
     monkeypatch.setenv("THREATSIM_COMPILED", flag)
+    chance = ChanceStreams(seed, np.arange(len(params["reserves_initial"])))
     return FinancingModel().simulate({k: v.copy() for k, v in params.items()}, levers,
-                                     n_months=months, rng=np.random.default_rng(seed),
-                                     outputs=outputs)
+                                     n_months=months, chance=chance, outputs=outputs)
 
 
 @settings(max_examples=40, deadline=None,

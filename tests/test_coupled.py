@@ -8,7 +8,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
-from tests.model_contract import ModelContract
+from tests.model_contract import ModelContract, draw_chance
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -64,7 +64,7 @@ def cases(draw):
 def test_money_never_negative_people_conserved_upkeep_follows_fighters(case):
     """Property: reserves >= 0, people conserved, planned upkeep = upkeep x active in Iraq/Syria."""
     p, months, seed = case
-    out = MODEL.simulate(p, levers(months), n_months=months, rng=np.random.default_rng(seed))
+    out = MODEL.simulate(p, levers(months), n_months=months, chance=draw_chance(seed, N))
     assert (out["reserves"] >= 0).all()
     pop = out["population"]
     assert pop.dtype == np.int64
@@ -87,11 +87,11 @@ def test_empty_reserves_stop_recruitment_and_raise_desertion():
     p.update(reserves_initial=np.zeros(n), extortion_income=np.zeros(n),
              operations_spending=np.zeros(n), recruitment_drop_when_depleted=np.ones(n),
              desertion_rise_when_depleted=np.full(n, 0.05))
-    broke = MODEL.simulate(p, levers(months), n_months=months, rng=np.random.default_rng(1))
+    broke = MODEL.simulate(p, levers(months), n_months=months, chance=draw_chance(1, n))
     assert (broke["depletion_month"] == 1).all()
     np.testing.assert_array_equal(broke["recruited"], 0)  # drop = 1: nobody joins
     rich = dict(p, reserves_initial=np.full(n, 1e12))
-    paid = MODEL.simulate(rich, levers(months), n_months=months, rng=np.random.default_rng(1))
+    paid = MODEL.simulate(rich, levers(months), n_months=months, chance=draw_chance(1, n))
     assert paid["recruited"][:, -1].sum() > 0
     # local deserters: desertion 0.005 vs 0.055 a month, in expectation (5 SE)
     departed = COMPARTMENTS.index("departed")
@@ -181,6 +181,11 @@ class TestCoupledContract(ModelContract):
     """The model contract (tests/model_contract.py) on the shipped baseline (coupled)."""
 
     scenario_path = "scenarios/baseline.toml"
+    later_lever = ("seizure_effort", 3.0)
+    # Dependants cost nothing and are repatriated on flows of their own: neither the money
+    # nor the fighters can move.
+    lever_reaches = (("dependant_repatriation_rate", 0.2,
+                      frozenset({"dependants_detained", "dependants_repatriated"})),)
     bad_values = (
         # the rise in desertion when broke counts among the competing exits
         ("parameters.desertion_rise_when_depleted.range", [0.9, 1.0],

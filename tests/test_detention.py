@@ -17,10 +17,12 @@ import threatsim
 from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.sampling import sample_parameters
-from threatsim.engine.streams import chunk_seed_sequence
+from threatsim.engine.streams import seed_key
 from threatsim.inputs.scenario import scenario_from_dict
 from threatsim.models.detention import model as det
+from threatsim.models.detention.cases import DetentionFlow
 from threatsim.models.detention.model import DAYS_PER_MONTH, Plan, draw_cases
+from threatsim.stats.variates import ChanceStreams
 
 # W3 of shared/benchmarks/WORKLOADS.md: M/M/10, lam = 9/day, mu = 1/day, start empty,
 # warm-up 365 days. The model's horizon is in months: 120 months = 3652.5 days.
@@ -53,15 +55,15 @@ def _scenario(**kw: Any) -> threatsim.Scenario:
     return scenario_from_dict(_scenario_dict(**kw))
 
 
-def _chunk_rng(seed: int) -> np.random.Generator:
-    """The generator the engine gives chunk 0 of a run with *seed*."""
-    return np.random.Generator(np.random.PCG64(chunk_seed_sequence(seed, 0)))
+def _chunk_chance(seed: int, n: int) -> ChanceStreams:
+    """The chance the engine gives a first chunk of *n* draws of a run with *seed*."""
+    return ChanceStreams(seed, np.arange(n))
 
 
 def _traces(sc: threatsim.Scenario, *, n: int, seed: int = 1, method: str = "auto"):
     params = sample_parameters(sc.parameters, n, seed=seed)
     return det.simulate_traces(params, sc.lever_schedule(), n_months=sc.horizon,
-                               rng=_chunk_rng(seed), method=method)
+                               chance=_chunk_chance(seed, n), method=method)
 
 
 def _w3(**kw: Any) -> threatsim.Scenario:
@@ -146,9 +148,8 @@ def test_fast_path_gives_the_simpy_waits_on_the_same_random_numbers(screening):
                    trial_days=0.8, duration_cv=0.7)
     plan = Plan.from_levers(sc.lever_schedule(), sc.horizon)
     assert det.fast_path_applies(plan)
-    streams = np.random.Generator(np.random.PCG64(2024)).spawn(5)
     row = {k: float(p.dist.value) for k, p in sc.parameters.items()}
-    cases = [draw_cases(row, sc.horizon, g) for g in streams]
+    cases = [draw_cases(row, sc.horizon, ChanceStreams(2024, [k])) for k in range(5)]
     fast = det.fifo_traces(cases, plan)
     for c, f in zip(cases, fast, strict=True):
         ref = det.simulate_replication(c, plan, np.random.Generator(np.random.PCG64(0)))
@@ -239,7 +240,7 @@ def test_chunk_recording_equals_recording_each_replication(stock, deps, arrivals
                    sentence_months=1)  # fixed durations of a month: times on grid instants
     params = sample_parameters(sc.parameters, draws, seed=seed)
     plan, cb, fb = det.simulate_chunk(params, sc.lever_schedule(), n_months=horizon,
-                                      rng=_chunk_rng(seed), method="fifo")
+                                      chance=_chunk_chance(seed, draws), method="fifo")
     chunk = det.record_batch(cb, fb, plan)
     for k, trace in enumerate(det.batch_traces(cb, fb, plan)):
         one = det.record(cb.case(k), trace, plan)
@@ -258,7 +259,7 @@ def test_a_chunk_cut_into_parts_gives_the_same_numbers(monkeypatch, levers):
 
     def run() -> dict[str, np.ndarray]:
         return det.DetentionModel().simulate(params, sc.lever_schedule(), n_months=6,
-                                             rng=_chunk_rng(2))
+                                             chance=_chunk_chance(2, 7))
 
     whole = run()
     monkeypatch.setattr(det, "BATCH_CELLS", 300)  # about two draws a part
@@ -286,39 +287,53 @@ def test_grid_counts_are_exact_at_and_around_grid_instants():
 
 
 def test_a_chunk_draws_what_the_documented_streams_give():
-    """draw_batch: each draw's per-purpose streams, in order; skipped uniforms keep the rest."""
+    """draw_batch: each purpose of draw k reads Philox4x64 keyed by (seed_key(seed), k) at
+    counter (0, 0, purpose, 0) on -- built here from the documented layout, not from the
+    model's code; skipped exemption uniforms leave every other purpose as it was."""
     row = {"detained_iraq": 3, "detained_syria": 2, "dependants_syria": 4,
            "arrivals_per_month": 50.0, "arrivals_foreign_share": 0.3,
            "dependants_child_share": 0.5, "screening_days": 2.0, "trial_days": 5.0,
            "duration_cv": 0.5, "conviction_share": 0.7, "sentence_months": 6.0}
-    def seqs() -> list[np.random.SeedSequence]:  # fresh ones: spawning changes a sequence
-        return np.random.SeedSequence(11).spawn(3)
+    draws = np.array([4, 9, 2**40 - 1])  # global draw indices, as a later chunk has them
+
+    def documented(k: int, purpose: DetentionFlow) -> np.random.Generator:
+        key = np.array([seed_key(11), draws[k]], dtype=np.uint64)  # replicate 0
+        counter = np.array([0, 0, int(purpose), 0], dtype=np.uint64)
+        return np.random.Generator(np.random.Philox(key=key, counter=counter))
 
     horizon = 6 * DAYS_PER_MONTH
-    cb = det.draw_batch([row] * 3, 6, seqs())
-    skipped = det.draw_batch([row] * 3, 6, seqs(), exempts=False)
-    for k, seq in enumerate(seqs()):
-        g = [np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(6)]
-        n_new = int(g[0].poisson(50.0 / DAYS_PER_MONTH * horizon))
-        sums = np.cumsum(g[0].standard_exponential(n_new + 1))
+    cb = det.draw_batch([row] * 3, 6, ChanceStreams(11, draws))
+    skipped = det.draw_batch([row] * 3, 6, ChanceStreams(11, draws), exempts=False)
+    for k in range(3):
+        g_arr = documented(k, DetentionFlow.ARRIVALS)
+        n_new = int(g_arr.poisson(50.0 / DAYS_PER_MONTH * horizon))
+        sums = np.cumsum(g_arr.standard_exponential(n_new + 1))
         arrive = np.concatenate([np.zeros(5), sums[:-1] * (horizon / sums[-1])])
-        foreign = np.concatenate([np.ones(5, dtype=bool), g[0].random(n_new) < 0.3])
+        foreign = np.concatenate([np.ones(5, dtype=bool),
+                                  documented(k, DetentionFlow.ARRIVALS_FOREIGN).random(n_new)
+                                  < 0.3])
         n = 5 + n_new
         shape = 1 / 0.25
         c = cb.case(k)
         assert np.array_equal(c.arrive, arrive)
         assert np.array_equal(c.foreign, foreign)
-        assert np.array_equal(c.screen_days, g[1].gamma(shape, 2.0 / shape, n))
-        assert np.array_equal(c.trial_days, g[2].gamma(shape, 5.0 / shape, n))
-        assert np.array_equal(c.sentence_days, g[3].gamma(shape, 6 * DAYS_PER_MONTH / shape, n))
-        assert np.array_equal(c.u_exempt, g[4].random(n))
-        assert np.array_equal(c.convicted, g[4].random(n) < 0.7)
-        assert np.array_equal(c.child, g[5].random(4) < 0.5)
-        # Without exemption the uniforms are skipped, not drawn: the outcomes stay.
-        assert np.array_equal(skipped.case(k).convicted, c.convicted)
-        assert np.all(skipped.case(k).u_exempt == 1.0)
+        for got, purpose, mean in ((c.screen_days, DetentionFlow.SCREENING, 2.0),
+                                   (c.trial_days, DetentionFlow.TRIAL, 5.0),
+                                   (c.sentence_days, DetentionFlow.SENTENCE,
+                                    6 * DAYS_PER_MONTH)):
+            assert np.array_equal(got, documented(k, purpose).gamma(shape, mean / shape, n))
+        assert np.array_equal(c.u_exempt, documented(k, DetentionFlow.EXEMPTION).random(n))
+        assert np.array_equal(c.convicted,
+                              documented(k, DetentionFlow.CONVICTION).random(n) < 0.7)
+        assert np.array_equal(c.child, documented(k, DetentionFlow.DEPENDANTS).random(4) < 0.5)
+        # Without exemption the uniforms are not drawn: every other purpose stays.
+        s = skipped.case(k)
+        for name in ("arrive", "foreign", "screen_days", "trial_days", "sentence_days",
+                     "convicted", "child"):
+            assert np.array_equal(getattr(s, name), getattr(c, name)), name
+        assert np.all(s.u_exempt == 1.0)
         assert np.all(np.isinf(cb.arrive[k, n:]))  # padding
-    one = draw_cases(row, 6, np.random.Generator(np.random.PCG64(seqs()[1])))
+    one = draw_cases(row, 6, ChanceStreams(11, draws[1:2]))
     assert np.array_equal(one.arrive, cb.case(1).arrive)
 
 
@@ -567,6 +582,10 @@ class TestDetentionContract(ModelContract):
 
     scenario_path = "scenarios/detention_iraq_syria.toml"
     draws = 8
+    later_lever = ("courts", 5)
+    # Arrivals are the model's input: no lever moves them (the fast path and SimPy alike).
+    lever_reaches = (("courts", 5, det.INFO.output_names - {"arrived"}),
+                     ("repatriation_rate", 0.0, det.INFO.output_names - {"arrived"}))
     bad_values = (
         ("parameters.trial_days.range", [0, 15], "parameters.trial_days.range"),
     )

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from tests.conftest import SCENARIOS
-from tests.model_contract import ModelContract
+from tests.model_contract import ModelContract, draw_chance
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -89,7 +89,7 @@ def cases(draw):
 def test_people_are_conserved_and_counts_whole_and_non_negative(case):
     """Property: every draw and month, sum over regions and compartments = initial + recruited."""
     params, levers, months, seed = case
-    out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(seed))
+    out = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(seed, N))
     for name, arr in out.items():
         assert arr.dtype == np.int64, name
         assert (arr >= 0).all(), name
@@ -121,7 +121,7 @@ def test_killing_alone_is_binomial_thinning():
     params = zero_params(n)
     params.update(fighters_afghanistan=np.full(n, float(a0)), kill_rate=np.full(n, k))
     out = MODEL.simulate(params, default_levers(months), n_months=months,
-                         rng=np.random.default_rng(1), outputs=frozenset({"population"}))
+                         chance=draw_chance(1, n), outputs=frozenset({"population"}))
     active = out["population"][:, -1, REGIONS.index("afghanistan"), C["active_local"]]
     ref = stats.binom(a0, (1 - k) ** months)  # the closed form, from scipy
     assert abs(active.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(n)
@@ -137,7 +137,7 @@ def test_recruitment_alone_is_poisson():
     params = zero_params(n)
     params["recruits_tunisia"] = np.full(n, lam)
     out = MODEL.simulate(params, default_levers(months), n_months=months,
-                         rng=np.random.default_rng(2), outputs=frozenset({"recruited"}))
+                         chance=draw_chance(2, n), outputs=frozenset({"recruited"}))
     got = out["recruited"][:, -1, REGIONS.index("tunisia")]
     mu = lam * months
     assert abs(got.mean() - mu) < 5 * np.sqrt(mu / n)
@@ -150,7 +150,7 @@ def test_syria_to_iraq_flow_moves_people_between_regions():
     params = zero_params(n)
     params.update(fighters_iraq_syria=np.full(n, float(s0)), syria_to_iraq_rate=np.full(n, m))
     out = MODEL.simulate(params, default_levers(months), n_months=months,
-                         rng=np.random.default_rng(3))
+                         chance=draw_chance(3, n))
     pop = out["population"][:, -1]
     syria, iraq = pop[:, 1, C["active_local"]], pop[:, 0, C["active_local"]]
     np.testing.assert_array_equal(syria + iraq, s0)
@@ -169,7 +169,7 @@ def test_relocators_join_other_regions_in_proportion_to_strength():
                   fighters_afghanistan=np.full(n, 3_000.0), fighters_lake_chad=np.full(n, 1_000.0),
                   departure_rate=np.full(n, 0.2), relocation_share=np.full(n, 0.5))
     out = MODEL.simulate(params, default_levers(months), n_months=months,
-                         rng=np.random.default_rng(4))
+                         chance=draw_chance(4, n))
     moved = out["moved_out"][:, -1, 0]
     afg = out["arrived"][:, -1, REGIONS.index("afghanistan")]
     chad = out["arrived"][:, -1, REGIONS.index("lake_chad")]
@@ -214,7 +214,7 @@ def test_more_detention_never_raises_expected_active_count(case):
     def active(effort: float) -> np.ndarray:
         levers = default_levers(months)
         levers["detention_effort"][:] = effort
-        out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(seed),
+        out = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(seed, n),
                              outputs=frozenset({"population_total"}))
         return out["population_total"][:, :, :2].sum(axis=2)
 
@@ -231,10 +231,10 @@ def test_detention_can_shelter_fighters_who_re_engage():
                   detention_rate=np.full(n, 0.5), trial_rate=np.ones(n),
                   conviction_share=np.zeros(n), reengagement_rate=np.ones(n))
     levers = default_levers(months)
-    out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(5),
+    out = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(5, n),
                          outputs=frozenset({"population_total"}))
     levers["detention_effort"][:] = 0.0
-    none = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(5),
+    none = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(5, n),
                           outputs=frozenset({"population_total"}))
     # without detention a fighter is alive after 3 months with probability 1/8; with it, half
     # are detained in month 0, tried and acquitted in month 1, re-engaged in month 2
@@ -249,7 +249,7 @@ def test_prison_release_shock_moves_a_share_of_prisoners_in_its_month():
                   conviction_share=np.ones(n))
     levers = default_levers(months)
     levers["prison_release_share"][1] = 0.4
-    out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(6),
+    out = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(6, n),
                          outputs=frozenset({"population_total"}))
     tot = out["population_total"]
     np.testing.assert_array_equal(tot[:, 1, C["imprisoned"]], 1_000)  # all tried in month 0
@@ -361,19 +361,59 @@ def test_bad_input_is_a_scenario_error_naming_key_and_allowed_values(write_scena
         assert fragment in str(err)
 
 
-def test_skipped_empty_draws_would_not_have_used_the_stream():
-    """The model skips binomial and Poisson calls with n = 0 or p = 0: numpy draws nothing there."""
-    a, b = (np.random.Generator(np.random.PCG64(1)) for _ in range(2))
-    a.binomial(np.zeros(100, dtype=np.int64), 0.3)
-    a.binomial(np.full(100, 50), 0.0)
-    a.poisson(np.zeros(100))
-    assert a.random() == b.random()
+def test_skipped_empty_draws_change_no_other_number():
+    """The model skips binomial and Poisson calls with n = 0 or p = 0. Chance has no state:
+    whether or not such calls (or any others) come first, a call at a counter gives the same
+    numbers; and the calls skipped would have given zeros."""
+    n = 100
+    skipped = [lambda c: c.binomial(np.zeros(n, dtype=np.int64), 0.3, month=0, flow=1),
+               lambda c: c.binomial(np.full(n, 50), 0.0, month=0, flow=2),
+               lambda c: c.poisson(np.zeros(n), month=0, flow=3)]
+    fresh = draw_chance(1, n).binomial(np.full(n, 40), 0.2, month=0, flow=4)
+    used = draw_chance(1, n)
+    for call in skipped:
+        assert not call(used).any()
+    np.testing.assert_array_equal(used.binomial(np.full(n, 40), 0.2, month=0, flow=4), fresh)
+
+
+@pytest.mark.parametrize(("a0", "rates"), [(16_000, (0.02, 0.015, 0.006)),  # W2: BTRS
+                                           (60, (0.05, 0.03, 0.02))])  # small n p: inversion
+def test_one_months_competing_exits_are_one_multinomial(a0, rates):
+    """W2's flow law (shared/benchmarks/WORKLOADS.md): one month's (killed, detained, left)
+    from A ~ Multinomial(A, (k, c, x, rest)). Means n p_i, variances n p_i (1 - p_i) and
+    covariances -n p_i p_j within 5 standard errors (those of the sample moments, from the
+    sample's own fourth moments) over 40,000 draws. Catches a chain of conditional binomials
+    with the wrong conditional probabilities, or exits drawn from shared uniforms."""
+    n, (k, c, x) = 40_000, rates
+    params = zero_params(n)
+    params.update(fighters_iraq_syria=np.full(n, float(a0)), share_in_iraq=np.ones(n),
+                  kill_rate=np.full(n, k), detention_rate=np.full(n, c),
+                  desertion_rate=np.full(n, x))
+    out = MODEL.simulate(params, default_levers(1), n_months=1, chance=draw_chance(7, n),
+                         outputs=frozenset({"population"}))
+    iraq = out["population"][:, 1, REGIONS.index("iraq")]
+    counts = np.stack([iraq[:, C["killed"]], iraq[:, C["detained"]], iraq[:, C["departed"]]])
+    np.testing.assert_array_equal(counts.sum(axis=0) + iraq[:, C["active_local"]], a0)
+    p = np.array([k, c, x])
+    dev = counts - counts.mean(axis=1, keepdims=True)
+    for i in range(3):
+        mean_se = counts[i].std(ddof=1) / np.sqrt(n)
+        assert abs(counts[i].mean() - a0 * p[i]) < 5 * mean_se, ("mean", i)
+        for j in range(i, 3):
+            product = dev[i] * dev[j]
+            expected = a0 * p[i] * (1 - p[i]) if i == j else -a0 * p[i] * p[j]
+            se = product.std(ddof=1) / np.sqrt(n)
+            assert abs(product.sum() / (n - 1) - expected) < 5 * se, ("covariance", i, j)
 
 
 class TestFightersContract(ModelContract):
     """The model contract (tests/model_contract.py) on the shipped fighters scenario."""
 
     scenario_path = "scenarios/fighters.toml"
+    later_lever = ("pressure_iraq", 2.0)
+    # Dependants are repatriated on flows of their own: nothing else can move.
+    lever_reaches = (("dependant_repatriation_rate", 0.2,
+                      frozenset({"dependants_detained", "dependants_repatriated"})),)
     bad_values = (
         # competing exits that can sum above 1
         ("parameters.kill_rate.range", [0.9, 1.0], "exit rates of active_local in iraq"),

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from tests.model_contract import ModelContract
+from tests.model_contract import ModelContract, draw_chance
 
 from threatsim.models import get_model
 
@@ -53,7 +53,7 @@ def test_reserves_never_negative_and_identity_exact(case):
     """Property: R >= 0 always; R[t+1] = R[t] - seized - spending + revenue exactly unless
     clipped."""
     params, levers, months, seed = case
-    out = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(seed))
+    out = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(seed, N))
     r, rev, spend, seized = (out[k] for k in ("reserves", "revenue", "spending", "seized"))
     assert r.shape == (N, months + 1)
     assert np.all(r >= 0)
@@ -86,7 +86,7 @@ def test_closed_form_with_only_seizure():
     params["seizure_rate"] = np.full(3, 0.02)
     levers = {"seizure_effort": np.ones(24), "revenue_disruption": np.zeros(24),
               "cache_search_intensity": np.ones(24)}
-    out = MODEL.simulate(params, levers, n_months=24, rng=np.random.default_rng(0))
+    out = MODEL.simulate(params, levers, n_months=24, chance=draw_chance(0, 3))
     t = np.arange(25)
     np.testing.assert_allclose(out["reserves"], params["reserves_initial"][:, None] * 0.98**t,
                                rtol=1e-12)
@@ -109,7 +109,7 @@ def test_w1_dynamics_are_a_special_case():
                   extortion_income=rev, operations_spending=np.zeros(n), seizure_rate=d)
     levers = {"seizure_effort": np.ones(months), "revenue_disruption": np.zeros(months),
               "cache_search_intensity": np.ones(months)}
-    got = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(0))
+    got = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(0, n))
     np.testing.assert_allclose(got["reserves"], ref, rtol=1e-9, atol=1e-3)
 
 
@@ -117,3 +117,4 @@ class TestFinancingContract(ModelContract):
     """The model contract (tests/model_contract.py) on the shipped financing scenario."""
 
     scenario_path = "scenarios/financing.toml"
+    later_lever = ("seizure_effort", 3.0)

@@ -129,6 +129,7 @@ class TestFinancingEventsContract(ModelContract):
     """The model contract (tests/model_contract.py) on the shipped financing_events scenario."""
 
     scenario_path = "scenarios/financing_events.toml"
+    later_lever = ("interception", 0.5)
     bad_values = (
         # income with no events to arrive in
         ("parameters.ransom_events.range", [0.0, 4.0], "parameters.ransom_events.range"),

@@ -19,6 +19,7 @@ from threatsim.engine.sampling import sample_parameters
 from threatsim.inputs.scenario import Scenario
 from threatsim.models import Model, ModelInfo, OutputDecl, model_names
 from threatsim.models.registry import MODELS
+from threatsim.stats.variates import ChanceStreams
 
 
 def _info(*outputs: OutputDecl, coords: Mapping[str, tuple[str, ...]] | None = None) -> ModelInfo:
@@ -80,16 +81,28 @@ def test_simulate_chooses_the_outputs_once_for_every_model():
     seen = []
 
     class Recording(ToyModel):
-        def _simulate(self, params, levers, *, n_months, rng, want, out):
+        def _simulate(self, params, levers, *, n_months, chance, want, out):
             seen.append((want, out))
             return {}
 
-    rng = np.random.Generator(np.random.PCG64(0))
-    Recording().simulate({}, {}, n_months=1, rng=rng)
-    Recording().simulate({}, {}, n_months=1, rng=rng, outputs=frozenset({"stock"}))
+    chance = ChanceStreams(0, [])
+    Recording().simulate({}, {}, n_months=1, chance=chance)
+    Recording().simulate({}, {}, n_months=1, chance=chance, outputs=frozenset({"stock"}))
     assert seen == [(TOY_INFO.output_names, None), (frozenset({"stock"}), None)]
     with pytest.raises(TypeError, match="does not write into buffers"):
-        Recording().simulate({}, {}, n_months=1, rng=rng, out={})
+        Recording().simulate({}, {}, n_months=1, chance=chance, out={})
+
+
+def test_simulate_refuses_chance_that_does_not_cover_the_rows():
+    """One stream per row: chance of 2 rows for 3 draws' parameters is refused (a model
+    would otherwise read past its streams or reuse one draw's numbers for another)."""
+    params = {"stock0": np.ones(3), "north_share": np.ones(3), "shock_rate": np.ones(3),
+              "shock_share": np.ones(3)}
+    levers = {"decay": np.zeros(2)}
+    with pytest.raises(ValueError, match="chance covers 2 rows"):
+        ToyModel().simulate(params, levers, n_months=2, chance=ChanceStreams(0, [0, 1]))
+    got = ToyModel().simulate(params, levers, n_months=2, chance=ChanceStreams(0, [0, 1, 2]))
+    assert got["stock"].shape == (3, 3)
 
 
 def test_every_registered_model_inherits_the_contract_tests():
@@ -104,15 +117,14 @@ def test_every_registered_model_inherits_the_contract_tests():
 
 
 class TestToyContract(ModelContract):
-    """The contract on the toy model: no chance (no shocks), so the chunk size cannot matter
-    and the cross-chunk identity runs as a plain test."""
+    """The contract on the toy model, with Poisson shocks (chance drawn per draw)."""
 
     register = ToyModel()
-    chunk_size_independent = True
+    later_lever = ("decay", 0.3)
 
     @classmethod
     def make_scenario(cls) -> Scenario:
-        return toy_scenario(decay=0.05, draws=cls.draws, horizon=cls.horizon,
+        return toy_scenario(decay=0.05, shock_rate=0.2, draws=cls.draws, horizon=cls.horizon,
                             timeline=[{"at": "2020-06", "levers": {"decay": 0.1}}])
 
 

@@ -8,6 +8,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
+from tests.model_contract import draw_chance
 from tests.test_fighters import cases, default_levers, zero_params
 
 import threatsim
@@ -17,6 +18,7 @@ from threatsim.engine.executors import ProcessPoolChunkExecutor
 from threatsim.models import get_model
 from threatsim.models.contract import ORIGIN_REST, origin_share_parameter
 from threatsim.models.fighters import ORIGINS, REGIONS
+from threatsim.stats.variates import ChanceStreams
 
 MODEL = get_model("fighters")
 BY_ORIGIN = "returned_home_by_origin"
@@ -44,9 +46,9 @@ def test_the_origin_split_conserves_returnees_exactly(case, data):
     params, levers, months, seed = case
     n = next(iter(params.values())).shape[0]
     declared = data.draw(shares(n))
-    plain = MODEL.simulate(params, levers, n_months=months, rng=np.random.default_rng(seed))
+    plain = MODEL.simulate(params, levers, n_months=months, chance=draw_chance(seed, n))
     out = MODEL.simulate({**params, **declared}, levers, n_months=months,
-                         rng=np.random.default_rng(seed))
+                         chance=draw_chance(seed, n))
     by = out[BY_ORIGIN]
     assert by.dtype == np.int64
     assert by.shape == (n, months + 1, len(ORIGINS))
@@ -64,19 +66,43 @@ def test_the_origin_split_conserves_returnees_exactly(case, data):
             np.testing.assert_array_equal(out[name], arr, err_msg=name)
 
 
+class _Recording(ChanceStreams):
+    """Chance that records the counter of every call made on it (and on its subsets)."""
+
+    def __init__(self, seed: int, rows: int, calls: list | None = None) -> None:
+        super().__init__(seed, np.arange(rows))
+        self.calls = [] if calls is None else calls
+
+    def __getitem__(self, selection):
+        sub = _Recording(0, 0, self.calls)
+        sub.key0, sub.key1 = self.key0[selection], self.key1[selection]
+        return sub
+
+    def binomial(self, n, p, *, month, flow, event=0):
+        self.calls.append(("binomial", month, flow, event))
+        return super().binomial(n, p, month=month, flow=flow, event=event)
+
+    def poisson(self, lam, *, month, flow, event=0):
+        self.calls.append(("poisson", month, flow, event))
+        return super().poisson(lam, month=month, flow=flow, event=event)
+
+
 def test_without_origins_nothing_extra_is_drawn():
-    """No shares declared: every returnee is unspecified and the generator is left as it was."""
+    """No shares declared: every returnee is unspecified, and asking for the split makes no
+    call on chance that the run without it does not make (the same counters, in order)."""
     n, months = 50, 12
     params = zero_params(n)
     params.update(fighters_afghanistan=np.full(n, 400.0), foreign_share_affiliates=np.full(n, 1.0),
                   departure_rate=np.full(n, 0.05))
-    states = {}
+    calls = {}
     for want in (frozenset({"returned_home"}), frozenset({"returned_home", BY_ORIGIN})):
-        rng = np.random.default_rng(3)
-        out = MODEL.simulate(params, default_levers(months), n_months=months, rng=rng,
+        chance = _Recording(3, n)
+        out = MODEL.simulate(params, default_levers(months), n_months=months, chance=chance,
                              outputs=want)
-        states[want] = rng.bit_generator.state
-    assert len({str(s) for s in states.values()}) == 1
+        calls[want] = chance.calls
+    first, second = calls.values()
+    assert first
+    assert first == second
     assert set(out) == {"returned_home", BY_ORIGIN}
     rest = ORIGINS.index(ORIGIN_REST)
     np.testing.assert_array_equal(out[BY_ORIGIN][..., rest], out["returned_home"].sum(axis=2))
@@ -92,7 +118,7 @@ def test_only_the_origin_output_still_splits_the_returnees():
                   departure_rate=np.full(n, 0.1),
                   **{origin_share_parameter("tunisia", "africa"): np.full(n, 1.0)})
     out = MODEL.simulate(params, default_levers(months), n_months=months,
-                         rng=np.random.default_rng(4), outputs=frozenset({BY_ORIGIN}))
+                         chance=draw_chance(4, n), outputs=frozenset({BY_ORIGIN}))
     assert set(out) == {BY_ORIGIN}
     by = out[BY_ORIGIN]
     assert by[..., ORIGINS.index("africa")].sum() == by.sum() > 0

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from tests.conftest import SCENARIOS
+from tests.model_contract import cut_scenario
 
 import threatsim
 from threatsim.core.errors import ScenarioError
@@ -108,3 +109,27 @@ def test_evaluate_on_a_runs_parameters_gives_the_runs_outputs(financing, replica
     assert sorted(out) == [0, 5, 10, 15, 20]
     got = np.concatenate([out[k] for k in sorted(out)])
     np.testing.assert_array_equal(got, ds["reserves"].values)
+
+
+def _evaluated(scenario, values, opts, **kw) -> np.ndarray:
+    out = dict(evaluate(scenario, values, opts, outputs=["population_total"], **kw))
+    return np.concatenate([out[k]["population_total"] for k in sorted(out)])
+
+
+def test_evaluate_lets_rows_share_a_draws_chance():
+    """chance_draws: rows given one draw index get that draw's chance (the same numbers for
+    the same values), rows left at their positions do not; the chunk size changes nothing;
+    a row keyed by draw j is that draw of a run at any chunk size."""
+    fighters = cut_scenario(threatsim.load_scenario(SCENARIOS / "fighters.toml"), 6)
+    ds = threatsim.run(fighters, draws=8, seed=4, chunk_size=3, progress=False)
+    one = {name: np.repeat(ds[name].values[5:6], 6) for name in fighters.parameters}
+    for chunk_size in (1, 4, 64):
+        opts = RunOptions.build(fighters, draws=6, chunk_size=chunk_size, seed=4)
+        shared = _evaluated(fighters, one, opts, chance_draws=np.full(6, 5))
+        for row in shared:  # every row is draw 5 of the run, bit for bit
+            np.testing.assert_array_equal(row, ds["population_total"].values[5])
+        own = _evaluated(fighters, one, opts)  # rows 0-5: draws 0-5's chance
+        assert len({row.tobytes() for row in own}) == 6
+        np.testing.assert_array_equal(own[5], shared[0])
+    with pytest.raises(ValueError, match="one draw index per row"):
+        next(evaluate(fighters, one, opts, chance_draws=np.arange(5)))

@@ -55,7 +55,8 @@ def test_linear_model_indices_are_its_variance_shares():
                 confidence=0.99)
     for lo, hi in ((res.first_order_low, res.first_order_high),
                    (res.total_order_low, res.total_order_high)):
-        assert np.all(lo <= truth) and np.all(truth <= hi), (lo, truth, hi)
+        assert np.all(lo <= truth), (lo, truth, hi)
+        assert np.all(truth <= hi), (lo, truth, hi)
         assert np.all(hi - lo < 0.1)
     assert np.isnan(res.chance_total)  # a function without chance: nothing estimated
 
@@ -77,7 +78,8 @@ def test_chance_share_is_estimated_beside_the_indices():
     res = sobol(func, [stats.uniform(), stats.uniform()], n=4096, seed=2, n_resamples=299,
                 confidence=0.99, chance=True)
     assert res.evaluations == 5 * 4096
-    assert res.first_order[1] == 0.0 and res.total_order[1] == 0.0  # no path: exactly 0
+    assert res.first_order[1] == 0.0  # no path: exactly 0
+    assert res.total_order[1] == 0.0
     assert res.chance_total_low <= 0.5 <= res.chance_total_high, res
     assert res.first_order_low[0] <= 0.5 <= res.first_order_high[0]
     assert res.total_order_low[0] <= 0.5 <= res.total_order_high[0]

@@ -1,10 +1,11 @@
 """Paired comparison of a what-if against a base scenario, with common random numbers.
 
-Both scenarios run with the same seed, draws and chunk size. Parameters are
-sampled from streams keyed by their names and the model's own chance from
-streams keyed by chunk index (:mod:`threatsim.engine.streams`), so draw ``i`` of the
-what-if sees the same parameter values and the same chance as draw ``i`` of
-the base wherever the two scenarios agree. The difference ``what-if - base``
+Both scenarios run with the same seed and draws. Parameters are sampled from
+streams keyed by their names and the model's own chance from streams keyed by
+(draw, replicate, what the number is for) (:mod:`threatsim.engine.streams`), so
+draw ``i`` of the what-if sees the same parameter values and the same chance as
+draw ``i`` of the base wherever the two scenarios agree, and an output the
+what-if cannot reach is the same on every draw. The difference ``what-if - base``
 is then taken draw by draw: a paired difference, whose bands are far
 narrower than the difference of two independent bands.
 """

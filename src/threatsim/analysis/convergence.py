@@ -21,10 +21,11 @@ converge faster than independent draws).
 
 :func:`run_to_precision` doubles the draws until every reported band's
 relative MCSE is under a target. With the ``mc`` sampler each parameter's
-stream is consumed in order and the chunk size divides every run, so the
-first ``n`` draws of a larger run are exactly a run of ``n`` draws: each
-doubling only adds chunks (earlier chunks are reused, not recomputed), and
-the same seed and target always stop at the same draws. The ``sobol``
+stream is consumed in order and each draw's chance is keyed by its index, so
+the first ``n`` draws of a larger run are exactly a run of ``n`` draws; the
+chunk size divides every run, so each doubling only adds chunks (earlier
+chunks are reused, not recomputed), and the same seed and target always stop
+at the same draws. The ``sobol``
 sampler extends the same way; ``lhs`` does not (its strata depend on the
 number of draws), so each doubling reruns every chunk, still reproducibly.
 """

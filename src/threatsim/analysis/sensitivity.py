@@ -190,7 +190,7 @@ def sobol(
         f_ab[i] = evaluate(page)
     f_c = evaluate(a, chance_offset=n) if chance else None  # A again, other draws' chance
     bad = int(np.sum(~np.isfinite(f_a)) + np.sum(~np.isfinite(f_b))
-              + np.sum(~np.isfinite(f_ab)) + (np.sum(~np.isfinite(f_c)) if chance else 0))
+              + np.sum(~np.isfinite(f_ab)) + (np.sum(~np.isfinite(f_c)) if f_c is not None else 0))
     if bad:
         raise ScenarioError(f"is undefined (NaN or infinite) in {bad:,} of {(d + 2) * n:,} "
                             "model runs; Sobol indices need a value in every run",

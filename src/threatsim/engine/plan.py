@@ -1,10 +1,11 @@
 """A run's plan: its sampled parameters cut into chunk tasks, and running one chunk.
 
-A run is a pure function of (resolved scenario, seed, draws, chunk size,
-replicates, package version). Each chunk's chance comes from its own stream
-keyed by the chunk index (:func:`threatsim.engine.streams.chunk_seed_sequence`),
-and results are placed by index, so the Dataset does not depend on who ran
-the chunks, or in which order they finished.
+A run is a pure function of (resolved scenario, seed, draws, replicates,
+package version). Each draw's chance comes from its own streams, keyed by the
+run seed, the draw's global index and its replicate
+(:func:`threatsim.engine.streams.chance_streams`), and results are placed by
+index, so the Dataset depends neither on the chunk size, nor on who ran the
+chunks, nor on the order they finished in.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from threatsim.core.wire import Bundle
 from threatsim.engine.executors import shares_memory
 from threatsim.engine.options import RunOptions
 from threatsim.engine.sampling import sample_parameters
-from threatsim.engine.streams import chunk_seed_sequence
+from threatsim.engine.streams import chance_streams
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
 
@@ -51,6 +52,20 @@ class ChunkTask:
     #: result buffers, (*dims, chunk draws), that the model fills instead of
     #: returning new arrays (no copy of the trajectories). None otherwise.
     out: dict[str, np.ndarray] | None = None
+    #: The global index of the chunk's first draw (:meth:`Plan.task` sets it): its rows'
+    #: chance is that of draws ``first_draw, first_draw + 1, ...`` unless *chance_draws*
+    #: says otherwise.
+    first_draw: int = 0
+    #: The draw index whose chance each row uses, when not its own (see
+    #: :func:`~threatsim.engine.evaluate.evaluate`); None: ``first_draw`` on.
+    chance_draws: np.ndarray | None = None
+
+    def draw_index(self) -> np.ndarray:
+        """The draw index of each row's chance (before replicates are repeated)."""
+        if self.chance_draws is not None:
+            return self.chance_draws
+        rows = len(next(iter(self.params.values()))) if self.params else 0
+        return np.arange(self.first_draw, self.first_draw + rows, dtype=np.int64)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # A task sent to another process (a pool, a dask worker through the scheduler)
@@ -135,12 +150,13 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     """Run the model on one chunk (top-level, so process pools can pickle it): its
     index and its outputs, draws first (see :class:`ChunkTask` for an example)."""
     model = get_model(task.model)
-    rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(task.seed, task.index)))
     params = task.params
     reps = task.replicates
+    # Row by row the chance of (draw, replicate): never of the chunk it is cut into.
+    chance = chance_streams(task.seed, task.draw_index(), reps)
     if reps > 1:  # draw-major: each draw's replicates sit next to each other
         params = {k: np.repeat(v, reps) for k, v in params.items()}
-    out = model.simulate(params, task.levers, n_months=task.n_months, rng=rng,
+    out = model.simulate(params, task.levers, n_months=task.n_months, chance=chance,
                          outputs=task.outputs, out=task.out)
     if reps > 1:
         out = {k: v.reshape(v.shape[0] // reps, reps, *v.shape[1:]) for k, v in out.items()}
@@ -201,8 +217,11 @@ class Plan:
     """
 
     def __init__(self, scenario: Scenario, options: RunOptions, params: dict[str, np.ndarray],
-                 *, draws: int | None = None, outputs: frozenset[str] | None = None) -> None:
+                 *, draws: int | None = None, outputs: frozenset[str] | None = None,
+                 chance_draws: np.ndarray | None = None) -> None:
         self.scenario, self.options = scenario, options
+        #: The draw index whose chance each draw uses (None: its own index).
+        self.chance_draws = chance_draws
         self.params = params
         self.levers = scenario.lever_schedule()
         self.outputs = frozenset(scenario.variables) if outputs is None else outputs
@@ -226,10 +245,12 @@ class Plan:
         lo, hi = self.bounds(index)
         opts = self.options
         out = {k: v[..., lo:hi] for k, v in buffers.items()} if buffers is not None else None
-        return ChunkTask(index=index, model=self.scenario.model,
+        chance = self.chance_draws[lo:hi] if self.chance_draws is not None else None
+        return ChunkTask(index=index, first_draw=lo, model=self.scenario.model,
                          params={k: v[lo:hi] for k, v in self.params.items()},
                          levers=self.levers, n_months=self.scenario.horizon, seed=opts.seed,
-                         replicates=opts.replicates, outputs=self.outputs, out=out)
+                         replicates=opts.replicates, outputs=self.outputs, out=out,
+                         chance_draws=chance)
 
     def direct_buffers(self) -> dict[str, np.ndarray] | None:
         """Result buffers the model fills in place, when it can and chunks run here.

@@ -22,7 +22,8 @@ class ReuseChunks:
     """An executor that remembers finished chunks and reuses one when its task is the same.
 
     A chunk's result is a pure function of its task (model, parameter
-    values, levers, seed, chunk index), so a chunk seen before is not rerun.
+    values, levers, seed, the draw indices its chance is keyed by), so a chunk
+    seen before is not rerun.
 
     >>> import threatsim
     >>> from threatsim.engine.runner import run
@@ -52,7 +53,7 @@ class ReuseChunks:
         for x, y in ((a.params, b.params), (a.levers, b.levers)):
             if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k]) for k in x):
                 return False
-        return True
+        return np.array_equal(a.draw_index(), b.draw_index())
 
     def map_chunks(self, fn: Callable[[ChunkTask], Any],
                    tasks: Iterable[ChunkTask]) -> Iterator[Any]:

@@ -1,17 +1,28 @@
-"""The one place seeds become random streams.
+"""The one place seeds become random streams: every family, and what keys it.
 
-Every stream is a ``numpy.random.SeedSequence`` child of the run's seed,
-keyed by *what it is for*, never by worker or by order of execution:
+Every stream is a child of the run's seed, keyed by *what it is for*, never
+by worker, chunk or order of execution. The families (the first word of each
+``numpy.random.SeedSequence`` spawn key tells them apart):
 
-* ``parameter_stream(seed, name)`` -- the uniforms behind one sampled
+* **parameters** (spawn key ``(0, *name_key(name))``):
+  ``parameter_stream(seed, name)`` -- the uniforms behind one sampled
   parameter. Keyed by the parameter's name, so two scenarios with the same
   seed see the same values for the parameters they share (common random
   numbers), whatever other parameters either one adds.
-* ``chunk_seed_sequence(seed, chunk_index)`` -- the chance inside a model
-  (Poisson shocks, binomial transitions, SimPy event times) for one chunk of
-  draws (``np.random.Generator(np.random.PCG64(...))`` of it).
-  Keyed by the chunk index, so the result does not depend on how many
-  workers ran the chunks or in which order they finished.
+* **sobol** (``(2,)``): ``sobol_stream(seed)`` -- the scrambling of a joint
+  Sobol design, one per run.
+* **chance** (``(0x43484E43,)``, "CHNC"): the chance inside a model (binomial
+  transitions, Poisson shocks, discrete-event times). ``chance_streams(seed,
+  draw_index, replicates)`` gives a chunk's rows their streams
+  (:class:`threatsim.stats.variates.ChanceStreams`): Philox4x64-10 keyed by
+  (``seed_key(seed)``, draw index, replicate), the counter saying what a number
+  is for (block, event, flow, month). A draw's numbers depend only on its own
+  key, so neither the chunk size, the executor, the order chunks finish in nor
+  the other draws change them (docs/determinism.md). The tag and the key are
+  made in :mod:`threatsim.stats.variates` (stats cannot import the engine);
+  they are named here so that every family is listed in one place.
+* ``(1, chunk index)`` was the chance of a whole chunk before chance became per
+  draw; it is retired, never to be reused for another family.
 """
 
 from __future__ import annotations
@@ -20,15 +31,23 @@ import hashlib
 
 import numpy as np
 
+from threatsim.stats.variates import ChanceStreams, seed_key
+
 __all__ = [
-    "chunk_seed_sequence",
+    "CHANCE",
+    "chance_streams",
     "name_key",
     "parameter_stream",
+    "seed_key",
     "sobol_stream",
 ]
 
-# First element of every spawn key: which family of stream it is.
-_PARAMETER, _CHUNK, _SOBOL = 0, 1, 2
+# First element of every spawn key: which family of stream it is. _RETIRED_CHUNK keyed
+# one stream per chunk; it stays reserved so that no new family takes its streams.
+_PARAMETER, _RETIRED_CHUNK, _SOBOL = 0, 1, 2
+#: The chance family's spawn-key tag (the value :func:`seed_key` uses).
+CHANCE = 0x43484E43
+assert CHANCE not in (_PARAMETER, _RETIRED_CHUNK, _SOBOL)
 
 
 def name_key(name: str) -> tuple[int, ...]:
@@ -62,12 +81,17 @@ def sobol_stream(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(ss))
 
 
-def chunk_seed_sequence(seed: int, chunk_index: int) -> np.random.SeedSequence:
-    """SeedSequence of chunk *chunk_index*: picklable, cheap to ship to a worker.
+def chance_streams(seed: int, draw_index: np.ndarray, replicates: int = 1) -> ChanceStreams:
+    """The chance of a chunk's rows: draws *draw_index* (global indices), each repeated
+    *replicates* times, draw-major (a draw's replicates next to each other, as the
+    engine repeats the parameters).
 
-    >>> rng = np.random.Generator(np.random.PCG64(chunk_seed_sequence(7, 2)))
-    >>> again = np.random.Generator(np.random.PCG64(chunk_seed_sequence(7, 2)))
-    >>> rng.random() == again.random()
+    >>> chance = chance_streams(7, np.array([10, 11]), replicates=2)
+    >>> len(chance), (chance.key1 & 0xFF).tolist(), (chance.key1 >> 40).tolist()
+    (4, [10, 10, 11, 11], [0, 1, 0, 1])
+    >>> bool(chance.key0[0] == seed_key(7))
     True
     """
-    return np.random.SeedSequence(seed, spawn_key=(_CHUNK, int(chunk_index)))
+    draws = np.asarray(draw_index, dtype=np.int64)
+    reps = int(replicates)
+    return ChanceStreams(seed, np.repeat(draws, reps), np.tile(np.arange(reps), draws.size))

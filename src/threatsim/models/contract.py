@@ -1,8 +1,9 @@
 """The Model contract: what every model declares and what the engine calls.
 
 A model is a pure function from sampled parameters (arrays over the draws of
-one chunk), lever schedules (one value per month) and a random generator to
-named arrays whose first axis is the draw. Monte Carlo models step through
+one chunk), lever schedules (one value per month) and the chance of those
+draws (:class:`Chance`: counter-based streams, one per draw) to named arrays
+whose first axis is the draw. Monte Carlo models step through
 time with vectorised numpy; discrete-event models (SimPy) simulate one
 replication per draw. Both give arrays of the same shapes, so the engine,
 results, comparisons and scores treat them alike.
@@ -20,6 +21,14 @@ defined):
 * :meth:`Model.check`: the model's own rules on a scenario;
 * :meth:`Model.conservation_residuals`: the identities its outputs obey
   exactly (optional; none by default).
+
+Chance: every random number a model uses comes from :class:`Chance` (the
+engine passes :class:`threatsim.stats.variates.ChanceStreams`), asked for by
+what it is for -- the month, a ``flow`` id the model declares once (an
+``IntEnum`` per model) and an ``event`` -- so each draw's numbers depend only
+on (run seed, draw index, replicate, purpose): never on the other draws of the
+chunk, the chunk size, or how many numbers another draw or flow consumed (see
+docs/determinism.md).
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import numpy.typing as npt
 
 from threatsim.core.errors import ScenarioError
 
-__all__ = ["ORIGIN_REST", "FloatArray", "LeverDecl", "Model", "ModelInfo", "OutputDecl",
+__all__ = ["ORIGIN_REST", "Chance", "FloatArray", "LeverDecl", "Model", "ModelInfo", "OutputDecl",
            "ParameterDecl", "ScenarioParts", "origin_share_parameter"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -168,6 +177,41 @@ class ScenarioParts(Protocol):
     def horizon(self) -> int: ...
 
 
+class Chance(Protocol):
+    """The chance of a chunk's rows, one stream per row: what :meth:`Model.simulate` gets.
+
+    Implemented by :class:`threatsim.stats.variates.ChanceStreams` (models and
+    stats are on one layer and do not import each other, so the contract names
+    the methods a model may call). Row ``i`` is the chunk's row ``i`` (draw-major,
+    a draw's replicates next to each other); each method returns one variate per
+    row, from that row's own stream at counter (event, flow, month). A model uses
+    each (month, flow, event) of a row for one call only.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, selection: Any) -> Chance:
+        """The streams of some rows (a slice, indices or a mask): the same numbers."""
+        ...
+
+    def binomial(self, n: Any, p: Any, *, month: int, flow: int,
+                 event: int = 0) -> npt.NDArray[np.int64]: ...
+
+    def poisson(self, lam: Any, *, month: int, flow: int,
+                event: int = 0) -> npt.NDArray[np.int64]: ...
+
+    def uniforms(self, count: int, *, month: int, flow: int,
+                 event: int = 0) -> FloatArray: ...
+
+    def competing_exits(self, n: Any, probs: Sequence[Any], *, month: int,
+                        flow: int) -> npt.NDArray[np.int64]: ...
+
+    def generator(self, i: int, *, flow: int, month: int = 0,
+                  event: int = 0) -> np.random.Generator:
+        """A numpy Generator on row *i*'s stream for (flow, month, event) alone."""
+        ...
+
+
 #: The declarations every concrete model class makes itself (see ``Model.__init_subclass__``).
 _DECLARED = ("info", "writes_into_buffers", "buffer_dtype")
 
@@ -190,11 +234,12 @@ class Model(ABC):
     ...     buffer_dtype = None
     ...     def check(self, scenario):
     ...         return []
-    ...     def _simulate(self, params, levers, *, n_months, rng, want, out):
+    ...     def _simulate(self, params, levers, *, n_months, chance, want, out):
     ...         stock = np.repeat(params["stock0"][:, None], n_months + 1, axis=1)
     ...         return {"stock": stock} if "stock" in want else {}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = Constant().simulate({"stock0": np.array([1.0, 2.0])}, {}, n_months=2,
-    ...                           rng=np.random.Generator(np.random.PCG64(0)))
+    ...                           chance=ChanceStreams(seed=0, draw_index=[0, 1]))
     >>> got["stock"].tolist()
     [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
     """
@@ -242,7 +287,7 @@ class Model(ABC):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         outputs: frozenset[str] | None = None,
         out: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
@@ -256,6 +301,11 @@ class Model(ABC):
         ``t``; index 0 holds NaN) and ``(n,)`` for per-draw scalars. Asking for
         fewer outputs changes none of them (the same chance is drawn).
 
+        ``chance`` covers exactly the ``n`` rows (row ``i``'s stream is keyed by
+        its global draw index and replicate, see :class:`Chance`): row ``i``'s
+        outputs depend only on row ``i``'s parameters, the levers and row ``i``'s
+        stream.
+
         ``out`` (only for a model that ``writes_into_buffers``): for every
         wanted output an array ``(*dims, n)`` of ``buffer_dtype`` that the
         model records into; the returned arrays are then views of them.
@@ -264,8 +314,9 @@ class Model(ABC):
         >>> model = get_model("financing")
         >>> params = {p.name: np.full(3, 10.0) for p in model.info.parameters}
         >>> levers = {lever.name: np.full(4, lever.default) for lever in model.info.levers}
+        >>> from threatsim.stats.variates import ChanceStreams
         >>> got = model.simulate(params, levers, n_months=4, outputs=frozenset({"reserves"}),
-        ...                      rng=np.random.Generator(np.random.PCG64(0)))
+        ...                      chance=ChanceStreams(seed=0, draw_index=np.arange(3)))
         >>> sorted(got), got["reserves"].shape, got["reserves"].dtype
         (['reserves'], (3, 5), dtype('float64'))
         """
@@ -273,7 +324,12 @@ class Model(ABC):
         if out is not None and not self.writes_into_buffers:
             raise TypeError(f"model {self.info.name!r} does not write into buffers: "
                             "out= must be None")
-        return self._simulate(params, levers, n_months=n_months, rng=rng, want=want, out=out)
+        rows = {np.shape(v)[0] for v in params.values() if np.ndim(v)}
+        if rows and rows != {len(chance)}:
+            raise ValueError(f"chance covers {len(chance)} rows, the parameters "
+                             f"{sorted(rows)}: one stream per row is needed")
+        return self._simulate(params, levers, n_months=n_months, chance=chance, want=want,
+                              out=out)
 
     def wanted(self, outputs: frozenset[str] | None) -> frozenset[str]:
         """The outputs to compute: *outputs*, or every declared one when ``None``.
@@ -301,7 +357,7 @@ class Model(ABC):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:

@@ -19,8 +19,10 @@ step together. Two links tie them:
   region. Both are scenario parameters: the report gives no figure, so they
   are stated assumptions.
 
-Both halves draw their chance from the chunk's one generator (the fighters'
-flows first, then the reserves' cache discoveries), so the determinism
+Both halves draw from each draw's own streams, the fighters' flows and the
+reserves' cache discoveries at counters of their own (the flow words of
+:class:`~threatsim.models.fighters.draws.FighterFlow` start above every
+:class:`~threatsim.models.financing.FinancingFlow`), so the determinism
 contract holds as for each model alone. Each model still runs alone.
 """
 
@@ -31,7 +33,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, Model, ModelInfo, ParameterDecl, ScenarioParts
+from threatsim.models.contract import (
+    Chance,
+    FloatArray,
+    Model,
+    ModelInfo,
+    ParameterDecl,
+    ScenarioParts,
+)
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
     FIGHTER_LEVERS,
@@ -80,8 +89,9 @@ class CoupledModel(Model):
     >>> params["upkeep_per_fighter"] = np.full(2, 1.0)
     >>> params["reserves_initial"] = np.full(2, 250.0)
     >>> levers = {lever.name: np.full(4, lever.default) for lever in INFO.levers}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = model.simulate(params, levers, n_months=4,
-    ...                      rng=np.random.Generator(np.random.PCG64(2)),
+    ...                      chance=ChanceStreams(seed=2, draw_index=[0, 1]),
     ...                      outputs=frozenset({"reserves", "depletion_month"}))
     >>> got["reserves"].tolist()  # 100 active fighters cost 100 a month
     [[250.0, 150.0, 50.0, 0.0, 0.0], [250.0, 150.0, 50.0, 0.0, 0.0]]
@@ -105,7 +115,7 @@ class CoupledModel(Model):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
@@ -121,12 +131,13 @@ class CoupledModel(Model):
             plan = upkeep * flows.active((IRAQ, SYRIA)) + other
             broke = stock.reserves <= 0.0
             if broke.any():
-                flows.step(t, rng, recruit_factor=1.0 - drop * broke, extra_exit=rise * broke)
+                flows.step(t, chance, recruit_factor=1.0 - drop * broke,
+                           extra_exit=rise * broke)
             else:
-                flows.step(t, rng)
-            stock.step(t, plan, levers, rng)
+                flows.step(t, chance)
+            stock.step(t, plan, levers, chance)
         # The origin split of the returnees is drawn last, after every month of both halves.
-        return {**stock.outputs(), **flows.outputs(rng)}
+        return {**stock.outputs(), **flows.outputs(chance)}
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
                                ) -> dict[str, np.ndarray]:

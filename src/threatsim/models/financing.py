@@ -19,18 +19,21 @@ Each month ``t``, for every draw at once::
     R[t+1]   = R[t] - seized - spending + revenue      (0 when spending was capped)
 
 so money never goes negative and the identity holds exactly whenever
-reserves are not exhausted.
+reserves are not exhausted. The cache discoveries of month ``t`` are a Poisson
+count per draw from the draw's own stream (flow :attr:`FinancingFlow.CACHE_FINDS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import IntEnum
 
 import numpy as np
 
 from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import (
+    Chance,
     FloatArray,
     LeverDecl,
     Model,
@@ -40,7 +43,18 @@ from threatsim.models.contract import (
     ScenarioParts,
 )
 
-__all__ = ["FinancingModel", "ReservesStock", "reserves_residuals"]
+__all__ = ["FinancingFlow", "FinancingModel", "ReservesStock", "reserves_residuals"]
+
+
+class FinancingFlow(IntEnum):
+    """What each random number of the reserves stock is for (its counter's flow word).
+
+    Part of every run's identity: never renumber, only append. The ``coupled``
+    model draws these beside the fighters' flows, whose words start at
+    ``fighters.draws.FIGHTER_FLOW_BASE`` (2**20): keep these below it.
+    """
+
+    CACHE_FINDS = 1  # caches of stored cash found in the month (Poisson)
 
 #: The monthly series the reserves stock records (besides ``depletion_month``).
 RESERVES_SERIES = ("reserves", "revenue", "spending", "seized")
@@ -110,8 +124,9 @@ class FinancingModel(Model):
     >>> params["reserves_initial"] = np.array([100.0, 50.0])
     >>> params["operations_spending"] = np.array([30.0, 30.0])
     >>> levers = {lever.name: np.full(3, lever.default) for lever in INFO.levers}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = model.simulate(params, levers, n_months=3,
-    ...                      rng=np.random.Generator(np.random.PCG64(0)))
+    ...                      chance=ChanceStreams(seed=0, draw_index=[0, 1]))
     >>> got["reserves"].tolist()
     [[100.0, 70.0, 40.0, 10.0], [50.0, 20.0, 0.0, 0.0]]
     >>> got["depletion_month"].tolist()
@@ -137,7 +152,7 @@ class FinancingModel(Model):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
@@ -150,7 +165,7 @@ class FinancingModel(Model):
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
         for t in range(n_months):
-            stock.step(t, plan, levers, rng)
+            stock.step(t, plan, levers, chance)
         return stock.outputs()
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
@@ -198,8 +213,9 @@ class ReservesStock:
     >>> params["extortion_income"] = np.array([5.0])
     >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
     >>> stock = ReservesStock(params, n_months=2, want=frozenset({"reserves", "revenue"}))
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> for t in range(2):
-    ...     stock.step(t, np.array([20.0]), levers, np.random.Generator(np.random.PCG64(0)))
+    ...     stock.step(t, np.array([20.0]), levers, ChanceStreams(seed=0, draw_index=[0]))
     >>> {name: values.tolist() for name, values in stock.outputs().items()}
     {'reserves': [[100.0, 85.0, 70.0]], 'revenue': [[nan, 5.0, 5.0]]}
     """
@@ -253,30 +269,30 @@ class ReservesStock:
         return self._income_now, self._seize_share
 
     def _cache_losses(self, t: int, levers: Mapping[str, FloatArray],
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+                      chance: Chance) -> tuple[np.ndarray, np.ndarray] | None:
         """Draws that lose a cache this month and the share of what is left they lose."""
         if not self.any_cache:
             return None
         lam = self.cache_rate * levers["cache_search_intensity"][t]
-        hits = rng.poisson(lam)
+        hits = chance.poisson(lam, month=t, flow=FinancingFlow.CACHE_FINDS)
         found = np.flatnonzero(hits)
         if not found.size:
             return None
         return found, 1.0 - self.cache_keep[found] ** hits[found]
 
     def step(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
-             rng: np.random.Generator) -> None:
+             chance: Chance) -> None:
         """Advance month *t* with planned spending *plan*; record month ``t + 1``."""
         if compiled.enabled():
-            self._step_compiled(t, plan, levers, rng)
+            self._step_compiled(t, plan, levers, chance)
         else:
-            self._step_numpy(t, plan, levers, rng)
+            self._step_numpy(t, plan, levers, chance)
 
     def _step_compiled(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
-                       rng: np.random.Generator) -> None:
+                       chance: Chance) -> None:
         """:meth:`_step_numpy` as compiled loops over the draws (the same numbers)."""
         income_now, seize_share = self._monthly_rates(t, levers)
-        losses = self._cache_losses(t, levers, rng)
+        losses = self._cache_losses(t, levers, chance)
         found, lost_share = losses if losses is not None else (_NO_INDEX, _NO_VALUES)
         rec, n = self.rec, self.reserves.shape[0]
         # Element by element the new stock may overwrite the old one in place.
@@ -293,7 +309,7 @@ class ReservesStock:
         self.reserves = new
 
     def _step_numpy(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
-                    rng: np.random.Generator) -> None:
+                    chance: Chance) -> None:
         """The month in vectorised numpy: the reference the compiled kernel must equal."""
         reserves, seized = self.reserves, self.seized
         avail, spend = self.avail, self.spend
@@ -305,7 +321,7 @@ class ReservesStock:
         else:
             revenue = income_now
         np.multiply(reserves, seize_share, out=seized)
-        losses = self._cache_losses(t, levers, rng)
+        losses = self._cache_losses(t, levers, chance)
         if losses is not None:
             found, lost_share = losses
             left = reserves[found] - seized[found]

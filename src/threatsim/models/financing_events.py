@@ -40,6 +40,11 @@ stock follows the ``financing`` model's arithmetic: with the same parameters
 and levers and ``interception = 0`` the two models are two readings of one
 process, one smooth and one lumpy (``scenarios/financing_events.toml``
 extends ``scenarios/financing.toml``).
+
+Chance: each replication's events come from numpy Generators on its draw's own
+stream, one per kind of event (:class:`EventFlow`; each income stream its own
+event number), so the events of one kind do not move when another kind's rate,
+or another draw, changes.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -54,6 +60,7 @@ import simpy
 
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import (
+    Chance,
     FloatArray,
     LeverDecl,
     Model,
@@ -65,7 +72,18 @@ from threatsim.models.contract import (
 from threatsim.models.detention.model import DAYS_PER_MONTH
 from threatsim.models.financing import INFO as FINANCING_INFO
 
-__all__ = ["TAIL_INDEX", "FinancingEventsModel", "simulate_replication"]
+__all__ = ["TAIL_INDEX", "EventFlow", "FinancingEventsModel", "simulate_replication"]
+
+
+class EventFlow(IntEnum):
+    """What each Generator of a replication is for (its counter's flow word).
+
+    Part of every run's identity: never renumber, only append.
+    """
+
+    INCOME = 1  # income events: times, amounts, fates (event: the stream in INCOME_STREAMS)
+    TRANSFERS = 2  # outgoing transfers: times, amounts, interceptions
+    CACHES = 3  # cache discoveries: times
 
 #: Tail index of the Pareto type II (Lomax) amounts: P(amount > x) falls as
 #: x ** -2.5 far out, so a few large ransoms carry much of the total, while the
@@ -165,23 +183,26 @@ class _Ledger:
 
 
 def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarray],
-                         n_months: int, rng: np.random.Generator) -> dict[str, Any]:
+                         n_months: int, chance: Chance) -> dict[str, Any]:
     """One replication: the monthly series (``n_months + 1``) and the depletion month.
 
-    Every random number is drawn up front from child streams of *rng*, one per
-    kind of event, so changing one rate leaves the other kinds as they were.
+    *chance* holds the replication's one stream. Every random number is drawn up
+    front from Generators on it, one per kind of event (:class:`EventFlow`; one per
+    income stream), so changing one rate leaves the other kinds as they were.
 
     >>> row = {p.name: 0.0 for p in INFO.parameters}
     >>> row.update(reserves_initial=100.0, fighters=10.0, upkeep_per_fighter=3.0,
     ...            seizure_rate=0.5)
     >>> levers = {lever.name: np.full(2, lever.default) for lever in INFO.levers}
-    >>> rec = simulate_replication(row, levers, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> rec = simulate_replication(row, levers, 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> rec["reserves"].tolist(), rec["seized"].tolist()  # half frozen, then 30 paid
     ([100.0, 20.0, 0.0], [nan, 50.0, 10.0])
     >>> rec["depletion_month"]
     2
     """
-    g_inc, g_out, g_cache = rng.spawn(3)
+    g_out = chance.generator(0, flow=EventFlow.TRANSFERS)
+    g_cache = chance.generator(0, flow=EventFlow.CACHES)
     interception = np.asarray(levers["interception"], dtype=np.float64)
     disruption = np.asarray(levers["revenue_disruption"], dtype=np.float64)
     effort = np.asarray(levers["seizure_effort"], dtype=np.float64)
@@ -190,7 +211,8 @@ def simulate_replication(row: Mapping[str, float], levers: Mapping[str, np.ndarr
 
     # The events of the whole run: (time, amount, uniform for interception).
     streams: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-    for rate_name, income_name in INCOME_STREAMS:
+    for j, (rate_name, income_name) in enumerate(INCOME_STREAMS):
+        g_inc = chance.generator(0, flow=EventFlow.INCOME, event=j)
         rate = float(row[rate_name])
         times = _poisson_times(g_inc, rate * ones) if rate > 0 else np.empty(0)
         mean = float(row[income_name]) / rate if rate > 0 else 0.0
@@ -311,8 +333,9 @@ class FinancingEventsModel(Model):
     >>> params["reserves_initial"] = np.full(2, 1000.0)
     >>> params["ransom_income"], params["ransom_events"] = np.full(2, 300.0), np.full(2, 2.0)
     >>> levers = {lever.name: np.full(12, lever.default) for lever in INFO.levers}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = model.simulate(params, levers, n_months=12,
-    ...                      rng=np.random.Generator(np.random.PCG64(3)))
+    ...                      chance=ChanceStreams(seed=3, draw_index=[0, 1]))
     >>> got["reserves"].shape, bool((got["reserves"][:, -1] > 1000.0).all())
     ((2, 13), True)
     """
@@ -348,7 +371,7 @@ class FinancingEventsModel(Model):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
@@ -358,9 +381,9 @@ class FinancingEventsModel(Model):
                                          if name in want}
         if "depletion_month" in want:
             series["depletion_month"] = np.empty(n)
-        for k, stream in enumerate(rng.spawn(n)):
+        for k in range(n):
             row = {name: float(values[k]) for name, values in params.items()}
-            rec = simulate_replication(row, levers, n_months, stream)
+            rec = simulate_replication(row, levers, n_months, chance[k:k + 1])
             for name, arr in series.items():
                 arr[k] = rec[name]
         return series

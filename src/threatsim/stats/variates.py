@@ -354,6 +354,24 @@ class ChanceStreams:
         """The streams of a subset of the draws (a slice, indices or a mask): the same numbers."""
         return ChanceStreams(0, (), _keys=(self.key0[selection], self.key1[selection]))
 
+    def generator(self, i: int, *, flow: int, month: int = 0,
+                  event: int = 0) -> np.random.Generator:
+        """A ``numpy.random.Generator`` on draw *i*'s own stream for (flow, month, event).
+
+        For models that need numpy's other distributions one variate at a time (a
+        discrete-event replication: gamma durations, uniforms, choices). It is
+        ``Generator(Philox(key=draw i's key, counter=(0, event, flow, month)))``, so
+        its numbers are blocks 1, 2, ... of draw *i*'s stream at (event, flow, month)
+        and depend only on that draw's key and on what they are for, never on other
+        draws. Give it a ``flow`` of its own (the methods above read block 0 on of
+        their triple; these blocks would overlap theirs). Never ``spawn`` from it: a
+        ``Philox`` made from a key holds an unseeded ``SeedSequence`` (OS entropy),
+        so its children would differ from run to run; ask for another flow or event.
+        """
+        key = np.array([self.key0[i], self.key1[i]], dtype=np.uint64)
+        counter = np.array([0, *self._counter(month, flow, event)], dtype=np.uint64)
+        return np.random.Generator(np.random.Philox(counter=counter, key=key))
+
     def _counter(self, month: int, flow: int, event: int) -> Counter:
         return (_counter_word(event, "event"), _counter_word(flow, "flow"),
                 _counter_word(month, "month"))

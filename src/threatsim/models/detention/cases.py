@@ -1,11 +1,13 @@
 """The detention model's data: random inputs (cases), lever plan and what happened (trace).
 
-Every random number of a replication is drawn before it runs, from streams
-spawned per draw and per purpose (arrivals, screening times, trial times,
-sentences, outcomes, dependants), so two runs that differ only in levers see
-the same detainees with the same durations and outcomes (common random
-numbers), and the SimPy model and the fast path can be fed the very same
-numbers. :func:`draw_batch` draws a whole chunk straight into the rows of
+Every random number of a replication is drawn before it runs, from Generators
+on the draw's own stream, one per purpose (:class:`DetentionFlow`: arrivals,
+their nationality, screening times, trial times, sentences, exemptions,
+convictions, dependants), so two runs that differ only in levers see the same
+detainees with the same durations and outcomes (common random numbers), a
+change in one purpose's parameter moves no other purpose's numbers, and the
+SimPy model and the fast path can be fed the very same numbers.
+:func:`draw_batch` draws a whole chunk straight into the rows of
 ``(replications, cases)`` arrays (:class:`CaseBatch`); :func:`draw_cases`
 draws one replication with the same code, so both give the same numbers.
 """
@@ -15,17 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from threatsim.models.contract import FloatArray
+from threatsim.models.contract import Chance, FloatArray
 
 __all__ = [
     "DAYS_PER_MONTH",
     "CaseBatch",
     "Cases",
+    "DetentionFlow",
     "Plan",
     "Trace",
     "censor",
@@ -37,7 +40,23 @@ __all__ = [
 DAYS_PER_MONTH = 365.25 / 12
 
 _INF = math.inf
-_PURPOSES = 6  # arrivals, screening, trial, sentence, outcomes, dependants
+
+
+class DetentionFlow(IntEnum):
+    """What each Generator of a replication is for (its counter's flow word).
+
+    Part of every run's identity: never renumber, only append.
+    """
+
+    ARRIVALS = 1  # how many new detainees, and when (a Poisson process)
+    ARRIVALS_FOREIGN = 2  # which new detainees are foreign
+    SCREENING = 3  # screening durations
+    TRIAL = 4  # trial durations
+    SENTENCE = 5  # sentence durations
+    EXEMPTION = 6  # the uniforms that decide exemption at the end of screening
+    CONVICTION = 7  # who is convicted
+    DEPENDANTS = 8  # which dependants are children
+    REPATRIATION = 9  # the monthly repatriation rounds (SimPy path): how many, and whom
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -47,14 +66,15 @@ class Cases:
     The first ``n_initial`` detainees are the initial stock, held at time 0.
     Dependants are not prosecuted; they are held until repatriated.
     ``u_exempt`` are the uniforms that decide exemption; where the model was
-    run with a plan that exempts no one they are not drawn (all 1: their
-    stream is skipped ahead instead, so ``convicted`` is unchanged).
+    run with a plan that exempts no one they are not drawn (all 1; they have a
+    stream of their own, so nothing else changes).
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
     ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
     ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
-    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> cases = draw_cases(row, 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> cases.n, cases.arrive.tolist(), cases.trial_days.tolist(), cases.child.tolist()
     (3, [0.0, 0.0, 0.0], [10.0, 10.0, 10.0], [True, True])
     """
@@ -93,8 +113,9 @@ class CaseBatch:
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
     ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
     ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
-    >>> seqs = np.random.SeedSequence(0).spawn(2)
-    >>> batch = draw_batch([row, {**row, "detained_iraq": 1}], 2, seqs)
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(seed=0, draw_index=[0, 1])
+    >>> batch = draw_batch([row, {**row, "detained_iraq": 1}], 2, chance)
     >>> batch.size, batch.n.tolist(), batch.arrive.tolist()  # the short row is padded
     (2, [3, 1], [[0.0, 0.0, 0.0], [0.0, inf, inf]])
     """
@@ -222,7 +243,8 @@ class Trace:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> from threatsim.models.detention.fastpath import fifo_traces
-    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> cases = draw_cases(row, 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> (trace,) = fifo_traces([cases], Plan.from_levers(levers, 2))
     >>> trace.trial_start.tolist(), trace.trial_end.tolist()  # one court, 10 days each
     ([0.0, 10.0, 20.0], [10.0, 20.0, 30.0])
@@ -296,36 +318,42 @@ def _bernoulli(g: np.random.Generator, out: np.ndarray, share: float,
         np.less(u, share, out=out)
 
 
-def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
-               seqs: Sequence[np.random.SeedSequence], *, exempts: bool = True) -> CaseBatch:
+def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chance, *,
+               exempts: bool = True) -> CaseBatch:
     """Draw several replications' detainees and their durations and outcomes.
 
-    ``rows[k]`` holds draw *k*'s parameter values and ``seqs[k]`` its own seed
-    sequence; each purpose gets its own child stream, so a change in one
-    parameter (say ``trial_days``) leaves the arrival times and outcomes as
-    they were. With ``exempts=False`` (no month exempts anyone) the exemption
-    uniforms are skipped, not drawn (see :class:`Cases`).
+    ``rows[k]`` holds draw *k*'s parameter values and ``chance[k]`` is its own
+    stream; each purpose gets its own Generator on it (:class:`DetentionFlow`), so
+    a change in one parameter (say ``trial_days``) leaves the arrival times and
+    outcomes as they were. With ``exempts=False`` (no month exempts anyone) the
+    exemption uniforms are not drawn (see :class:`Cases`).
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
     ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
     ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> batch = draw_batch([row, {**row, "arrivals_per_month": 5.0}], 12,
-    ...                    np.random.SeedSequence(1).spawn(2))
+    ...                    ChanceStreams(seed=1, draw_index=[0, 1]))
     >>> batch.n_initial.tolist(), bool(batch.n[1] > 3)  # new arrivals in the second row
     ([3, 3], True)
     """
     reps = len(rows)
+    if len(chance) != reps:
+        raise ValueError(f"chance covers {len(chance)} replications, rows {reps}")
     horizon = n_months * DAYS_PER_MONTH
-    gens = [[np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(_PURPOSES)]
-            for seq in seqs]
+
+    def gen(k: int, purpose: DetentionFlow) -> np.random.Generator:
+        return chance.generator(k, flow=purpose)
+
     n0 = np.array([int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows],
                   dtype=np.int64)
     n_new = np.zeros(reps, dtype=np.int64)
+    g_arrivals = [gen(k, DetentionFlow.ARRIVALS) for k in range(reps)]
     for k, r in enumerate(rows):
         rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
         if rate > 0:
-            n_new[k] = int(gens[k][0].poisson(rate * horizon))
+            n_new[k] = int(g_arrivals[k].poisson(rate * horizon))
     n = n0 + n_new
     width = max(1, int(n.max(initial=0)))
     arrive = np.empty((reps, width))
@@ -340,7 +368,7 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
     screens = np.zeros(reps, dtype=bool)
     child: list[np.ndarray] = []
     for k, r in enumerate(rows):
-        g_arr, g_scr, g_tri, g_sen, g_out, g_dep = gens[k]
+        g_arr = g_arrivals[k]
         a, b, m = int(n0[k]), int(n_new[k]), int(n[k])
         row = arrive[k]
         row[:a] = 0.0
@@ -353,21 +381,22 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
         np.multiply(sums[:b], horizon / sums[b], out=row[a:m])
         row[m:] = _INF
         foreign[k, :a] = True
-        _bernoulli(g_arr, foreign[k, a:m], float(r["arrivals_foreign_share"]), scratch)
+        _bernoulli(gen(k, DetentionFlow.ARRIVALS_FOREIGN), foreign[k, a:m],
+                   float(r["arrivals_foreign_share"]), scratch)
         cv = float(r["duration_cv"])
-        screens[k] = (_durations(g_scr, screen[k, :m], float(r["screening_days"]), cv)
+        screens[k] = (_durations(gen(k, DetentionFlow.SCREENING), screen[k, :m],
+                                 float(r["screening_days"]), cv)
                       and bool(np.any(screen[k, :m])))
-        _durations(g_tri, trial[k, :m], float(r["trial_days"]), cv)
-        _durations(g_sen, sentence[k, :m], float(r["sentence_months"]) * DAYS_PER_MONTH, cv)
+        _durations(gen(k, DetentionFlow.TRIAL), trial[k, :m], float(r["trial_days"]), cv)
+        _durations(gen(k, DetentionFlow.SENTENCE), sentence[k, :m],
+                   float(r["sentence_months"]) * DAYS_PER_MONTH, cv)
         if exempts:
-            g_out.random(out=u_exempt[k, :m])
-        else:  # one 64-bit step per uniform: skip exactly the draws not made
-            # cast: numpy types bit_generator as the base class; these are PCG64s (above)
-            cast(np.random.PCG64, g_out.bit_generator).advance(m)
-        _bernoulli(g_out, convicted[k, :m], float(r["conviction_share"]), scratch)
+            gen(k, DetentionFlow.EXEMPTION).random(out=u_exempt[k, :m])
+        _bernoulli(gen(k, DetentionFlow.CONVICTION), convicted[k, :m],
+                   float(r["conviction_share"]), scratch)
         kids = np.empty(int(r["dependants_syria"]), dtype=bool)
-        _bernoulli(g_dep, kids, float(r["dependants_child_share"]), scratch
-                   if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
+        _bernoulli(gen(k, DetentionFlow.DEPENDANTS), kids, float(r["dependants_child_share"]),
+                   scratch if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
         child.append(kids)
     return CaseBatch(arrive=arrive, foreign=foreign, screen_days=screen, trial_days=trial,
                      sentence_days=sentence, u_exempt=u_exempt, convicted=convicted,
@@ -375,23 +404,20 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int,
                      horizon_days=horizon)
 
 
-def draw_cases(row: Mapping[str, float], n_months: int, rng: np.random.Generator) -> Cases:
+def draw_cases(row: Mapping[str, float], n_months: int, chance: Chance) -> Cases:
     """Draw one replication's detainees and their durations and outcomes.
 
-    *row* holds one draw's parameter values; *rng* is that draw's own stream
-    (its seed sequence spawns one child stream per purpose, see :func:`draw_batch`).
+    *row* holds one draw's parameter values; *chance* holds that draw's one
+    stream (one Generator per purpose on it, see :func:`draw_batch`).
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
     ...            dependants_child_share=1.0, screening_days=0.0, trial_days=10.0,
     ...            duration_cv=0.0, conviction_share=1.0, sentence_months=100.0)
-    >>> a = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(7)))
-    >>> b = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(7)))
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> a = draw_cases({**row, "duration_cv": 1.0}, 2, ChanceStreams(seed=7, draw_index=[3]))
+    >>> b = draw_cases({**row, "duration_cv": 1.0}, 2, ChanceStreams(seed=7, draw_index=[3]))
     >>> bool(np.array_equal(a.trial_days, b.trial_days))  # the same stream, the same cases
     True
     """
-    seq = rng.bit_generator.seed_seq
-    if not isinstance(seq, np.random.SeedSequence):
-        msg = "draw_cases needs a Generator made from a numpy SeedSequence"
-        raise TypeError(msg)
-    return draw_batch([row], n_months, [seq]).case(0)
+    return draw_batch([row], n_months, chance).case(0)

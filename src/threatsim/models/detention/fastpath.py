@@ -182,7 +182,8 @@ class FifoBatch:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> from threatsim.models.detention.cases import draw_batch
-    >>> cb = draw_batch([row], 2, [np.random.SeedSequence(0)])
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> cb = draw_batch([row], 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> fifo_batch(cb, Plan.from_levers(levers, 2)).trial_start.tolist()
     [[0.0, 10.0, 20.0]]
     """
@@ -246,8 +247,9 @@ def fifo_batch(cb: CaseBatch, plan: Plan) -> FifoBatch:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> from threatsim.models.detention.cases import draw_batch
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> plan = Plan.from_levers({**levers, "courts": np.full(2, 3.0)}, 2)
-    >>> cb = draw_batch([row], 2, [np.random.SeedSequence(0)])
+    >>> cb = draw_batch([row], 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> fifo_batch(cb, plan).trial_start.tolist()  # three courts: all tried at once
     [[0.0, 0.0, 0.0]]
     """
@@ -276,8 +278,9 @@ def batch_traces(cb: CaseBatch, fb: FifoBatch, plan: Plan) -> list[Trace]:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> from threatsim.models.detention.cases import draw_batch
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> plan = Plan.from_levers({k: v[:1] for k, v in levers.items()}, 1)  # one month
-    >>> cb = draw_batch([{**row, "trial_days": 12.0}], 1, [np.random.SeedSequence(0)])
+    >>> cb = draw_batch([{**row, "trial_days": 12.0}], 1, ChanceStreams(0, [0]))
     >>> batch_traces(cb, fifo_batch(cb, plan), plan)[0].trial_end.tolist()  # 3rd ends later
     [12.0, 24.0, inf]"""
     out = []
@@ -308,9 +311,10 @@ def fifo_traces(cases_list: Sequence[Cases], plan: Plan) -> list[Trace]:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> from threatsim.models.detention.cases import draw_cases
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> from threatsim.models.detention.simpy_des import simulate_replication
     >>> plan = Plan.from_levers(levers, 2)
-    >>> cases = draw_cases({**row, "duration_cv": 1.0}, 2, np.random.Generator(np.random.PCG64(3)))
+    >>> cases = draw_cases({**row, "duration_cv": 1.0}, 2, ChanceStreams(3, [0]))
     >>> fast = fifo_traces([cases], plan)[0]
     >>> des = simulate_replication(cases, plan, np.random.Generator(np.random.PCG64(4)))
     >>> bool(np.array_equal(fast.trial_end, des.trial_end))

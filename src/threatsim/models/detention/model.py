@@ -39,11 +39,13 @@ Time runs in days; a month is ``DAYS_PER_MONTH = 365.25 / 12`` days. Month
 ``m`` of the grid is the instant ``m * DAYS_PER_MONTH``; stocks at index ``m``
 count every event at or before that instant.
 
-Every random number of a replication is drawn before it runs, from streams
-spawned per draw and per purpose (arrivals, screening times, trial times,
-sentences, outcomes, repatriation), so two runs that differ only in levers see
-the same detainees with the same durations and outcomes (common random
-numbers), and the fast path below can be fed the very same numbers.
+Every random number of a replication is drawn from Generators on the draw's
+own stream (keyed by the run seed, the draw's global index and its replicate),
+one per purpose (:class:`~threatsim.models.detention.cases.DetentionFlow`:
+arrivals, screening times, trial times, sentences, outcomes, repatriation), so
+two runs that differ only in levers see the same detainees with the same
+durations and outcomes (common random numbers), no draw's numbers depend on
+the chunk it runs in, and the fast path below can be fed the very same numbers.
 
 Fast path
 ---------
@@ -76,6 +78,7 @@ import numpy as np
 
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import (
+    Chance,
     FloatArray,
     LeverDecl,
     Model,
@@ -88,6 +91,7 @@ from threatsim.models.detention.cases import (
     DAYS_PER_MONTH,
     CaseBatch,
     Cases,
+    DetentionFlow,
     Plan,
     Trace,
     draw_batch,
@@ -224,39 +228,32 @@ def _use_fifo(plan: Plan, method: str) -> bool:
 
 
 def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
-             n_months: int, rng: np.random.Generator, method: str,
-             ) -> tuple[Plan, bool, list[dict[str, float]], list[list[np.random.SeedSequence]]]:
-    """The plan, whether the fast path runs, each draw's parameters and its two seeds."""
+             n_months: int, method: str) -> tuple[Plan, bool, list[dict[str, float]]]:
+    """The plan, whether the fast path runs, and each draw's parameters."""
     plan = Plan.from_levers(levers, n_months)
     fifo = _use_fifo(plan, method)
     if fifo and not fast_path_applies(plan):
         msg = "the fast path needs fixed capacities and no repatriation"
         raise ValueError(msg)
     n = int(next(iter(params.values())).shape[0]) if params else 0
-    seq = rng.bit_generator.seed_seq
-    if not isinstance(seq, np.random.SeedSequence):
-        msg = "the detention model needs a Generator made from a numpy SeedSequence"
-        raise TypeError(msg)
-    pairs = [s.spawn(2) for s in seq.spawn(n)]  # (cases, repatriation) per draw
-    return plan, fifo, _rows(params, n), pairs
+    return plan, fifo, _rows(params, n)
 
 
-def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]],
-         pairs: list[list[np.random.SeedSequence]],
+def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
          ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
-    """Draw and run the replications of *rows*."""
-    cb = draw_batch(rows, plan.n_months, [p[0] for p in pairs], exempts=plan.exempts)
+    """Draw and run the replications of *rows* (*chance*: their streams)."""
+    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts)
     if fifo:
         return cb, fifo_batch(cb, plan)
     return cb, [simulate_replication(cb.case(k), plan,
-                                     np.random.Generator(np.random.PCG64(pairs[k][1])))
+                                     chance.generator(k, flow=DetentionFlow.REPATRIATION))
                 for k in range(cb.size)]
 
 
 def _parts(rows: list[dict[str, float]], n_months: int) -> list[slice]:
     """Consecutive draws, in parts of about :data:`BATCH_CELLS` expected cases in all.
 
-    Each draw has its own streams, so how a chunk is cut does not change any
+    Each draw has its own stream, so how a chunk is cut does not change any
     number; it bounds memory whatever the chunk size.
     """
     if not rows:
@@ -272,7 +269,7 @@ def simulate_chunk(
     levers: Mapping[str, np.ndarray],
     *,
     n_months: int,
-    rng: np.random.Generator,
+    chance: Chance,
     method: Method = "auto",
 ) -> tuple[Plan, CaseBatch, FifoBatch | list[Trace]]:
     """Draw and run every replication of a chunk, all at once (for inspection).
@@ -281,8 +278,8 @@ def simulate_chunk(
     :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
     *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
     path; refused where it does not apply) or ``"auto"`` (the fast path where
-    it applies). Draw *k* has its own stream, spawned from *rng*; it spawns
-    one for its cases and one for the repatriation rounds.
+    it applies). Draw *k* has its own stream, ``chance[k]``: one Generator on it
+    for each purpose of its cases and one for the repatriation rounds.
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -292,13 +289,14 @@ def simulate_chunk(
     >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
-    >>> rng = np.random.Generator(np.random.PCG64(0))
-    >>> plan, cb, result = simulate_chunk(params, levers, n_months=2, rng=rng)
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(seed=0, draw_index=[0, 1])
+    >>> plan, cb, result = simulate_chunk(params, levers, n_months=2, chance=chance)
     >>> cb.size, type(result).__name__  # fixed capacities, no repatriation: the fast path
     (2, 'FifoBatch')
     """
-    plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, method)
-    cb, result = _run(plan, fifo, rows, pairs)
+    plan, fifo, rows = _prepare(params, levers, n_months, method)
+    cb, result = _run(plan, fifo, rows, chance)
     return plan, cb, result
 
 
@@ -307,7 +305,7 @@ def simulate_traces(
     levers: Mapping[str, np.ndarray],
     *,
     n_months: int,
-    rng: np.random.Generator,
+    chance: Chance,
     method: Method = "auto",
 ) -> tuple[Plan, list[Cases], list[Trace]]:
     """:func:`simulate_chunk` with one :class:`Cases` and one :class:`Trace` per draw.
@@ -320,12 +318,13 @@ def simulate_traces(
     >>> levers = {"screening_teams": np.full(2, 1.0), "courts": np.full(2, 1.0),
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
-    >>> rng = np.random.Generator(np.random.PCG64(0))
-    >>> plan, cases, traces = simulate_traces(params, levers, n_months=2, rng=rng,
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(seed=0, draw_index=[0, 1])
+    >>> plan, cases, traces = simulate_traces(params, levers, n_months=2, chance=chance,
     ...                                       method="simpy")
     >>> len(cases), traces[0].trial_end.tolist()
     (2, [10.0, 20.0, 30.0])"""
-    plan, cb, result = simulate_chunk(params, levers, n_months=n_months, rng=rng,
+    plan, cb, result = simulate_chunk(params, levers, n_months=n_months, chance=chance,
                                       method=method)
     cases = [cb.case(k) for k in range(cb.size)]
     traces = batch_traces(cb, result, plan) if isinstance(result, FifoBatch) else result
@@ -344,8 +343,9 @@ class DetentionModel(Model):
     >>> params["trial_days"], params["conviction_share"] = np.full(2, 10.0), np.ones(2)
     >>> params["sentence_months"] = np.full(2, 100.0)
     >>> levers = {lever.name: np.full(3, float(lever.default)) for lever in INFO.levers}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = model.simulate(params, levers, n_months=3,
-    ...                      rng=np.random.Generator(np.random.PCG64(4)),
+    ...                      chance=ChanceStreams(seed=4, draw_index=[0, 1]),
     ...                      outputs=frozenset({"backlog_trial", "in_prison"}))
     >>> (got["backlog_trial"] + got["in_prison"]).tolist()  # five detainees, tried in turn
     [[5.0, 5.0, 5.0, 5.0], [5.0, 5.0, 5.0, 5.0]]
@@ -383,12 +383,12 @@ class DetentionModel(Model):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
         """One chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
-        plan, fifo, rows, pairs = _prepare(params, levers, n_months, rng, self.method)
+        plan, fifo, rows = _prepare(params, levers, n_months, self.method)
         n = len(rows)
         series: dict[str, np.ndarray] = {}
         for decl in INFO.outputs:
@@ -396,7 +396,7 @@ class DetentionModel(Model):
                 series[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
         # Parts of the chunk in turn: memory is bounded by BATCH_CELLS, not by the chunk.
         for part in _parts(rows, n_months):
-            cb, result = _run(plan, fifo, rows[part], pairs[part])
+            cb, result = _run(plan, fifo, rows[part], chance[part])
             if isinstance(result, FifoBatch):
                 recorded = record_batch(cb, result, plan, want)
                 for name, arr in series.items():

@@ -58,6 +58,8 @@ def record(cases: Cases, trace: Trace, plan: Plan) -> dict[str, Any]:
     """Stocks on the monthly grid and the per-draw wait statistics of one replication.
 
     >>> from threatsim.models.detention.cases import draw_cases
+
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> from threatsim.models.detention.fastpath import fifo_traces
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -67,7 +69,7 @@ def record(cases: Cases, trace: Trace, plan: Plan) -> dict[str, Any]:
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> plan = Plan.from_levers(levers, 2)
-    >>> cases = draw_cases(row, 2, np.random.Generator(np.random.PCG64(0)))
+    >>> cases = draw_cases(row, 2, ChanceStreams(seed=0, draw_index=[0]))
     >>> rec = record(cases, fifo_traces([cases], plan)[0], plan)
     >>> rec["in_prison"].tolist(), rec["held_dependants"].tolist()
     ([0, 3, 3], [2, 2, 2])
@@ -193,6 +195,8 @@ def record_batch(cb: CaseBatch, fb: FifoBatch, plan: Plan,
     the traces: times after the horizon simply never count.
 
     >>> from threatsim.models.detention.cases import draw_batch
+
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> from threatsim.models.detention.fastpath import fifo_batch
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -202,7 +206,7 @@ def record_batch(cb: CaseBatch, fb: FifoBatch, plan: Plan,
     ...           "exemption_share": np.zeros(2), "repatriation_rate": np.zeros(2),
     ...           "children_first": np.zeros(2)}
     >>> plan = Plan.from_levers(levers, 2)
-    >>> cb = draw_batch([row, row], 2, np.random.SeedSequence(0).spawn(2))
+    >>> cb = draw_batch([row, row], 2, ChanceStreams(seed=0, draw_index=[0, 1]))
     >>> record_batch(cb, fifo_batch(cb, plan), plan, frozenset({"in_prison"}))
     {'in_prison': array([[0., 3., 3.],
            [0., 3., 3.]])}

@@ -62,9 +62,10 @@ among the groups by a multinomial draw (the rest is ``unspecified``), output as
 ``returned_home_by_origin`` (draw, time, origin).
 
 The package is cut by concept: :mod:`.declarations` (names, parameters, levers,
-outputs), :mod:`.draws` (chains of conditional binomials), :mod:`.flows` (one
-month), :mod:`.origins` (the split by origin), :mod:`.checks` (load-time rate
-checks) and :mod:`.model` (the Model contract).
+outputs), :mod:`.draws` (what each random number is for, and chains of
+conditional binomials), :mod:`.flows` (one month), :mod:`.origins` (the split
+by origin), :mod:`.checks` (load-time rate checks) and :mod:`.model` (the Model
+contract).
 """
 
 from __future__ import annotations

@@ -1,20 +1,66 @@
-"""Competing exits as chains of conditional binomials on integer counts.
+"""What each random number of the fighters model is for, and competing exits as chains
+of conditional binomials on integer counts.
 
 Exit k takes Binomial(left, p_k / (1 - p_1 - ... - p_{k-1})) of those who took
 none of the earlier exits: the same joint law as one multinomial draw, with
 whole people only. ``None`` stands for a flow nobody takes (skipped draws).
+
+Every variate comes from the draw's own stream at counter (event, flow, month)
+(:class:`~threatsim.models.contract.Chance`): the flow word is :func:`flow_id` of
+a :class:`FighterFlow` and a region, the event the exit's place in its chain. So
+a call that is skipped, or a draw that needed more uniforms, changes no other
+number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from enum import IntEnum
 
 import numpy as np
 
-from threatsim.models.contract import FloatArray
+from threatsim.models.contract import Chance, FloatArray
 
-__all__: list[str] = []
+__all__ = ["FIGHTER_FLOW_BASE", "REGION_SLOTS", "FighterFlow", "flow_id"]
+
+#: Flow words of the fighters' draws start here, above those of the reserves stock
+#: (:class:`~threatsim.models.financing.FinancingFlow`): the coupled model draws both
+#: from one stream per draw, so the two ranges must never meet.
+FIGHTER_FLOW_BASE = 1 << 20
+#: Flow words per kind of flow: one per region, room for regions appended later.
+REGION_SLOTS = 1 << 8
+
+
+class FighterFlow(IntEnum):
+    """The kinds of random flows of the fighters model (with a region: :func:`flow_id`).
+
+    These numbers are part of every run's identity: never renumber one, only append.
+    """
+
+    LOCAL_EXITS = 1  # active_local -> killed, detained (arrest, surrender), deserted, crossed
+    FOREIGN_EXITS = 2  # active_foreign -> killed, detained (arrest, surrender), departed
+    RELOCATION = 3  # departed foreign fighters who relocate instead of going home
+    LOCAL_TRIALS = 4  # detained_local -> tried
+    FOREIGN_DETAINED_EXITS = 5  # detained_foreign -> tried, repatriated
+    CONVICTION = 6  # tried -> convicted (else acquitted)
+    PRISON_RELEASE = 7  # imprisoned -> released at the end of a sentence
+    PRISON_SHOCK = 8  # imprisoned -> released by a one-off release shock
+    REENGAGEMENT = 9  # released -> active_local
+    RECRUITMENT = 10  # Poisson recruits -> active_local
+    RELOCATION_DESTINATION = 11  # relocators' destinations (event: the destination region)
+    DEPENDANT_REPATRIATION = 12  # dependants held in syria -> repatriated (region 0)
+    ORIGIN_SPLIT = 13  # a region's returnees split by origin (event: the origin group)
+
+
+def flow_id(kind: FighterFlow, region: int = 0) -> int:
+    """The counter's flow word of *kind* in *region*.
+
+    >>> flow_id(FighterFlow.LOCAL_EXITS, 1) - FIGHTER_FLOW_BASE
+    257
+    """
+    if not 0 <= region < REGION_SLOTS:
+        raise ValueError(f"region index must be in [0, {REGION_SLOTS})")
+    return FIGHTER_FLOW_BASE + int(kind) * REGION_SLOTS + region
 
 
 def _inc(dst: np.ndarray, *flows: np.ndarray | None) -> None:
@@ -40,6 +86,7 @@ def _conditional(probs: Sequence[FloatArray | float], n: int) -> list[np.ndarray
 
     Exit k takes Binomial(left, p_k / (1 - p_1 - ... - p_{k-1})) of those who
     took none of the earlier exits: the same joint law as one multinomial draw.
+    Element by element the same arithmetic as ``Chance.competing_exits``.
     """
     out: list[np.ndarray | None] = []
     used = np.zeros(n)
@@ -56,20 +103,21 @@ def _conditional(probs: Sequence[FloatArray | float], n: int) -> list[np.ndarray
     return out
 
 
-def _chain(binom: Any, count: np.ndarray | None,
-           qs: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+def _chain(chance: Chance, count: np.ndarray | None, qs: Sequence[np.ndarray | None], *,
+           month: int, flow: int) -> list[np.ndarray | None]:
     """Draw the competing exits out of *count*; ``None`` where nobody moves.
 
-    Calls are skipped only where Generator.binomial would return zeros without
-    using the stream (n = 0 or p = 0), so skipping never changes the results.
+    Exit k uses event k of (month, flow), whether or not the exits before it were
+    drawn: a skipped call (nobody left, or nobody can take the exit) would have
+    given zeros and consumes nothing any other variate uses.
     """
     out: list[np.ndarray | None] = []
     left = count
-    for q in qs:
+    for k, q in enumerate(qs):
         if q is None or left is None or not left.any():
             out.append(None)
             continue
-        x = binom(left, q)
+        x = chance.binomial(left, q, month=month, flow=flow, event=k)
         left = left - x
         out.append(x)
     return out

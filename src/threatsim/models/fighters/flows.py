@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from threatsim.models.contract import FloatArray
+from threatsim.models.contract import Chance, FloatArray
 from threatsim.models.fighters.declarations import (
     AFFILIATES,
     COMPARTMENTS,
@@ -20,7 +20,15 @@ from threatsim.models.fighters.declarations import (
     REGIONS,
     SYRIA,
 )
-from threatsim.models.fighters.draws import _chain, _conditional, _dec, _inc, _total
+from threatsim.models.fighters.draws import (
+    FighterFlow,
+    _chain,
+    _conditional,
+    _dec,
+    _inc,
+    _total,
+    flow_id,
+)
 from threatsim.models.fighters.origins import origin_shares, split_by_origin
 
 __all__ = ["FighterFlows"]
@@ -48,8 +56,9 @@ class FighterFlows:
     >>> flows = FighterFlows(params, levers, n_months=3, want=frozenset({"population_total"}))
     >>> flows.active([IRAQ]).tolist()
     [50, 50]
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> for t in range(3):
-    ...     flows.step(t, np.random.Generator(np.random.PCG64(0)))
+    ...     flows.step(t, ChanceStreams(seed=0, draw_index=[0, 1]))
     >>> total = flows.outputs()["population_total"]  # (draw, time, compartment)
     >>> bool((total.sum(axis=2) == 50).all()), bool((flows.active([IRAQ]) < 50).all())
     (True, True)
@@ -197,16 +206,16 @@ class FighterFlows:
         if "dependants_repatriated" in self.rec_dep:
             self.rec_dep["dependants_repatriated"][index] = self.dependants_home
 
-    def outputs(self, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    def outputs(self, chance: Chance | None = None) -> dict[str, np.ndarray]:
         """Recorded outputs with the draw first: (draw, time, ...).
 
         Call once, after the last month: ``returned_home_by_origin`` is drawn
-        here from *rng* (needed only when the scenario declares origin shares;
+        here from *chance* (needed only when the scenario declares origin shares;
         see :mod:`threatsim.models.fighters.origins`).
         """
         out: dict[str, np.ndarray] = {}
         if _BY_ORIGIN in self.want:
-            split = split_by_origin(self.rec_reg["returned_home"], self.shares, rng)
+            split = split_by_origin(self.rec_reg["returned_home"], self.shares, chance)
             if _BY_ORIGIN in self.given:
                 self.given[_BY_ORIGIN][...] = split
                 split = self.given[_BY_ORIGIN]
@@ -257,7 +266,7 @@ class FighterFlows:
             self._rates_cache[key] = rates
         return rates
 
-    def step(self, t: int, rng: np.random.Generator, *,
+    def step(self, t: int, chance: Chance, *,
              recruit_factor: FloatArray | None = None,
              extra_exit: FloatArray | None = None) -> None:
         """Advance month *t* and record month ``t + 1``.
@@ -265,9 +274,18 @@ class FighterFlows:
         ``recruit_factor`` (per draw) multiplies the recruitment means;
         ``extra_exit`` (per draw) is added to the desertion and departure
         probabilities (the coupled model's response to empty reserves).
+        Each flow of each region draws at its own counter (:class:`FighterFlow`).
         """
         shock = float(self.lev["prison_release_share"][t])
-        binom = rng.binomial
+
+        # Draws of month t in region r, the region of the loop below (read at each call).
+        def binom(n: np.ndarray, p: FloatArray | float, kind: FighterFlow) -> np.ndarray:
+            return chance.binomial(n, p, month=t, flow=flow_id(kind, r))
+
+        def chain(count: np.ndarray | None, qs: Sequence[np.ndarray | None],
+                  kind: FighterFlow) -> list[np.ndarray | None]:
+            return _chain(chance, count, qs, month=t, flow=flow_id(kind, r))
+
         # Relocators choose among the other regions by their strength at the start of the month.
         strength = self.active_local + self.active_foreign if self.can_relocate else None
         # Fighters arriving from other regions this month, (region, draw): added at the end.
@@ -281,30 +299,33 @@ class FighterFlows:
             detained_local, detained_foreign = self.detained_local[r], self.detained_foreign[r]
             imprisoned, released = self.imprisoned[r], self.released[r]
             # The month's flows, all drawn from the state at its start (None: nobody).
-            killed_local, arrested_local, surrendered_local, deserted, *crossed = _chain(
-                binom, active_local, q_local)  # crossed: syria -> iraq (syria only)
-            killed_foreign, arrested_foreign, surrendered_foreign, departed_foreign = _chain(
-                binom, active_foreign, q_foreign)
-            relocating = (_chain(binom, departed_foreign, [q_relocate])[0]
+            killed_local, arrested_local, surrendered_local, deserted, *crossed = chain(
+                active_local, q_local, FighterFlow.LOCAL_EXITS)  # crossed: syria -> iraq
+            killed_foreign, arrested_foreign, surrendered_foreign, departed_foreign = chain(
+                active_foreign, q_foreign, FighterFlow.FOREIGN_EXITS)
+            relocating = (chain(departed_foreign, [q_relocate], FighterFlow.RELOCATION)[0]
                           if departed_foreign is not None else None)
             went_home = departed_foreign if relocating is None else departed_foreign - relocating
-            (tried_local,) = _chain(binom, detained_local, q_detained_local)
-            tried_foreign, repatriated = _chain(binom, detained_foreign, q_detained_foreign)
+            (tried_local,) = chain(detained_local, q_detained_local, FighterFlow.LOCAL_TRIALS)
+            tried_foreign, repatriated = chain(detained_foreign, q_detained_foreign,
+                                               FighterFlow.FOREIGN_DETAINED_EXITS)
             tried = _total(tried_local, tried_foreign)
             convicted = tried
             if tried is not None and not self.all_convicted:
-                convicted = binom(tried, self.conviction_share)
-            (left_prison,) = _chain(binom, imprisoned, [q_release])
+                convicted = binom(tried, self.conviction_share, FighterFlow.CONVICTION)
+            (left_prison,) = chain(imprisoned, [q_release], FighterFlow.PRISON_RELEASE)
             if shock > 0.0:
                 rest = imprisoned if left_prison is None else imprisoned - left_prison
                 if rest.any():
-                    left_prison = _total(left_prison, binom(rest, shock))
-            (reengaged,) = _chain(binom, released, [q_reengage])
+                    left_prison = _total(left_prison,
+                                         binom(rest, shock, FighterFlow.PRISON_SHOCK))
+            (reengaged,) = chain(released, [q_reengage], FighterFlow.REENGAGEMENT)
             recruits = None
             if self.any_recruits[r]:
                 lam = self.recruits[r] if recruit_factor is None else (
                     self.recruits[r] * recruit_factor)
-                recruits = rng.poisson(lam)
+                recruits = chance.poisson(lam, month=t,
+                                          flow=flow_id(FighterFlow.RECRUITMENT, r))
 
             _inc(active_local, recruits, reengaged)
             _dec(active_local, killed_local, arrested_local, surrendered_local, deserted)
@@ -333,7 +354,7 @@ class FighterFlows:
                 if arriving_foreign is None:
                     arriving_foreign = np.zeros_like(self.active_foreign)
                 assert strength is not None
-                self._relocate(rng, r, relocating, strength, arriving_foreign)
+                self._relocate(chance, t, r, relocating, strength, arriving_foreign)
         if arriving_local is not None:
             self.active_local += arriving_local
             self.live[IRAQ] = self.live[IRAQ] or bool(arriving_local[IRAQ].any())
@@ -341,15 +362,18 @@ class FighterFlows:
             self.active_foreign += arriving_foreign
         dependant_rate = self.lev["dependant_repatriation_rate"][t]
         if dependant_rate > 0.0 and self.dependants.any():
-            went = binom(self.dependants, dependant_rate)
+            went = chance.binomial(self.dependants, dependant_rate, month=t,
+                                   flow=flow_id(FighterFlow.DEPENDANT_REPATRIATION))
             self.dependants -= went
             self.dependants_home += went
         self.record(t + 1)
 
-    def _relocate(self, rng: np.random.Generator, r: int, relocating: np.ndarray,
+    def _relocate(self, chance: Chance, t: int, r: int, relocating: np.ndarray,
                   strength: np.ndarray, arriving_foreign: np.ndarray) -> None:
-        """Send region *r*'s relocators to the other regions, by their active strength."""
+        """Send region *r*'s relocators to the other regions, by their active strength
+        (destination *d*'s binomial: event *d* of the region's destination flow)."""
         idx = np.flatnonzero(relocating)
+        chance_idx = chance[idx]  # the relocating draws' own streams
         left = relocating[idx]
         weights = strength[:, idx].astype(np.float64)
         weights[r] = 0.0
@@ -361,7 +385,8 @@ class FighterFlows:
             q = np.divide(weights[d], remaining[d], out=np.zeros(idx.size),
                           where=remaining[d] > 0)
             np.minimum(q, 1.0, out=q)
-            moved = rng.binomial(left, q)
+            moved = chance_idx.binomial(left, q, month=t, event=d,
+                                        flow=flow_id(FighterFlow.RELOCATION_DESTINATION, r))
             left -= moved
             arriving_foreign[d, idx] += moved
             self.arrived[d, idx] += moved

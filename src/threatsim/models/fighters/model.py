@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, Model, ScenarioParts
+from threatsim.models.contract import Chance, FloatArray, Model, ScenarioParts
 from threatsim.models.fighters.checks import rate_problems
 from threatsim.models.fighters.declarations import INFO
 from threatsim.models.fighters.flows import FighterFlows
@@ -24,8 +24,9 @@ class FightersModel(Model):
     >>> params["fighters_tunisia"] = np.full(3, 100.0)
     >>> params["kill_rate"] = np.full(3, 0.1)
     >>> levers = {lever.name: np.full(6, lever.default) for lever in INFO.levers}
+    >>> from threatsim.stats.variates import ChanceStreams
     >>> got = model.simulate(params, levers, n_months=6,
-    ...                      rng=np.random.Generator(np.random.PCG64(1)),
+    ...                      chance=ChanceStreams(seed=1, draw_index=np.arange(3)),
     ...                      outputs=frozenset({"population_total"}))
     >>> total = got["population_total"]  # (draw, time, compartment), int64
     >>> total.dtype, total.shape
@@ -49,7 +50,7 @@ class FightersModel(Model):
         levers: Mapping[str, FloatArray],
         *,
         n_months: int,
-        rng: np.random.Generator,
+        chance: Chance,
         want: frozenset[str],
         out: Mapping[str, np.ndarray] | None,
     ) -> dict[str, np.ndarray]:
@@ -60,8 +61,8 @@ class FightersModel(Model):
         """
         flows = FighterFlows(params, levers, n_months=n_months, want=want, out=out)
         for t in range(n_months):
-            flows.step(t, rng)
-        return flows.outputs(rng)
+            flows.step(t, chance)
+        return flows.outputs(chance)
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
                                ) -> dict[str, np.ndarray]:

@@ -14,10 +14,11 @@ repatriated) are therefore split by one multinomial draw on whole people,
 of conditional binomials in :data:`ORIGINS` order.
 
 The split feeds nothing back into the flows, so it is drawn after the monthly
-loop, from the same generator, for all months of a region at once: every other
-output is bit-identical to a run of the same scenario without origins, and a
-scenario that declares no shares draws nothing (every returnee is
-``unspecified``).
+loop, each month's binomial of origin group j at its own counter (the flow
+``ORIGIN_SPLIT`` of the region, event j): every other output is bit-identical
+to a run of the same scenario without origins (their numbers are at other
+counters), and a scenario that declares no shares draws nothing (every
+returnee is ``unspecified``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.models.contract import FloatArray, origin_share_parameter
+from threatsim.models.contract import Chance, FloatArray, origin_share_parameter
 from threatsim.models.fighters.declarations import ORIGINS, REGIONS
-from threatsim.models.fighters.draws import _conditional
+from threatsim.models.fighters.draws import FighterFlow, _conditional, flow_id
 
 __all__ = ["OriginShares", "origin_shares", "share_problems", "split_by_origin"]
 
@@ -57,7 +58,7 @@ def origin_shares(params: Mapping[str, FloatArray]) -> OriginShares:
 
 
 def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
-                    rng: np.random.Generator | None) -> np.ndarray:
+                    chance: Chance | None) -> np.ndarray:
     """Cumulative returnees by origin, ``(time, origin, draw)``, from ``(time, region, draw)``.
 
     *returned_home* holds the cumulative returnees of each region (0 at
@@ -69,8 +70,8 @@ def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
     >>> home = np.zeros((3, len(REGIONS), 1), dtype=np.int64)  # (time, region, draw)
     >>> home[1:, 1] = [[10], [30]]  # syria: 10 home by month 1, 30 by month 2
     >>> shares = origin_shares({"origin_share_syria_europe": np.array([1.0])})
-    >>> rng = np.random.Generator(np.random.PCG64(0))
-    >>> by_origin = split_by_origin(home, shares, rng)  # (time, origin, draw)
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> by_origin = split_by_origin(home, shares, ChanceStreams(0, [0]))  # (time, origin, draw)
     >>> by_origin[:, :, 0].tolist()  # all from europe
     [[0, 0, 0, 0, 0, 0, 0], [0, 0, 10, 0, 0, 0, 0], [0, 0, 30, 0, 0, 0, 0]]
     """
@@ -82,11 +83,14 @@ def split_by_origin(returned_home: np.ndarray, shares: OriginShares,
     for r, groups in shares:
         left = monthly[:, r]
         qs = _conditional([s for _, s in groups], n)
+        flow = flow_id(FighterFlow.ORIGIN_SPLIT, r)
         for (j, _), q in zip(groups, qs, strict=True):
             if q is None or not left.any():
                 continue
-            assert rng is not None, "origin shares are declared: a generator is needed"
-            went = rng.binomial(left, q)  # q is per draw, the same every month
+            assert chance is not None, "origin shares are declared: chance is needed"
+            went = np.zeros_like(left)
+            for m in np.flatnonzero(left.any(axis=1)):  # q is per draw, the same every month
+                went[m] = chance.binomial(left[m], q, month=int(m), flow=flow, event=j)
             left = left - went
             by_origin[1:, j] += went
             rest -= went
