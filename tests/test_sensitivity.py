@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from tests.analysis_toy import toy_scenario, toy_toml
+from tests.conftest import SCENARIOS
 
 import threatsim
 from threatsim.analysis.sensitivity import range_readings, sensitivity_table, sobol
@@ -195,3 +196,27 @@ def test_sensitivity_runs_every_model_evaluation_on_the_executor(financing_path)
     pooled = threatsim.sensitivity(sc, "reserves", executor=2, **kw)
     assert here.identical(counted)
     assert here.identical(pooled)
+
+
+def test_a_parameter_with_no_path_to_the_output_gets_exactly_zero():
+    """fighters: dependants_detained depends on the dependants' stock and the repatriation
+    lever only. With chance held per design row, every other parameter's indices are exactly
+    0 (they were 0.006-0.008, intervals excluding 0, when chance came from one stream per
+    chunk). With the stock a point, nothing sampled reaches the output: all indices are 0
+    and chance carries the whole variance."""
+    sc = threatsim.load_scenario(SCENARIOS / "fighters.toml")
+    sds = threatsim.sensitivity(sc, "dependants_detained", n=16, draws=100, n_resamples=9,
+                                readings=False)
+    others = sds.drop_sel(parameter="dependants_detained_syria")
+    assert others.sizes["parameter"] > 20
+    assert (others["total_order"] == 0.0).all()
+    assert (others["first_order"] == 0.0).all()
+    assert float(sds["total_order"].sel(parameter="dependants_detained_syria")) > 0
+    point = sc.with_values({"parameters.dependants_detained_syria": {
+        "dist": "point", "value": 500, "unit": "people",
+        "assumption": "held fixed for this test"},
+        "levers.dependant_repatriation_rate": 0.02})
+    sds = threatsim.sensitivity(point, "dependants_detained", n=64, draws=100, n_resamples=99,
+                                readings=False)
+    assert (sds["total_order"] == 0.0).all()  # kill_rate, trial_rate, ... were about 1.0
+    assert float(sds["chance_total_order_low"]) <= 1.0 <= float(sds["chance_total_order_high"])
