@@ -10,7 +10,13 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Load :mod:`threatsim.cli.main` and run its ``main``."""
+    """Load :mod:`threatsim.cli.main` and run its ``main``.
+
+    >>> main(["validate", "scenarios/financing.toml"])
+    scenarios/financing.toml: ok (model financing, 12 parameters, 36 months from 2019-01,
+    run id ...)
+    0
+    """
     try:
         from threatsim.cli.main import main as cli_main
     except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives

@@ -127,7 +127,17 @@ def _worst(prec: xr.Dataset) -> tuple[float, str]:
 
 @dataclass(frozen=True, slots=True)
 class PrecisionResult:
-    """What :func:`run_to_precision` found (see there for an example)."""
+    """What :func:`run_to_precision` found (see there for an example).
+
+    >>> res = PrecisionResult(dataset=xr.Dataset(coords={"draw": np.arange(400)}), target=0.05,
+    ...                       converged=True, worst=0.031, worst_at="reserves 50% at 2019-12",
+    ...                       history=((200, 0.052), (400, 0.031)))
+    >>> print(res.summary())
+           200 draws: largest relative MCSE 5.20%
+           400 draws: largest relative MCSE 3.10%
+    precision target 5.00% reached: largest relative MCSE 3.10% (reserves 50% at 2019-12)
+    with 400 draws
+    """
 
     dataset: xr.Dataset
     target: float

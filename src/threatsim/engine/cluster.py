@@ -47,11 +47,22 @@ DEFAULT_ALLOWED_FAILURES = 5
 
 
 class ExecutorError(ThreatsimError, RuntimeError):
-    """The cluster could not finish the run (e.g. a chunk killed every worker it ran on)."""
+    """The cluster could not finish the run (e.g. a chunk killed every worker it ran on).
+
+    >>> err = ExecutorError("a chunk was lost with 5 or more dying workers; giving up")
+    >>> isinstance(err, RuntimeError), str(err)
+    (True, 'a chunk was lost with 5 or more dying workers; giving up')
+    """
 
 
 class SchedulerUnreachable(ScenarioError):
-    """No dask scheduler answered at the address given (bad input: exit status 2)."""
+    """No dask scheduler answered at the address given (bad input: exit status 2).
+
+    >>> err = SchedulerUnreachable("no dask scheduler answered within 10 s",
+    ...                            key="scheduler", value="tcp://10.0.0.5:8786")
+    >>> str(err), isinstance(err, ScenarioError)
+    ("scheduler='tcp://10.0.0.5:8786' no dask scheduler answered within 10 s", True)
+    """
 
 
 
@@ -264,6 +275,14 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
 
     ``client.close()`` closes the cluster too; or use it as a context manager
     (``with local_cluster(2) as client: ...``).
+
+    >>> with local_cluster(2) as client:                    # doctest: +SKIP
+    ...     sorted(client.nthreads().values())
+    [1, 1]
+    >>> local_cluster(0)  # checked before anything starts
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: workers=0 must be a whole number >= 1
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ScenarioError("must be a whole number >= 1", key="workers", value=workers)
@@ -299,6 +318,12 @@ def connect(address: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
     Raises :class:`SchedulerUnreachable` naming the address when no dask
     scheduler answers within *timeout* seconds (nothing listening, something
     that is not a dask scheduler, e.g. its dashboard's port, or a dask worker).
+
+    >>> client = connect("tcp://10.0.0.5:8786", timeout=5)  # doctest: +SKIP
+    >>> connect("no-port")
+    Traceback (most recent call last):
+    ...
+    threatsim.engine.cluster.SchedulerUnreachable: scheduler='no-port' is not a scheduler ...
     """
     try:  # optional dependency, imported only when a cluster is used
         from distributed import Client

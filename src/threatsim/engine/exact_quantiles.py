@@ -70,6 +70,10 @@ def quantile_ranks(n: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ``prev``, ``next`` (int ranks, ``(Q, C)``) and ``gamma`` (float, ``(Q, C)``),
     computed with the same floating-point operations as numpy 2.x's
     ``_quantile`` so that the interpolated result is bit-identical.
+
+    >>> prev, nxt, gamma = quantile_ranks(np.array([5, 2]), np.array([0.5, 0.9]))
+    >>> prev.tolist(), nxt.tolist(), gamma.round(2).tolist()
+    ([[2, 0], [3, 0]], [[3, 1], [4, 1]], [[0.0, 0.5], [0.6, 0.9]])
     """
     n = np.asarray(n, dtype=np.int64)
     qs = np.asarray(qs, dtype=np.float64)
@@ -141,6 +145,16 @@ class ExactQuantiles:
     Feed every chunk of the sample with :meth:`feed` during each pass, call
     :meth:`end_pass`, and repeat while :attr:`needs_pass`; then :meth:`result`
     gives ``(Q, C)`` values equal to ``np.nanquantile(sample, qs, axis=0)``.
+
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> sample = ChanceStreams(1, np.arange(1000)).uniforms(2, month=0, flow=1)  # (1000, 2)
+    >>> eq = ExactQuantiles(2, [0.1, 0.5], bins=16, pilot_rows=100)
+    >>> while eq.needs_pass:
+    ...     for chunk in np.split(sample, 10):
+    ...         eq.feed(chunk)
+    ...     eq.end_pass()
+    >>> eq.pass_no, np.array_equal(eq.result(), np.nanquantile(sample, [0.1, 0.5], axis=0))
+    (3, True)
     """
 
     #: Values the pass-1 windows may be expected to hold, all cells together; above it

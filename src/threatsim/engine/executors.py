@@ -61,6 +61,10 @@ class ChunkExecutor(Protocol):
     arrays (then chunks may write into the run's buffers, and their results
     need not be narrowed for a journey). An executor that does not declare it
     counts as running elsewhere.
+
+    >>> executor: ChunkExecutor = InProcessExecutor()  # any object with these two members
+    >>> executor.shares_memory, list(executor.map_chunks(abs, [-1, 2]))
+    (True, [1, 2])
     """
 
     shares_memory: bool
@@ -74,6 +78,11 @@ class HoldingExecutor(ChunkExecutor, Protocol):
     :meth:`hold` starts tasks and returns ``{chunk index: handle}``; a handle goes
     back in as a task's ``held``, :meth:`fetch` brings results to this process,
     :meth:`release` forgets them. See :class:`~threatsim.engine.cluster.DaskExecutor`.
+
+    >>> from threatsim.engine.cluster import DaskExecutor
+    >>> executor: HoldingExecutor = DaskExecutor(client=None, max_in_flight=8)
+    >>> holds_results(executor), executor.hold_limit()
+    (True, 8)
     """
 
     def hold_limit(self) -> int: ...

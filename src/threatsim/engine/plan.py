@@ -148,7 +148,14 @@ def place_draws(buffer: np.ndarray, chunk: np.ndarray, lo: int) -> None:
 
 def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     """Run the model on one chunk (top-level, so process pools can pickle it): its
-    index and its outputs, draws first (see :class:`ChunkTask` for an example)."""
+    index and its outputs, draws first (see :class:`ChunkTask` for an example).
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> index, outputs = run_chunk(Plan.for_run(sc, RunOptions.build(sc, draws=4)).task(0))
+    >>> index, outputs["reserves"].shape  # (draws, months + 1)
+    (0, (4, 37))
+    """
     model = get_model(task.model)
     params = task.params
     reps = task.replicates

@@ -26,7 +26,12 @@ __all__ = ["CollectPass", "Collected", "CountPass", "Counted", "KeyHistogram", "
 @dataclass(frozen=True, slots=True)
 class CountPass:
     """Pass 1: count the values of every bin of every cell, and collect the values
-    inside the pilot's windows ``(cell, first bin, last bin, mode)``."""
+    inside the pilot's windows ``(cell, first bin, last bin, mode)``.
+
+    >>> spec = CountPass(lo=np.zeros(2), scale=np.ones(2), bins=4, token="t", windows=[])
+    >>> reduce_chunk(np.arange(6.0).reshape(3, 2), spec).counts.shape  # (cells, bins + 3)
+    (2, 7)
+    """
 
     lo: np.ndarray
     scale: np.ndarray
@@ -40,7 +45,12 @@ class CountPass:
 class CollectPass:
     """Passes 2+: the values of the pass-1 bins holding order statistics (``bin1``:
     ``(cell, bin, bin)``), and of key intervals (``keyed``: ``(cell, first key, last
-    key, mode, shift, histogram bins)``, ``mode`` ``"collect"`` or ``"hist"``)."""
+    key, mode, shift, histogram bins)``, ``mode`` ``"collect"`` or ``"hist"``).
+
+    >>> spec = CollectPass("t", np.zeros(2), np.ones(2), 4, bin1=[(0, 1, 1)], keyed=[])
+    >>> reduce_chunk(np.arange(6.0).reshape(3, 2), spec).parts  # cell 0's bin 1 holds 0.0
+    [('vals', array([0.]), array([1]), ..., ...)]
+    """
 
     token: str
     lo: np.ndarray
@@ -53,7 +63,13 @@ class CollectPass:
 @dataclass(frozen=True, slots=True)
 class Counted:
     """One chunk's part of a :class:`CountPass`: counts ``(cells, bins + 3)`` and, per
-    window, its values (:func:`threatsim.stats.binning.count_pass`'s form; None: empty)."""
+    window, its values (:func:`threatsim.stats.binning.count_pass`'s form; None: empty).
+
+    >>> spec = CountPass(np.zeros(1), np.ones(1), 2, "t", [])
+    >>> part = reduce_chunk(np.array([[0.5], [1.5], [9.0]]), spec)
+    >>> isinstance(part, Counted), part.counts.tolist(), part.collected
+    (True, [[0, 1, 1, 1, 0]], [])
+    """
 
     counts: np.ndarray
     collected: list[Any]
@@ -61,7 +77,13 @@ class Counted:
 
 @dataclass(frozen=True, slots=True)
 class KeyHistogram:
-    """One chunk's counts of a key interval cut into ``2**shift``-key sub-intervals."""
+    """One chunk's counts of a key interval cut into ``2**shift``-key sub-intervals.
+
+    >>> spec = CollectPass("t", np.zeros(2), np.ones(2), 4, bin1=[],
+    ...                    keyed=[(1, 0, 2**64 - 1, "hist", 62, 4)])
+    >>> reduce_chunk(np.arange(6.0).reshape(3, 2), spec).parts
+    [KeyHistogram(counts=array([0, 0, 1, 2]))]
+    """
 
     counts: np.ndarray
 
@@ -70,7 +92,13 @@ class KeyHistogram:
 class Collected:
     """One chunk's part of a :class:`CollectPass`: per bin, then per key interval, its
     distinct values with counts and key range (``collect``'s form; None: empty), or a
-    :class:`KeyHistogram`."""
+    :class:`KeyHistogram`.
+
+    >>> spec = CollectPass("t", np.zeros(2), np.ones(2), 4, bin1=[(0, 1, 1)], keyed=[])
+    >>> part = reduce_chunk(np.arange(6.0).reshape(3, 2), spec)
+    >>> isinstance(part, Collected), len(part.parts)
+    (True, 1)
+    """
 
     parts: list[Any]
 

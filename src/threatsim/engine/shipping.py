@@ -74,7 +74,16 @@ def _draw_last(arr: np.ndarray) -> ShippedChunk:
 
 def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, ShippedChunk]]:
     """:func:`~threatsim.engine.plan.run_chunk` for a chunk whose result travels between
-    processes (draws last; see :class:`ShippedChunk`)."""
+    processes (draws last; see :class:`ShippedChunk`).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=4)).task(0)
+    >>> index, shipped = run_chunk_shipped(task)
+    >>> shipped["reserves"].values.shape  # draws last
+    (37, 4)
+    """
     index, out = run_chunk(task)
     return index, {name: _draw_last(arr) for name, arr in out.items()}
 
@@ -82,7 +91,17 @@ def run_chunk_shipped(task: ChunkTask) -> tuple[int, dict[str, ShippedChunk]]:
 def unshipped(result: tuple[int, dict[str, Any]]) -> tuple[int, dict[str, np.ndarray]]:
     """A :func:`run_chunk_shipped` result as ``run_chunk`` gives it: draws first (a
     view of draws-last memory, as models record them), in each output's own dtype
-    (see :class:`ShippedChunk` for an example)."""
+    (see :class:`ShippedChunk` for an example).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=4)).task(0)
+    >>> index, out = unshipped(run_chunk_shipped(task))
+    >>> _, direct = run_chunk(task)
+    >>> out["reserves"].shape, all(np.array_equal(out[k], direct[k], equal_nan=True) for k in out)
+    ((4, 37), True)
+    """
     index, out = result
     return index, {name: np.moveaxis(v.values.astype(v.dtype, copy=False), -1, 0)
                    if isinstance(v, ShippedChunk) else v for name, v in out.items()}
@@ -119,7 +138,18 @@ def run_chunk_reduced(rt: ReducedChunkTask,
                       computed: tuple[int, dict[str, np.ndarray]] | None = None,
                       ) -> tuple[int, SummaryPartial]:
     """Run one chunk (unless *computed* is its ``run_chunk`` result) and reduce it for
-    a summary pass (top-level, so it pickles; see :class:`ReducedChunkTask`)."""
+    a summary pass (top-level, so it pickles; see :class:`ReducedChunkTask`).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=3)).task(0)
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=["depletion_month"], quant={})
+    >>> computed = run_chunk(task)
+    >>> index, partial = run_chunk_reduced(ReducedChunkTask(task, spec), computed)  # no rerun
+    >>> index, partial.per_draw["depletion_month"].shape
+    (0, (3,))
+    """
     index, result = computed if computed is not None else run_chunk(rt.task)
     return index, reduce_for_pass(result, rt.spec)
 
@@ -128,7 +158,18 @@ def run_chunk_reduced_shipped(rt: ReducedChunkTask,
                               computed: tuple[int, dict[str, np.ndarray]] | None = None,
                               ) -> tuple[int, Bundle]:
     """:func:`run_chunk_reduced` for a partial that travels between processes: its many
-    small arrays (W2: ~2,200 windows' values) packed into a few (see :class:`Bundle`)."""
+    small arrays (W2: ~2,200 windows' values) packed into a few (see :class:`Bundle`).
+
+    >>> import threatsim
+    >>> from threatsim.core.wire import unbundled
+    >>> from threatsim.engine.options import RunOptions
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> task = Plan.for_run(sc, RunOptions.build(sc, draws=3)).task(0)
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=["depletion_month"], quant={})
+    >>> index, bundle = run_chunk_reduced_shipped(ReducedChunkTask(task, spec))
+    >>> type(bundle).__name__, unbundled(bundle).per_draw["depletion_month"].shape
+    ('Bundle', (3,))
+    """
     index, partial = run_chunk_reduced(rt, computed)
     return index, Bundle(partial)
 

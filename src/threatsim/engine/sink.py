@@ -30,6 +30,21 @@ class NetCDFSink:
     with an exception) deletes it, so an interrupted run writes nothing.
     Reading the file gives the same Dataset as writing the in-memory run with
     :func:`threatsim.results.write_netcdf`.
+
+    >>> import pathlib, tempfile, threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.plan import Plan, run_chunk
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=8, chunk_size=4)
+    >>> plan = Plan.for_run(sc, opts)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with NetCDFSink(pathlib.Path(tmp) / "run.nc", sc, opts.settings, plan.params) as sink:
+    ...         for index in (1, 0):  # in any order
+    ...             sink.write(*run_chunk(plan.task(index)))
+    ...         path = sink.commit()
+    ...     with xr.open_dataset(path) as ds:
+    ...         print(path.name, dict(ds["reserves"].sizes))
+    run.nc {'draw': 8, 'time': 37}
     """
 
     def __init__(self, path: str | os.PathLike[str], scenario: Scenario,

@@ -91,6 +91,11 @@ class SummaryPass:
     ``banded``: band key -> (output, whether it is the sum over the dims after
     ``time``); ``quant``: band key -> that band's pass (None: its quantiles are
     known). The first pass also takes the per-draw outputs and the zeros.
+
+    >>> spec = SummaryPass(first=True, lead=1, banded={"reserves": ("reserves", False)},
+    ...                    per_draw=[], quant={})
+    >>> reduce_for_pass({"reserves": np.array([[0.0, 5.0], [0.0, 0.0]])}, spec).zeros
+    {'reserves': array([2, 1])}
     """
 
     first: bool
@@ -102,7 +107,13 @@ class SummaryPass:
 
 @dataclass(frozen=True, slots=True)
 class SummaryPartial:
-    """One chunk's part of a :class:`SummaryPass` (see :func:`reduce_for_pass`)."""
+    """One chunk's part of a :class:`SummaryPass` (see :func:`reduce_for_pass`).
+
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=["m"], quant={})
+    >>> part = reduce_for_pass({"m": np.array([3.0, 4.0])}, spec)
+    >>> isinstance(part, SummaryPartial), part.zeros, part.quant
+    (True, {}, {})
+    """
 
     per_draw: dict[str, np.ndarray] = field(default_factory=dict)
     zeros: dict[str, np.ndarray] = field(default_factory=dict)
@@ -139,7 +150,29 @@ def reduce_for_pass(result: Mapping[str, np.ndarray], spec: SummaryPass) -> Summ
 
 
 class ChunkSource(Protocol):
-    """How a summary gets the run's chunks: :meth:`StreamingSummary.collect` drives it."""
+    """How a summary gets the run's chunks: :meth:`StreamingSummary.collect` drives it.
+
+    >>> import contextlib
+    >>> from threatsim.engine.plan import run_chunk
+    >>> class Computed:  # every chunk whole, computed here in each pass
+    ...     reduces = False
+    ...     def __init__(self, plan):
+    ...         self.plan, self.n_chunks = plan, plan.n_chunks
+    ...     def passing(self, number):
+    ...         return contextlib.nullcontext()
+    ...     def whole(self, indices):
+    ...         return (run_chunk(self.plan.task(i)) for i in indices)
+    ...     def reduced(self, indices, spec):
+    ...         raise NotImplementedError("whole chunks only")
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.plan import Plan
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=200, chunk_size=100)
+    >>> source: ChunkSource = Computed(Plan.for_run(sc, opts))
+    >>> StreamingSummary(sc, opts.settings).collect(source).needs_pass
+    False
+    """
 
     #: Chunks in the run.
     n_chunks: int
@@ -172,6 +205,26 @@ class StreamingSummary:
     also get ``<name>_sum``: the bands of their sum over those dims (what
     the printed table and the fan chart show for such outputs). Per-draw outputs (no time dim)
     are kept whole. The sampled parameters are kept as in a full run.
+
+    >>> import contextlib, threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.plan import Plan, run_chunk
+    >>> class Computed:  # a ChunkSource: every chunk whole, computed here
+    ...     reduces = False
+    ...     def __init__(self, plan):
+    ...         self.plan, self.n_chunks = plan, plan.n_chunks
+    ...     def passing(self, number):
+    ...         return contextlib.nullcontext()
+    ...     def whole(self, indices):
+    ...         return (run_chunk(self.plan.task(i)) for i in indices)
+    ...     def reduced(self, indices, spec):
+    ...         raise NotImplementedError
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> opts = RunOptions.build(sc, draws=200, chunk_size=100)
+    >>> plan = Plan.for_run(sc, opts)
+    >>> ds = StreamingSummary(sc, opts.settings).collect(Computed(plan)).dataset(plan.params)
+    >>> ds["reserves"].dims, ds["p_zero_reserves"].dims
+    (('quantile', 'time'), ('time',))
     """
 
     def __init__(self, scenario: Scenario, settings: RunSettings,

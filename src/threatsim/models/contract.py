@@ -162,6 +162,11 @@ class ScenarioParts(Protocol):
     :class:`~threatsim.inputs.scenario.Scenario` has them too). ``parameters``
     maps names to parameters with a ``dist`` (``dist.bounds()``, ``dist.kind``);
     ``timeline`` holds entries with ``at`` (a month index) and ``levers``.
+
+    >>> import threatsim
+    >>> parts: ScenarioParts = threatsim.load_scenario("scenarios/financing.toml")  # has them
+    >>> parts.horizon, parts.parameters["cache_share"].dist.kind, list(parts.timeline)
+    (36, 'uniform', [])
     """
 
     @property
@@ -186,6 +191,13 @@ class Chance(Protocol):
     a draw's replicates next to each other); each method returns one variate per
     row, from that row's own stream at counter (event, flow, month). A model uses
     each (month, flow, event) of a row for one call only.
+
+    >>> from threatsim.engine.streams import chance_streams
+    >>> chance: Chance = chance_streams(7, np.arange(3), replicates=2)  # a ChanceStreams
+    >>> len(chance), chance.poisson(2.0, month=0, flow=1).tolist()
+    (6, [0, 3, 1, 3, 1, 1])
+    >>> chance[::2].poisson(2.0, month=0, flow=1).tolist()  # some rows: the same numbers
+    [0, 1, 1]
     """
 
     def __len__(self) -> int: ...

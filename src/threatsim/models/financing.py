@@ -52,6 +52,10 @@ class FinancingFlow(IntEnum):
     Part of every run's identity: never renumber, only append. The ``coupled``
     model draws these beside the fighters' flows, whose words start at
     ``fighters.draws.FIGHTER_FLOW_BASE`` (2**20): keep these below it.
+
+    >>> from threatsim.models.fighters.draws import FIGHTER_FLOW_BASE
+    >>> int(FinancingFlow.CACHE_FINDS), FinancingFlow.CACHE_FINDS < FIGHTER_FLOW_BASE
+    (1, True)
     """
 
     CACHE_FINDS = 1  # caches of stored cash found in the month (Poisson)

@@ -79,6 +79,9 @@ class EventFlow(IntEnum):
     """What each Generator of a replication is for (its counter's flow word).
 
     Part of every run's identity: never renumber, only append.
+
+    >>> [(flow.name, int(flow)) for flow in EventFlow]
+    [('INCOME', 1), ('TRANSFERS', 2), ('CACHES', 3)]
     """
 
     INCOME = 1  # income events: times, amounts, fates (event: the stream in INCOME_STREAMS)

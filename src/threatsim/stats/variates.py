@@ -64,7 +64,13 @@ Selection = slice | npt.NDArray[np.integer | np.bool_] | Sequence[int]
 
 
 def seed_key(seed: int) -> np.uint64:
-    """key[0] of every chance stream of a run: a 64-bit child of the run seed."""
+    """key[0] of every chance stream of a run: a 64-bit child of the run seed.
+
+    >>> int(seed_key(7))
+    17438200620786953865
+    >>> bool(seed_key(7) == seed_key(7)), bool(seed_key(7) != seed_key(8))
+    (True, True)
+    """
     ss = np.random.SeedSequence(int(seed), spawn_key=(_CHANCE_TAG,))
     key: np.uint64 = ss.generate_state(1, np.uint64)[0]  # an element: Any to numpy's stubs
     return key
@@ -87,6 +93,12 @@ def philox4x64(counter: npt.ArrayLike, key: npt.ArrayLike) -> WordArray:
 
     The function ``numpy.random.Philox`` applies: its block after counter ``c`` is
     this function of ``c + 1`` (it steps the counter before each block).
+
+    >>> key = np.array([[1], [0]], dtype=np.uint64)
+    >>> words = philox4x64(np.array([[1], [0], [0], [0]], dtype=np.uint64), key)
+    >>> gen = np.random.Philox(key=key[:, 0], counter=np.zeros(4, dtype=np.uint64))
+    >>> bool(np.array_equal(words[:, 0], gen.random_raw(4)))  # numpy's block after counter 0
+    True
     """
     c = np.asarray(counter, dtype=np.uint64)
     k = np.asarray(key, dtype=np.uint64)
@@ -331,6 +343,16 @@ class ChanceStreams:
     transition), ``event`` (to tell apart several calls of one flow in a month) --
     and returns one variate per draw. Each (month, flow, event) of a draw must be
     used by one call only: a second call with the same triple repeats its numbers.
+
+    >>> chance = ChanceStreams(7, np.arange(3))  # draws 0, 1, 2 of the run with seed 7
+    >>> chance.binomial(100, 0.3, month=0, flow=1).tolist()
+    [26, 27, 27]
+    >>> chance[1:].binomial(100, 0.3, month=0, flow=1).tolist()  # draws 1, 2: the same
+    [27, 27]
+    >>> chance.poisson(4.0, month=0, flow=2).tolist()
+    [1, 3, 6]
+    >>> chance.uniforms(2, month=0, flow=3).round(3).tolist()
+    [[0.531, 0.489], [0.002, 0.65], [0.153, 0.704]]
     """
 
     def __init__(self, seed: int, draw_index: npt.ArrayLike, replicate: npt.ArrayLike = 0, *,

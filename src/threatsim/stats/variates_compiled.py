@@ -117,7 +117,14 @@ LOG1P_SERIES_BELOW = 0.25
 def atanh_excess(s: FloatOrArray) -> FloatOrArray:
     """2 (atanh(s) - s) = 2 s z (1/3 + z/5 + ...), z = s^2, for |s| <= 0.1716 (Estrin's
     scheme: short dependency chains, a fixed order). log(1 + d) = 2 s + atanh_excess(s)
-    with s = d / (2 + d); Loader's deviance is d s + x atanh_excess(s)."""
+    with s = d / (2 + d); Loader's deviance is d s + x atanh_excess(s).
+
+    >>> import math
+    >>> d = 0.2
+    >>> s = d / (2.0 + d)
+    >>> math.isclose(2.0 * s + atanh_excess(s), math.log1p(d), rel_tol=1e-15)
+    True
+    """
     c = ATANH_C
     z = s * s
     z2 = z * z
@@ -128,7 +135,12 @@ def atanh_excess(s: FloatOrArray) -> FloatOrArray:
 
 
 def exp_series(r: FloatOrArray) -> FloatOrArray:
-    """exp(r) for |r| <= ln2 / 2, by its Taylor polynomial (Estrin's scheme)."""
+    """exp(r) for |r| <= ln2 / 2, by its Taylor polynomial (Estrin's scheme).
+
+    >>> import math
+    >>> math.isclose(exp_series(0.25), math.exp(0.25), rel_tol=1e-15)
+    True
+    """
     c = EXP_C
     r2 = r * r
     r4 = r2 * r2
@@ -140,7 +152,15 @@ def exp_series(r: FloatOrArray) -> FloatOrArray:
 
 def stirling_series(x: FloatOrArray) -> FloatOrArray:
     """fc(x - 1) for x >= 31 (see :data:`FC_TABLE`): 1/(12x) - 1/(360x^3) + 1/(1260x^5)
-    - 1/(1680x^7) + 1/(1188x^9); the next term is below 1e-19 there."""
+    - 1/(1680x^7) + 1/(1188x^9); the next term is below 1e-19 there.
+
+    >>> import math
+    >>> k = 30.0  # fc(k) = log k! - ((k + 1/2) log(k + 1) - (k + 1) + log(2 pi) / 2)
+    >>> stirling = (k + 0.5) * math.log(k + 1) - (k + 1) + 0.5 * math.log(2 * math.pi)
+    >>> fc = math.lgamma(k + 1) - stirling
+    >>> math.isclose(stirling_series(k + 1), fc, rel_tol=1e-9)
+    True
+    """
     z = 1.0 / (x * x)
     return (1.0 / 12.0 - z * (1.0 / 360.0 - z * (1.0 / 1260.0 - z * (1.0 / 1680.0
                                                                    - z * (1.0 / 1188.0))))) / x
@@ -151,7 +171,12 @@ def btrs_setup(nf: FloatOrArray, pp: FloatOrArray, q: FloatOrArray
                           FloatOrArray, FloatOrArray]:
     """Hormann's (1993) BTRS constants for Binomial(n, pp), pp <= 1/2, n pp >= 10:
     (b, a, c, alpha, v_r, m) of 'The generation of binomial random variates',
-    J. Statist. Comput. Simul. 46, 101-110."""
+    J. Statist. Comput. Simul. 46, 101-110.
+
+    >>> b, a, c, alpha, v_r, m = btrs_setup(100.0, 0.3, 0.7)
+    >>> round(float(b), 4), float(c), float(m)  # c = n p + 1/2, the mode m = floor((n + 1) p)
+    (12.7439, 30.5, 30.0)
+    """
     spq = np.sqrt(nf * pp * q)
     b = 1.15 + 2.53 * spq
     a = -0.0873 + 0.0248 * b + 0.01 * pp
@@ -166,7 +191,12 @@ def ptrs_setup(lam: FloatOrArray
                ) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray, FloatOrArray]:
     """Hormann's (1993) PTRS constants for Poisson(lam), lam >= 10: (b, a, 1/alpha, v_r) of
     'The transformed rejection method for generating Poisson random variables',
-    Insurance: Mathematics and Economics 12, 39-45."""
+    Insurance: Mathematics and Economics 12, 39-45.
+
+    >>> b, a, inv_alpha, v_r = ptrs_setup(20.0)
+    >>> round(float(b), 4), round(float(v_r), 4)
+    (12.2455, 0.5741)
+    """
     slam = np.sqrt(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
@@ -380,7 +410,17 @@ def _ptrs(lam: float, k0: np.uint64, k1: np.uint64,  # pragma: no cover - compil
 def binomial_kernel(n: IntArray, p: FloatArray,  # pragma: no cover - compiled
                     k0: WordArray, k1: WordArray, c1: np.uint64, c2: np.uint64,
                     c3: np.uint64, out: IntArray) -> IntArray:
-    """Binomial(n[i], p[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i]."""
+    """Binomial(n[i], p[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i].
+
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(7, np.arange(3))
+    >>> event, flow, month = np.uint64(0), np.uint64(1), np.uint64(0)
+    >>> binomial_kernel(np.full(3, 100), np.full(3, 0.3), chance.key0, chance.key1,
+    ...                 event, flow, month, np.empty(3, dtype=np.int64)).tolist()
+    [26, 27, 27]
+    >>> chance.binomial(100, 0.3, month=0, flow=1).tolist()  # the same numbers
+    [26, 27, 27]
+    """
     for i in range(n.size):
         ni, pi = n[i], p[i]
         if ni == 0 or pi == 0.0:
@@ -406,7 +446,15 @@ def binomial_kernel(n: IntArray, p: FloatArray,  # pragma: no cover - compiled
 def poisson_kernel(lam: FloatArray, k0: WordArray,  # pragma: no cover - compiled
                    k1: WordArray, c1: np.uint64, c2: np.uint64, c3: np.uint64,
                    out: IntArray) -> IntArray:
-    """Poisson(lam[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i]."""
+    """Poisson(lam[i]) from stream (k0[i], k1[i]; counter (., c1, c2, c3)) into out[i].
+
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(7, np.arange(3))
+    >>> event, flow, month = np.uint64(0), np.uint64(2), np.uint64(0)
+    >>> poisson_kernel(np.full(3, 4.0), chance.key0, chance.key1, event, flow, month,
+    ...                np.empty(3, dtype=np.int64)).tolist()
+    [1, 3, 6]
+    """
     for i in range(lam.size):
         li = lam[i]
         if li == 0.0:
@@ -423,7 +471,15 @@ def poisson_kernel(lam: FloatArray, k0: WordArray,  # pragma: no cover - compile
 def uniforms_kernel(k0: WordArray, k1: WordArray,  # pragma: no cover - compiled
                     c1: np.uint64, c2: np.uint64, c3: np.uint64,
                     out: FloatArray) -> FloatArray:
-    """out[i, j]: uniform j of stream i (block j // 4, word j % 4)."""
+    """out[i, j]: uniform j of stream i (block j // 4, word j % 4).
+
+    >>> from threatsim.stats.variates import ChanceStreams
+    >>> chance = ChanceStreams(7, np.arange(3))
+    >>> event, flow, month = np.uint64(0), np.uint64(3), np.uint64(0)
+    >>> out = uniforms_kernel(chance.key0, chance.key1, event, flow, month, np.empty((3, 2)))
+    >>> out.round(3).tolist()
+    [[0.531, 0.489], [0.002, 0.65], [0.153, 0.704]]
+    """
     count = out.shape[1]
     for i in range(out.shape[0]):
         for blk in range((count + 3) // 4):

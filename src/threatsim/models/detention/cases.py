@@ -46,6 +46,9 @@ class DetentionFlow(IntEnum):
     """What each Generator of a replication is for (its counter's flow word).
 
     Part of every run's identity: never renumber, only append.
+
+    >>> int(DetentionFlow.SCREENING), DetentionFlow(9).name
+    (3, 'REPATRIATION')
     """
 
     ARRIVALS = 1  # how many new detainees, and when (a Poisson process)

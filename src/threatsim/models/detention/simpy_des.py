@@ -40,7 +40,15 @@ class _FifoQueue(deque[Any]):
 
 
 class CaseRequest(Request):
-    """A request for a server (a screening team, a court) made for one detainee."""
+    """A request for a server (a screening team, a court) made for one detainee.
+
+    >>> import simpy
+    >>> env = simpy.Environment()
+    >>> request = Pool(env, capacity=1).request()
+    >>> request.case = 42  # the detainee it is for
+    >>> type(request).__name__, request.case
+    ('CaseRequest', 42)
+    """
 
     #: The detainee's index (set by whoever makes the request).
     case: int

@@ -35,6 +35,9 @@ class FighterFlow(IntEnum):
     """The kinds of random flows of the fighters model (with a region: :func:`flow_id`).
 
     These numbers are part of every run's identity: never renumber one, only append.
+
+    >>> int(FighterFlow.LOCAL_EXITS), FighterFlow(6).name
+    (1, 'CONVICTION')
     """
 
     LOCAL_EXITS = 1  # active_local -> killed, detained (arrest, surrender), deserted, crossed
