@@ -322,3 +322,31 @@ def test_ctrl_c_after_the_run_finished_says_its_files_are_complete(financing_pat
     assert "nothing was written" not in io.err
     assert out.exists()
     assert out.with_suffix(".png").exists()
+
+
+def test_version_flag(capsys):
+    """`threatsim --version` names the package version (there was none)."""
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"threatsim {threatsim.__version__}"
+
+
+def test_models_with_an_unknown_name_is_bad_input(capsys):
+    """`threatsim models nosuchmodel` printed nothing and exited 0."""
+    assert main(["models", "nosuchmodel"]) == 2
+    err = capsys.readouterr().err
+    assert "model='nosuchmodel' is not a model; allowed: coupled, detention" in err
+
+
+def test_a_precision_not_reached_exits_non_zero(financing_path, tmp_path, capsys):
+    """`run --precision` stopped at --max-draws exited 0 as if the target had been met; it
+    still writes the largest run, says so, and exits 3."""
+    out = tmp_path / "r.nc"
+    code = main(["run", str(financing_path), "--precision", "0.0001", "--draws", "100",
+                 "--max-draws", "200", "--out", str(out), "--no-plot", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "NOT reached" in captured.out
+    assert "precision target was not reached" in captured.err
+    assert out.exists()

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 import threatsim
+from threatsim.core.errors import ScenarioError
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,17 @@ def test_failed_write_leaves_nothing(ds, tmp_path):
     with pytest.raises(TypeError):
         threatsim.write_netcdf(bad, tmp_path / "run.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exceedance_refuses_data_without_draws():
+    """On a summary Dataset (bands on `quantile`, no `draw`) exceedance returned 0 or 1 per
+    quantile, labelled a probability; like bands, it now says it cannot answer."""
+    from tests.conftest import SCENARIOS
+
+    sc = threatsim.load_scenario(SCENARIOS / "financing.toml")
+    summary = threatsim.run(sc, draws=200, seed=1, keep="summary", progress=False)
+    with pytest.raises(ScenarioError, match="no draw dim to count a probability"):
+        threatsim.exceedance(summary["reserves"], below=50e6)
+    full = threatsim.run(sc, draws=200, seed=1, progress=False)
+    p = threatsim.exceedance(full["reserves"], below=50e6)
+    assert float(p.isel(time=-1)) == float((full["reserves"].isel(time=-1) < 50e6).mean())

@@ -122,3 +122,10 @@ def test_cli_sweep_bad_input_exits_2_and_writes_nothing(toy_model, tmp_path, cap
     assert message in err
     assert err.count("\n") == 1
     assert not out.exists()
+
+
+def test_run_settings_cannot_be_swept(toy_model):
+    """`--set run.draws=100,200` was accepted and ignored (every point ran the same draws)."""
+    sc = toy_scenario()
+    with pytest.raises(ScenarioError, match=r"run\.draws=\[100, 200\] cannot be swept"):
+        threatsim.sweep(sc, {"run.draws": [100, 200]}, draws=50)

@@ -143,6 +143,10 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     >>> da = xr.DataArray([0.0, 50.0, 150.0, 250.0], dims="draw")
     >>> float(exceedance(da, below=100.0))
     0.5
+    >>> exceedance(da.isel(draw=0), below=100.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: variable=None has no draw dim to count ...
     """
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
@@ -153,6 +157,11 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
         assert above is not None  # exactly one of the two, checked above
         hit = da > above
     dims = sample_dims(da)
+    if not dims:  # a summary's bands, or one draw's values: no sample to count over
+        raise ScenarioError("has no draw dim to count a probability over (a summary Dataset "
+                            "holds bands, not draws: run with keep='draws', or read "
+                            "P(= 0) from its p_zero_<name> variables)", key="variable",
+                            value=da.name)
     # Count, then divide: a mean over booleans would first cast every element to float.
     out = hit.sum(dim=dims) / int(np.prod([da.sizes[d] for d in dims]))
     out.attrs = {"units": "probability",

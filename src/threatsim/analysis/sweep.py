@@ -119,9 +119,9 @@ def valid_keys(scenario: Scenario) -> list[str]:
     info = get_model(scenario.model).info
     keys |= {f"levers.{d.name}" for d in info.levers}
     keys |= {f"parameters.{p}.{f}" for p in scenario.parameters for f in _PARAM_FIELDS}
-    keys |= {f"run.{k}" for k in ("draws", "seed", "sampler", "chunk_size", "replicates")}
     keys -= {"name", "description", "model", "start", "horizon", "extends"}
-    keys = {k for k in keys if not k.startswith(("sources", "timeline", "outputs"))}
+    # run.* are the same for every point (one set of run options for the whole grid)
+    keys = {k for k in keys if not k.startswith(("sources", "timeline", "outputs", "run."))}
     return sorted(keys)
 
 
@@ -129,6 +129,10 @@ def _check_key(scenario: Scenario, key: str, values: Any) -> None:
     allowed = valid_keys(scenario)
     if key in allowed:
         return
+    if key.startswith("run."):  # one set of run options serves every point of the grid
+        raise ScenarioError("cannot be swept: every point of a sweep runs with the same run "
+                            "settings (give them once: --draws, --seed, --sampler)", key=key,
+                            value=values)
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}? " if close else ""
     levers = ", ".join(k for k in allowed if k.startswith("levers."))

@@ -24,6 +24,7 @@ from threatsim.cli.table import split_compartments, summary_series, summary_tabl
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError, ThreatsimError
 from threatsim.core.interrupts import InterruptGuard, is_interrupt
+from threatsim.core.version import __version__
 from threatsim.engine import executors
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
@@ -45,6 +46,8 @@ from threatsim.results import open_results, write_netcdf
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+#: ``run --precision`` stopped at --max-draws before every band was precise enough.
+EXIT_NOT_CONVERGED = 3
 #: The shell's status for a command stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 
@@ -177,6 +180,10 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
               file=sys.stderr)
         return EXIT_INTERRUPTED
     print("\nwrote " + ", ".join(str(p) for p in written))
+    if precision is not None and not precision.converged:  # the files hold the largest run
+        print("threatsim: the precision target was not reached (see above); raise "
+              "--max-draws or loosen --precision", file=sys.stderr)
+        return EXIT_NOT_CONVERGED
     return 0
 
 
@@ -253,6 +260,9 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    if args.name and args.name not in model_names():
+        raise ScenarioError(f"is not a model; allowed: {', '.join(model_names())}",
+                            key="model", value=args.name)
     for name in model_names():
         info = get_model(name).info
         if args.name and name != args.name:
@@ -333,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(
         prog="threatsim", description="Scenario modelling of threat estimates.")
+    parser.add_argument("--version", action="version", version=f"threatsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run a scenario, print bands, write NetCDF and a fan chart")
