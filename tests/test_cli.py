@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SCENARIOS
 
 import threatsim
 from threatsim.cli.main import main
@@ -350,3 +350,28 @@ def test_a_precision_not_reached_exits_non_zero(financing_path, tmp_path, capsys
     assert "NOT reached" in captured.out
     assert "precision target was not reached" in captured.err
     assert out.exists()
+
+
+@pytest.mark.parametrize("name", ["../../escaped/evil", "/../../abs_evil", "a\u0000b"])
+def test_a_scenario_name_never_chooses_where_files_land(tmp_path, monkeypatch, capsys, name):
+    """Without --out the run goes to results/<name>.nc: a name of "../../escaped/evil"
+    wrote outside results/ (making folders), "/../../x" outside --plot DIR, and a NUL
+    crashed the run. A name is a label: the file stem is derived from it safely."""
+    import shutil
+
+    folder = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS, folder)
+    path = folder / "financing.toml"
+    text = path.read_text()
+    path.write_text(text.replace('name = "financing"', f"name = {json.dumps(name)}", 1))
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["run", str(path), "--draws", "50", "--plot", "figs", "--quiet"]) == 0
+    new = {p for p in tmp_path.rglob("*") if p.is_file()} - before
+    assert new
+    for p in new:  # every file under the working folder's results/ or the --plot folder
+        rel = p.relative_to(work)
+        assert rel.parts[0] in ("results", "figs"), rel
+        assert len(rel.parts) == 2, rel  # no folders made from the name

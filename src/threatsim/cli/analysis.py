@@ -18,6 +18,7 @@ from threatsim.analysis.compare import check_comparable, compare, comparison_tab
 from threatsim.analysis.discovery import discover, result_json
 from threatsim.analysis.sensitivity import sensitivity, sensitivity_table
 from threatsim.analysis.sweep import parse_set, sweep, sweep_table
+from threatsim.core.atomic import file_stem
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
@@ -90,7 +91,7 @@ def _better(items: list[str] | None) -> str | dict[str, str]:
 def _write_plots(folder: str, figures: list[NamedFigure]) -> list[Path]:
     written: list[Path] = []
     for stem, make in figures:
-        written += save_figures(make(), Path(folder) / stem)
+        written += save_figures(make(), Path(folder) / file_stem(stem))
     return written
 
 

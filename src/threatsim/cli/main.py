@@ -21,7 +21,7 @@ from threatsim.analysis.capacity import solve_capacity
 from threatsim.analysis.convergence import run_to_precision
 from threatsim.cli.analysis import add_commands
 from threatsim.cli.table import split_compartments, summary_series, summary_table
-from threatsim.core.atomic import atomic_path
+from threatsim.core.atomic import atomic_path, file_stem
 from threatsim.core.errors import ScenarioError, ThreatsimError
 from threatsim.core.interrupts import InterruptGuard, is_interrupt
 from threatsim.core.version import __version__
@@ -163,9 +163,9 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
                            progress=None if not args.quiet else False,
                            keep=args.keep or sc.keep, checkpoint=args.checkpoint,
                            resume=args.resume,
-                           out=(args.out or Path("results") / f"{sc.name}.nc")
+                           out=(args.out or Path("results") / f"{file_stem(sc.name)}.nc")
                            if args.keep == "draws" else None)
-    out = Path(args.out) if args.out else Path("results") / f"{sc.name}.nc"
+    out = Path(args.out) if args.out else Path("results") / f"{file_stem(sc.name)}.nc"
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
     try:
@@ -210,11 +210,12 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
             series = summary_series(ds)
         marks = [(sc.month_label(i), "report") for i in sc.report_months if 0 < i < sc.horizon]
         written += save_figures(fan_chart(ds, series, quantiles=sc.quantiles, marks=marks),
-                                Path(args.plot) / f"fan_{sc.name}")
+                                Path(args.plot) / file_stem(f"fan_{sc.name}"))
         if series and not summary_only:  # exceedance curves need every draw
             months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
+            stem = file_stem(f"exceedance_{sc.name}_{series[0]}")
             written += save_figures(exceedance_chart(ds, series[0], at=months or None),
-                                    Path(args.plot) / f"exceedance_{sc.name}_{series[0]}")
+                                    Path(args.plot) / stem)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -329,7 +330,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         folder = Path(args.plot)
         folder.mkdir(parents=True, exist_ok=True)
         for name, board in boards.items():
-            prefix = f"{name}_" if len(boards) > 1 else ""
+            prefix = f"{file_stem(name)}_" if len(boards) > 1 else ""
             for stem, figure in (("pit_histogram", pit_histogram), ("coverage", coverage_plot)):
                 png = folder / f"{prefix}{stem}.png"
                 _atomic_figure(figure(board), png)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,10 @@ from pathlib import Path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import check_interrupt
 
-__all__ = ["atomic_path", "publish", "temp_beside"]
+__all__ = ["atomic_path", "file_stem", "publish", "temp_beside"]
+
+#: Longest file stem made from a label (a file name may have 255 bytes; suffixes follow).
+_MAX_STEM = 120
 
 
 def _umask() -> int:
@@ -99,3 +103,22 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def file_stem(label: str) -> str:
+    """A file name stem made from a label (a scenario's ``name``), never a path.
+
+    A scenario's name is a label: ``"../../x"``, ``"/etc/x"`` or a name with a NUL
+    must not choose where a file lands. Letters, digits, ``.``, ``_`` and ``-``
+    are kept; every other run of characters, and every ``..``, becomes one ``_``;
+    leading and trailing dots go (no hidden files); at most 120 characters; never
+    empty.
+
+    >>> file_stem("baseline"), file_stem("../../escaped/evil"), file_stem("/../../x")
+    ('baseline', 'escaped_evil', 'x')
+    >>> file_stem("a\\x00b"), file_stem(".."), file_stem("Hajin falls early (2019)")
+    ('a_b', 'run', 'Hajin_falls_early_2019')
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(label))
+    stem = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", stem)).strip("._-")
+    return stem[:_MAX_STEM].rstrip("._-") or "run"

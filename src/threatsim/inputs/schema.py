@@ -51,7 +51,7 @@ class KeyDoc:
 
 _UNITS = ", ".join(PARAMETER_UNITS)
 KEYS: tuple[KeyDoc, ...] = (
-    KeyDoc("name", "string", "required", "any text", 'name = "baseline"', "Short name of the scenario."),
+    KeyDoc("name", "string", "required", "any text", 'name = "baseline"', "Short name of the scenario: a label, never a path. Output files made without `--out` take a stem derived from it (letters, digits, `.`, `_`, `-`; other characters become `_`), inside `results/` or the `--plot` folder."),
     KeyDoc("description", "string", '""', "any text", 'description = "..."', "What the scenario assumes."),
     KeyDoc("extends", "string", "none", "a path relative to this file", 'extends = "../baseline.toml"',
            "Inherit another scenario and override only the keys named here (tables merge key by key, to any depth; other values and arrays replace). Cycles are refused."),
