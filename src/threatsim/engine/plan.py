@@ -196,18 +196,26 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     names = list(parameters)
     out: dict[str, np.ndarray] = {}
     for name in names:
+        if name in out:  # a member of a correlated group sampled with an earlier one
+            continue
         p = parameters[name]
         if constants_as_views and p.dist.kind == "point" and p.share_of is None:
             one = sample_parameters({name: p}, 1, seed=seed, sampler=sampler)[name]
             out[name] = np.broadcast_to(one, (n,))
             continue
-        need, cur = {name}, p
-        while cur.share_of is not None and cur.share_of not in need:
-            need.add(cur.share_of)
-            cur = parameters[cur.share_of]
+        # A correlated group is rearranged as a whole: sample it once, with every member.
+        group = list(p.correlated.names) if p.correlated is not None else [name]
+        need = set(group)
+        for member in group:
+            cur = parameters[member]
+            while cur.share_of is not None and cur.share_of not in need:
+                need.add(cur.share_of)
+                cur = parameters[cur.share_of]
         subset = {k: parameters[k] for k in names if k in need}
-        out[name] = sample_parameters(subset, n, seed=seed, sampler=sampler)[name]
-    return out
+        values = sample_parameters(subset, n, seed=seed, sampler=sampler)
+        out.update({member: values[member] for member in group})
+    return {name: out[name] for name in names}
+
 
 class Plan:
     """A run's inputs: options, parameter values (one array per parameter, over the
