@@ -21,7 +21,7 @@ from threatsim.core.version import __version__
 # meets threatsim's own handler instead of an import's traceback.
 _LAZY = {
     "compare": "threatsim.analysis.compare",
-    "mcse_quantile": "threatsim.analysis.convergence",
+    "mcse_quantile": "threatsim.results",
     "run_to_precision": "threatsim.analysis.convergence",
     "discover": "threatsim.analysis.discovery",
     "sensitivity": "threatsim.analysis.sensitivity",
@@ -51,7 +51,7 @@ _LAZY = {
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from threatsim.analysis.capacity import CapacitySolution, solve_capacity
     from threatsim.analysis.compare import compare
-    from threatsim.analysis.convergence import mcse_quantile, run_to_precision
+    from threatsim.analysis.convergence import run_to_precision
     from threatsim.analysis.discovery import discover
     from threatsim.analysis.sensitivity import sensitivity
     from threatsim.analysis.sweep import sweep
@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from threatsim.outputs.leaderboard import leaderboard, rank_scenarios
     from threatsim.outputs.observations import load_observations
     from threatsim.outputs.scores import crps_ensemble, crps_interval
-    from threatsim.results import bands, exceedance, open_results, write_netcdf
+    from threatsim.results import bands, exceedance, mcse_quantile, open_results, write_netcdf
 
 
 def __getattr__(name: str) -> Any:

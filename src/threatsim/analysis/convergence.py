@@ -48,11 +48,9 @@ from threatsim.engine.reuse import ReuseChunks
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.results import mcse_quantile, sample_dims
-from threatsim.stats.mcse import mcse_levels
 
 __all__ = [
     "PrecisionResult",
-    "mcse_levels",
     "mcse_quantile",
     "reported_precision",
     "run_to_precision",

@@ -488,6 +488,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             sys.stdout = stdout
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
