@@ -146,7 +146,7 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     >>> exceedance(da.isel(draw=0), below=100.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    threatsim.core.errors.ScenarioError: variable=None has no draw dim to count ...
+    threatsim.core.errors.ScenarioError: variable has no draw dim to count ...
     """
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
@@ -194,11 +194,35 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
     ...     path = write_netcdf(xr.Dataset({"x": ("draw", [3.0])}), Path(d) / "r.nc")
     ...     print(float(open_results(path)["x"][0]))
     3.0
+    >>> open_results("scenarios/financing.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: scenarios/financing.toml: is not a NetCDF results file ...
     """
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError("no such results file", path=str(path))
-    return xr.load_dataset(path, engine="netcdf4")
+        raise ScenarioError("is a folder, not a results file" if path.is_dir()
+                            else "no such results file", path=str(path))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ScenarioError(f"cannot be read: {exc.strerror}", path=str(path)) from None
+    if not head.startswith(_NETCDF_MAGIC):
+        looks = (" (it looks like text: a scenario or observation file? results files "
+                 "are the .nc files that threatsim run writes)"
+                 if head and all(b in b"\t\n\r" or 32 <= b < 127 for b in head) else "")
+        raise ScenarioError(f"is not a NetCDF results file{looks}", path=str(path))
+    try:
+        return xr.load_dataset(path, engine="netcdf4")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ScenarioError(f"cannot be read as a NetCDF results file: {reason}",
+                            path=str(path)) from None
+
+
+#: How NetCDF files start: classic, 64-bit offset and CDF-5, and HDF5 (netCDF-4).
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 
 
 def mcse_quantile(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)

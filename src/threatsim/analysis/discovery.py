@@ -282,8 +282,8 @@ def discover(
     elif above is not None and below is None:
         level_value, sign = above, ">"
     else:
-        raise ScenarioError("give exactly one of below= or above=", key="condition",
-                            value={"below": below, "above": above})
+        given = "both were given" if below is not None else "neither was given"
+        raise ScenarioError(f"give exactly one of below= or above= ({given})")
     y = outcome_series(ds, output, at)
     hit = (y < level_value) if sign == "<" else (y > level_value)
     params = [str(n) for n, v in ds.data_vars.items() if v.attrs.get("role") == "parameter"]

@@ -184,8 +184,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _cmd_discover(args: argparse.Namespace) -> int:
     if (args.below is None) == (args.above is None):
-        raise ScenarioError("give exactly one of --below LEVEL or --above LEVEL",
-                            key="condition", value={"below": args.below, "above": args.above})
+        given = "both were given" if args.below is not None else "neither was given"
+        raise ScenarioError(f"give exactly one of --below LEVEL or --above LEVEL ({given})")
     sc = load_scenario(args.scenario)
     sc = check_output_at(sc, args.output, args.at)
     ds = run_scenario(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,

@@ -297,6 +297,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     else:
         if obs_path is None and len(inputs) == 2:
             inputs, obs_path = inputs[:1], inputs[1]
+            if inputs[0].endswith(".toml") and obs_path.endswith(".nc"):
+                raise ScenarioError("the arguments look swapped: use threatsim score RUN.nc "
+                                    "OBS.toml (the run first)", key="arguments",
+                                    value=[*inputs, obs_path])
         if len(inputs) != 1 or obs_path is None:
             raise ScenarioError("use: threatsim score RUN.nc OBS.toml (or --scenarios ... "
                                 "--obs OBS.toml)", key="arguments", value=inputs)
@@ -477,6 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ThreatsimError as exc:
         print(f"threatsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a path the system refuses (too long, not allowed, disk full)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"threatsim: error: {str(where)[:200]}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (KeyboardInterrupt, SystemError) as exc:
         if not is_interrupt(exc):

@@ -2,9 +2,81 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from typing import Any
 
-__all__ = ["ModelError", "ScenarioError", "ThreatsimError"]
+__all__ = ["MAX_LINE_CHARS", "MAX_PROBLEMS_SHOWN", "MAX_VALUE_CHARS", "ModelError",
+           "ScenarioError", "ThreatsimError", "show_value"]
+
+#: The longest value a message shows; longer ones are cut, with their length said.
+MAX_VALUE_CHARS = 80
+#: The longest key path, file path and problem line a message shows, and the most
+#: problem lines (a file with more problems shows the first and counts the rest).
+_MAX_KEY_CHARS = 120
+_MAX_PATH_CHARS = 120
+MAX_LINE_CHARS = 300
+MAX_PROBLEMS_SHOWN = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_controls(text: str) -> str:
+    """*text* with control characters (a newline, a NUL, an escape) as visible escapes,
+    so that one problem stays one line on a terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 1]}\u2026 ({len(text):,} characters)"
+
+
+def _shown_path(path: str) -> str:
+    """A file's path as a message shows it: its end (the file's name) when it is long."""
+    text = _escape_controls(str(path))
+    return text if len(text) <= _MAX_PATH_CHARS else "\u2026" + text[-(_MAX_PATH_CHARS - 1):]
+
+
+def show_value(value: Any) -> str:
+    """How a message shows a value from a file: its repr, one line, at most
+    :data:`MAX_VALUE_CHARS` characters (a longer one is cut and its length said).
+
+    >>> print(show_value("uniform"), show_value([1, 2]))
+    'uniform' [1, 2]
+    >>> print(show_value("ab" * 250)[70:])
+    babababab… (502 characters)
+    >>> import datetime
+    >>> print(show_value(datetime.date(2019, 1, 1)), show_value({"on": True}))
+    2019-01-01 { on = true }
+    >>> print(show_value("line" + chr(10) + "break"))
+    'line\\nbreak'
+    """
+    return _cut(_escape_controls(_as_written(value)), MAX_VALUE_CHARS)
+
+
+def _as_written(value: Any, depth: int = 0) -> str:
+    """*value* as a TOML file writes it (``true``, ``2019-01-01``, ``{ a = 1 }``), so that
+    messages never show Python's spellings (``True``, ``datetime.date(...)``)."""
+    if depth > 3:
+        return "..."
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {_as_written(v, depth + 1)}"
+                          for k, v in list(value.items())[:20])
+        return f"{{ {inner} }}" if inner else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_as_written(v, depth + 1) for v in list(value)[:20]) + \
+            (", ...]" if len(value) > 20 else "]")
+    return repr(value)
+
+
+def _key(name: Any) -> str:
+    text = str(name)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else repr(text)
 
 
 class ThreatsimError(Exception):
@@ -20,7 +92,10 @@ class ScenarioError(ThreatsimError, ValueError):
 
     Keeps the fields a caller needs to point at the problem: the file, the key
     path (``parameters.reserves_usd.range``), the value given and what is
-    allowed. Several problems found in one file are joined in ``problems``.
+    allowed. Several problems found in one file are gathered in ``problems``
+    and shown one per line. A value of ``None`` means the key is missing (TOML
+    has no null), so the message shows the key alone (``horizon is required``).
+    Values are shown by :func:`show_value` (one line, cut when long).
 
     Examples
     --------
@@ -30,6 +105,13 @@ class ScenarioError(ThreatsimError, ValueError):
     >>> import pickle
     >>> pickle.loads(pickle.dumps(err)).key
     'run.draws'
+    >>> two = ScenarioError("invalid", path="a.toml", problems=(
+    ...     ScenarioError("is required", key="horizon"),
+    ...     ScenarioError("must be a whole number >= 1", key="run.draws", value=0)))
+    >>> print(two)
+    a.toml: 2 problems:
+      horizon is required
+      run.draws=0 must be a whole number >= 1
     """
 
     def __init__(
@@ -49,21 +131,39 @@ class ScenarioError(ThreatsimError, ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        head = f"{_shown_path(self.path)}: " if self.path else ""
+        lines = [_cut(line, MAX_LINE_CHARS) for line in self._lines()]
+        if len(lines) == 1:
+            return head + lines[0]
+        shown = lines[:MAX_PROBLEMS_SHOWN]
+        if len(lines) > len(shown):
+            shown.append(f"... and {len(lines) - len(shown)} more")
+        return head + f"{len(lines)} problems:" + "".join(f"\n  {line}" for line in shown)
+
+    def _lines(self) -> list[str]:
+        """One line per problem (nested problems flattened), without the file."""
         if self.problems:
-            head = f"{self.path}: " if self.path else ""
-            lines = [p._message_without_path() for p in self.problems]
-            if len(lines) == 1:
-                return head + lines[0]
-            return head + f"{len(lines)} problems: " + "; ".join(lines)
-        head = f"{self.path}: " if self.path else ""
-        return head + self._message_without_path()
+            # A key's first problem only: a second follows from it (a TOML date given
+            # as ``start`` is not a month either).
+            seen: set[str] = set()
+            lines = []
+            for problem in self.problems:
+                if problem.key is not None:
+                    if problem.key in seen:
+                        continue
+                    seen.add(problem.key)
+                lines.extend(problem._lines())
+            return lines
+        expected = _escape_controls(self.expected)
+        if self.key is None:
+            return [expected]
+        key = _cut(_escape_controls(self.key), _MAX_KEY_CHARS)
+        if self.value is None:
+            return [f"{key} {expected}"]
+        return [f"{key}={show_value(self.value)} {expected}"]
 
     def _message_without_path(self) -> str:
-        if self.problems:
-            return "; ".join(p._message_without_path() for p in self.problems)
-        if self.key is None:
-            return self.expected
-        return f"{self.key}={self.value!r} {self.expected}"
+        return "; ".join(self._lines())
 
     def __reduce__(self) -> Any:
         return (

@@ -27,7 +27,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["DIST_KINDS", "Z95", "DistSpec"]
+__all__ = ["COUNT_CEILING", "DIST_KINDS", "Z95", "DistSpec"]
+
+#: The largest count of people a draw takes: far above any planning figure (the world
+#: has about 8.2e9 people) and far below int64's 9.2e18, so counted flows stay exact.
+COUNT_CEILING = 1e12
 
 DistKind = Literal[
     "uniform", "triangular", "pert", "normal90", "lognormal90", "point", "discrete", "poisson"
@@ -222,7 +226,9 @@ class DistSpec:
             else:
                 out = np.asarray(self._frozen().ppf(u), dtype=np.float64)
         if self.integer and self.kind != "poisson":
-            out = np.rint(out)
+            # A long-tailed count (lognormal90) is held below COUNT_CEILING so that sums
+            # over regions, months and draws stay exact in int64.
+            out = np.minimum(np.rint(out), COUNT_CEILING)
         return out
 
     def mean(self) -> float:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from threatsim.inputs.distributions import RANGED_KINDS, DistSpec
+from threatsim.inputs.distributions import DIST_KINDS, RANGED_KINDS, DistSpec
 from threatsim.inputs.parts import Parameter
 from threatsim.inputs.schema import (
     INTEGER_UNITS,
     PARAMETER_UNITS,
     SHARE_UNITS,
     SOURCE_UNIT_FOR,
+    UNIT_MAXIMUM,
 )
 from threatsim.inputs.sources import Source, SourceRegistry
 from threatsim.inputs.validation import ORIGIN_KEYS, PARAM_KEYS, Header, Problems, is_number
@@ -96,7 +97,7 @@ def check_parameter(p: Problems, name: str, spec: Any, sources: SourceRegistry,
     before = len(p.items)
     p.unknown(f"{key}.", spec, PARAM_KEYS)
     unit = spec.get("unit")
-    if unit not in PARAMETER_UNITS:
+    if not isinstance(unit, str) or unit not in PARAMETER_UNITS:
         p.add(f"{key}.unit", unit, f"must be one of {', '.join(PARAMETER_UNITS)}")
     elif declared_unit is not None and unit != declared_unit:
         p.add(f"{key}.unit", unit, f"must be {declared_unit!r} (the unit the model uses)")
@@ -107,7 +108,9 @@ def check_parameter(p: Problems, name: str, spec: Any, sources: SourceRegistry,
               "needs exactly one of source = '<registry id>' (a reported figure) or "
               "assumption = '<why this range>' (analyst judgement)")
     elif source_id is not None:
-        if source_id not in sources:
+        if not isinstance(source_id, str):
+            p.add(f"{key}.source", source_id, "must be an id of the source registry (a string)")
+        elif source_id not in sources:
             close = difflib.get_close_matches(str(source_id), sources.ids(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             p.add(f"{key}.source", source_id, f"is not in the source registry{hint}")
@@ -123,7 +126,17 @@ def check_parameter(p: Problems, name: str, spec: Any, sources: SourceRegistry,
     if range_assumption is not None and (not isinstance(range_assumption, str)
                                          or not range_assumption.strip()):
         p.add(f"{key}.range_assumption", range_assumption, "must be a sentence")
+    for text_key in ("share_of", "description"):
+        if text_key in spec and not isinstance(spec[text_key], str):
+            p.add(f"{key}.{text_key}", spec[text_key], "must be a string")
     kind = spec.get("dist")
+    if not isinstance(kind, str) or kind not in DIST_KINDS:
+        # the other keys are read by the dist: with none known, only this is reported
+        close = difflib.get_close_matches(str(kind), DIST_KINDS, n=1) if kind else []
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        what = "is required" if kind is None else "is not a dist"
+        p.add(f"{key}.dist", kind, f"{what}; {hint}allowed: {', '.join(DIST_KINDS)}")
+        return None
     rng_ = spec.get("range")
     if rng_ is None and src is not None and src.wording == "between":
         rng_ = [src.low, src.high]
@@ -169,6 +182,17 @@ def check_parameter(p: Problems, name: str, spec: Any, sources: SourceRegistry,
             where, shown = "dist", kind
         p.add(f"{key}.{where}", shown, problem)
         return None
+    largest = UNIT_MAXIMUM[str(unit)]  # shares: the [0, 1] check below says more
+    for opt in ("low", "high", "value", "mode") if unit not in SHARE_UNITS else ():
+        if opt in fields and abs(fields[opt]) > largest:
+            where = "range" if opt in ("low", "high") else opt
+            p.add(f"{key}.{where}", spec.get(where, fields[opt]),
+                  f"must be at most {largest:g} in magnitude (unit {unit!r})")
+            return None
+    if unit not in SHARE_UNITS and any(abs(v) > largest for v in fields.get("values", ())):
+        p.add(f"{key}.values", spec.get("values"),
+              f"must each be at most {largest:g} in magnitude (unit {unit!r})")
+        return None
     if unit in SHARE_UNITS:
         _, hi = dist.bounds()
         if hi > 1:
@@ -178,6 +202,8 @@ def check_parameter(p: Problems, name: str, spec: Any, sources: SourceRegistry,
     if src is not None:
         _check_against_source(p, key, spec, dist, src, range_assumption is not None)
     share_of = spec.get("share_of")
+    if share_of is not None and not isinstance(share_of, str):
+        return None  # reported above
     return Parameter(name=name, dist=dist, unit=str(unit), source=source_id,
                      assumption=assumption, range_assumption=range_assumption,
                      share_of=share_of, description=str(spec.get("description", "")))
@@ -274,6 +300,8 @@ def check_parameters(p: Problems, data: dict[str, Any], head: Header,
     for pname, param in parameters.items():
         if param.share_of is not None:
             parent = parameters.get(param.share_of)
+            if parent is None and param.share_of in raw_params:
+                continue  # the parent has its own problem, reported above
             if parent is None:
                 p.add(f"parameters.{pname}.share_of", param.share_of,
                       f"must name another parameter ({', '.join(parameters)})")

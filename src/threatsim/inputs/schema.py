@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from threatsim.inputs.distributions import DIST_KINDS
 
-__all__ = ["KEYS", "PARAMETER_UNITS", "KeyDoc"]
+__all__ = ["KEYS", "PARAMETER_UNITS", "UNIT_MAXIMUM", "KeyDoc"]
 
 #: Units a parameter may carry. Every one of them is non-negative; ``people``
 #: (and other counts) are whole numbers.
@@ -29,6 +29,24 @@ PARAMETER_UNITS: dict[str, str] = {
     "per_day": "events per day",
 }
 INTEGER_UNITS = ("people",)
+#: The largest magnitude a value in each unit may take. They are far above any
+#: planning figure and keep the arithmetic exact: a count of people above the
+#: world's population (about 8.2 billion) is a typo, and counts summed over
+#: regions, months and draws must stay well inside int64; a Poisson mean above
+#: 1e9 a month is beyond what the samplers are exact for.
+UNIT_MAXIMUM: dict[str, float] = {
+    "usd": 1e15,  # about ten times the world's yearly product
+    "usd_per_month": 1e15,
+    "usd_per_person_per_month": 1e9,
+    "people": 1e10,
+    "people_per_month": 1e9,
+    "share": 1.0,
+    "share_per_month": 1.0,
+    "events_per_month": 1e6,
+    "months": 1e4,  # over 800 years
+    "days": 1e6,
+    "per_day": 1e6,
+}
 SHARE_UNITS = ("share", "share_per_month")
 SOURCE_UNIT_FOR = {"usd": "usd", "people": "people"}
 

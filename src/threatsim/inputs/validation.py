@@ -12,6 +12,7 @@ naming every problem. The parameter tables are checked by
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,7 @@ class Problems:
         self.items: list[ScenarioError] = []
 
     def add(self, key: str, value: Any, expected: str) -> None:
+        """Note a problem with *key* (the message shows a key's first problem only)."""
         self.items.append(ScenarioError(expected, key=key, value=value))
 
     def unknown(self, prefix: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -93,7 +95,32 @@ def is_number(x: Any) -> bool:
     >>> is_number(2), is_number(2.5), is_number(True), is_number("2")
     (True, True, False, False)
     """
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:  # a TOML integer may be longer than any float
+        float(x)
+    except OverflowError:
+        return False
+    return True
+
+
+def _dates_and_times(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every TOML date, time or date-time in *data*, with its key path (no recursion:
+    nesting depth is the file's)."""
+    found: list[tuple[str, Any]] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        prefix, node = stack.pop()
+        items = (node.items() if isinstance(node, dict)
+                 else ((f"[{i}]", v) for i, v in enumerate(node)))
+        for name, value in items:
+            key = f"{prefix}{name}" if name.startswith("[") or not prefix \
+                else f"{prefix}.{name}"
+            if isinstance(value, (dict, list)):
+                stack.append((key, value))
+            elif isinstance(value, (datetime.date, datetime.time)):
+                found.append((key, value))
+    return sorted(found)
 
 
 def _int_setting(p: Problems, table: dict[str, Any], key: str, default: int, low: int) -> int:
@@ -153,6 +180,9 @@ class Header:
     model: Model | None
     start: np.datetime64 | None
     horizon: int
+    #: False when ``horizon`` was missing or bad: checks of months against the run's
+    #: end are then skipped (they would only repeat that problem).
+    horizon_known: bool = True
 
 
 def check_header(p: Problems, data: dict[str, Any]) -> Header:
@@ -168,28 +198,38 @@ def check_header(p: Problems, data: dict[str, Any]) -> Header:
     for key in ("name", "model", "start", "horizon"):
         if key not in data:
             p.add(key, None, "is required")
+    for key, value in _dates_and_times(data):
+        p.add(key, value, "is a TOML date or time, which scenarios do not use; write a "
+              'month as a string, e.g. "2019-01"')
     name = data.get("name", "")
     if not isinstance(name, str):
         p.add("name", name, "must be a string")
+        name = ""
     description = data.get("description", "")
+    if not isinstance(description, str):
+        p.add("description", description, "must be a string")
+        description = ""
     if data.get("time_step", "month") != "month":
         p.add("time_step", data["time_step"], "must be 'month' (the only time step for now)")
     model_name = data.get("model")
     model = None
     if model_name is not None:
-        if model_name not in model_names():
+        if not isinstance(model_name, str) or model_name not in model_names():
             close = difflib.get_close_matches(str(model_name), model_names(), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             p.add("model", model_name, f"is not a model; {hint}allowed: {', '.join(model_names())}")
         else:
             model = get_model(model_name)
     start = _month(p, "start", data["start"]) if "start" in data else None
-    horizon = data.get("horizon", 1)
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
+    horizon = data.get("horizon")
+    horizon_known = (not isinstance(horizon, bool) and isinstance(horizon, int)
+                     and 1 <= horizon <= MAX_HORIZON)
+    if horizon is not None and not horizon_known:
         p.add("horizon", horizon, f"must be a whole number of months from 1 to {MAX_HORIZON}")
-        horizon = 1
-    return Header(name=name, description=str(description), model_name=model_name, model=model,
-                  start=start, horizon=horizon)
+    return Header(name=name, description=description, model_name=model_name, model=model,
+                  start=start, horizon=horizon if isinstance(horizon, int) and horizon_known
+                  else 1,
+                  horizon_known=horizon_known)
 
 
 def check_levers(p: Problems, raw_levers: Any, head: Header) -> dict[str, float]:
@@ -242,7 +282,7 @@ def check_timeline(p: Problems, raw_timeline: Any, head: Header) -> list[Timelin
             continue
         p.unknown(f"{key}.", entry, TIMELINE_KEYS)
         at = _month(p, f"{key}.at", entry.get("at"))
-        if at is not None and start is not None:
+        if at is not None and start is not None and head.horizon_known:
             idx = month_index(start, at)
             if not 0 <= idx < horizon:
                 p.add(f"{key}.at", entry.get("at"),
@@ -315,7 +355,7 @@ def check_outputs(p: Problems, outputs: Any, head: Header) -> Outputs:
         p.add("outputs.keep", keep, "must be one of draws, summary")
         keep = "draws"
     report_months: list[int] = []
-    if "report_months" in outputs and start is not None:
+    if "report_months" in outputs and start is not None and head.horizon_known:
         raw = outputs["report_months"]
         for j, text in enumerate(raw if isinstance(raw, list) else [raw]):
             m = _month(p, f"outputs.report_months[{j}]", text)

@@ -220,13 +220,15 @@ class _Problems:
     def add(self, key: str, value: Any, expected: str) -> None:
         self.items.append(ScenarioError(expected, key=key, value=value))
 
-    def raise_if_any(self, path: str | None) -> None:
-        if self.items:
-            raise ScenarioError("invalid observations", path=path, problems=tuple(self.items))
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:  # a TOML integer may be longer than any float
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 def _truth(p: _Problems, key: str, entry: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -358,6 +360,15 @@ def observations_from_dict(data: Mapping[str, Any], *, path: str | None = None) 
     >>> obs.ids(), next(iter(obs)).kind
     (['r'], 'at_least')
     """
+    obs, problems = _read_observations(data, path)
+    if problems:
+        raise ScenarioError("invalid observations", path=path, problems=tuple(problems))
+    return obs
+
+
+def _read_observations(data: Mapping[str, Any],
+                       path: str | None) -> tuple[ObservationSet, list[ScenarioError]]:
+    """The valid observations of *data*, and the problems of the others."""
     p = _Problems()
     for k in data:
         if k not in _TOP_KEYS:
@@ -374,10 +385,13 @@ def observations_from_dict(data: Mapping[str, Any], *, path: str | None = None) 
         entries = []
     seen: set[str] = set()
     found = [_observation(p, i, e, document, seen) for i, e in enumerate(entries)]
-    p.raise_if_any(path)
-    return ObservationSet(observations=tuple(o for o in found if o is not None),
-                          title=str(data.get("title", "")),
-                          description=str(data.get("description", "")), path=path)
+    for text_key in ("title", "description"):
+        if not isinstance(data.get(text_key, ""), str):
+            p.add(text_key, data[text_key], "must be a string")
+    obs = ObservationSet(observations=tuple(o for o in found if o is not None),
+                         title=str(data.get("title", "")),
+                         description=str(data.get("description", "")), path=path)
+    return obs, p.items
 
 
 def load_observations(path: str | Path, *, against: xr.Dataset | None = None,
@@ -414,11 +428,13 @@ def load_observations(path: str | Path, *, against: xr.Dataset | None = None,
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"is not valid TOML: {exc}", path=str(path)) from None
-    obs = observations_from_dict(data, path=str(path))
-    if only:
+    obs, problems = _read_observations(data, str(path))
+    if only and (obs.observations or not problems):
         obs = obs.only(only)
-    if against is not None:
-        check_observations(obs, against)
+    if against is not None:  # the file's problems and the run's, together
+        problems = [*problems, *_problems_with_run(obs, against)]
+    if problems:
+        raise ScenarioError("invalid observations", path=str(path), problems=tuple(problems))
     return obs
 
 
@@ -433,6 +449,13 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
     >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=10)
     >>> check_observations(load_observations("scenarios/observations/synthetic.toml"), ds)
     """
+    problems = _problems_with_run(obs, ds)
+    if problems:
+        raise ScenarioError("invalid observations", path=obs.path, problems=tuple(problems))
+
+
+def _problems_with_run(obs: ObservationSet, ds: xr.Dataset) -> list[ScenarioError]:
+    """What stops each observation of *obs* from being scored on the run *ds*."""
     p = _Problems()
     outputs = [str(n) for n, v in ds.data_vars.items()
                if v.attrs.get("role") != "parameter" and "time" in v.dims]
@@ -479,4 +502,4 @@ def check_observations(obs: ObservationSet, ds: xr.Dataset) -> None:
         if o.unit != unit:
             p.add(f"{key}.unit", o.unit, f"does not match the unit of {o.variable!r}; "
                                          f"allowed: {unit!r}")
-    p.raise_if_any(obs.path)
+    return p.items
