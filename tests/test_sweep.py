@@ -21,6 +21,8 @@ from threatsim.core.errors import ScenarioError
     ("parameters.p.dist=uniform,pert", "parameters.p.dist", ["uniform", "pert"]),
     ("levers.x=7", "levers.x", [7]),
     ("levers.x=1e6:3e6:1e6", "levers.x", [1e6, 2e6, 3e6]),
+    ("parameters.p.range=[1, 2], [2,4]", "parameters.p.range", [[1, 2], [2, 4]]),
+    ("parameters.p.range=[50e6,300e6]", "parameters.p.range", [[50e6, 300e6]]),
 ])
 def test_grid_text(text, key, values):
     """start:stop:step includes stop when on the grid, exact decimals; lists; single values."""
@@ -28,7 +30,8 @@ def test_grid_text(text, key, values):
 
 
 @pytest.mark.parametrize("text", ["levers.x", "levers.x=", "levers.x=1:2", "levers.x=2:1:1",
-                                  "levers.x=0:1:0", "levers.x=a:b:c", "levers.x=1,,2"])
+                                  "levers.x=0:1:0", "levers.x=a:b:c", "levers.x=1,,2",
+                                  "parameters.p.range=[1, 2", "parameters.p.range=[1,2],3"])
 def test_bad_grid_text_is_refused(text):
     """Malformed --set text: ScenarioError naming the key."""
     with pytest.raises(ScenarioError):
@@ -129,3 +132,19 @@ def test_run_settings_cannot_be_swept(toy_model):
     sc = toy_scenario()
     with pytest.raises(ScenarioError, match=r"run\.draws=\[100, 200\] cannot be swept"):
         threatsim.sweep(sc, {"run.draws": [100, 200]}, draws=50)
+
+
+def test_cli_sweeps_a_parameters_range(financing_path, tmp_path, capsys):
+    """A range is swept with TOML arrays (it had no command-line syntax): each point is the
+    scenario with that range, run with the same seed."""
+    out = tmp_path / "sweep.nc"
+    key = "parameters.seizure_rate.range"
+    assert main(["sweep", str(financing_path), "--set", f"{key}=[0.002,0.01],[0.01,0.02]",
+                 "--draws", "100", "--seed", "3", "--quiet", "--out", str(out)]) == 0
+    ds = xr.load_dataset(out)
+    assert ds[key].values.tolist() == ["[0.002, 0.01]", "[0.01, 0.02]"]
+    base = threatsim.load_scenario(financing_path)
+    single = threatsim.run(base.with_values({key: [0.01, 0.02]}), draws=100, seed=3,
+                           progress=False)
+    np.testing.assert_array_equal(ds["reserves"].isel({key: 1}).values,
+                                  single["reserves"].values)

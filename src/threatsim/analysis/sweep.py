@@ -12,6 +12,8 @@ Grid text (the CLI's ``--set``)::
     levers.courts=5,10,20         a list
     parameters.fighters.dist=uniform,pert
     levers.courts=10              one value (a dim of length 1)
+    parameters.reserves_initial.range=[50e6,300e6],[100e6,200e6]
+                                  arrays (TOML syntax), for a range
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import itertools
 import json
 import math
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,12 +87,23 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     ('levers.courts', [5, 10, 15, 20])
     >>> parse_set("parameters.fighters.dist=uniform,pert")
     ('parameters.fighters.dist', ['uniform', 'pert'])
+    >>> parse_set("parameters.reserves_initial.range=[50e6, 300e6], [1e8, 2e8]")
+    ('parameters.reserves_initial.range', [[50000000.0, 300000000.0], [100000000.0, 200000000.0]])
     """
     key, sep, spec = text.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep or not key or not spec:
         raise ScenarioError("must be key=values, e.g. levers.seizure_effort=1:3:0.5",
                             key="set", value=text)
+    if spec.startswith("["):  # arrays, e.g. ranges: [1, 2], [2, 3]
+        try:
+            arrays = tomllib.loads(f"v = [{spec}]")["v"]
+        except tomllib.TOMLDecodeError:
+            arrays = None
+        if not arrays or not all(isinstance(a, list) for a in arrays):
+            raise ScenarioError("must be arrays written as in TOML, e.g. "
+                                "parameters.NAME.range=[1, 2],[2, 4]", key=key, value=spec)
+        return key, arrays
     if ":" in spec:
         return key, _arange(key, spec)
     values = [_scalar(v) for v in spec.split(",")]
