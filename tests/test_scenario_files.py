@@ -311,6 +311,7 @@ def test_a_bad_registry_entry_is_one_clear_error(tmp_path, body, key):
         load_sources(registry)
     keys = [p.key for p in info.value.problems] or [info.value.key]
     assert key in keys, str(info.value)
+    assert "<not shown>" not in str(info.value)  # the file named: its values are quoted
     scenario = _write(tmp_path, "s.toml", f'extends = "{FINANCING}"\nsources = ["sources"]\n')
     err = _error(scenario)
     assert err.path.startswith(str(registry.resolve()))

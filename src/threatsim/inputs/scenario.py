@@ -241,7 +241,7 @@ class _Layer:
     registries: tuple[tuple[Path, str], ...]  # the registries it names: (path, which key)
 
 
-def _resolve_path(path: Path, shown: str) -> Path:
+def _resolve_path(path: Path) -> Path:
     try:
         return path.resolve()
     except (OSError, RuntimeError, ValueError):
@@ -274,14 +274,14 @@ def _chain(path: Path) -> list[_Layer]:
     first: Any = None
     current, shown, via = path, str(path), None
     while True:
-        resolved = _resolve_path(current, shown)
+        resolved = _resolve_path(current)
         if resolved in seen:
             cycle = " -> ".join(p.name for p in (*seen, resolved))
             raise ScenarioError(f"forms a cycle of extends: {cycle}", path=str(path),
                                 key="extends", value=resolved.name)
         if len(layers) == MAX_EXTENDS:
             raise ScenarioError(f"starts a chain of more than {MAX_EXTENDS} files that extend "
-                                f"one another (the {MAX_EXTENDS}th: {layers[-1].shown}); "
+                                f"one another (the last one read: {layers[-1].shown}); "
                                 f"at most {MAX_EXTENDS}", path=str(path), key="extends",
                                 value=first)
         seen.append(resolved)
@@ -292,7 +292,7 @@ def _chain(path: Path) -> list[_Layer]:
             first = parent
         if not named and isinstance(data.get("sources"), list):
             # a parent's sources stay relative to the parent's folder in the resolved table
-            data["sources"] = [str(_resolve_path(resolved.parent / s, s))
+            data["sources"] = [str(_resolve_path(resolved.parent / s))
                                if isinstance(s, str) and s else s for s in data["sources"]]
         layers.append(_Layer(path=resolved, shown=shown, data=data,
                              registries=_registries_of(data, resolved, shown, via)))
@@ -304,7 +304,7 @@ def _chain(path: Path) -> list[_Layer]:
                                 path=shown, key="extends", value=_value(parent, named))
         current = resolved.parent / parent
         via = f"named by extends in {shown}"
-        shown = shown_path(_resolve_path(current, parent))
+        shown = shown_path(_resolve_path(current))
 
 
 def _resolve(path: Path) -> tuple[dict[str, Any], _Origins, list[_Layer]]:
@@ -328,8 +328,11 @@ def _resolve(path: Path) -> tuple[dict[str, Any], _Origins, list[_Layer]]:
 
 def _find_sources(folder: Path) -> Path | None:
     for candidate in (folder, *folder.parents):
-        if (candidate / "sources").is_dir():
-            return candidate / "sources"
+        try:
+            if (candidate / "sources").is_dir():
+                return candidate / "sources"
+        except OSError:  # a folder that cannot be searched: look further up
+            continue
     return None
 
 
@@ -342,7 +345,7 @@ def _registry(layers: list[_Layer]) -> tuple[SourceRegistry, list[str]]:
     done: set[Path] = set()
     for layer in layers:
         for registry, why in layer.registries:
-            resolved = _resolve_path(registry, str(registry))
+            resolved = _resolve_path(registry)
             if resolved in done:
                 continue
             done.add(resolved)
@@ -419,9 +422,10 @@ def load_scenario(path: str | os.PathLike[str], *,
                             key="path", value=type(path).__name__)
     path = Path(path)
     data, origins, layers = _resolve(path)
-    looked: list[str] = []
     if sources is None:
         sources, looked = _registry(layers)
+    else:
+        looked = [shown_path(f) for f in sources.files] or ["the registry given to load_scenario"]
     try:
         return scenario_from_dict(data, path=str(path), sources=sources)
     except ScenarioError as err:
