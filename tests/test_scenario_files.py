@@ -240,7 +240,12 @@ def test_bad_values_of_a_parent_are_not_shown_but_the_childs_are(write_scenario,
     text = str(err)
     assert SECRET not in text
     assert f"run.draws=<not shown: from {parent.resolve()}>" in text
-    assert "levers.seizure_effort=-5.0" in text
+    assert "levers.seizure_effort=-5.0 must be in [0, 100] (multiplier)" in text
+    # a hidden number is not scrubbed out of other messages (digits are everywhere)
+    write_scenario(f'extends = "{FINANCING}"\n[run]\ndraws = 0\n', "parent.toml")
+    text = str(_error(child))
+    assert "run.draws=<not shown" in text
+    assert "levers.seizure_effort=-5.0 must be in [0, 100] (multiplier)" in text
 
 
 def test_a_parent_model_name_is_not_quoted_in_other_messages(tmp_path):

@@ -377,7 +377,11 @@ def _quiet(err: ScenarioError, origins: _Origins, named: str, looked: list[str],
             hidden.append(value)
             value = NotShown(", ".join(others))
         kept.append((problem, value))
-    texts = {repr(v) for v in hidden} | {v for v in hidden if isinstance(v, str) and len(v) > 5}
+    # quoted elsewhere (a message naming the model, say): strings and tables, not numbers,
+    # whose digits are everywhere in messages
+    texts = ({repr(v) for v in hidden if isinstance(v, str) and len(v) > 3}
+             | {v for v in hidden if isinstance(v, str) and len(v) > 5}
+             | {repr(v) for v in hidden if isinstance(v, (list, dict)) and len(repr(v)) > 7})
     out = []
     for problem, value in kept:
         expected = problem.expected

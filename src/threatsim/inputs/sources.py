@@ -157,7 +157,7 @@ def _entry_problems(entry: dict[str, Any], where: str, default_as_of: Any) -> li
         add("as_of", as_of, str(exc))
     paragraph = entry.get("paragraph", 0)
     if isinstance(paragraph, bool) or not isinstance(paragraph, int) or paragraph < 0:
-        add("paragraph", paragraph, "must be the paragraph's number, a whole number >= 1")
+        add("paragraph", paragraph, "must be the paragraph's number (a whole number)")
     for key in ("id", "quote"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             add(key, entry.get(key), "must be a non-empty string")
