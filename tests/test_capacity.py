@@ -106,7 +106,7 @@ def test_bad_arguments_are_refused(kwargs, key):
 
 def test_timeline_changes_to_the_lever_are_dropped_others_kept():
     """The lever is held at the tried value all run; other levers keep their timeline."""
-    data = _scenario().resolved
+    data = dict(_scenario().resolved)  # a Scenario is read-only: edit a copy
     data["timeline"] = [{"at": "2019-04", "levers": {"courts": 30, "exemption_share": 0.2}}]
     sc = scenario_from_dict(data)
     fixed = capacity._with_lever(sc, "courts", 7, "backlog_trial")

@@ -79,7 +79,7 @@ class CapacitySolution:
 
 def _with_lever(scenario: Scenario, lever: str, value: int, output: str) -> Scenario:
     """The scenario with *lever* fixed at *value* for the whole run, keeping only *output*."""
-    data = copy.deepcopy(scenario.resolved)
+    data = copy.deepcopy(dict(scenario.resolved))  # plain, editable (a scenario is read-only)
     data.setdefault("levers", {})[lever] = value
     timeline = []
     for entry in data.get("timeline", []):

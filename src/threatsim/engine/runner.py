@@ -36,7 +36,7 @@ from threatsim.engine.plan import Plan, place_draws
 from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import ShippedChunk, each_chunk
 from threatsim.engine.streamed_run import run_streaming
-from threatsim.inputs.scenario import Scenario
+from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.results import to_dataset
 
 __all__ = ["run", "run_with"]
@@ -46,7 +46,7 @@ log = logging.getLogger("threatsim")
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     *,
     draws: int | None = None,
     seed: int | None = None,
@@ -65,7 +65,7 @@ def run(
     Parameters
     ----------
     scenario
-        From :func:`threatsim.load_scenario`.
+        From :func:`threatsim.load_scenario`, or the path of a scenario file (read by it).
     draws, seed, sampler, chunk_size, replicates
         Override the scenario's ``[run]`` settings.
     executor
@@ -106,6 +106,8 @@ def run(
     ...
     threatsim.core.errors.ScenarioError: keep='bands' must be one of draws, summary
     """
+    if isinstance(scenario, (str, os.PathLike)):
+        scenario = load_scenario(scenario)
     options = RunOptions.build(scenario, draws=draws, seed=seed, sampler=sampler,
                                chunk_size=chunk_size, replicates=replicates, executor=executor,
                                progress=progress, keep=keep)

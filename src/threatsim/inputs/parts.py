@@ -8,8 +8,10 @@ a timeline entry.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, NoReturn, TypeVar, get_args
 
 import numpy as np
 
@@ -17,7 +19,11 @@ from threatsim.inputs.distributions import DistSpec
 from threatsim.inputs.sources import SourceRegistry
 
 __all__ = ["DEFAULT_QUANTILES", "MAX_HORIZON", "SAMPLERS", "Correlation", "CorrelationGroup",
-           "Parameter", "RunSettings", "Sampler", "TimelineEntry", "normal_score_correlation"]
+           "FrozenDict", "FrozenList", "Parameter", "RunSettings", "Sampler", "TimelineEntry",
+           "freeze", "normal_score_correlation", "thaw"]
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: The designs parameters are sampled with (:mod:`threatsim.engine.sampling`): declared
 #: once here, the lowest layer that names them; every other spelling derives from it.
@@ -25,6 +31,96 @@ Sampler = Literal["mc", "lhs", "sobol"]
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HORIZON = 600
+
+
+def _read_only(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise TypeError("a scenario is read-only: edit it with Scenario.with_values({...}), "
+                    "which revalidates the change and gives a new run id")
+
+
+class FrozenDict(dict[K, V]):
+    """A read-only dict: what a :class:`~threatsim.inputs.scenario.Scenario` holds, so
+    that the scenario, its run id and the stored resolved scenario always describe what
+    runs. It is a ``dict`` for every reader (``isinstance``, ``json``, ``==``), pickles
+    (process pools, dask), and its copies (``copy.copy``, ``copy.deepcopy``, ``dict(...)``)
+    are plain and editable: the start of an edit that goes back through validation.
+
+    >>> levers = FrozenDict({"seizure_effort": 1.0})
+    >>> levers["seizure_effort"] = 4.0
+    Traceback (most recent call last):
+    ...
+    TypeError: a scenario is read-only: edit it with Scenario.with_values({...}), ...
+    >>> import copy, pickle
+    >>> pickle.loads(pickle.dumps(levers)) == levers, type(copy.deepcopy(levers)).__name__
+    (True, 'dict')
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+    def __copy__(self) -> dict[K, V]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[K, V]:
+        return {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+class FrozenList(list[V]):
+    """A read-only list (the arrays of a scenario's resolved tables), like :class:`FrozenDict`.
+
+    >>> xs = FrozenList([1, 2])
+    >>> xs.append(3)
+    Traceback (most recent call last):
+    ...
+    TypeError: a scenario is read-only: edit it with Scenario.with_values({...}), ...
+    >>> xs == [1, 2], repr(xs), type(copy.deepcopy(xs)).__name__
+    (True, '[1, 2]', 'list')
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = reverse = sort = clear = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+    def __copy__(self) -> list[V]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[V]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+
+def freeze(value: Any) -> Any:
+    """*value* with every table and array made read-only, to any depth (a new object:
+    *value* itself is not changed).
+
+    >>> frozen = freeze({"levers": {"a": 1.0}, "timeline": [{"at": "2020-01"}]})
+    >>> type(frozen["levers"]).__name__, type(frozen["timeline"][0]).__name__
+    ('FrozenDict', 'FrozenDict')
+    """
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, editable deep copy of a (possibly frozen) table.
+
+    >>> thaw(freeze({"a": [1, {"b": 2}]}))
+    {'a': [1, {'b': 2}]}
+    """
+    return copy.deepcopy(value)
+
+
+def _frozen_map(items: Mapping[K, V] | Iterable[tuple[K, V]]) -> FrozenDict[K, V]:
+    return items if isinstance(items, FrozenDict) else FrozenDict(items)
 
 
 def normal_score_correlation(rho: np.ndarray | float) -> np.ndarray:
@@ -163,5 +259,8 @@ class TimelineEntry:
     """
 
     at: int
-    levers: dict[str, float]
+    levers: Mapping[str, float]
     note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levers", _frozen_map(self.levers))

@@ -33,7 +33,6 @@ docs/determinism.md).
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,7 +92,7 @@ class LeverDecl:
         """
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number in [{self.low:g}, {self.high:g}] ({self.unit})"
-        if not math.isfinite(float(value)) or not self.low <= value <= self.high:
+        if not self.low <= value <= self.high or not np.isfinite(value):  # huge ints: range first
             return f"must be in [{self.low:g}, {self.high:g}] ({self.unit})"
         if self.integer and float(value) != int(value):
             return f"must be a whole number in [{self.low:g}, {self.high:g}] ({self.unit})"
