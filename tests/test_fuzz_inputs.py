@@ -123,7 +123,7 @@ ODD_VALUES: list[Any] = [
     datetime.time(1, 2), "2019-01", "1900-01", "9999-12", "mc", "people", "share",
     "uniform", "../../etc/passwd", "/dev/zero",
 ]
-values = st.sampled_from(ODD_VALUES)
+values = st.sampled_from(ODD_VALUES).map(copy.deepcopy)  # a table drawn twice is two tables
 
 
 def near_typos(word: str) -> st.SearchStrategy[str]:
@@ -402,7 +402,18 @@ def test_many_more_mutated_scenarios(data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(SCENARIO_FILES + WHATIF_FILES), label="scenario")
     doc = data.draw(mutated(resolved(path), max_changes=6), label="mutated")
     sc = outcome(lambda: scenario_from_dict(doc, path=str(path), sources=registry()))
-    if sc is not None:  # every model, not only the cheap ones
+    _run_if_cheap(sc)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=400)
+@given(data=st.data())
+def test_mutated_scenarios_of_every_model_run_or_say_what_is_wrong(data: st.DataObject) -> None:
+    """What loads also runs (two draws), for every model, not only the cheap ones."""
+    path = data.draw(st.sampled_from(SCENARIO_FILES + WHATIF_FILES), label="scenario")
+    doc = data.draw(mutated(resolved(path)), label="mutated")
+    sc = outcome(lambda: scenario_from_dict(doc, path=str(path), sources=registry()))
+    if sc is not None:
         outcome(lambda: threatsim.run(sc, draws=2, chunk_size=2, progress=False))
 
 

@@ -246,6 +246,8 @@ def check_levers(p: Problems, raw_levers: Any, head: Header) -> dict[str, float]
     if not isinstance(raw_levers, dict):
         p.add("levers", raw_levers, "must be a table")
         raw_levers = {}
+    if model is None:  # no model (or a bad one, reported): no levers to check against
+        return levers
     for lname, value in raw_levers.items():
         if model is not None and lname not in lever_decls:
             close = difflib.get_close_matches(lname, list(lever_decls), n=1)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import math
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ import xarray as xr
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.months import parse_month
+from threatsim.inputs.files import read_toml
 from threatsim.results import SAMPLE_DIMS
 
 __all__ = [
@@ -421,13 +421,7 @@ def load_observations(path: str | Path, *, against: xr.Dataset | None = None,
     ['reserves_2019_07']
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError("no such observation file", path=str(path))
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"is not valid TOML: {exc}", path=str(path)) from None
+    data = read_toml(path, what="observation file")
     obs, problems = _read_observations(data, str(path))
     if only and (obs.observations or not problems):
         obs = obs.only(only)
