@@ -348,15 +348,30 @@ def estimate_memory(scenario: Scenario, options: RunShape) -> MemoryEstimate:
         summary += cells * pilot_rows * 8 + 2 * cells * (bins + 3) * 8
     if banded:
         summary += max(banded) * pilot_rows * 8  # the pilot being studied, reordered
-        # the pass-1 windows: at most WINDOW_BUDGET values, and never more than the sample
+        # the pass-1 windows: the share of the sample around each quantile, at most
+        # WINDOW_BUDGET values
+        share = _window_share(scenario.quantiles, pilot_rows, summary_bins(max(banded), rows))
         summary += WINDOW_BYTES_PER_VALUE * min(ExactQuantiles.WINDOW_BUDGET,
-                                                rows * sum(banded))
+                                                math.ceil(share * rows * sum(banded)))
     file = trajectories + per_draw + n_params * n * value
     return MemoryEstimate(draws=n, trajectories=trajectories, largest_output=largest,
                           per_draw=per_draw, parameters=n_params * n * value,
                           parameters_streamed=streamed_params * n * value,
                           sampling=2 * at_once * n * value, chunk=working, summary=summary,
                           file=file)
+
+
+def _window_share(quantiles: tuple[float, ...], pilot_rows: int, bins: int) -> float:
+    """The share of a cell's values the pass-1 windows hold: +-(5 standard errors + 5)
+    pilot ranks around each quantile (the Monte Carlo standard errors' levels lie inside
+    their band's window), widened to whole bins (one more bin each side).
+
+    >>> round(_window_share((0.05, 0.5, 0.95), 16384, 512), 3)
+    0.087
+    """
+    m = max(pilot_rows, 1)
+    share = sum(2 * (5 * math.sqrt(q * (1 - q) / m) + 5 / m) + 2 / bins for q in quantiles)
+    return min(1.0, share)
 
 
 def _sampled_with(scenario: Scenario, name: str) -> int:
