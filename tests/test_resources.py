@@ -236,7 +236,8 @@ def test_a_million_draws_of_the_baseline_stay_under_2_5_gb(tmp_path):
                "done = subprocess.run(sys.argv[1:])\n"
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
                "sys.exit(done.returncode)\n")
-    threatsim_cmd = [sys.executable, "-c", "from threatsim._entry import main; main()"]
+    threatsim_cmd = [sys.executable, "-c",
+                     "import sys; from threatsim._entry import main; sys.exit(main())"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop(BUDGET_ENV, None)
     done = subprocess.run([sys.executable, "-c", wrapper, *threatsim_cmd, "run",
