@@ -88,7 +88,7 @@ def test_options_are_checked_once_with_the_run_messages(financing):
         RunOptions.build(financing, keep="all")
     with pytest.raises(ScenarioError, match="executor='str' must be None"):
         RunOptions.build(financing, executor="many")
-    opts = RunOptions.build(financing, draws=30, executor=3)
+    opts = RunOptions.build(financing, draws=30, executor=3, force_workers=True)  # any CPUs
     assert (opts.workers, type(opts.executor)) == (3, ProcessPoolChunkExecutor)
     assert opts.settings == financing.run.__class__(
         draws=30, seed=financing.run.seed, sampler=financing.run.sampler,

@@ -181,6 +181,8 @@ def run_to_precision(
     progress: bool | None = False,
     quantiles: Sequence[float] | None = None,
     report_months: Sequence[int] | None = None,
+    memory_budget: int | float | str | None = None,
+    force_workers: bool = False,
 ) -> PrecisionResult:
     """Double the draws until every reported band's relative MCSE is below *target*.
 
@@ -197,6 +199,9 @@ def run_to_precision(
     quantiles, report_months
         The reported bands (default: those ``threatsim run`` prints: the 5,
         50 and 95 % bands of the scenario's quantiles at its report months).
+    memory_budget, force_workers
+        As for :func:`threatsim.run`: each doubling's run is refused, with the
+        figure, if it would exceed the memory budget.
 
     Raises
     ------
@@ -231,7 +236,8 @@ def run_to_precision(
     months = list(report_months) if report_months is not None else list(scenario.report_months)
     options = RunOptions.build(scenario, draws=start, seed=seed, sampler=sampler,
                                chunk_size=chunk, replicates=replicates, executor=executor,
-                               progress=progress)
+                               progress=progress, memory_budget=memory_budget,
+                               force_workers=force_workers)
     # Every doubling's run shares the chunks already computed (the draws are checked).
     options = dataclasses.replace(options, executor=ReuseChunks(options.executor))
     history: list[tuple[int, float]] = []

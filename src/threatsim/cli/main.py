@@ -26,6 +26,7 @@ from threatsim.core.errors import ScenarioError, ThreatsimError
 from threatsim.core.interrupts import InterruptGuard, is_interrupt
 from threatsim.core.version import __version__
 from threatsim.engine import executors
+from threatsim.engine.budget import parse_size
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import Scenario, load_scenario
@@ -60,6 +61,8 @@ def _atomic_figure(fig: object, path: Path) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
 
     _check_run_options(args)
+    budget = args.memory_budget
+    args.memory_budget = None if budget is None else parse_size(budget, key="--memory-budget")
     if args.scheduler or args.cluster:
         _quiet_client_logs()
     written: list[Path] = []
@@ -69,7 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # write
         with _notes_on_stderr(not args.quiet), InterruptGuard(), executors.executor_from_options(
                 workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
-                timeout=args.scheduler_timeout) as executor:
+                timeout=args.scheduler_timeout, force_workers=args.force_workers) as executor:
             code = _run_with(args, executor, written)
         return code
     except KeyboardInterrupt:
@@ -123,19 +126,16 @@ def _check_run_options(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def _notes_on_stderr(enabled: bool) -> Iterator[None]:
-    """Show the library's notes on a run (logger ``threatsim``, INFO: what a ``--resume``
-    found, checked against this run) on stderr as ``threatsim: ...`` lines."""
-
-
-    if not enabled:
-        yield
-        return
+    """Show the library's notes on a run (logger ``threatsim``: what a ``--resume``
+    found, INFO; workers capped, draws streamed over the memory budget, WARNING) on
+    stderr as ``threatsim: ...`` lines; with *enabled* False (``--quiet``) the
+    warnings only."""
     logger = logging.getLogger("threatsim")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("threatsim: %(message)s"))
     saved = logger.level, logger.propagate
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.INFO if enabled else logging.WARNING)
     logger.propagate = False  # once, whatever the caller's own logging does
     try:
         yield
@@ -150,22 +150,28 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
     """Run, print the tables, write the files (each added to *written* once complete)."""
     sc = load_scenario(args.scenario)
     precision = None
+    out = Path(args.out) if args.out else Path("results") / f"{file_stem(sc.name)}.nc"
     if args.precision is not None:
         precision = run_to_precision(sc, args.precision, draws=args.draws,
                                      max_draws=args.max_draws, seed=args.seed,
                                      sampler=args.sampler, chunk_size=args.chunk_size,
                                      executor=executor,
-                                     progress=None if not args.quiet else False)
+                                     progress=None if not args.quiet else False,
+                                     memory_budget=args.memory_budget,
+                                     force_workers=args.force_workers)
         ds = precision.dataset
     else:
+        # --keep draws streams the draws to the file; with the scenario's keep = "draws"
+        # they are kept in memory, unless that would exceed the memory budget: then they
+        # are streamed to the file all the same (and the run says so)
+        keep = args.keep or sc.keep
         ds = run_scenario(sc, draws=args.draws, seed=args.seed, sampler=args.sampler,
                            chunk_size=args.chunk_size, executor=executor,
                            progress=None if not args.quiet else False,
-                           keep=args.keep or sc.keep, checkpoint=args.checkpoint,
-                           resume=args.resume,
-                           out=(args.out or Path("results") / f"{file_stem(sc.name)}.nc")
-                           if args.keep == "draws" else None)
-    out = Path(args.out) if args.out else Path("results") / f"{file_stem(sc.name)}.nc"
+                           keep=keep, checkpoint=args.checkpoint, resume=args.resume,
+                           out=out if args.keep == "draws" else None,
+                           memory_budget=args.memory_budget, force_workers=args.force_workers,
+                           stream_over_budget=out if keep == "draws" else None)
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
     try:
@@ -378,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draws: stream every trajectory to --out as chunks finish; summary: "
                         "keep only bands, P(=0), per-draw outputs (bounded memory); "
                         "default: outputs.keep, else all draws in memory")
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="memory the run may hold, e.g. 4GB, 512MiB or 50%% (of the memory "
+                        "available; default THREATSIM_MEMORY_BUDGET, else 50%%): above it "
+                        "the draws are streamed to the --out file, or the run is refused")
+    p.add_argument("--force-workers", action="store_true",
+                   help="run --workers (or run.workers) processes even on fewer CPUs "
+                        "(otherwise capped at the CPU count)")
     p.add_argument("--checkpoint", metavar="DIR",
                    help="store finished chunks in DIR (see --resume)")
     p.add_argument("--resume", action="store_true",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeGuard, cast
@@ -46,12 +47,53 @@ __all__ = [
     "HoldingExecutor",
     "InProcessExecutor",
     "ProcessPoolChunkExecutor",
+    "available_cpus",
+    "capped_workers",
     "executor_from_options",
     "holds_results",
     "make_executor",
     "resolve_executor",
     "shares_memory",
 ]
+
+#: Notes (worker processes capped at the CPUs), WARNING; ``threatsim run`` shows them.
+log = logging.getLogger("threatsim")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else all).
+
+    >>> available_cpus() >= 1
+    True
+    """
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        try:
+            return max(1, len(affinity(0)))
+        except OSError:  # pragma: no cover - a platform that has it but refuses
+            pass
+    return os.cpu_count() or 1
+
+
+def capped_workers(workers: int, *, force: bool = False) -> int:
+    """*workers* local processes, or the CPUs this process may use if fewer, saying so
+    (logger ``threatsim``, WARNING), unless *force*: more processes than CPUs only
+    take turns, each with its own memory.
+
+    >>> capped_workers(1)
+    1
+    >>> capped_workers(1000, force=True)
+    1000
+    >>> capped_workers(1000) == available_cpus()
+    True
+    """
+    cpus = available_cpus()
+    if workers <= cpus or force:
+        return workers
+    log.warning("%d worker processes asked for, but this process may use %d CPU%s: running "
+                "%d (force_workers=True, or --force-workers, runs %d)", workers, cpus,
+                "" if cpus == 1 else "s", cpus, workers)
+    return cpus
 
 
 class ChunkExecutor(Protocol):
@@ -204,13 +246,15 @@ def resolve_executor(executor: object, workers: int) -> ChunkExecutor:
 @contextlib.contextmanager
 def executor_from_options(*, workers: int | None = None, cluster: str | None = None,
                           scheduler: str | None = None,
-                          timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Iterator[ExecutorArg]:
+                          timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                          force_workers: bool = False) -> Iterator[ExecutorArg]:
     """The ``executor=`` for the command line's options, closed on leaving the block.
 
     ``scheduler``: a ``distributed.Client`` connected to that address;
     ``cluster="local"``: a new ``LocalCluster`` of ``workers`` processes (default:
-    the number of CPUs); neither: ``workers`` as given (``None``, or a number
-    of local processes).
+    the number of CPUs; at most that many, saying so, unless *force_workers*:
+    :func:`capped_workers`); neither: ``workers`` as given (``None``, or a
+    number of local processes, capped by the run's options).
 
     >>> with executor_from_options(workers=2) as executor:
     ...     executor
@@ -228,7 +272,8 @@ def executor_from_options(*, workers: int | None = None, cluster: str | None = N
     if scheduler is not None or cluster == "local":
         with interrupts_held_back():  # a Ctrl-C now is honoured once the client is whole
             client = (connect(scheduler, timeout=timeout) if scheduler is not None else
-                      local_cluster(workers if workers is not None else (os.cpu_count() or 1)))
+                      local_cluster(available_cpus() if workers is None else
+                                    capped_workers(workers, force=force_workers)))
         # Closing is never cut short by Ctrl-C: a client left half closed was closed again
         # by its finaliser at exit, which waited 60 s and printed a TimeoutError.
         try:

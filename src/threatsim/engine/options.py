@@ -5,6 +5,12 @@
 builds one :class:`RunOptions` from them (:meth:`RunOptions.build`: the
 scenario's ``[run]`` table for what is not given, every value checked, the
 executor resolved) and passes it down, so nothing below checks them again.
+
+Counts have upper bounds where the arithmetic or the chance key would break
+(:data:`LIMITS`: a draw's index has 40 bits in its chance key, a replicate 24,
+see :mod:`threatsim.stats.variates`), the memory budget is resolved
+(:func:`threatsim.engine.budget.resolve_budget`), and local worker processes
+are capped at the CPUs this process may use unless forced.
 """
 
 from __future__ import annotations
@@ -16,11 +22,19 @@ from typing import Literal, TypeGuard, TypeVar, get_args
 import numpy as np
 
 from threatsim.core.errors import ScenarioError
-from threatsim.engine.executors import ChunkExecutor, ExecutorArg, resolve_executor
+from threatsim.engine.budget import resolve_budget
+from threatsim.engine.executors import (
+    ChunkExecutor,
+    ExecutorArg,
+    capped_workers,
+    resolve_executor,
+)
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.stats.variates import DRAW_BITS, REPLICATE_BITS
 
-__all__ = ["KEEP", "SAMPLERS", "Keep", "RunOptions", "Sampler"]
+__all__ = ["KEEP", "LIMITS", "SAMPLERS", "Keep", "RunOptions", "Sampler"]
+
 
 #: What a run keeps: every trajectory, or only the summary (bounded memory).
 Keep = Literal["draws", "summary"]
@@ -28,6 +42,16 @@ KEEP: tuple[str, ...] = get_args(Keep)
 
 #: Whole-number settings and their least value.
 _WHOLE = {"draws": 1, "chunk_size": 1, "replicates": 1, "workers": 1, "seed": 0}
+#: Their largest value, and why (the scenario's ``[run]`` table is checked against the
+#: same figures in :func:`threatsim.inputs.validation.check_run_settings`).
+LIMITS: dict[str, tuple[int, str]] = {
+    "draws": (2**DRAW_BITS - 1, f"a draw's index has {DRAW_BITS} bits in its chance key"),
+    "chunk_size": (2**DRAW_BITS - 1, "a chunk holds at most every draw"),
+    "replicates": (2**REPLICATE_BITS - 1,
+                   f"a replicate has {REPLICATE_BITS} bits in its chance key"),
+    "workers": (1024, "each is a process on this machine"),
+    "seed": (2**63 - 1, "it is stored as a 64-bit integer"),
+}
 
 _T = TypeVar("_T")
 
@@ -73,23 +97,41 @@ class RunOptions:
     #: Show a progress bar on stderr; None: when stderr is a terminal.
     progress: bool | None = None
     keep: Keep = "draws"
-
+    #: Bytes the run may hold (:func:`~threatsim.engine.budget.resolve_budget`); the
+    #: runner refuses, with the figure, a run whose estimate exceeds it.
+    memory_budget: int = 2**62
     @classmethod
     def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
               sampler: str | None = None, chunk_size: int | None = None,
               replicates: int | None = None, executor: ExecutorArg = None,
-              progress: bool | None = None, keep: str | None = None) -> RunOptions:
+              progress: bool | None = None, keep: str | None = None,
+              memory_budget: int | float | str | None = None,
+              force_workers: bool = False) -> RunOptions:
         """The options of a run of *scenario*: the keywords given, else its ``[run]``.
 
         *executor*: ``None`` (the scenario's ``run.workers``), a number of
         worker processes, a ``distributed.Client``, or an object with
-        ``map_chunks``.
+        ``map_chunks``. Worker processes on this machine (``None`` or a number)
+        are capped at the CPUs this process may use, saying so (logger
+        ``threatsim``, WARNING), unless *force_workers*; a ``Client`` or an
+        executor object has the size its maker gave it.
+        *memory_budget*: bytes, or text such as ``"4GB"`` or ``"50%"``
+        (default: ``THREATSIM_MEMORY_BUDGET``, else half the memory available).
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> RunOptions.build(sc, memory_budget="2GB").memory_budget
+        2000000000
+        >>> RunOptions.build(sc, draws=2**40)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        threatsim.core.errors.ScenarioError: draws=1099511627776 must be a whole number ...
 
         Raises
         ------
         ScenarioError
             A value out of range (naming the key), an unknown sampler or
-            ``keep``, an executor of no known kind.
+            ``keep``, an executor of no known kind, a bad memory budget.
         """
         workers = executor if isinstance(executor, int) and not isinstance(executor, bool) \
             else None
@@ -104,16 +146,24 @@ class RunOptions:
             if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                     or value < low):
                 raise ScenarioError(f"must be a whole number >= {low}", key=key, value=value)
+            high, why = LIMITS[key]
+            if value > high:
+                raise ScenarioError(f"must be a whole number from {low} to {high} ({why})",
+                                    key=key, value=value)
         if not _is_sampler(settings.sampler):
             raise ScenarioError(f"must be one of {', '.join(SAMPLERS)}", key="sampler",
                                 value=settings.sampler)
         keep = keep if keep is not None else "draws"
         if not _is_keep(keep):
             raise ScenarioError(f"must be one of {', '.join(KEEP)}", key="keep", value=keep)
+        budget = resolve_budget(memory_budget)
+        n_workers = int(settings.workers)
+        if executor is None or workers is not None:  # processes on this machine
+            n_workers = capped_workers(n_workers, force=force_workers)
         return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
                    chunk_size=settings.chunk_size, replicates=settings.replicates,
-                   workers=settings.workers, executor=resolve_executor(executor, settings.workers),
-                   progress=progress, keep=keep)
+                   workers=n_workers, executor=resolve_executor(executor, n_workers),
+                   progress=progress, keep=keep, memory_budget=budget)
 
     @property
     def settings(self) -> RunSettings:
@@ -138,3 +188,4 @@ class RunOptions:
         False
         """
         return self.progress if self.progress is not None else os.isatty(2)
+

@@ -17,18 +17,28 @@ What is kept (``keep=``):
   the sampled parameters; the trajectories are never held
   (:mod:`threatsim.engine.summary`). Memory is bounded by the chunk size plus the
   per-draw values; the chunks are computed twice (or more, rarely).
+
+Before anything is sampled or allocated, the run's memory is estimated
+(:func:`threatsim.engine.budget.estimate_memory`) and compared with its budget
+(``memory_budget=``; default ``THREATSIM_MEMORY_BUDGET``, else half the memory
+available). A run that would not fit is refused with the figure and the
+remedy, or, given ``stream_over_budget=PATH``, streams its draws to that file
+and returns the summary, saying so (logger ``threatsim``, WARNING).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import InterruptGuard
+from threatsim.engine.budget import MemoryEstimate, estimate_memory, format_bytes
 from threatsim.engine.checkpoint import Checkpoint
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
@@ -41,7 +51,8 @@ from threatsim.results import to_dataset
 
 __all__ = ["run", "run_with"]
 
-#: Notes on a run (what a resume found), INFO; ``threatsim run`` shows them on stderr.
+#: Notes on a run (what a resume found, INFO; draws streamed over the memory budget,
+#: WARNING); ``threatsim run`` shows them on stderr.
 log = logging.getLogger("threatsim")
 
 
@@ -59,6 +70,9 @@ def run(
     out: str | os.PathLike[str] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    memory_budget: int | float | str | None = None,
+    force_workers: bool = False,
+    stream_over_budget: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run a scenario and collect an ``xarray.Dataset``.
 
@@ -86,6 +100,19 @@ def run(
     checkpoint, resume
         Folder where finished chunks are stored; with ``resume=True`` the
         chunks already there are reused (the run must be the same one).
+    memory_budget
+        Bytes the run may hold, or text such as ``"4GB"``, ``"512MiB"``,
+        ``"50%"`` (of the memory available); default ``THREATSIM_MEMORY_BUDGET``,
+        else half the memory available. A run whose estimate
+        (:func:`threatsim.engine.budget.estimate_memory`) exceeds it is
+        refused with the figure and the remedy, before anything is allocated.
+    force_workers
+        Run as many worker processes as asked for even where this process
+        may use fewer CPUs (otherwise capped at the CPU count, saying so).
+    stream_over_budget
+        With ``keep="draws"`` and no *out*: where to stream the draws instead
+        of refusing when keeping them in memory would exceed the budget (the
+        summary is then returned, as with *out*, and a warning says so).
 
     Returns
     -------
@@ -105,19 +132,26 @@ def run(
     Traceback (most recent call last):
     ...
     threatsim.core.errors.ScenarioError: keep='bands' must be one of draws, summary
+    >>> run(sc, draws=10**7, memory_budget="1GB")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: draws=10000000 would hold about 16.2 GB (...) ...
     """
     if isinstance(scenario, (str, os.PathLike)):
         scenario = load_scenario(scenario)
     options = RunOptions.build(scenario, draws=draws, seed=seed, sampler=sampler,
                                chunk_size=chunk_size, replicates=replicates, executor=executor,
-                               progress=progress, keep=keep)
-    return run_with(scenario, options, out=out, checkpoint=checkpoint, resume=resume)
+                               progress=progress, keep=keep, memory_budget=memory_budget,
+                               force_workers=force_workers)
+    return run_with(scenario, options, out=out, checkpoint=checkpoint, resume=resume,
+                    stream_over_budget=stream_over_budget)
 
 
 def run_with(scenario: Scenario, options: RunOptions, *,
              out: str | os.PathLike[str] | None = None,
              checkpoint: str | os.PathLike[str] | None = None,
-             resume: bool = False) -> xr.Dataset:
+             resume: bool = False,
+             stream_over_budget: str | os.PathLike[str] | None = None) -> xr.Dataset:
     """:func:`run` with its options already built (and checked): analyses that run a
     scenario several times build them once.
 
@@ -131,6 +165,9 @@ def run_with(scenario: Scenario, options: RunOptions, *,
         raise ScenarioError("needs a checkpoint folder to resume from (--checkpoint DIR)",
                             key="resume", value=resume)
     keep = options.keep
+    if keep == "summary":
+        out = None  # (a file of draws goes with keep="draws" only)
+    out = _within_budget(scenario, options, out=out, stream_over_budget=stream_over_budget)
     plan = Plan.for_run(scenario, options, lean=keep == "summary" or out is not None)
     ckpt = None
     if checkpoint is not None:
@@ -141,8 +178,7 @@ def run_with(scenario: Scenario, options: RunOptions, *,
     label = f"{scenario.name}: {options.draws:,} draws"
     with InterruptGuard.ensure() as guard:
         if keep == "summary" or out is not None:
-            return run_streaming(plan, ckpt, guard, label=label,
-                                 out=out if keep == "draws" else None)
+            return run_streaming(plan, ckpt, guard, label=label, out=out)
         # Buffers keep the draw axis last in memory: a chunk fills contiguous runs, and
         # each month's values over all draws (what bands reduce over) are contiguous.
         direct = plan.direct_buffers() if ckpt is None else None
@@ -167,6 +203,63 @@ def run_with(scenario: Scenario, options: RunOptions, *,
         guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, plan.params, options.settings)
+
+
+_RAISE_BUDGET = ("raise the budget (memory_budget=, threatsim run --memory-budget, or "
+                 "THREATSIM_MEMORY_BUDGET; default half the memory available)")
+
+
+def _within_budget(scenario: Scenario, options: RunOptions, *,
+                   out: str | os.PathLike[str] | None,
+                   stream_over_budget: str | os.PathLike[str] | None,
+                   ) -> str | os.PathLike[str] | None:
+    """The file the draws stream to (*out*, or *stream_over_budget* when keeping them in
+    memory would exceed the budget), once the run is known to fit its memory budget and,
+    for a file, its disk; else ScenarioError with the figures and the remedy."""
+    est = estimate_memory(scenario, options)
+    budget, n = options.memory_budget, options.draws
+    streamed = options.keep == "summary" or out is not None
+    if not streamed and est.in_memory > budget:
+        if stream_over_budget is None:
+            raise ScenarioError(
+                f"would hold {est.describe(streamed=False)} in memory, over the memory budget "
+                f"of {format_bytes(budget)}: keep only the summary (keep=\"summary\", "
+                f"--keep summary), stream the draws to a file (out=PATH; threatsim run "
+                f"streams them to its --out file), run fewer draws, or {_RAISE_BUDGET}",
+                key="draws", value=n)
+        out, streamed = stream_over_budget, True
+        if est.streamed <= budget:
+            log.warning("keeping the %s draws in memory would take %s, over the memory "
+                        "budget of %s: streaming them to %s instead (about %s on disk) and "
+                        "keeping the summary in memory", f"{n:,}",
+                        est.describe(streamed=False), format_bytes(budget), out,
+                        format_bytes(est.file))
+    if streamed and est.streamed > budget:
+        raise ScenarioError(
+            f"would hold {est.describe(streamed=True)} even with the draws streamed, over "
+            f"the memory budget of {format_bytes(budget)}: the sampled parameters and "
+            f"per-draw outputs stay in memory whatever is kept; run fewer draws, or "
+            f"{_RAISE_BUDGET}", key="draws", value=n)
+    if out is not None:
+        _check_disk(Path(out), est)
+    return out
+
+
+def _check_disk(path: Path, est: MemoryEstimate) -> None:
+    """Refuse a file of draws that the disk it goes to cannot hold."""
+    folder = path.resolve().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # not known: the write itself will say
+    if est.file > free:
+        raise ScenarioError(
+            f"the file of every draw would take about {format_bytes(est.file)}, more than "
+            f"the {format_bytes(free)} free in {folder}: keep only the summary "
+            f"(keep=\"summary\", --keep summary), write it elsewhere (--out), or run fewer "
+            f"draws", key="out", value=str(path))
 
 
 def _say_what_resumes(ckpt: Checkpoint) -> None:

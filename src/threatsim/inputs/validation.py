@@ -134,11 +134,18 @@ def _int_setting(p: Problems, table: dict[str, Any], key: str, default: int, low
 def check_run_settings(p: Problems, table: Any) -> RunSettings:
     """The ``[run]`` table as :class:`RunSettings` (defaults where a value is bad).
 
+    Counts have upper bounds where the arithmetic or the chance key would break
+    (the same as :data:`threatsim.engine.options.LIMITS`, which the engine
+    cannot give this layer: a draw's index has 40 bits in its chance key, a
+    replicate 24, see :mod:`threatsim.stats.variates`).
+
     >>> p = Problems()
-    >>> check_run_settings(p, {"draws": 0, "sampler": "lhs"})
+    >>> check_run_settings(p, {"draws": 0, "sampler": "lhs", "workers": 5000})
     RunSettings(draws=10000, seed=0, sampler='lhs', chunk_size=65536, workers=1, replicates=1)
-    >>> [e.key for e in p.items]
-    ['run.draws']
+    >>> [str(e) for e in p.items]  # doctest: +NORMALIZE_WHITESPACE
+    ['run.draws=0 must be a whole number >= 1',
+     'run.workers=5000 must be a whole number from 1 to 1024 (each is a process on this
+      machine)']
     """
     if not isinstance(table, dict):
         p.add("run", table, "must be a table")
@@ -148,14 +155,21 @@ def check_run_settings(p: Problems, table: Any) -> RunSettings:
     if sampler not in SAMPLERS:
         p.add("run.sampler", sampler, f"must be one of {', '.join(SAMPLERS)}")
         sampler = "mc"
-    return RunSettings(
-        draws=_int_setting(p, table, "draws", 10_000, 1),
-        seed=_int_setting(p, table, "seed", 0, 0),
-        sampler=sampler,
-        chunk_size=_int_setting(p, table, "chunk_size", 65_536, 1),
-        workers=_int_setting(p, table, "workers", 1, 1),
-        replicates=_int_setting(p, table, "replicates", 1, 1),
-    )
+    limits = {  # (default, least, largest, why)
+        "draws": (10_000, 1, 2**40 - 1, "a draw's index has 40 bits in its chance key"),
+        "seed": (0, 0, 2**63 - 1, "it is stored as a 64-bit integer"),
+        "chunk_size": (65_536, 1, 2**40 - 1, "a chunk holds at most every draw"),
+        "workers": (1, 1, 1024, "each is a process on this machine"),
+        "replicates": (1, 1, 2**24 - 1, "a replicate has 24 bits in its chance key"),
+    }
+    values: dict[str, int] = {}
+    for key, (default, low, high, why) in limits.items():
+        value = _int_setting(p, table, key, default, low)
+        if value > high:
+            p.add(f"run.{key}", value, f"must be a whole number from {low} to {high} ({why})")
+            value = default
+        values[key] = value
+    return RunSettings(sampler=sampler, **values)
 
 
 def _month(p: Problems, key: str, value: Any) -> np.datetime64 | None:
