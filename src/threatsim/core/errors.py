@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 __all__ = ["MAX_LINE_CHARS", "MAX_PROBLEMS_SHOWN", "MAX_VALUE_CHARS", "ModelError",
-           "ScenarioError", "ThreatsimError", "show_value"]
+           "NotShown", "ScenarioError", "ThreatsimError", "show_value"]
 
 #: The longest value a message shows; longer ones are cut, with their length said.
 MAX_VALUE_CHARS = 80
@@ -32,6 +32,35 @@ def _cut(text: str, limit: int) -> str:
     return f"{text[:limit - 1]}\u2026 ({len(text):,} characters)"
 
 
+class NotShown:
+    """Stands, in an error, for a value that is not quoted: it comes from a file other
+    than the scenario file the user named (a file it ``extends``, or a source registry),
+    which may be anything, another tool's credentials included.
+
+    >>> NotShown("/etc/tool/config.toml")
+    <not shown: from /etc/tool/config.toml>
+    >>> NotShown()
+    <not shown>
+    """
+
+    __slots__ = ("origin",)
+
+    def __init__(self, origin: str | None = None) -> None:
+        self.origin = origin
+
+    def __repr__(self) -> str:
+        return f"<not shown: from {self.origin}>" if self.origin else "<not shown>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NotShown) and other.origin == self.origin
+
+    def __hash__(self) -> int:
+        return hash(("NotShown", self.origin))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NotShown, (self.origin,))
+
+
 def _shown_path(path: str) -> str:
     """A file's path as a message shows it: its end (the file's name) when it is long."""
     text = _escape_controls(str(path))
@@ -52,6 +81,9 @@ def show_value(value: Any) -> str:
     >>> print(show_value("line" + chr(10) + "break"))
     'line\\nbreak'
     """
+    if isinstance(value, NotShown):  # says only where the value is: the path, shortened
+        return _escape_controls(f"<not shown: from {_shown_path(value.origin)}>"
+                                if value.origin else "<not shown>")
     return _cut(_escape_controls(_as_written(value)), MAX_VALUE_CHARS)
 
 

@@ -17,7 +17,7 @@ import sys
 import tomllib
 from typing import Any
 
-from threatsim.core.errors import ScenarioError
+from threatsim.core.errors import NotShown, ScenarioError
 
 __all__ = ["MAX_NESTING", "MAX_TOML_BYTES", "NotShown", "read_toml", "shown_path"]
 
@@ -28,35 +28,6 @@ MAX_NESTING = 32
 #: How results files start: netCDF classic and 64-bit offset, CDF-5, HDF5 (netCDF-4).
 _NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 _LONGEST_SHOWN_PATH = 160
-
-
-class NotShown:
-    """Stands, in an error, for a value that is not quoted: it comes from a file other
-    than the scenario file the user named (a file it ``extends``, or a source registry),
-    which may be anything, another tool's credentials included.
-
-    >>> NotShown("/etc/tool/config.toml")
-    <not shown: from /etc/tool/config.toml>
-    >>> NotShown()
-    <not shown>
-    """
-
-    __slots__ = ("origin",)
-
-    def __init__(self, origin: str | None = None) -> None:
-        self.origin = origin
-
-    def __repr__(self) -> str:
-        return f"<not shown: from {self.origin}>" if self.origin else "<not shown>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, NotShown) and other.origin == self.origin
-
-    def __hash__(self) -> int:
-        return hash(("NotShown", self.origin))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (NotShown, (self.origin,))
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:
