@@ -29,7 +29,8 @@ What each test catches:
   scenario and its what-if on every path the lever cannot reach);
 * a summary run (``keep="summary"``) whose bands are not those of the draws;
 * a broken identity the model declares (:meth:`Model.conservation_residuals`:
-  people conserved, money never negative);
+  people conserved, money never negative), or a value outside an output's
+  declared support (``OutputDecl.outside_support``);
 * a bad value (a lever out of range, a parameter range upside down, the
   model's own rules) that is not refused with a ScenarioError naming its key.
 """
@@ -352,6 +353,17 @@ class ModelContract:
             assert residual.size, name
             bad = residual != 0  # NaN counts as broken
             assert not bad.any(), f"{name}: {int(bad.sum())} cells off, e.g. {residual[bad][:3]}"
+
+    def test_outputs_stay_within_their_declared_support(self, model, runs):
+        """No value outside what each output declares (``OutputDecl.outside_support``: never
+        infinite, NaN only where the contract puts it, never below 0 unless it says it can
+        be): what a checkpoint's chunks read back are checked against."""
+        for ds in (runs(), runs(replicates=2)):
+            for decl in model.info.outputs:
+                values = ds[decl.name].values
+                if "replicate" in ds[decl.name].dims:
+                    values = np.moveaxis(values, ds[decl.name].dims.index("replicate"), 1)
+                assert decl.outside_support(values) is None, decl.name
 
     # -- bad values -----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from threatsim.core.formatting import format_band, format_se
+from threatsim.core.formatting import format_band, format_se, printable
 from threatsim.results import bands, mcse_quantile
 
 __all__ = ["split_compartments", "summary_series", "summary_table"]
@@ -119,6 +119,11 @@ def _reached_line(name: str, unit: str, da: xr.DataArray, qs: list[float],
     return text
 
 
+def _name(ds: xr.Dataset) -> str:
+    """The run's scenario name for the table's head: quoted, on one line, not too long."""
+    return f"'{printable(ds.attrs.get('scenario_name', ''))}'"
+
+
 def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
                   report_months: Sequence[int], mcse: bool = True) -> str:
     """The compact text table ``threatsim run`` prints.
@@ -139,7 +144,7 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
     at = list(report_months)
     if ds.attrs.get("keep") == "summary":  # bands already computed, no draws
-        lines = [f"scenario {ds.attrs.get('scenario_name')!r} (run {ds.attrs.get('run_id', '')}): "
+        lines = [f"scenario {_name(ds)} (run {ds.attrs.get('run_id', '')}): "
                  f"{ds.attrs.get('draws', 0):,} draws, seed {ds.attrs.get('seed')}, sampler "
                  f"{ds.attrs.get('sampler')} (summary kept: exact bands from streamed chunks)"]
         banded = set(summary_series(ds))
@@ -158,7 +163,7 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
                 lines.append(_reached_line(str(name), unit, da, qs, mcse=True))
         return "\n".join(lines)
     run_id, draws = ds.attrs.get("run_id", ""), ds.sizes["draw"]
-    lines = [f"scenario {ds.attrs.get('scenario_name')!r} (run {run_id}): {draws:,} draws, "
+    lines = [f"scenario {_name(ds)} (run {run_id}): {draws:,} draws, "
              f"seed {ds.attrs.get('seed')}, sampler {ds.attrs.get('sampler')}"]
     for name, da in _summary_items(ds):
         unit = da.attrs.get("units", "")

@@ -5,6 +5,8 @@
 * :func:`format_band` and :func:`format_se`: a band of the run table and its Monte
   Carlo standard error (money always in millions, so a column lines up).
 * :func:`format_number`: a unit-less score with a k/M/G suffix (leaderboards).
+* :func:`printable`: a label from the user (a scenario's name) safe to show on one
+  line: control characters escaped, a very long one cut short.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import math
 
 import numpy as np
 
-__all__ = ["format_band", "format_number", "format_se", "format_value"]
+__all__ = ["LABEL_LIMIT", "format_band", "format_number", "format_se", "format_value",
+           "printable"]
 
 
 def format_band(value: float, unit: str) -> str:
@@ -98,3 +101,48 @@ def format_number(value: float) -> str:
         if size >= cut:
             return f"{value / cut:.3g}{suffix}"
     return f"{value:.3g}"
+
+
+#: Characters a label (a scenario's name in a title or a table) is shown with at most.
+LABEL_LIMIT = 80
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: object, limit: int = LABEL_LIMIT) -> str:
+    """*text* as a label to show on one line (a chart's title, a table's head).
+
+    Every character Python does not count as printable (``str.isprintable``:
+    control characters such as NUL, newline and ESC, and format characters such as
+    a right-to-left override) is shown as its escape, as ``repr`` writes it
+    (``\\n``, ``\\x00``, ``\\x1b``, ``\\u202e``), so that a label can neither break a
+    line, colour a terminal nor ask a font for a glyph it lacks. A label longer
+    than *limit* characters is cut, with ``…`` at the end (an escape is never cut
+    in two).
+
+    >>> printable("financing")
+    'financing'
+    >>> print(printable("a\\x00b\\nc\\x1b[31m"))
+    a\\x00b\\nc\\x1b[31m
+    >>> printable("x" * 100, limit=10)
+    'xxxxxxxxx…'
+    """
+    pieces, size = [], 0
+    chars = str(text)
+    for i, ch in enumerate(chars):
+        piece = ch if ch.isprintable() else _escape(ch)
+        rest = len(chars) - i - 1  # characters after this one: at least one each
+        if size + len(piece) > limit or (rest and size + len(piece) >= limit):
+            pieces.append("…")
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return "".join(pieces)

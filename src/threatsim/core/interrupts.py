@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["InterruptGuard", "check_interrupt", "interrupts_held_back", "is_interrupt"]
+__all__ = ["InterruptGuard", "check_interrupt", "interrupts_held_back", "is_interrupt",
+           "sigint_blocked_for_children"]
 
 
 class InterruptGuard:
@@ -131,6 +132,34 @@ def interrupts_held_back() -> Iterator[None]:
     finally:
         owner._holding -= 1
 
+
+
+@contextlib.contextmanager
+def sigint_blocked_for_children() -> Iterator[None]:
+    """SIGINT blocked in the calling thread inside the block: the threads started in it,
+    and every process those threads start (then or later), have it blocked for good.
+
+    For helper processes that Ctrl-C must not reach: a terminal sends SIGINT to every
+    process of its foreground group, and a ``LocalCluster``'s workers and nannies each
+    died printing a ``KeyboardInterrupt`` traceback (63 lines) before the command's own
+    one-line message, or, hit while starting, left their cluster half started. With
+    SIGINT blocked they go on until this process, which still gets it, closes them.
+    A SIGINT sent while the block runs waits (pending) and is delivered to this
+    process when it ends. A no-op where threads have no signal mask (Windows).
+
+    >>> with sigint_blocked_for_children():
+    ...     pass  # start the helper threads and processes here
+    >>> signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # unblocked again
+    False
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def check_interrupt() -> None:

@@ -19,11 +19,13 @@ import copy
 import dataclasses
 import itertools
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from threatsim.core.errors import ScenarioError, ThreatsimError
+from threatsim.core.interrupts import sigint_blocked_for_children
 
 __all__ = [
     "DEFAULT_ALLOWED_FAILURES",
@@ -295,7 +297,17 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> Any:
 
     _configure_dask()
     # The client starts the cluster itself, so closing the client closes the cluster too.
-    with dask.config.set(LOCAL_CLUSTER_HOUSEKEEPING):
+    # Its event-loop thread, where the nannies start (and restart) the worker processes,
+    # is started with SIGINT blocked, so that the workers have it blocked too: Ctrl-C
+    # in a terminal reaches every process of its group, and each worker died of it with
+    # a KeyboardInterrupt traceback (or, while starting, left the cluster half started).
+    # This process alone handles it, and closes the cluster. multiprocessing's resource
+    # tracker is started first: starting it unblocks SIGINT in the thread that does.
+    if os.name == "posix":
+        from multiprocessing import resource_tracker  # POSIX only
+
+        resource_tracker.ensure_running()
+    with dask.config.set(LOCAL_CLUSTER_HOUSEKEEPING), sigint_blocked_for_children():
         # The nannies keep the config their workers start with, also when they restart one
         # (a worker killed or lost): a copy, since leaving this block restores the
         # caller's config in place. Results are fetched from the workers directly (they

@@ -109,6 +109,13 @@ class OutputDecl:
     (``int64`` counts of people, ``float64`` money); given as anything
     ``numpy.dtype`` accepts, kept as a ``numpy.dtype``.
 
+    Its support (what :meth:`outside_support` checks, e.g. of a checkpoint's
+    chunk read back): values are never infinite; ``nonnegative`` (the default:
+    people, money, months) says they are never below 0, ``False`` for an output
+    that can be. NaN only where the contract puts it: at index 0 of a flow's
+    series and in per-draw outputs (no ``time`` dim), where it means "never"
+    (e.g. ``depletion_month``).
+
     >>> OutputDecl(name="population", dims=("time", "region"), unit="people",
     ...            dtype="int64", doc="people at the start of the month").dtype
     dtype('int64')
@@ -120,15 +127,47 @@ class OutputDecl:
     dtype: np.dtype[Any]
     doc: str
     kind: str = "stock"  # "stock" (state at month start) or "flow" (during the month before)
+    nonnegative: bool = True  # never below 0 (see the class docstring)
 
     # Written out (the dataclass keeps it) so that ``dtype`` may be given as anything
     # numpy.dtype accepts, also to a type checker, while the field is a numpy.dtype.
     def __init__(self, *, name: str, dims: tuple[str, ...], unit: str, dtype: npt.DTypeLike,
-                 doc: str, kind: str = "stock") -> None:
+                 doc: str, kind: str = "stock", nonnegative: bool = True) -> None:
         values = {"name": name, "dims": dims, "unit": unit, "dtype": np.dtype(dtype),
-                  "doc": doc, "kind": kind}
+                  "doc": doc, "kind": kind, "nonnegative": nonnegative}
         for key, value in values.items():
             object.__setattr__(self, key, value)  # frozen: set once, here
+
+    def outside_support(self, values: np.ndarray) -> str | None:
+        """Why *values* (this output as :meth:`Model.simulate` gives it: draws first, then
+        any replicate axis, then ``dims``) cannot be the model's, or ``None``.
+
+        >>> revenue = OutputDecl(name="revenue", dims=("time",), unit="usd", kind="flow",
+        ...                      dtype=np.float64, doc="revenue during the month before")
+        >>> revenue.outside_support(np.array([[np.nan, 2.0, 3.0]])) is None
+        True
+        >>> revenue.outside_support(np.array([[np.nan, -1e30, 3.0]]))
+        'has values below 0 (-1e+30)'
+        >>> revenue.outside_support(np.array([[np.nan, np.nan, 3.0]]))
+        'has NaN values'
+        """
+        if values.dtype.kind not in "iubf":
+            return f"holds {values.dtype} values, not numbers"
+        if values.dtype.kind == "f":
+            if np.isinf(values).any():
+                return "has infinite values"
+            nan = np.isnan(values)
+            if "time" not in self.dims:
+                nan[...] = False  # per-draw: NaN means "never"
+            elif self.kind == "flow":  # index 0 of a flow: no month before it
+                nan[(slice(None),) * (values.ndim - len(self.dims) + self.dims.index("time"))
+                    + (0,)] = False
+            if nan.any():
+                return "has NaN values"
+        below = values < 0
+        if self.nonnegative and below.any():
+            return f"has values below 0 ({values[below].min():g})"
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

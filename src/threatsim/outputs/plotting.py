@@ -29,7 +29,7 @@ from threatsim.analysis._common import model_dims, outcome_series
 from threatsim.analysis.discovery import PrimResult
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
-from threatsim.core.formatting import format_value
+from threatsim.core.formatting import format_value, printable
 from threatsim.results import bands, sample_dims
 
 __all__ = [
@@ -58,6 +58,12 @@ def _model_dims(ds: xr.Dataset, name: str) -> list[str]:
 def _text(s: str) -> str:
     """Text for matplotlib: a ``$`` is a dollar, not the start of mathtext."""
     return s.replace("$", r"\$")
+
+
+def _label(name: Any) -> str:
+    """A name from the user (a scenario's) for a title or legend: on one line, no control
+    character (matplotlib has no glyph for them), not too long, ``$`` a dollar."""
+    return _text(printable(name))
 
 
 def _month_x(month: str) -> np.datetime64:
@@ -143,7 +149,7 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
             ax.grid(True, color="0.85", lw=0.5)
             ax.set_ylim(bottom=min(0.0, float(b.min())))
     axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False)
-    title = ds.attrs.get("scenario_name", "")
+    title = _label(ds.attrs.get("scenario_name", ""))
     head = f"{title}: {ds.sizes['draw']:,} draws"
     if cols == [None]:
         axes[0, 0].set_title(head, fontsize=9)
@@ -212,8 +218,8 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
             _marks(ax, marks)
             ax.grid(True, color="0.85", lw=0.5)
     axes[0, 0].legend(loc="upper right", fontsize=7, frameon=True, framealpha=0.9)
-    axes[0, 0].set_title(f"{cds.attrs['base_name']} (filled, solid) vs "
-                         f"{cds.attrs['whatif_name']} (hatched, dashed)", fontsize=9)
+    axes[0, 0].set_title(f"{_label(cds.attrs['base_name'])} (filled, solid) vs "
+                         f"{_label(cds.attrs['whatif_name'])} (hatched, dashed)", fontsize=9)
     axes[0, 1].set_title(f"paired difference, {cds.sizes['draw']:,} draws with common "
                          "random numbers", fontsize=9)
     fig.autofmt_xdate()
@@ -297,7 +303,7 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
         ax.set_title("reading of the report's ranges", fontsize=9)
         ax.grid(True, axis="x", color="0.85", lw=0.5)
     when = f" at {sds.attrs['at']}" if sds.attrs.get("at") else ""
-    fig.suptitle(f"what moves {sds.attrs['output']}{when} ({sds.attrs['scenario_name']})",
+    fig.suptitle(f"what moves {sds.attrs['output']}{when} ({_label(sds.attrs['scenario_name'])})",
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -409,8 +415,8 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
         when = month or (str(np.datetime64(ds["time"].values[-1], "M"))
                          if "time" in ds[variable].dims else "")
         if "scenario" in da.dims:
-            names = {"base": ds.attrs.get("base_name", "base"),
-                     "whatif": ds.attrs.get("whatif_name", "what-if")}
+            names = {"base": _label(ds.attrs.get("base_name", "base")),
+                     "whatif": _label(ds.attrs.get("whatif_name", "what-if"))}
             for sc in da["scenario"].values:
                 sub = da.sel(scenario=sc)
                 curves.append((f"{names.get(str(sc), sc)} {when}".strip(), sub.values.ravel()))
@@ -438,9 +444,10 @@ def exceedance_chart(ds: xr.Dataset, variable: str, *, at: Sequence[str] | str |
     ax.grid(True, color="0.85", lw=0.5)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     if "scenario" in ds.dims:
-        title = f"{ds.attrs.get('base_name', 'base')} vs {ds.attrs.get('whatif_name', 'what-if')}"
+        title = (f"{_label(ds.attrs.get('base_name', 'base'))} vs "
+                 f"{_label(ds.attrs.get('whatif_name', 'what-if'))}")
     else:
-        title = str(ds.attrs.get("scenario_name", ""))
+        title = _label(ds.attrs.get("scenario_name", ""))
     ax.set_title(f"exceedance: {title}", fontsize=9)
     fig.tight_layout()
     return fig

@@ -21,6 +21,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
+from threatsim.core.formatting import printable
 from threatsim.outputs.scores import coverage
 
 __all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
@@ -165,6 +166,7 @@ def coverage_plot(board: xr.Dataset, *, levels: Sequence[float] = LEVELS) -> Fig
 
 
 def _title(board: xr.Dataset, what: str) -> str:
-    name = board.attrs.get("scenario_name", "")
+    # the scenario's name on one line, no control character, ``$`` a dollar (not mathtext)
+    name = printable(board.attrs.get("scenario_name", "")).replace("$", r"\$")
     n = board.sizes["observation"]
     return f"{what}: {name} ({n} observation{'s' if n != 1 else ''})".replace(":  (", ": (")
