@@ -3,8 +3,9 @@ and coupled models give bit for bit the Datasets of the code before the issue.
 
 The reference hashes in tests/data/fighters_before_issue19.json were written by
 tests/data/make_fighters_reference.py run with the source of commit 706311e (the commit
-before the issue), not by this code; here the same cases run with the current code,
-keeping the outputs the model had then.
+before the issue), not by this code, on that commit's scenarios (copied to
+tests/data/before_issue19/); here the same cases run with the current code, keeping
+the outputs the model had then.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 
 import pytest
 from tests.conftest import ROOT
-from tests.data.make_fighters_reference import run_case, variable_hash
+from tests.data.make_fighters_reference import ROOT as OLD, run_case, variable_hash
 
 import threatsim
 from threatsim.models import get_model
@@ -27,9 +28,9 @@ def test_old_scenarios_give_the_datasets_of_before(label):
     is added or lost."""
     case = REFERENCE[label]
     old = case["hashes"]
-    model = get_model(threatsim.load_scenario(ROOT / case["path"]).model)
+    model = get_model(threatsim.load_scenario(OLD / case["path"]).model)
     outputs = [name for name in old if name in model.info.output_names]
-    ds = run_case(ROOT, case["path"], case["settings"], variables=outputs)
+    ds = run_case(OLD, case["path"], case["settings"], variables=outputs)
     assert sorted(ds.data_vars) == sorted(old), label
     for name in old:
         assert variable_hash(ds[name]) == old[name], (label, name)

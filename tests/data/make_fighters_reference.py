@@ -1,22 +1,23 @@
 """Write tests/data/fighters_before_issue19.json: hashes of the Datasets the fighters and
 coupled models gave *before* issue 19 (families, events, regimes, shocks).
 
-Run it with the source of the commit before the issue (706311e) first on the path, from
-a checkout of that commit's scenarios, e.g.::
+The scenarios are those of that commit, copied to tests/data/before_issue19/ (the shipped
+ones have gained the new tables since). Run it with the source of the commit before the
+issue (706311e) first on the path::
 
     git archive 706311e | tar -x -C /tmp/base706
-    cd /tmp/base706 && PYTHONPATH=/tmp/base706/src python \
-        /path/to/worktree/tests/data/make_fighters_reference.py /path/to/worktree/tests/data
+    PYTHONPATH=/tmp/base706/src python tests/data/make_fighters_reference.py
 
-tests/test_fighters_custody.py runs the same cases with the current code and compares
+tests/test_fighters_before.py runs the same cases with the current code and compares
 every variable's hash: with none of the new tables, the Datasets must be bit-identical.
+A parameter's ``provenance`` attribute is left out of the hash (it is the source
+registry's citation text, not the model's).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,18 @@ CASES = (
 )
 
 
+HERE = Path(__file__).resolve().parent
+#: The scenarios as they were at 706311e.
+ROOT = HERE / "before_issue19"
+
+
 def variable_hash(da) -> str:
-    """sha256 of a variable's dims, dtype, shape, values and attrs."""
+    """sha256 of a variable's dims, dtype, shape, values and attrs (but provenance)."""
     h = hashlib.sha256()
     h.update(json.dumps([list(da.dims), str(da.dtype), list(da.shape)]).encode())
     h.update(np.ascontiguousarray(da.values).tobytes())
-    h.update(json.dumps({k: str(v) for k, v in sorted(da.attrs.items())}).encode())
+    h.update(json.dumps({k: str(v) for k, v in sorted(da.attrs.items())
+                        if k != "provenance"}).encode())
     return h.hexdigest()
 
 
@@ -58,18 +65,17 @@ def run_case(root: Path, path: str, settings: dict, variables: list[str] | None 
     return threatsim.run(sc, progress=False, executor=1, **settings)
 
 
-def main(out_dir: str) -> None:
-    root = Path.cwd()
+def main() -> None:
     record = {}
     for label, path, settings in CASES:
-        ds = run_case(root, path, settings)
+        ds = run_case(ROOT, path, settings)
         record[label] = {"path": path, "settings": settings,
                          "hashes": {str(name): variable_hash(ds[name]) for name in ds.data_vars}}
         print(label, len(record[label]["hashes"]), "variables")
-    target = Path(out_dir) / "fighters_before_issue19.json"
+    target = HERE / "fighters_before_issue19.json"
     target.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     print("wrote", target)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()
