@@ -413,7 +413,8 @@ class TestFightersContract(ModelContract):
     later_lever = ("pressure_iraq", 2.0)
     # Dependants are repatriated on flows of their own: nothing else can move.
     lever_reaches = (("dependant_repatriation_rate", 0.2,
-                      frozenset({"dependants_detained", "dependants_repatriated"})),)
+                      frozenset({"dependants_detained", "dependants_repatriated",
+                                 "dependants_held", "dependants_left"})),)
     bad_values = (
         # competing exits that can sum above 1
         ("parameters.kill_rate.range", [0.9, 1.0], "exit rates of active_local in iraq"),

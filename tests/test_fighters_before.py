@@ -14,7 +14,8 @@ import json
 
 import pytest
 from tests.conftest import ROOT
-from tests.data.make_fighters_reference import ROOT as OLD, run_case, variable_hash
+from tests.data.make_fighters_reference import ROOT as OLD
+from tests.data.make_fighters_reference import run_case, variable_hash
 
 import threatsim
 from threatsim.models import get_model

@@ -24,6 +24,7 @@ import numpy as np
 from threatsim.core.errors import ScenarioError
 from threatsim.core.months import month_index, month_label, month_range, parse_month
 from threatsim.inputs.correlations import check_correlations, merge_correlations
+from threatsim.inputs.custody import check_custody
 from threatsim.inputs.parameter_validation import check_parameters
 from threatsim.inputs.parts import Correlation, Parameter, RunSettings, TimelineEntry
 from threatsim.inputs.sources import SourceRegistry, load_sources
@@ -264,6 +265,7 @@ def scenario_from_dict(data: dict[str, Any], *, path: str | None = None,
     head = check_header(p, data)
     run = check_run_settings(p, data.get("run", {}))
     parameters = check_parameters(p, data, head, sources)
+    parameters.update(check_custody(p, data, head, sources))  # [families], [events] ...
     correlations: tuple[Correlation, ...] = ()
     if "correlations" in data:
         correlations, parameters = check_correlations(p, data["correlations"], parameters,

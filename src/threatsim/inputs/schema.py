@@ -22,6 +22,7 @@ PARAMETER_UNITS: dict[str, str] = {
     "people": "a count of people (whole numbers)",
     "people_per_month": "people per month (a Poisson mean or a rate of arrivals)",
     "share": "a fraction in [0, 1]",
+    "per_person": "people per person (a ratio, e.g. dependants per detained fighter)",
     "share_per_month": "a monthly probability or fraction in [0, 1]",
     "events_per_month": "expected events per month (a Poisson rate)",
     "months": "a duration in months",
