@@ -173,7 +173,8 @@ def test_foreign_fighters_stay_foreign_through_trial_prison_and_release():
     blind = run({k: v for k, v in params.items() if k != CUSTODY_FLAG},
                 default_levers(months), months)
     pop = blind["population"][:, -1, R["iraq"]]
-    assert pop[:, C["active_local"]].sum() > 0 and not pop[:, C["active_foreign"]].any()
+    assert pop[:, C["active_local"]].sum() > 0
+    assert not pop[:, C["active_foreign"]].any()
     assert blind["population_by_nationality"][..., UNSPECIFIED].any()
 
 
@@ -217,7 +218,8 @@ def test_a_region_without_trials_never_convicts():
     assert_identities(out)
     by_nat = out["population_by_nationality"]
     syria, iraq = by_nat[:, :, R["syria"]], by_nat[:, :, R["iraq"]]
-    assert not syria[:, :, C["imprisoned"]].any() and not syria[:, :, C["released"]].any()
+    assert not syria[:, :, C["imprisoned"]].any()
+    assert not syria[:, :, C["released"]].any()
     np.testing.assert_array_equal(syria[:, :, C["detained"]].sum(axis=2), 600)
     assert iraq[:, -1, C["imprisoned"], LOCAL].min() > 0
     assert not iraq[:, :, C["imprisoned"], FOREIGN].any()
@@ -270,7 +272,8 @@ def test_an_event_moves_exactly_its_people_in_its_month_and_nowhere_else():
     for d in range(n):
         m = month[d]
         quiet = [t for t in range(months) if t != m]
-        assert not change[d, quiet].any() and not moved[d, quiet].any()
+        assert not change[d, quiet].any()
+        assert not moved[d, quiet].any()
         surrendered, fled, killed = moved[d, m]
         syria, iraq = change[d, m, R["syria"]], change[d, m, R["iraq"]]
         assert syria[C["detained"]].sum() == surrendered
@@ -331,7 +334,8 @@ def test_families_arrive_only_with_detentions_or_surrenders():
     params.update(detention_rate=np.zeros(n), surrender_rate=np.zeros(n),
                   kill_rate=np.full(n, 0.1))
     quiet = run(params, default_levers(months), months)
-    assert not quiet["dependants_arrived"].any() and not quiet["dependants_held"].any()
+    assert not quiet["dependants_arrived"].any()
+    assert not quiet["dependants_held"].any()
 
 
 def test_dependants_leave_camps_by_repatriation_and_return():
@@ -485,7 +489,8 @@ def test_custody_tables_load_as_parameters_with_provenance(write_scenario):
     moved = ds["event_outcomes"].sel(region="syria").sum("outcome")
     for d in range(60):
         m = int(months[d])
-        assert int(moved.isel(draw=d, time=m)) == 0 and int(moved.isel(draw=d, time=m + 1)) > 0
+        assert int(moved.isel(draw=d, time=m)) == 0
+        assert int(moved.isel(draw=d, time=m + 1)) > 0
 
 
 def _keys(err: ScenarioError) -> list[str | None]:
