@@ -694,4 +694,5 @@ class FighterFlows:
             self.moved_out[r, idx] += moved
         # No other region has fighters left: the relocators go home instead.
         self.departed[r, idx] += left
+        self.departed_foreign[r, idx] += left
         self.returned_home[r, idx] += left
