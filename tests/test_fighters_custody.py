@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
-from tests.conftest import SCENARIOS
+from tests.conftest import ROOT, SCENARIOS
 from tests.model_contract import draw_chance
 
 import threatsim
@@ -18,6 +18,7 @@ from threatsim.models.fighters import COMPARTMENTS, FIGHTER_LEVERS, FIGHTER_PARA
 from threatsim.models.fighters.custody import CUSTODY_FLAG, fall_parameter, shock_parameter
 
 MODEL = get_model("fighters")
+OLD_FIGHTERS = ROOT / "tests" / "data" / "before_issue19" / "scenarios" / "fighters.toml"
 C = {name: i for i, name in enumerate(COMPARTMENTS)}
 R = {name: i for i, name in enumerate(REGIONS)}
 LOCAL, FOREIGN, UNSPECIFIED = 0, 1, 2
@@ -398,8 +399,9 @@ def test_shocks_strike_with_their_probability_and_move_their_size():
 
 # -- scenario tables: loading and bad values -------------------------------------------------
 
+#: The fighters scenario of before issue 19 (no custody tables) with some.
 CUSTODY_TOML = f'''
-extends = "{SCENARIOS / "fighters.toml"}"
+extends = "{OLD_FIGHTERS}"
 name = "custody"
 horizon = 12
 
@@ -474,7 +476,7 @@ def test_custody_tables_load_as_parameters_with_provenance(write_scenario):
     """Each number of the tables is a parameter of the scenario (in the Dataset, with its
     provenance); the event's month is drawn among the window's months."""
     sc = threatsim.load_scenario(write_scenario(CUSTODY_TOML))
-    new = set(sc.parameters) - set(threatsim.load_scenario(SCENARIOS / "fighters.toml").parameters)
+    new = set(sc.parameters) - set(threatsim.load_scenario(OLD_FIGHTERS).parameters)
     assert new == {CUSTODY_FLAG, "family_ratio_local", "family_ratio_foreign",
                    "family_children_share", "family_return_rate", "trial_rate_syria",
                    *(fall_parameter("syria", "hajin", f) for f in (
