@@ -554,3 +554,75 @@ def test_custody_tables_belong_to_models_that_hold_people(write_scenario):
         threatsim.load_scenario(write_scenario(body))
     assert "families" in _keys(info.value)
     assert "fighters and coupled" in str(info.value)
+
+
+# -- observations address the new outputs ---------------------------------------------------
+
+CAMP_OBSERVATIONS = '''
+document = "S/2099/1"
+
+[[observation]]
+id = "foreign_detained_north_east"
+variable = "population_by_nationality"
+date = "2019-07"
+region = "syria"
+compartment = "detained"
+nationality = "foreign"
+low = 1000
+unit = "people"
+paragraph = 1
+quote = "an illustration, not a reported figure"
+
+[[observation]]
+id = "dependants_in_camps"
+variable = "dependants_held"
+date = "2020-01"
+region = ["iraq", "syria"]
+nationality = "all"
+low = 500
+high = 5000
+unit = "people"
+paragraph = 2
+quote = "an illustration, not a reported figure"
+'''
+
+
+def test_observations_address_nationality_and_dependants_without_code_changes(tmp_path):
+    """An observation file names the new dims (``nationality``) like any other: the
+    forecast is the run's sum over the labels given; an unknown label is refused."""
+    from threatsim.outputs.observations import load_observations
+
+    sc = threatsim.load_scenario(SCENARIOS / "fighters.toml")
+    ds = threatsim.run(sc, draws=20, progress=False)
+    path = tmp_path / "camps.toml"
+    path.write_text(CAMP_OBSERVATIONS)
+    detained, camps = load_observations(path, against=ds)
+    np.testing.assert_array_equal(
+        detained.forecast(ds),
+        ds["population_by_nationality"].sel(time="2019-07-01", region="syria",
+                                            compartment="detained", nationality="foreign"))
+    np.testing.assert_array_equal(
+        camps.forecast(ds),
+        ds["dependants_held"].sel(time="2020-01-01", region=["iraq", "syria"])
+        .sum(["region", "nationality"]))
+    path.write_text(CAMP_OBSERVATIONS.replace('nationality = "foreign"',
+                                              'nationality = "foreigners"'))
+    with pytest.raises(ScenarioError, match="nationality"):
+        load_observations(path, against=ds)
+
+
+def test_the_schema_documents_exactly_the_keys_the_custody_tables_accept():
+    """docs/scenario-reference.md (from the schema, tests/test_docs.py) lists each key of
+    [families], [courts.<region>], [events.<name>] and [shocks.<name>] the loader takes."""
+    from threatsim.inputs.custody import EVENT_KEYS, SHOCK_KEYS
+    from threatsim.inputs.schema import KEYS
+    from threatsim.models.fighters.custody import FALL_FIELDS, FAMILY_FIELDS, REGIME_FIELDS
+
+    by_table: dict[str, set[str]] = {}
+    for k in KEYS:
+        head, _, leaf = k.key.rpartition(".")
+        by_table.setdefault(head, set()).add(leaf)
+    assert by_table["families"] == set(FAMILY_FIELDS)
+    assert by_table["courts.<region>"] == set(REGIME_FIELDS)
+    assert by_table["events.<name>"] == {*EVENT_KEYS, *FALL_FIELDS}
+    assert by_table["shocks.<name>"] == {*SHOCK_KEYS, "probability", "size"}
