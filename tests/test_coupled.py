@@ -185,7 +185,8 @@ class TestCoupledContract(ModelContract):
     # Dependants cost nothing and are repatriated on flows of their own: neither the money
     # nor the fighters can move.
     lever_reaches = (("dependant_repatriation_rate", 0.2,
-                      frozenset({"dependants_detained", "dependants_repatriated"})),)
+                      frozenset({"dependants_detained", "dependants_repatriated",
+                                 "dependants_held", "dependants_left", "children_held"})),)
     bad_values = (
         # the rise in desertion when broke counts among the competing exits
         ("parameters.desertion_rise_when_depleted.range", [0.9, 1.0],

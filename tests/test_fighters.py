@@ -413,11 +413,17 @@ class TestFightersContract(ModelContract):
     later_lever = ("pressure_iraq", 2.0)
     # Dependants are repatriated on flows of their own: nothing else can move.
     lever_reaches = (("dependant_repatriation_rate", 0.2,
-                      frozenset({"dependants_detained", "dependants_repatriated"})),)
+                      frozenset({"dependants_detained", "dependants_repatriated",
+                                 "dependants_held", "dependants_left", "children_held"})),)
     bad_values = (
         # competing exits that can sum above 1
         ("parameters.kill_rate.range", [0.9, 1.0], "exit rates of active_local in iraq"),
         # origin shares of a region that can sum above 1
         ("origins.syria.europe", {"dist": "point", "value": 0.95, "assumption": "test"},
          "origins.syria"),
+        # the custody tables (issue 19): shares of a fall above 1, a fall outside the run,
+        # a dependants' ratio below 0
+        ("events.hajin.surrender.range", [0.8, 0.9], "events.hajin"),
+        ("events.hajin.window", ["2018-12", "2019-02"], "events.hajin.window"),
+        ("families.ratio_local.range", [-1.0, 1.0], "families.ratio_local.range"),
     )

@@ -7,6 +7,7 @@ Dataset (computed by the engine while the chunks streamed past).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -19,8 +20,10 @@ from threatsim.results import bands, mcse_quantile
 __all__ = ["split_compartments", "summary_series", "summary_table"]
 
 #: Dims shown entry by entry (summed over the other model dims): a population by
-#: compartment, returnees by origin group (groups with nobody in them are left out).
-_SPLIT_DIMS = ("compartment", "origin")
+#: compartment, returnees by origin group, people by nationality (with two of them, one
+#: entry per pair; origin groups and nationalities with nobody in them are left out).
+_SPLIT_DIMS = ("compartment", "origin", "nationality")
+_SKIP_EMPTY = ("origin", "nationality")
 #: The bands a table shows when the scenario asks for them.
 _TABLE_QUANTILES = (0.05, 0.5, 0.95)
 
@@ -38,12 +41,15 @@ def summary_series(ds: xr.Dataset) -> list[str]:
 
 
 def _split_parts(da: xr.DataArray, keep: tuple[str, ...]) -> list[tuple[str, xr.DataArray]]:
-    """(entry, series) per entry of *da*'s split dim, other model dims summed."""
-    split = next(d for d in _SPLIT_DIMS if d in da.dims)
-    extra = [d for d in da.dims if d not in (*keep, split)]
+    """(entry, series) per entry of *da*'s split dims, other model dims summed."""
+    splits = [d for d in _SPLIT_DIMS if d in da.dims]
+    extra = [d for d in da.dims if d not in (*keep, *splits)]
     total = da.sum(extra, keep_attrs=True) if extra else da
-    parts = [(str(c), total.sel({split: c}, drop=True)) for c in da[split].values]
-    return [(c, part) for c, part in parts if split != "origin" or bool(part.any())]
+    parts = [(" ".join(str(c) for c in combo),
+              total.sel(dict(zip(splits, combo, strict=True)), drop=True))
+             for combo in itertools.product(*(da[s].values for s in splits))]
+    skip = any(s in _SKIP_EMPTY for s in splits)
+    return [(c, part) for c, part in parts if not skip or bool(part.any())]
 
 
 def _summary_items(ds: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
@@ -79,7 +85,7 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
             names.append(name)
             continue
         for comp, part in _split_parts(ds[name], ("draw", "replicate", "time", "quantile")):
-            label = f"{name}_{comp}"
+            label = f"{name}_{comp.replace(' ', '_')}"
             out = out.assign({label: part})
             names.append(label)
     return out, names

@@ -27,6 +27,7 @@ import numpy as np
 from threatsim.core.errors import ScenarioError
 from threatsim.core.months import month_index, month_label, month_range, parse_month
 from threatsim.inputs.correlations import check_correlations, merge_correlations
+from threatsim.inputs.custody import check_custody
 from threatsim.inputs.files import NotShown, read_toml, shown_path
 from threatsim.inputs.parameter_validation import check_parameters
 from threatsim.inputs.parts import (
@@ -475,6 +476,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
     head = check_header(p, resolved)
     run = check_run_settings(p, resolved.get("run", {}))
     parameters = check_parameters(p, resolved, head, sources)
+    parameters.update(check_custody(p, resolved, head, sources))  # [families], [events] ...
     correlations: tuple[Correlation, ...] = ()
     if "correlations" in resolved:
         correlations, parameters = check_correlations(p, resolved["correlations"], parameters,

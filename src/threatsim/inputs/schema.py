@@ -22,6 +22,7 @@ PARAMETER_UNITS: dict[str, str] = {
     "people": "a count of people (whole numbers)",
     "people_per_month": "people per month (a Poisson mean or a rate of arrivals)",
     "share": "a fraction in [0, 1]",
+    "per_person": "people per person (a ratio, e.g. dependants per detained fighter)",
     "share_per_month": "a monthly probability or fraction in [0, 1]",
     "events_per_month": "expected events per month (a Poisson rate)",
     "months": "a duration in months",
@@ -115,6 +116,40 @@ KEYS: tuple[KeyDoc, ...] = (
     KeyDoc("correlations.source", "string", "none", "an id of the source registry", 'source = "reserves_usd"', "The report this correlation comes from. Exactly one of `source` and `assumption`."),
     KeyDoc("correlations.assumption", "string", "none", "a sentence", 'assumption = "..."', "Why these parameters move together, when no report says. Exactly one of `source` and `assumption`."),
     KeyDoc("correlations.description", "string", '""', "any text", 'description = "..."', "What the correlation means here."),
+    # -- custody tables (issue 19; models with a nationality coord: fighters, coupled) ---
+    *(KeyDoc(f"families.{field}", "table", "required in [families]",
+             f"a parameter table but share_of; unit {unit} (the default)",
+             f"[families.{field}]", doc)
+      for field, unit, doc in (
+          ("ratio_local", "per_person", "Dependants (women and children) arriving with each local fighter who is detained or surrenders: each brings Poisson(ratio) of them (see docs/models.md, Families). The report gives no ratio: a `source` or an `assumption`, sampled as `family_ratio_local`. `[families]` turns the camps on; any custody table keeps nationality through the courts."),
+          ("ratio_foreign", "per_person", "The same for each foreign fighter detained or surrendered (`family_ratio_foreign`)."),
+          ("children_share", "share", "Share of the arriving dependants who are children (a binomial split; also of the dependants held in north-east Syria at the start), `family_children_share`."),
+          ("return_rate", "share_per_month", "Monthly probability that a local dependant leaves the camps to return to their community (`family_return_rate`); foreign dependants leave by `levers.dependant_repatriation_rate`."))),
+    *(KeyDoc(f"courts.<region>.{field}", "table", f"the shared `{field}`",
+             f"a region of the model; a parameter table but share_of; unit {unit} (the default)",
+             f"[courts.syria.{field}]", doc)
+      for field, unit, doc in (
+          ("trial_rate", "share_per_month", "The region's own monthly trial probability (`trial_rate_<region>`), replacing the shared one there; the levers `prosecution_capacity_<region>`, `foreign_trials_<region>` and `transfer_rate_<region>` set the rest of its regime (0 capacity: pretrial detention only, para 56). A `[courts]` table, even empty, keeps nationality through the courts."),
+          ("conviction_share", "share", "The region's own share of trials ending in prison (`conviction_share_<region>`)."))),
+    KeyDoc("events.<name>.region", "string", "required", "a region of the model", 'region = "syria"', "Where the holding is: `[events.<name>]` is the fall of a holding (name: lower-case letters, digits, single underscores). In the month it falls, its strength of the region's active fighters (at most those there, after the month's other flows) surrender, flee or are killed, by one multinomial draw; the rest hold on."),
+    KeyDoc("events.<name>.window", "array of 2 strings", "required", "[first, last], months within [start, start + horizon)", 'window = ["2019-02", "2019-06"]', "The months it may fall in: each draw's month is equally likely among them (`fall_<region>_<name>_month`, months from the start)."),
+    KeyDoc("events.<name>.window_assumption", "string", "required", "a sentence", 'window_assumption = "..."', "Why this window (the provenance of the month)."),
+    KeyDoc("events.<name>.flee_to", "string", "none: the fled stay in the region", "another region of the model", 'flee_to = "iraq"', "Where those who flee go on as active fighters (counted in `moved_out` and `arrived`); without it they flee into the desert and stay active in the region."),
+    KeyDoc("events.<name>.note", "string", '""', "any text", 'note = "Hajin"', "What the event is."),
+    *(KeyDoc(f"events.<name>.{field}", "table", "required",
+             f"a parameter table but share_of; unit {unit} (the default)",
+             f"[events.hajin.{field}]", doc)
+      for field, unit, doc in (
+          ("strength", "people", "Fighters in the holding (para 22 for Hajin: 'three thousand or more'), `fall_<region>_<name>_strength`."),
+          ("foreign_share", "share", "Share of them who are foreign fighters (para 22: 'most of them Iraqis')."),
+          ("surrender", "share", "Share who surrender: detained, with their families at the `[families]` ratios."),
+          ("flee", "share", "Share who flee (to `flee_to`, or stay in the region)."),
+          ("killed", "share", "Share killed. surrender + flee + killed must sum to at most 1 at their upper bounds."))),
+    KeyDoc("shocks.<name>.kind", "string", "required", "collapse, surge, prison_break", 'kind = "prison_break"', "A stochastic jump that strikes each draw in a month with its `probability`: a collapse kills `size` (a share) of the region's active fighters, a surge brings Poisson(`size`) recruits (counted in `recruited`), a prison break sets `size` of the region's detained and imprisoned at large (`released`, keeping their nationality)."),
+    KeyDoc("shocks.<name>.region", "string", "required", "a region of the model", 'region = "syria"', "Where it strikes."),
+    KeyDoc("shocks.<name>.note", "string", '""', "any text", 'note = "camp breakout"', "What the shock is."),
+    KeyDoc("shocks.<name>.probability", "table", "required", "a parameter table but share_of; unit share_per_month (the default)", "[shocks.camps.probability]", "Monthly probability that it strikes (`<kind>_<region>_<name>_probability`)."),
+    KeyDoc("shocks.<name>.size", "table", "required", "a parameter table but share_of; unit share (collapse, prison_break) or people_per_month (surge), the default", "[shocks.camps.size]", "What it moves when it strikes (`<kind>_<region>_<name>_size`): a share binomially thinned, or a Poisson mean of recruits."),
     KeyDoc("outputs.variables", "array of strings", "all outputs of the model", "output names of the model", 'variables = ["reserves"]', "Which outputs to keep in the Dataset."),
     KeyDoc("outputs.quantiles", "array of numbers", "[0.05, 0.25, 0.5, 0.75, 0.95]", "each in (0, 1)", "quantiles = [0.05, 0.5, 0.95]", "Quantiles of the bands the CLI prints and plots."),
     KeyDoc("outputs.report_months", "array of strings", "start, every 12 months, and the last month", "months within the horizon", 'report_months = ["2019-06", "2020-12"]', "Months shown in the printed table."),

@@ -51,6 +51,7 @@ from threatsim.models.fighters import (
     FighterFlows,
     rate_problems,
 )
+from threatsim.models.fighters.checks import custody_problems
 from threatsim.models.fighters.model import people_residuals
 from threatsim.models.fighters.origins import share_problems
 from threatsim.models.financing import INFO as FINANCING_INFO
@@ -107,7 +108,7 @@ class CoupledModel(Model):
     def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
         """Competing rates (desertion rise added) and origin shares each sum to at most 1."""
         return (rate_problems(scenario, extra_exit="desertion_rise_when_depleted")
-                + share_problems(scenario))
+                + share_problems(scenario) + custody_problems(scenario))
 
     def _simulate(
         self,
@@ -121,7 +122,7 @@ class CoupledModel(Model):
     ) -> dict[str, np.ndarray]:
         """One chunk of draws; arrays are (draw, time, ...) and (draw,)."""
         stock = ReservesStock(params, n_months=n_months, want=want & _FINANCING_OUTPUTS)
-        flows = FighterFlows(params, levers, n_months=n_months, want=want)
+        flows = FighterFlows(params, levers, n_months=n_months, want=want, chance=chance)
         upkeep = np.asarray(params["upkeep_per_fighter"], dtype=np.float64)
         other = params["transfers_to_affiliates"] + params["operations_spending"]
         drop = np.asarray(params["recruitment_drop_when_depleted"], dtype=np.float64)

@@ -10,15 +10,18 @@ from threatsim.models.contract import ORIGIN_REST, LeverDecl, ModelInfo, OutputD
 __all__ = [
     "AFFILIATES",
     "COMPARTMENTS",
+    "EVENT_OUTCOMES",
     "FIGHTER_COORDS",
     "FIGHTER_LEVERS",
     "FIGHTER_OUTPUTS",
     "FIGHTER_PARAMETERS",
     "INFO",
     "IRAQ",
+    "NATIONALITIES",
     "N_REGIONS",
     "ORIGINS",
     "REGIONS",
+    "SHOCK_KINDS",
     "SYRIA",
 ]
 
@@ -36,6 +39,16 @@ IRAQ, SYRIA = 0, 1
 ORIGINS: tuple[str, ...] = ("middle_east", "africa", "europe", "western_balkans",
                             "central_south_asia", "south_east_asia", ORIGIN_REST)
 N_REGIONS = len(REGIONS)
+#: Nationality of a person in custody or of a dependant: ``local`` (from the region),
+#: ``foreign`` (a foreign terrorist fighter or the family of one), ``unspecified``: in a
+#: scenario without the custody tables (families, courts, events, shocks) the courts are
+#: nationality-blind, as before issue 19, and the imprisoned and released are counted here.
+NATIONALITIES: tuple[str, ...] = ("local", "foreign", "unspecified")
+LOCAL, FOREIGN, UNSPECIFIED = 0, 1, 2
+#: What the fall of a holding does with the people in it (``[events.<name>]``).
+EVENT_OUTCOMES: tuple[str, ...] = ("surrendered", "fled", "killed")
+#: The kinds of stochastic jumps a scenario may declare (``[shocks.<name>]``).
+SHOCK_KINDS: tuple[str, ...] = ("collapse", "surge", "prison_break")
 
 _P = ParameterDecl
 FIGHTER_PARAMETERS: tuple[ParameterDecl, ...] = (
@@ -110,9 +123,29 @@ FIGHTER_LEVERS: tuple[LeverDecl, ...] = (
                 doc=f"military and security pressure in {r}: multiplies kill, detention and "
                     "surrender rates")
       for r in REGIONS),
+    # -- issue 19: trial regimes by region, released foreign fighters --------------------
+    *(LeverDecl(name=f"prosecution_capacity_{r}", default=1.0, low=0.0, high=20.0,
+                unit="multiplier",
+                doc=f"multiplies the trial rate in {r} (0 = pretrial detention only, no "
+                    "trials, para 56)")
+      for r in REGIONS),
+    *(LeverDecl(name=f"foreign_trials_{r}", default=1.0, low=0.0, high=20.0, unit="multiplier",
+                doc=f"multiplies the trial rate of foreign detainees in {r} (0 = foreign "
+                    "detainees are held untried, paras 21, 58)")
+      for r in REGIONS),
+    *(LeverDecl(name=f"transfer_rate_{r}", default=0.0, low=0.0, high=1.0,
+                unit="share_per_month",
+                doc=f"share of {r}'s untried detainees handed to another jurisdiction a month "
+                    "(para 21: moving detainees on)")
+      for r in REGIONS),
+    LeverDecl(name="released_repatriation_rate", default=0.0, low=0.0, high=1.0,
+              unit="share_per_month",
+              doc="share of released foreign fighters repatriated a month (paras 10, 44; with "
+                  "the custody tables only: without them release is nationality-blind)"),
 )
 
 _RT = ("time", "region")
+_RTN = ("time", "region", "nationality")
 
 
 def _people(name: str, dims: tuple[str, ...], doc: str) -> OutputDecl:
@@ -140,10 +173,30 @@ FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
     _people("dependants_detained", ("time",),
             "dependants of foreign fighters detained in north-east Syria"),
     _people("dependants_repatriated", ("time",), "cumulative dependants repatriated"),
+    # -- issue 19: nationality, families, transfers, events, shocks ----------------------
+    _people("population_by_nationality", ("time", "region", "compartment", "nationality"),
+            "population by nationality (imprisoned and released are unspecified without "
+            "the custody tables)"),
+    _people("dependants_held", _RTN,
+            "dependants (women and children) held in camps, by nationality of the family"),
+    _people("children_held", _RTN, "children among the dependants held (with [families])"),
+    _people("dependants_arrived", _RTN,
+            "cumulative dependants who arrived with detained or surrendered fighters"),
+    _people("dependants_left", _RTN,
+            "cumulative dependants who left the camps: repatriated (foreign) or returned to "
+            "their communities (local)"),
+    _people("transferred", _RTN,
+            "cumulative untried detainees handed to another jurisdiction (in departed)"),
+    _people("event_outcomes", ("time", "region", "outcome"),
+            "cumulative people of fallen holdings who surrendered, fled or were killed"),
+    _people("shock_outcomes", ("time", "region", "shock"),
+            "cumulative people moved by shocks: lost in a collapse, recruited in a surge, "
+            "at large after a prison break"),
 )
 
 FIGHTER_COORDS: dict[str, tuple[str, ...]] = {
-    "region": REGIONS, "compartment": COMPARTMENTS, "origin": ORIGINS}
+    "region": REGIONS, "compartment": COMPARTMENTS, "origin": ORIGINS,
+    "nationality": NATIONALITIES, "outcome": EVENT_OUTCOMES, "shock": SHOCK_KINDS}
 
 INFO = ModelInfo(
     name="fighters",

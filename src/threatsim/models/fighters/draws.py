@@ -14,6 +14,7 @@ number.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from enum import IntEnum
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from threatsim.models.contract import Chance, FloatArray
 
-__all__ = ["FIGHTER_FLOW_BASE", "REGION_SLOTS", "FighterFlow", "flow_id"]
+__all__ = ["FIGHTER_FLOW_BASE", "REGION_SLOTS", "FighterFlow", "event_word", "flow_id"]
 
 #: Flow words of the fighters' draws start here, above those of the reserves stock
 #: (:class:`~threatsim.models.financing.FinancingFlow`): the coupled model draws both
@@ -53,6 +54,20 @@ class FighterFlow(IntEnum):
     RELOCATION_DESTINATION = 11  # relocators' destinations (event: the destination region)
     DEPENDANT_REPATRIATION = 12  # dependants held in syria -> repatriated (region 0)
     ORIGIN_SPLIT = 13  # a region's returnees split by origin (event: the origin group)
+    # Issue 19 (only scenarios with the custody tables draw these). Transfers to another
+    # jurisdiction are the last exits of LOCAL_TRIALS (event 1) and of
+    # FOREIGN_DETAINED_EXITS (event 2). Events and shocks put their name's key in the event
+    # word (:func:`event_word`), so that one event's numbers never depend on another's.
+    CONVICTION_FOREIGN = 14  # tried foreign detainees -> convicted (CONVICTION: the local)
+    PRISON_RELEASE_FOREIGN = 15  # imprisoned foreign -> released at the end of a sentence
+    PRISON_SHOCK_FOREIGN = 16  # imprisoned foreign -> released by the one-off release lever
+    RELEASED_FOREIGN_EXITS = 17  # released foreign -> re-engaged (active_foreign), repatriated
+    FALL_SPLIT = 18  # a fallen holding's people -> surrendered, fled, killed
+    SHOCK_OCCURS = 19  # whether a shock strikes a draw in a month
+    SHOCK_SIZE = 20  # the people a shock moves
+    FAMILY_ARRIVALS = 21  # dependants arriving with newly detained fighters (event: nationality)
+    FAMILY_CHILDREN = 22  # children among them (event: nationality; 2: the stock at the start)
+    FAMILY_EXITS = 23  # dependants leaving the camps (event: 2 * nationality + child)
 
 
 def flow_id(kind: FighterFlow, region: int = 0) -> int:
@@ -64,6 +79,18 @@ def flow_id(kind: FighterFlow, region: int = 0) -> int:
     if not 0 <= region < REGION_SLOTS:
         raise ValueError(f"region index must be in [0, {REGION_SLOTS})")
     return FIGHTER_FLOW_BASE + int(kind) * REGION_SLOTS + region
+
+
+def event_word(name: str, sub: int = 0) -> int:
+    """The counter's event word of a named event or shock: its name's CRC-32, then *sub*
+    (the outcome, nationality or stock it draws for) in the low 8 bits.
+
+    >>> event_word("hajin", 3) & 0xFF, event_word("hajin") == event_word("hajin", 0)
+    (3, True)
+    """
+    if not 0 <= sub < 256:
+        raise ValueError("sub must be in [0, 256)")
+    return (zlib.crc32(name.encode()) << 8) | sub
 
 
 def _inc(dst: np.ndarray, *flows: np.ndarray | None) -> None:
@@ -107,12 +134,12 @@ def _conditional(probs: Sequence[FloatArray | float], n: int) -> list[np.ndarray
 
 
 def _chain(chance: Chance, count: np.ndarray | None, qs: Sequence[np.ndarray | None], *,
-           month: int, flow: int) -> list[np.ndarray | None]:
+           month: int, flow: int, event: int = 0) -> list[np.ndarray | None]:
     """Draw the competing exits out of *count*; ``None`` where nobody moves.
 
-    Exit k uses event k of (month, flow), whether or not the exits before it were
-    drawn: a skipped call (nobody left, or nobody can take the exit) would have
-    given zeros and consumes nothing any other variate uses.
+    Exit k uses event ``event + k`` of (month, flow), whether or not the exits
+    before it were drawn: a skipped call (nobody left, or nobody can take the
+    exit) would have given zeros and consumes nothing any other variate uses.
     """
     out: list[np.ndarray | None] = []
     left = count
@@ -120,7 +147,7 @@ def _chain(chance: Chance, count: np.ndarray | None, qs: Sequence[np.ndarray | N
         if q is None or left is None or not left.any():
             out.append(None)
             continue
-        x = chance.binomial(left, q, month=month, flow=flow, event=k)
+        x = chance.binomial(left, q, month=month, flow=flow, event=event + k)
         left = left - x
         out.append(x)
     return out

@@ -8,12 +8,21 @@ import numpy as np
 
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import Chance, FloatArray, Model, ScenarioParts
-from threatsim.models.fighters.checks import rate_problems
-from threatsim.models.fighters.declarations import INFO
+from threatsim.models.fighters.checks import custody_problems, rate_problems
+from threatsim.models.fighters.declarations import (
+    COMPARTMENTS,
+    FOREIGN,
+    INFO,
+    LOCAL,
+    SYRIA,
+    UNSPECIFIED,
+)
 from threatsim.models.fighters.flows import FighterFlows
 from threatsim.models.fighters.origins import share_problems
 
 __all__ = ["FightersModel", "people_residuals"]
+
+_C = {name: i for i, name in enumerate(COMPARTMENTS)}
 
 
 class FightersModel(Model):
@@ -41,8 +50,10 @@ class FightersModel(Model):
     buffer_dtype = np.dtype(np.int64)
 
     def check(self, scenario: ScenarioParts) -> list[ScenarioError]:
-        """Competing rates sum to at most 1 in every month; origin shares to at most 1."""
-        return rate_problems(scenario) + share_problems(scenario)
+        """Competing rates sum to at most 1 in every month (with the regions' court regimes);
+        origin shares to at most 1."""
+        return (rate_problems(scenario) + share_problems(scenario)
+                + custody_problems(scenario))
 
     def _simulate(
         self,
@@ -59,7 +70,8 @@ class FightersModel(Model):
         With *out* (int64 arrays (time, ..., draw) for every wanted output) the
         months are recorded there, and the returned arrays are views of them.
         """
-        flows = FighterFlows(params, levers, n_months=n_months, want=want, out=out)
+        flows = FighterFlows(params, levers, n_months=n_months, want=want, out=out,
+                             chance=chance)
         for t in range(n_months):
             flows.step(t, chance)
         return flows.outputs(chance)
@@ -77,7 +89,9 @@ def people_residuals(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     one compartment, so the total moves only by the recruits, and a region's
     total by its recruits, arrivals and departures; the regional sums are
     ``population_total``; the returnees by origin add up to the regions'
-    returnees; dependants are held or repatriated.
+    returnees; dependants are held, arrived or left; the population by
+    nationality adds up, and with nationality kept through the courts foreign
+    fighters are neither created nor lost (issue 19).
 
     >>> # (draw, time, region, compartment): one draw, two months, two regions, two compartments
     >>> pop = np.array([[[[5, 0], [0, 0]], [[3, 2], [1, 0]]]])
@@ -109,5 +123,58 @@ def people_residuals(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
                                              - outputs["returned_home"].sum(axis=2))
     if "dependants_detained" in outputs and "dependants_repatriated" in outputs:
         held = outputs["dependants_detained"] + outputs["dependants_repatriated"]
-        out["dependants held or repatriated"] = held - held[:, :1]
+        came = (outputs["dependants_arrived"][:, :, SYRIA, FOREIGN]
+                if "dependants_arrived" in outputs else 0)
+        out["dependants held or repatriated"] = held - held[:, :1] - came
+    out.update(_custody_residuals(outputs))
+    return out
+
+
+def _custody_residuals(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The identities of issue 19's outputs (see :func:`people_residuals`)."""
+    out: dict[str, np.ndarray] = {}
+    by_nat = outputs.get("population_by_nationality")  # (draw, time, region, comp, nat)
+    pop = outputs.get("population")
+    if by_nat is not None:
+        if pop is not None:
+            out["population_by_nationality adds up to population"] = (
+                by_nat.sum(axis=4) - pop)
+        if "detained_foreign" in outputs:
+            out["foreign detainees are detained_foreign"] = (
+                by_nat[..., _C["detained"], FOREIGN] - outputs["detained_foreign"])
+        # only the nationality-blind courts' imprisoned and released are unspecified, and
+        # nobody changes nationality but through them
+        for c in ("active_local", "active_foreign", "detained", "departed", "killed"):
+            out[f"{c} has a nationality"] = by_nat[..., _C[c], UNSPECIFIED]
+        out["active_local are local"] = by_nat[..., _C["active_local"], FOREIGN]
+        out["active_foreign are foreign"] = by_nat[..., _C["active_foreign"], LOCAL]
+        blind = np.asarray(by_nat[..., UNSPECIFIED].reshape(by_nat.shape[0], -1).any(axis=1))
+        foreign = by_nat[..., FOREIGN].sum(axis=(2, 3))  # (draw, time)
+        out["foreign fighters are never created or lost"] = np.where(
+            blind[:, None], 0, foreign - foreign[:, :1])
+        if "recruited" in outputs:
+            local = by_nat[..., LOCAL].sum(axis=(2, 3))
+            out["local fighters change only by recruits"] = np.where(
+                blind[:, None], 0, local - local[:, :1] - outputs["recruited"].sum(axis=2))
+        if "transferred" in outputs:
+            out["the transferred are among the departed"] = np.maximum(
+                outputs["transferred"][..., :2] - by_nat[..., _C["departed"], :2], 0)
+    if all(k in outputs for k in ("dependants_held", "dependants_arrived", "dependants_left")):
+        held = outputs["dependants_held"]
+        out["dependants held = at the start + arrived - left"] = (
+            held - held[:, :1] - outputs["dependants_arrived"] + outputs["dependants_left"])
+        if "children_held" in outputs:
+            out["children are among the dependants"] = np.maximum(
+                outputs["children_held"] - held, 0)
+        if "dependants_detained" in outputs:
+            out["dependants_detained is syria's foreign families"] = (
+                outputs["dependants_detained"] - held[:, :, SYRIA, FOREIGN])
+        if "dependants_repatriated" in outputs:
+            out["dependants_repatriated is syria's foreign families that left"] = (
+                outputs["dependants_repatriated"]
+                - outputs["dependants_left"][:, :, SYRIA, FOREIGN])
+    for name in ("dependants_arrived", "dependants_left", "transferred", "event_outcomes",
+                 "shock_outcomes"):
+        if name in outputs:  # cumulative counts
+            out[f"{name} never decreases"] = np.minimum(np.diff(outputs[name], axis=1), 0)
     return out
