@@ -579,7 +579,7 @@ def calibrate(
             why = f"Pareto k {k:.2f} > {PARETO_K_MAX}" if k > PARETO_K_MAX else \
                 f"ESS {ess:,.0f} < {min_ess:g}"
             reason = (f"sequential Monte Carlo (likelihood tempering): the importance "
-                      f"weights are not trusted ({why}; {diag})")
+                      f"weights are not trusted ({why}; ESS {ess:,.0f} of {n:,} draws)")
         rng = np.random.default_rng([options.seed, 20])
         n_part = int(particles) if particles is not None else min(n, 2000)
         if n_part < 10:
