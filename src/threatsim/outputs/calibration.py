@@ -192,11 +192,15 @@ def _p_value(obs: Observation, x: FloatArray, w: FloatArray, rel_error: float) -
 def psis(log_weights: npt.ArrayLike) -> tuple[FloatArray, float]:
     """Pareto-smoothed importance weights (normalised, summing to 1) and the Pareto k.
 
-    Uses arviz (``pip install 'threatsim[calibrate]'``).
+    Uses arviz (``pip install 'threatsim[calibrate]'``). Weights whose largest
+    values are all equal (a flat tail) are bounded: they are kept as they are,
+    with k reported as 0 (arviz's fit of a Pareto tail is undefined there).
 
-    >>> w, k = psis(np.zeros(1000))
+    >>> w, k = psis(np.random.default_rng(0).normal(size=1000))
     >>> round(float(w.sum()), 6), bool(k < 0.5)
     (1.0, True)
+    >>> psis([0.0, 0.0, -np.inf, 0.0])
+    (array([0.333..., 0.333..., 0.  , 0.333...]), 0.0)
     """
     lw = np.asarray(log_weights, dtype=np.float64)
     finite = np.isfinite(lw)
@@ -209,6 +213,14 @@ def psis(log_weights: npt.ArrayLike) -> tuple[FloatArray, float]:
         raise ScenarioError("calibration needs arviz for its Pareto-smoothed weights; "
                             "install it with pip install 'threatsim[calibrate]'",
                             key="arviz") from None
+    n = int(finite.sum())
+    tail = np.sort(lw[finite])[-max(int(min(n / 5, 3 * math.sqrt(n))), 1):]
+    if tail[-1] - tail[0] < 1e-9:
+        # A flat tail (a censored range with little or no reporting error gives many
+        # draws the same largest weight): the weights are bounded and need no smoothing;
+        # arviz's fit of a Pareto tail to ties is undefined (inf), the bound means k <= 0.
+        w = np.exp(lw)
+        return w / w.sum(), 0.0
     smoothed, k = arviz.psislw(np.where(finite, lw, -1e300))
     slw = np.asarray(smoothed, dtype=np.float64).ravel()
     slw = np.where(finite, slw, -np.inf)
