@@ -1,4 +1,4 @@
-"""The analysis subcommands of ``threatsim``: compare, sweep, sensitivity, discover.
+"""The analysis subcommands of ``threatsim``: compare, sweep, sensitivity, discover, calibrate.
 
 Kept beside the analysis code so that :mod:`threatsim.cli.main` only registers
 them (:func:`add_commands`). Every bad input is checked before anything runs
@@ -24,6 +24,13 @@ from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.models.registry import get_model
+from threatsim.outputs.calibration import (
+    DEFAULT_REL_ERROR,
+    METHODS,
+    calibrate,
+    calibration_report,
+)
+from threatsim.outputs.observations import load_observations
 from threatsim.outputs.plotting import (
     comparison_chart,
     exceedance_chart,
@@ -207,6 +214,21 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    sc = load_scenario(args.scenario)
+    obs = load_observations(args.observations, only=args.only)
+    errors = parse_key_values(args.error, option="--error", numbers=True)
+    post = calibrate(sc, obs, draws=args.draws, seed=args.seed, errors=errors,
+                     rel_error=args.rel_error, method=args.method, particles=args.particles,
+                     progress=None if not args.quiet else False)
+    print(calibration_report(post))
+    written: list[Path] = []
+    if args.out:
+        written.append(write_netcdf(post, args.out))
+    _finish(written)
+    return 0
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, help="draws (default: the scenario's run.draws)")
     p.add_argument("--seed", type=int, help="seed (default: the scenario's run.seed)")
@@ -215,13 +237,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register compare, sweep, sensitivity and discover on the ``threatsim`` subparsers.
+    """Register compare, sweep, sensitivity, discover and calibrate on the subparsers.
 
     >>> import argparse
     >>> sub = argparse.ArgumentParser(prog="threatsim").add_subparsers()
     >>> add_commands(sub)
     >>> sorted(sub.choices)
-    ['compare', 'discover', 'sensitivity', 'sweep']
+    ['calibrate', 'compare', 'discover', 'sensitivity', 'sweep']
     """
     p = sub.add_parser("compare", help="paired comparison of a what-if against a base, with "
                                        "common random numbers")
@@ -280,3 +302,24 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--json", metavar="FILE", help="write the box and the trajectory as JSON")
     p.add_argument("--plot", metavar="DIR", help="write the trade-off chart (PNG and SVG) here")
     p.set_defaults(func=_cmd_discover)
+
+    p = sub.add_parser("calibrate", help="condition a scenario's parameters on reported figures "
+                                         "(points, ranges, bounds): posterior sample and "
+                                         "diagnostics")
+    p.add_argument("scenario")
+    p.add_argument("observations", help="observation file (TOML, see docs/scoring.md)")
+    p.add_argument("--only", action="append", metavar="PATTERN",
+                   help="condition only on observations whose id matches (shell-style); "
+                        "repeatable")
+    p.add_argument("--error", action="append", metavar="ID=REL",
+                   help="relative reporting error of observation ID (see docs/calibration.md); "
+                        "repeatable")
+    p.add_argument("--rel-error", type=float, default=DEFAULT_REL_ERROR,
+                   help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="importance reweighting, sequential Monte Carlo, or auto (default: "
+                        "importance unless Pareto k > 0.7 or the ESS is too small)")
+    p.add_argument("--particles", type=int, help="SMC particles (default: draws, at most 2000)")
+    _run_options(p)
+    p.add_argument("--out", help="write the posterior sample (NetCDF)")
+    p.set_defaults(func=_cmd_calibrate)

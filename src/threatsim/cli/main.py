@@ -441,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="DIR", help="write PIT histogram and coverage PNGs here")
     p.set_defaults(func=_cmd_score)
 
-    add_commands(sub)  # compare, sweep, sensitivity, discover
+    add_commands(sub)  # compare, sweep, sensitivity, discover, calibrate
     return parser
 
 
