@@ -61,10 +61,21 @@ each region's foreign fighters; each month's returnees of a region are split
 among the groups by a multinomial draw (the rest is ``unspecified``), output as
 ``returned_home_by_origin`` (draw, time, origin).
 
+People in custody (issue 19, :mod:`~threatsim.models.fighters.custody`): a
+scenario's ``[families]``, ``[courts]``, ``[events.<name>]`` and
+``[shocks.<name>]`` tables add dependants in camps by region and nationality
+(:mod:`.families`), nationality kept through trial, prison and release (released
+foreign fighters re-engage as foreign, are repatriated or stay), the fall of a
+holding on a sampled month (surrender, flight, death) and stochastic jumps
+(collapse, surge, prison break); the levers ``prosecution_capacity_<region>``,
+``foreign_trials_<region>`` and ``transfer_rate_<region>`` set each region's trial
+regime. Without the tables the flows draw exactly what they drew before.
+
 The package is cut by concept: :mod:`.declarations` (names, parameters, levers,
 outputs), :mod:`.draws` (what each random number is for, and chains of
 conditional binomials), :mod:`.flows` (one month), :mod:`.origins` (the split
-by origin), :mod:`.checks` (load-time rate checks) and :mod:`.model` (the Model
+by origin), :mod:`.custody` (what the custody tables give), :mod:`.families` (the
+camps), :mod:`.checks` (load-time rate checks) and :mod:`.model` (the Model
 contract).
 """
 
