@@ -49,7 +49,7 @@ from threatsim.inputs.sources import load_sources
 from threatsim.outputs.observations import check_observations, observations_from_dict
 
 #: The longest line a message may have (a problem line; lists of allowed values are cut).
-MAX_LINE = 400
+MAX_LINE = 1100
 #: The most problem lines one message shows (the rest are counted).
 MAX_PROBLEM_LINES = 21
 #: A secret in another tool's file, which no message may ever show.

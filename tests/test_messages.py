@@ -165,3 +165,9 @@ def test_score_with_its_arguments_swapped_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not a NetCDF results file" in err
     assert "Traceback" not in err
+
+
+def test_every_unit_has_a_largest_value():
+    """A unit added without its bound would reach a KeyError in the loader."""
+    from threatsim.inputs.schema import PARAMETER_UNITS, UNIT_MAXIMUM
+    assert set(UNIT_MAXIMUM) == set(PARAMETER_UNITS)

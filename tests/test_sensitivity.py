@@ -203,8 +203,10 @@ def test_a_parameter_with_no_path_to_the_output_gets_exactly_zero():
     lever only. With chance held per design row, every other parameter's indices are exactly
     0 (they were 0.006-0.008, intervals excluding 0, when chance came from one stream per
     chunk). With the stock a point, nothing sampled reaches the output: all indices are 0
-    and chance carries the whole variance."""
-    sc = threatsim.load_scenario(SCENARIOS / "fighters.toml")
+    and chance carries the whole variance. The fighters scenario as it was before issue 19
+    (its families make dependants follow detentions)."""
+    sc = threatsim.load_scenario(SCENARIOS.parent / "tests" / "data" / "before_issue19"
+                                 / "scenarios" / "fighters.toml")
     sds = threatsim.sensitivity(sc, "dependants_detained", n=16, draws=100, n_resamples=9,
                                 readings=False)
     others = sds.drop_sel(parameter="dependants_detained_syria")

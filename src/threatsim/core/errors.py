@@ -15,7 +15,7 @@ MAX_VALUE_CHARS = 80
 #: problem lines (a file with more problems shows the first and counts the rest).
 _MAX_KEY_CHARS = 120
 _MAX_PATH_CHARS = 120
-MAX_LINE_CHARS = 300
+MAX_LINE_CHARS = 1000
 MAX_PROBLEMS_SHOWN = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 

@@ -177,10 +177,10 @@ class Checkpoint:
                          for k in IDENTITY if have.get(k) != want.get(k)]
                 if have.get("run_id") != want.get("run_id"):
                     diffs += scenario_differences(have.get("scenario"), want.get("scenario"))
-                if diffs:
+                if diffs:  # one line each: the message cuts a line that is too long
                     raise ScenarioError(
-                        "cannot resume: the checkpoint belongs to a different run: "
-                        + "; ".join(diffs), key="checkpoint", value=str(path))
+                        "cannot resume", problems=tuple(ScenarioError(d) for d in diffs),
+                        path=f"checkpoint {path}: cannot resume, it belongs to a different run")
                 return cls(path, want, resumed=True)
             stale = sorted(p for p in path.iterdir() if _CHUNK.fullmatch(p.name))
             log.warning("checkpoint %s: %s %s, so no chunk there can be matched to this run: "

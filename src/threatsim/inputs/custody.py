@@ -148,6 +148,8 @@ def _window(p: Problems, key: str, raw: Any, head: Header) -> list[int] | None:
         return None
     run = (f"must be within the run: {month_label(head.start, 0)} to "
            f"{month_label(head.start, head.horizon - 1)}, first <= last")
+    if not head.horizon_known:  # a missing horizon is reported; the run's end is unknown
+        return None
     if not 0 <= first <= last < head.horizon:
         p.add(key, raw, run)
         return None
@@ -260,7 +262,7 @@ def check_custody(p: Problems, data: dict[str, Any], head: Header,
     >>> p = Problems()
     >>> sorted(check_custody(p, data, check_header(p, data), SourceRegistry({})))
     ['custody_by_nationality']
-    >>> [e.key for e in p.items][:3]
+    >>> [e.key for e in p.items if e.key.startswith("events")][:3]
     ['events.hajin.window', 'events.hajin.window_assumption', 'events.hajin.strength']
     """
     present = [k for k in CUSTODY_KEYS if k in data]

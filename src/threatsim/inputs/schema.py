@@ -43,6 +43,7 @@ UNIT_MAXIMUM: dict[str, float] = {
     "people_per_month": 1e9,
     "share": 1.0,
     "share_per_month": 1.0,
+    "per_person": 1e3,  # a thousand dependants per detained fighter is a typo
     "events_per_month": 1e6,
     "months": 1e4,  # over 800 years
     "days": 1e6,
