@@ -357,7 +357,12 @@ def check_outputs(p: Problems, outputs: Any, head: Header) -> Outputs:
     p.unknown("outputs.", outputs, OUTPUT_KEYS)
     all_outputs = [o.name for o in model.info.outputs] if model else []
     variables = outputs.get("variables", all_outputs)
-    if not isinstance(variables, list) or any(v not in all_outputs for v in variables):
+    if not isinstance(variables, list):
+        p.add("outputs.variables", variables, "must be a list of output names")
+        variables = all_outputs
+    elif model is not None and any(v not in all_outputs for v in variables):
+        # Without a known model there is nothing to check the names against;
+        # the model's own problem has been reported already.
         p.add("outputs.variables", variables,
               f"must be a list of outputs of model {model_name!r}: {', '.join(all_outputs)}")
         variables = all_outputs
