@@ -252,10 +252,10 @@ def test_a_parent_model_name_is_not_quoted_in_other_messages(tmp_path):
     """A hidden value is not quoted elsewhere either (a message naming the model)."""
     parent = _write(tmp_path, "parent.toml", f'model = "{SECRET}"\n')
     child = _write(tmp_path, "child.toml", 'extends = "parent.toml"\nname = "x"\n'
-                   'start = "2019-01"\nhorizon = 3\n[outputs]\nvariables = ["reserves"]\n')
+                   'start = "2019-01"\nhorizon = 3\n[outputs]\nquantiles = [2.0]\n')
     text = str(_error(child))
     assert SECRET not in text
-    assert "outputs.variables=['reserves']" in text  # the child's own value is shown
+    assert "outputs.quantiles=[2.0]" in text  # the child's own value is shown
     assert parent.name in text
 
 

@@ -38,6 +38,9 @@ from threatsim.models.fighters.custody import (
     fall_parameter,
     shock_parameter,
 )
+from threatsim.models.fighters.declarations import REGIONS
+from threatsim.models.fighters_detention import MODEL_NAME as LINKED_MODEL
+from threatsim.models.fighters_detention import detention_region_parameter
 
 __all__ = ["CUSTODY_KEYS", "EVENT_KEYS", "SHOCK_KEYS", "check_custody"]
 
@@ -45,6 +48,8 @@ __all__ = ["CUSTODY_KEYS", "EVENT_KEYS", "SHOCK_KEYS", "check_custody"]
 CUSTODY_KEYS = ("families", "courts", "events", "shocks")
 #: Keys of one ``[events.<name>]`` table besides its parameter tables.
 EVENT_KEYS = ("region", "window", "window_assumption", "flee_to", "note")
+#: Keys of the ``[detention]`` table (the ``fighters_detention`` model).
+DETENTION_KEYS = ("region", "note")
 #: Keys of one ``[shocks.<name>]`` table besides its parameter tables.
 SHOCK_KEYS = ("kind", "region", "note")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -265,12 +270,11 @@ def check_custody(p: Problems, data: dict[str, Any], head: Header,
     >>> [e.key for e in p.items if e.key.startswith("events")][:3]
     ['events.hajin.window', 'events.hajin.window_assumption', 'events.hajin.strength']
     """
-    present = [k for k in CUSTODY_KEYS if k in data]
-    if not present:
-        return {}
     model = head.model
-    if model is None:
-        return {}
+    linked = _detention(p, data, head) if model is not None else {}
+    present = [k for k in CUSTODY_KEYS if k in data]
+    if not present or model is None:
+        return linked
     if "nationality" not in model.info.coords:
         for k in present:
             p.add(k, "...", f"model {head.model_name!r} keeps no people in custody; [{k}] "
@@ -288,4 +292,32 @@ def check_custody(p: Problems, data: dict[str, Any], head: Header,
         out.update(_events(p, data["events"], head, regions, sources))
     if "shocks" in data:
         out.update(_shocks(p, data["shocks"], regions, sources))
-    return out
+    return {**out, **linked}
+
+
+def _detention(p: Problems, data: dict[str, Any], head: Header) -> dict[str, Parameter]:
+    """``[detention] region``: the region whose newly detained the detention DES of the
+    ``fighters_detention`` model takes in, as its flag parameter."""
+    if "detention" not in data:
+        return {}  # the model's own check says it is required, where it is
+    if head.model_name != LINKED_MODEL:
+        p.add("detention", "...", f"belongs to the {LINKED_MODEL} model (the region whose "
+              f"newly detained its detention DES takes in), not to {head.model_name!r}")
+        return {}
+    table = _table(p, "detention", data["detention"], "with region and, if you like, note")
+    if table is None:
+        return {}
+    p.unknown("detention.", table, DETENTION_KEYS)
+    if "region" not in table:
+        p.add("detention.region", None, f"is required; allowed: {', '.join(REGIONS)}")
+        return {}
+    region = _region(p, "detention.region", table["region"], REGIONS)
+    if region is None:
+        return {}
+    if "note" in table and not isinstance(table["note"], str):
+        p.add("detention.note", table["note"], "must be a string")
+    name = detention_region_parameter(region)
+    return {name: Parameter(
+        name=name, dist=DistSpec(kind="point", value=1.0), unit="share",
+        assumption=f"The detention DES takes its arrivals from the fighters newly detained "
+                   f"in {region} ([detention] region).")}

@@ -6,6 +6,8 @@ from threatsim.models.contract import Model
 from threatsim.models.coupled import CoupledModel
 from threatsim.models.detention.model import DetentionModel
 from threatsim.models.fighters import FightersModel
+from threatsim.models.fighters_detention import MODEL_NAME as FIGHTERS_DETENTION
+from threatsim.models.fighters_detention import FightersDetentionModel
 from threatsim.models.financing import FinancingModel
 from threatsim.models.financing_events import FinancingEventsModel
 
@@ -18,6 +20,7 @@ MODELS: dict[str, Model] = {
     "coupled": CoupledModel(),
     "detention": DetentionModel(),
     "financing_events": FinancingEventsModel(),
+    FIGHTERS_DETENTION: FightersDetentionModel(),
 }
 
 
@@ -34,6 +37,6 @@ def model_names() -> list[str]:
     """Names of the registered models.
 
     >>> model_names()
-    ['coupled', 'detention', 'fighters', 'financing', 'financing_events']
+    ['coupled', 'detention', 'fighters', 'fighters_detention', 'financing', 'financing_events']
     """
     return sorted(MODELS)

@@ -29,6 +29,7 @@ __all__ = [
     "CaseBatch",
     "Cases",
     "DetentionFlow",
+    "GivenArrivals",
     "Plan",
     "Trace",
     "censor",
@@ -321,15 +322,73 @@ def _bernoulli(g: np.random.Generator, out: np.ndarray, share: float,
         np.less(u, share, out=out)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class GivenArrivals:
+    """Arrivals another model has counted, instead of the Poisson process.
+
+    ``initial``: (replications, 2) local and foreign detainees held at time 0;
+    ``monthly``: (replications, months, 2) local and foreign detainees arriving
+    in each month; ``dependants``: (replications,) dependants held at time 0
+    (those the origin States may repatriate). The ``fighters_detention`` model
+    passes the fighters' newly detained of one region here.
+
+    >>> given = GivenArrivals(initial=np.array([[1, 2]]), monthly=np.array([[[0, 1], [3, 0]]]),
+    ...                       dependants=np.array([4]))
+    >>> given.total().tolist()
+    [7]
+    """
+
+    initial: np.ndarray
+    monthly: np.ndarray
+    dependants: np.ndarray
+
+    def total(self) -> np.ndarray:
+        """Detainees in all, per replication."""
+        total: np.ndarray = (np.asarray(self.initial).sum(axis=1)
+                             + np.asarray(self.monthly).sum(axis=(1, 2))).astype(np.int64)
+        return total
+
+
+def _given_arrivals(given: GivenArrivals, k: int, n_months: int, g_times: np.random.Generator,
+                    g_nationality: np.random.Generator, arrive: FloatArray,
+                    foreign: np.ndarray) -> None:
+    """Replication *k*'s arrival times and nationalities from counts: the initial stock at
+    time 0 (foreign first), then month *t*'s arrivals at uniform times in (t, t + 1] months,
+    in time order, their nationalities in random order (the counts are exact)."""
+    local0, foreign0 = (int(x) for x in given.initial[k])
+    a = local0 + foreign0
+    arrive[:a] = 0.0
+    foreign[:foreign0] = True
+    foreign[foreign0:a] = False
+    at = a
+    for t in range(n_months):
+        n_local, n_foreign = (int(x) for x in given.monthly[k, t])
+        m = n_local + n_foreign
+        if not m:
+            continue
+        # Uniform in (t, t + 1] months, in time order: counted at grid index t + 1, as
+        # the giving model counts its month t (held at the clip to the grid's instants).
+        late = np.sort(g_times.random(m))[::-1]
+        low, high = float(t) * DAYS_PER_MONTH, float(t + 1) * DAYS_PER_MONTH
+        np.clip((t + 1 - late) * DAYS_PER_MONTH, np.nextafter(low, math.inf), high,
+                out=arrive[at:at + m])
+        who = np.zeros(m, dtype=bool)
+        who[:n_foreign] = True
+        foreign[at:at + m] = g_nationality.permutation(who)
+        at += m
+
+
 def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chance, *,
-               exempts: bool = True) -> CaseBatch:
+               exempts: bool = True, given: GivenArrivals | None = None) -> CaseBatch:
     """Draw several replications' detainees and their durations and outcomes.
 
     ``rows[k]`` holds draw *k*'s parameter values and ``chance[k]`` is its own
     stream; each purpose gets its own Generator on it (:class:`DetentionFlow`), so
     a change in one parameter (say ``trial_days``) leaves the arrival times and
     outcomes as they were. With ``exempts=False`` (no month exempts anyone) the
-    exemption uniforms are not drawn (see :class:`Cases`).
+    exemption uniforms are not drawn (see :class:`Cases`). With *given*, the
+    detainees and dependants are those counts (:class:`GivenArrivals`), and the
+    rows' initial stocks and arrival rates are not read.
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -349,14 +408,18 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
     def gen(k: int, purpose: DetentionFlow) -> np.random.Generator:
         return chance.generator(k, flow=purpose)
 
-    n0 = np.array([int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows],
-                  dtype=np.int64)
-    n_new = np.zeros(reps, dtype=np.int64)
     g_arrivals = [gen(k, DetentionFlow.ARRIVALS) for k in range(reps)]
-    for k, r in enumerate(rows):
-        rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
-        if rate > 0:
-            n_new[k] = int(g_arrivals[k].poisson(rate * horizon))
+    if given is None:
+        n0 = np.array([int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows],
+                      dtype=np.int64)
+        n_new = np.zeros(reps, dtype=np.int64)
+        for k, r in enumerate(rows):
+            rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
+            if rate > 0:
+                n_new[k] = int(g_arrivals[k].poisson(rate * horizon))
+    else:
+        n0 = np.asarray(given.initial, dtype=np.int64).sum(axis=1)
+        n_new = given.total() - n0
     n = n0 + n_new
     width = max(1, int(n.max(initial=0)))
     arrive = np.empty((reps, width))
@@ -374,18 +437,22 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
         g_arr = g_arrivals[k]
         a, b, m = int(n0[k]), int(n_new[k]), int(n[k])
         row = arrive[k]
-        row[:a] = 0.0
-        # A Poisson process on [0, horizon]: given a Poisson count b, the times are the
-        # order statistics of b uniforms, i.e. the first b partial sums of b + 1
-        # exponentials over their total (no sort needed).
-        sums = scratch[:b + 1]
-        g_arr.standard_exponential(out=sums)
-        np.cumsum(sums, out=sums)
-        np.multiply(sums[:b], horizon / sums[b], out=row[a:m])
         row[m:] = _INF
-        foreign[k, :a] = True
-        _bernoulli(gen(k, DetentionFlow.ARRIVALS_FOREIGN), foreign[k, a:m],
-                   float(r["arrivals_foreign_share"]), scratch)
+        if given is not None:
+            _given_arrivals(given, k, n_months, g_arr, gen(k, DetentionFlow.ARRIVALS_FOREIGN),
+                            row, foreign[k])
+        else:
+            row[:a] = 0.0
+            # A Poisson process on [0, horizon]: given a Poisson count b, the times are the
+            # order statistics of b uniforms, i.e. the first b partial sums of b + 1
+            # exponentials over their total (no sort needed).
+            sums = scratch[:b + 1]
+            g_arr.standard_exponential(out=sums)
+            np.cumsum(sums, out=sums)
+            np.multiply(sums[:b], horizon / sums[b], out=row[a:m])
+            foreign[k, :a] = True
+            _bernoulli(gen(k, DetentionFlow.ARRIVALS_FOREIGN), foreign[k, a:m],
+                       float(r["arrivals_foreign_share"]), scratch)
         cv = float(r["duration_cv"])
         screens[k] = (_durations(gen(k, DetentionFlow.SCREENING), screen[k, :m],
                                  float(r["screening_days"]), cv)
@@ -397,7 +464,8 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
             gen(k, DetentionFlow.EXEMPTION).random(out=u_exempt[k, :m])
         _bernoulli(gen(k, DetentionFlow.CONVICTION), convicted[k, :m],
                    float(r["conviction_share"]), scratch)
-        kids = np.empty(int(r["dependants_syria"]), dtype=bool)
+        kids = np.empty(int(r["dependants_syria"]) if given is None
+                        else int(given.dependants[k]), dtype=bool)
         _bernoulli(gen(k, DetentionFlow.DEPENDANTS), kids, float(r["dependants_child_share"]),
                    scratch if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
         child.append(kids)

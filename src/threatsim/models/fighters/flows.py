@@ -81,7 +81,7 @@ class FighterFlows:
     def __init__(self, params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray], *,
                  n_months: int, want: frozenset[str],
                  out: Mapping[str, np.ndarray] | None = None,
-                 chance: Chance | None = None) -> None:
+                 chance: Chance | None = None, intake_region: int | None = None) -> None:
         self.want = want
         #: The engine's result buffers, (time, ..., draw), recorded into in place.
         self.given = dict(out) if out is not None else {}
@@ -138,6 +138,13 @@ class FighterFlows:
         for sh in self.custody.shocks:
             self.shocks[sh.region].append(sh)
         self.camps: Camps | None = None
+        #: With *intake_region*: the fighters newly detained there in each month (arrests,
+        #: surrenders, the surrendered of a fall), (month, nationality local/foreign, draw):
+        #: the arrivals of the ``fighters_detention`` model's detention DES. Bookkeeping
+        #: only: no number is drawn for it, so every other output is unchanged.
+        self.intake_region = intake_region
+        self.intake = (np.zeros((n_months, 2, n), dtype=np.int64) if intake_region is not None
+                       else None)
 
         def f64(name: str) -> np.ndarray:
             return np.asarray(params[name], dtype=np.float64)
@@ -429,7 +436,8 @@ class FighterFlows:
         # Fighters arriving from other regions this month, (region, draw): added at the end.
         arriving_local: np.ndarray | None = None
         arriving_foreign: np.ndarray | None = None
-        newly = (np.zeros((2, N_REGIONS, self.n), dtype=np.int64) if self.camps is not None
+        newly = (np.zeros((2, N_REGIONS, self.n), dtype=np.int64)
+                 if self.camps is not None or self.intake is not None
                  else None)  # newly detained fighters, (nationality, region, draw): families
         for r in [i for i in range(N_REGIONS) if self.live[i]]:
             (q_local, q_foreign, q_detained_local, q_detained_foreign, q_relocate, q_release,
@@ -525,6 +533,10 @@ class FighterFlows:
             self.live[IRAQ] = self.live[IRAQ] or bool(arriving_local[IRAQ].any())
         if arriving_foreign is not None:
             self.active_foreign += arriving_foreign
+        if self.intake is not None:
+            assert newly is not None
+            assert self.intake_region is not None
+            self.intake[t] = newly[:, self.intake_region]
         dependant_rate = self.lev["dependant_repatriation_rate"][t]
         if self.camps is not None:
             assert newly is not None
