@@ -10,6 +10,7 @@ between parameters, when the scenario has ``[[correlations]]``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -288,11 +289,19 @@ def prior_fingerprint(scenario: Scenario) -> str:
     True
     """
     sampled = {name: {"table": scenario.resolved.get("parameters", {}).get(name),
-                      "dist": repr(p.dist), "share_of": p.share_of}
+                      "dist": _dist_text(p.dist), "share_of": p.share_of}
                for name, p in scenario.parameters.items() if p.dist.kind != "point"}
     return json.dumps({"model": scenario.model, "sampled": sampled,
                        "correlations": scenario.resolved.get("correlations")},
                       sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _dist_text(dist: Any) -> str:
+    """A distribution as short text, e.g. ``uniform(low=0.2, high=0.6)``."""
+    given = [(f.name, getattr(dist, f.name)) for f in dataclasses.fields(dist)
+             if f.name != "kind"]
+    shown = ", ".join(f"{k}={v!r}" for k, v in given if v not in (None, (), False))
+    return f"{dist.kind}({shown})"
 
 
 def _posterior_id(ds: xr.Dataset, names: Sequence[str]) -> str:
