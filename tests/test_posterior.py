@@ -147,7 +147,7 @@ def test_sweep_on_a_posterior_gives_every_point_the_same_draws(toy_model):
     x = ds["stock0"].values
     np.testing.assert_array_equal(x[0], x[1])
     assert ds.attrs["run_id"] == post.run_id(sc.run_id)
-    with pytest.raises(ScenarioError, match="parameters.north_share"):
+    with pytest.raises(ScenarioError, match=r"parameters\.north_share"):
         sweep(sc, {"parameters.north_share.range": [[0.1, 0.5]]}, draws=50, posterior=post)
 
 
