@@ -216,7 +216,7 @@ def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -
     uniform offset, then evenly spaced points on the weights' CDF (each index appears
     ``floor(n w)`` or ``ceil(n w)`` times).
 
-    >>> systematic_resample(np.array([0.5, 0.25, 0.25]), 4, np.random.default_rng(0)).tolist()
+    >>> systematic_resample(np.array([0.5, 0.25, 0.25]), 4, posterior_stream(0)).tolist()
     [0, 0, 1, 2]
     """
     cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
