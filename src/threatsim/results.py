@@ -288,7 +288,9 @@ def prior_fingerprint(scenario: Scenario) -> str:
     >>> prior_fingerprint(sc) == prior_fingerprint(sc.with_values({"levers.seizure_effort": 2.0}))
     True
     """
-    sampled = {name: {"table": scenario.resolved.get("parameters", {}).get(name),
+    tables = scenario.resolved.get("parameters", {})
+    sampled = {name: {"table": {k: v for k, v in (tables.get(name) or {}).items()
+                                if k != "description"},  # words only: not what is sampled
                       "dist": _dist_text(p.dist), "share_of": p.share_of}
                for name, p in scenario.parameters.items() if p.dist.kind != "point"}
     return json.dumps({"model": scenario.model, "sampled": sampled,
