@@ -209,6 +209,9 @@ def test_cli_run_compare_sweep_score_on_a_posterior(calibrated, tmp_path, capsys
     out = tmp_path / "run.nc"
     assert main(["run", str(sc_path), "--posterior", str(post), "--out", str(out),
                  "--no-plot", "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert f"parameters drawn from posterior {open_posterior(post).id} ({post}; " in said
+    assert f"conditioned on 1 observation of {obs}: stock_march" in said
     ds = xr.open_dataset(out)
     assert ds.attrs["posterior_observations"] == '["stock_march"]'
     assert ds.attrs["posterior_observation_file"] == str(obs)
