@@ -302,7 +302,8 @@ def _dist_text(dist: Any) -> str:
     """A distribution as short text, e.g. ``uniform(low=0.2, high=0.6)``."""
     given = [(f.name, getattr(dist, f.name)) for f in dataclasses.fields(dist)
              if f.name != "kind"]
-    shown = ", ".join(f"{k}={v!r}" for k, v in given if v not in (None, (), False))
+    shown = ", ".join(f"{k}={v!r}" for k, v in given
+                      if not (v is None or v is False or (isinstance(v, tuple) and not v)))
     return f"{dist.kind}({shown})"
 
 
@@ -406,9 +407,9 @@ class Posterior:
         for name in sorted(set(theirs) & set(ours)):
             if theirs[name] != ours[name]:
                 problems.append(ScenarioError(
-                    f"is not the parameter the posterior was calibrated on (scenario "
-                    f"{self.scenario_name!r} has {theirs[name]['dist']}, scenario "
-                    f"{scenario.name!r} {ours[name]['dist']}): a posterior drives only "
+                    f"is not the parameter the posterior was calibrated on (there "
+                    f"{theirs[name]['dist']}, in scenario {scenario.name!r} "
+                    f"{ours[name]['dist']}; or its table differs): a posterior drives only "
                     "scenarios with the same sampled parameters", key=f"parameters.{name}"))
         if not problems and have.get("correlations") != want["correlations"]:
             problems.append(ScenarioError("differ from those the posterior was calibrated "
