@@ -225,6 +225,9 @@ def test_cli_run_compare_sweep_score_on_a_posterior(calibrated, tmp_path, capsys
     cmp_out = tmp_path / "cmp.nc"
     assert main(["compare", str(sc_path), str(whatif), "--posterior", str(post),
                  "--out", str(cmp_out), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert (f"both runs draw their parameters from posterior {open_posterior(post).id} "
+            "(conditioned on 1 observation: stock_march), the same draw by draw") in said
     cds = xr.open_dataset(cmp_out)
     np.testing.assert_array_equal(cds["stock0"].values[0], cds["stock0"].values[1])
     cds.close()

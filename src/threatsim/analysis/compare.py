@@ -317,6 +317,11 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
     lines = [f"compare {cds.attrs['whatif_name']!r} (what-if) against "
              f"{cds.attrs['base_name']!r} (base): {cds.sizes['draw']:,} paired draws, seed "
              f"{cds.attrs['seed']}, sampler {cds.attrs['sampler']} (common random numbers)"]
+    if "posterior_id" in cds.attrs:
+        ids = json.loads(str(cds.attrs.get("posterior_observations", "[]")))
+        lines.append(f"both runs draw their parameters from posterior {cds.attrs['posterior_id']}"
+                     f" (conditioned on {len(ids)} observation{'s' if len(ids) != 1 else ''}"
+                     f": {', '.join(map(str, ids))}), the same draw by draw")
     changes = json.loads(cds.attrs["changes"])
     lines.append("what the what-if changes:" if changes else
                  "what the what-if changes: nothing (same resolved scenario)")
