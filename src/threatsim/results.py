@@ -10,10 +10,13 @@ between parameters, when the scenario has ``[[correlations]]``).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,8 @@ from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
 
-__all__ = ["bands", "exceedance", "mcse_quantile", "open_results", "sample_dims", "to_dataset",
+__all__ = ["Posterior", "bands", "exceedance", "mcse_quantile", "open_posterior", "open_results",
+           "posterior_from_dataset", "prior_fingerprint", "sample_dims", "to_dataset",
            "write_netcdf"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
@@ -36,8 +40,13 @@ SAMPLE_DIMS = ("draw", "replicate")
 
 
 def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
-               params: Mapping[str, np.ndarray], settings: RunSettings) -> xr.Dataset:
+               params: Mapping[str, np.ndarray], settings: RunSettings, *,
+               posterior: Posterior | None = None) -> xr.Dataset:
     """Label a run's raw arrays with dims, coords, units and provenance.
+
+    A run on a *posterior* records it (:meth:`Posterior.attrs`), and its run id is
+    that of the scenario and the posterior together (:meth:`Posterior.run_id`; the
+    scenario's own is kept as ``scenario_run_id``).
 
     >>> from threatsim.inputs.scenario import load_scenario
     >>> from threatsim.engine.runner import run
@@ -87,6 +96,10 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
     }
     if scenario.correlations:  # only then, so that other runs' attrs stay as they were
         attrs["correlations"] = json.dumps(scenario.correlation_provenance(), sort_keys=True)
+    if posterior is not None:
+        attrs["scenario_run_id"] = scenario.run_id
+        attrs["run_id"] = posterior.run_id(scenario.run_id)
+        attrs.update(posterior.attrs())
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
@@ -257,3 +270,221 @@ def mcse_quantile(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.9
     return xr.DataArray(out, dims=("quantile", *rest), coords={"quantile": qs, **coords},
                         name=da.name, attrs={"units": da.attrs.get("units", ""),
                                              "long_name": "Monte Carlo standard error"})
+
+
+# -- posterior samples (threatsim calibrate --out) -----------------------------------
+
+
+def prior_fingerprint(scenario: Scenario) -> str:
+    """What a posterior of *scenario* rests on, as canonical JSON: its model, and each
+    sampled parameter's table and distribution (and the rank correlations between them).
+
+    A posterior may drive a run of any scenario with the same fingerprint: the
+    calibrated scenario, or a what-if of it that changes levers, timeline entries
+    or fixed values but none of the sampled parameters.
+
+    >>> from threatsim.inputs.scenario import load_scenario
+    >>> sc = load_scenario("scenarios/financing.toml")
+    >>> prior_fingerprint(sc) == prior_fingerprint(sc.with_values({"levers.seizure_effort": 2.0}))
+    True
+    """
+    tables = scenario.resolved.get("parameters", {})
+    sampled = {name: {"table": {k: v for k, v in (tables.get(name) or {}).items()
+                                if k != "description"},  # words only: not what is sampled
+                      "dist": _dist_text(p.dist), "share_of": p.share_of}
+               for name, p in scenario.parameters.items() if p.dist.kind != "point"}
+    return json.dumps({"model": scenario.model, "sampled": sampled,
+                       "correlations": scenario.resolved.get("correlations")},
+                      sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _dist_text(dist: Any) -> str:
+    """A distribution as short text, e.g. ``uniform(low=0.2, high=0.6)``."""
+    given = [(f.name, getattr(dist, f.name)) for f in dataclasses.fields(dist)
+             if f.name != "kind"]
+    shown = ", ".join(f"{k}={v!r}" for k, v in given
+                      if not (v is None or v is False or (isinstance(v, tuple) and not v)))
+    return f"{dist.kind}({shown})"
+
+
+def _posterior_id(ds: xr.Dataset, names: Sequence[str]) -> str:
+    """Content hash of a posterior sample: its parameters' values, weights and what it
+    was conditioned on (the same file read twice gives the same id)."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(ds[name].values, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(ds["weight"].values, dtype=np.float64).tobytes())
+    for key in ("observations", "errors", "observation_file", "prior_run_id",
+                "prior_fingerprint"):
+        h.update(str(ds.attrs.get(key, "")).encode())
+    return h.hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posterior:
+    """A posterior parameter sample with weights, as a run reads it (:func:`open_posterior`).
+
+    The engine resamples it to a run's draws
+    (:func:`threatsim.engine.sampling.posterior_values`).
+    """
+
+    #: Where it was read from ("" when made in memory).
+    path: str
+    #: Content hash of the sample, its weights and its observations.
+    id: str
+    #: Sampled parameter -> values over the posterior's draws.
+    values: Mapping[str, np.ndarray]
+    #: Normalised weights over the posterior's draws.
+    weights: np.ndarray
+    #: The ids of the observations it was conditioned on, and their file.
+    observations: tuple[str, ...]
+    observation_file: str
+    #: Calibration method (importance, smc), and the calibrated scenario's name and run id.
+    method: str
+    scenario_name: str
+    prior_run_id: str
+    #: :func:`prior_fingerprint` of the calibrated scenario.
+    fingerprint: str
+
+    def run_id(self, scenario_run_id: str) -> str:
+        """The run id of a run of a scenario (run id *scenario_run_id*) on this posterior.
+
+        >>> post = posterior_from_dataset(_example_posterior())
+        >>> len(post.run_id("abc")), post.run_id("abc") != "abc"
+        (12, True)
+        """
+        return hashlib.sha256(f"{scenario_run_id}+posterior:{self.id}".encode()).hexdigest()[:12]
+
+    def attrs(self) -> dict[str, Any]:
+        """The provenance a run on this posterior records (see docs/calibration.md)."""
+        return {"posterior_id": self.id, "posterior_file": self.path,
+                "posterior_observations": json.dumps(list(self.observations)),
+                "posterior_observation_file": self.observation_file,
+                "posterior_method": self.method,
+                "posterior_scenario": self.scenario_name,
+                "posterior_prior_run_id": self.prior_run_id}
+
+    def check(self, scenario: Scenario) -> None:
+        """Refuse *scenario* unless this posterior can drive it: the same model and the
+        same sampled parameters, each with the same table and distribution.
+
+        >>> from threatsim.inputs.scenario import load_scenario
+        >>> post = posterior_from_dataset(_example_posterior())
+        >>> post.check(load_scenario("scenarios/financing.toml"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        threatsim.core.errors.ScenarioError: ...was made from scenario 'toy' (model toy)...
+        """
+        try:
+            have = json.loads(self.fingerprint)
+        except ValueError:
+            have = None
+        want = json.loads(prior_fingerprint(scenario))
+        where = self.path or "posterior"
+        if not isinstance(have, dict) or have == want:
+            if isinstance(have, dict):
+                return
+            raise ScenarioError("has no record of the scenario it was calibrated from "
+                                "(prior_fingerprint): calibrate again with this threatsim",
+                                path=where, key="prior_fingerprint")
+        if have.get("model") != want["model"]:
+            raise ScenarioError(f"was made from scenario {self.scenario_name!r} (model "
+                                f"{have.get('model')}), not for scenario {scenario.name!r} "
+                                f"(model {want['model']})", path=where, key="model",
+                                value=have.get("model"))
+        theirs, ours = have.get("sampled", {}), want["sampled"]
+        problems = []
+        for name in sorted(set(ours) - set(theirs)):
+            problems.append(ScenarioError(
+                f"is sampled by scenario {scenario.name!r} but the posterior (from scenario "
+                f"{self.scenario_name!r}) holds no draws of it: calibrate that scenario",
+                key=f"parameters.{name}"))
+        for name in sorted(set(theirs) - set(ours)):
+            problems.append(ScenarioError(
+                f"is sampled in the posterior (from scenario {self.scenario_name!r}) but not "
+                f"by scenario {scenario.name!r}", key=f"parameters.{name}"))
+        for name in sorted(set(theirs) & set(ours)):
+            if theirs[name] != ours[name]:
+                problems.append(ScenarioError(
+                    f"is not the parameter the posterior was calibrated on (there "
+                    f"{theirs[name]['dist']}, in scenario {scenario.name!r} "
+                    f"{ours[name]['dist']}; or its table differs): a posterior drives only "
+                    "scenarios with the same sampled parameters", key=f"parameters.{name}"))
+        if not problems and have.get("correlations") != want["correlations"]:
+            problems.append(ScenarioError("differ from those the posterior was calibrated "
+                                          "under", key="correlations"))
+        if problems:
+            raise ScenarioError("cannot drive this scenario", path=where,
+                                key="posterior", problems=tuple(problems))
+
+
+def posterior_from_dataset(ds: xr.Dataset, path: str = "") -> Posterior:
+    """A :class:`Posterior` from a calibration's Dataset (what ``calibrate --out`` writes).
+
+    >>> post = posterior_from_dataset(_example_posterior())
+    >>> sorted(post.values), post.observations, round(float(post.weights.sum()), 6)
+    (['stock0'], ('p',), 1.0)
+    >>> posterior_from_dataset(xr.Dataset({"x": ("draw", [1.0])}), "run.nc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: run.nc: weight is missing: not a posterior file ...
+    """
+    where = path or "posterior"
+    if "weight" not in ds.data_vars or "draw" not in ds["weight"].dims:
+        raise ScenarioError("is missing: not a posterior file (threatsim calibrate ... "
+                            "--out POST.nc writes one)", path=where, key="weight")
+    weights = np.asarray(ds["weight"].values, dtype=np.float64)
+    if (weights.ndim != 1 or not np.all(np.isfinite(weights)) or np.any(weights < 0)
+            or not weights.sum() > 0):
+        raise ScenarioError("must be finite, non-negative weights with a positive sum",
+                            path=where, key="weight")
+    fingerprint = str(ds.attrs.get("prior_fingerprint", ""))
+    try:
+        sampled = set(json.loads(fingerprint)["sampled"]) if fingerprint else None
+    except (ValueError, KeyError, TypeError):
+        sampled = None
+    names = sorted(str(k) for k, v in ds.data_vars.items()
+                   if v.attrs.get("role") == "parameter" and v.dims == ("draw",)
+                   and (sampled is None or str(k) in sampled))
+    if not names:
+        raise ScenarioError("holds no parameter draws (variables with role = 'parameter'): "
+                            "not a posterior file", path=where, key="parameters")
+    values = {n: np.asarray(ds[n].values, dtype=np.float64) for n in names}
+    for n, v in values.items():
+        if not np.all(np.isfinite(v)):
+            raise ScenarioError("has values that are not finite numbers", path=where,
+                                key=n)
+    try:
+        obs = tuple(str(o) for o in json.loads(str(ds.attrs.get("observations", "[]"))))
+    except ValueError:
+        obs = ()
+    return Posterior(path=path, id=_posterior_id(ds, names), values=values,
+                     weights=weights / weights.sum(), observations=obs,
+                     observation_file=str(ds.attrs.get("observation_file", "")),
+                     method=str(ds.attrs.get("method", "")),
+                     scenario_name=str(ds.attrs.get("scenario_name", "")),
+                     prior_run_id=str(ds.attrs.get("prior_run_id", "")),
+                     fingerprint=fingerprint)
+
+
+def open_posterior(path: str | os.PathLike[str]) -> Posterior:
+    """Read a posterior file (``threatsim calibrate ... --out POST.nc``).
+
+    >>> open_posterior("no/such/post.nc")
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: no/such/post.nc: no such results file
+    """
+    return posterior_from_dataset(open_results(path), str(path))
+
+
+def _example_posterior() -> xr.Dataset:
+    """A tiny posterior Dataset for the examples above."""
+    fp = json.dumps({"model": "toy", "sampled": {"stock0": {}}, "correlations": None})
+    ds = xr.Dataset({"stock0": ("draw", [100.0, 150.0, 200.0]),
+                     "weight": ("draw", [0.25, 0.5, 0.25])},
+                    attrs={"observations": '["p"]', "scenario_name": "toy",
+                           "prior_fingerprint": fp, "method": "importance"})
+    ds["stock0"].attrs["role"] = "parameter"
+    return ds

@@ -13,6 +13,7 @@ narrower than the difference of two independent bands.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
-from threatsim.results import sample_dims
+from threatsim.results import Posterior, sample_dims
 
 __all__ = ["compare", "comparison_table", "pairing_gain", "scenario_changes"]
 
@@ -120,6 +121,7 @@ def compare(
     quantiles: Sequence[float] | None = None,
     executor: ExecutorArg = None,
     progress: bool | None = False,
+    posterior: Posterior | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run *base* and *whatif* with common random numbers and take paired differences.
 
@@ -139,6 +141,10 @@ def compare(
         each month (so the base's probability is about 50 %).
     quantiles
         Bands of the difference (default: the base scenario's quantiles).
+    posterior
+        A posterior sample (or its file) that drives both runs: both get the
+        same resample, draw by draw, and the same chance (checked against both
+        scenarios before either runs; see docs/calibration.md).
 
     Returns
     -------
@@ -178,7 +184,9 @@ def compare(
     # the base's too).
     options = RunOptions.build(base, draws=draws or None, seed=seed, sampler=sampler or None,
                                chunk_size=chunk_size or None, replicates=replicates or None,
-                               executor=executor, progress=progress)
+                               executor=executor, progress=progress, posterior=posterior)
+    if options.posterior is not None:
+        options.posterior.check(whatif)
     names = [v for v in base.variables if v in whatif.variables]
     way = _better_map(better, names)
     levels = dict(levels or {})
@@ -309,6 +317,11 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
     lines = [f"compare {cds.attrs['whatif_name']!r} (what-if) against "
              f"{cds.attrs['base_name']!r} (base): {cds.sizes['draw']:,} paired draws, seed "
              f"{cds.attrs['seed']}, sampler {cds.attrs['sampler']} (common random numbers)"]
+    if "posterior_id" in cds.attrs:
+        ids = json.loads(str(cds.attrs.get("posterior_observations", "[]")))
+        lines.append(f"both runs draw their parameters from posterior {cds.attrs['posterior_id']}"
+                     f" (conditioned on {len(ids)} observation{'s' if len(ids) != 1 else ''}"
+                     f": {', '.join(map(str, ids))}), the same draw by draw")
     changes = json.loads(cds.attrs["changes"])
     lines.append("what the what-if changes:" if changes else
                  "what the what-if changes: nothing (same resolved scenario)")

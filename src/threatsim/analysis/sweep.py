@@ -22,6 +22,7 @@ import difflib
 import itertools
 import json
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,7 @@ from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
-from threatsim.results import sample_dims
+from threatsim.results import Posterior, sample_dims
 
 __all__ = ["parse_set", "sweep", "valid_keys"]
 
@@ -172,8 +173,13 @@ def sweep(
     replicates: int | None = None,
     executor: ExecutorArg = None,
     progress: bool | None = False,
+    posterior: Posterior | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run *scenario* at every point of *grid* (key -> values) with common random numbers.
+
+    *posterior*: a posterior sample (or its file) that drives every point with
+    the same resample, draw by draw; a point that changes a sampled parameter
+    is refused before anything runs (docs/calibration.md).
 
     Returns
     -------
@@ -225,7 +231,10 @@ def sweep(
     options = RunOptions.build(scenario, draws=draws or None, seed=seed,
                                sampler=sampler or None, chunk_size=chunk_size or None,
                                replicates=replicates or None, executor=executor,
-                               progress=progress)
+                               progress=progress, posterior=posterior)
+    if options.posterior is not None:
+        for sc in points:
+            options.posterior.check(sc)
     runs = [run_with(sc, options) for sc in points]
     first = runs[0]
     names = [n for n in first.data_vars if all(n in r for r in runs)]
@@ -241,7 +250,8 @@ def sweep(
     attrs.update({
         "title": f"threatsim sweep of scenario {scenario.name!r}",
         "scenario_name": scenario.name,
-        "run_id": scenario.run_id,
+        "run_id": (scenario.run_id if options.posterior is None
+                   else options.posterior.run_id(scenario.run_id)),
         "resolved_scenario": scenario.resolved_json,
         "swept": json.dumps({k: jsonable(values[k]) for k in keys}),
     })

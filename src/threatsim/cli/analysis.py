@@ -118,7 +118,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         names = [v for v in base.variables if v in whatif.variables]
         better = {**dict.fromkeys(names, default), **better}
     cds = compare(base, whatif, draws=args.draws, seed=args.seed, sampler=args.sampler,
-                  better=better, levels=levels, progress=None if not args.quiet else False)
+                  better=better, levels=levels, progress=None if not args.quiet else False,
+                  posterior=args.posterior)
     print(comparison_table(cds, report_months=base.report_months))
     written: list[Path] = []
     if args.out:
@@ -158,7 +159,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     output = args.output or _default_output(sc)
     sc = check_output_at(sc, output, args.at)
     ds = sweep(sc, grid, draws=args.draws, seed=args.seed, sampler=args.sampler,
-               progress=None if not args.quiet else False)
+               progress=None if not args.quiet else False, posterior=args.posterior)
     print(sweep_table(ds, output, args.at))
     written: list[Path] = []
     if args.out:
@@ -173,7 +174,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Why ``sensitivity --posterior`` is refused (docs/calibration.md).
+POSTERIOR_SENSITIVITY = (
+    "is not taken by sensitivity: Sobol indices (Saltelli designs) assume independent "
+    "parameters, and a posterior's are dependent (conditioning on an observation ties "
+    "them together), so the indices would be invalid; the reruns under other readings "
+    "of the ranges do not apply either (the posterior replaces the ranges). Run on the "
+    "posterior (threatsim run SCENARIO --posterior POST.nc --out RUN.nc) and read the "
+    "rank correlations of its draws (threatsim.analysis.sensitivity.rank_correlations)")
+
+
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    if args.posterior:
+        raise ScenarioError(POSTERIOR_SENSITIVITY, key="--posterior", value=args.posterior)
     sc = load_scenario(args.scenario)
     sc = check_output_at(sc, args.output, args.at)
     sds = sensitivity(sc, args.output, at=args.at, n=args.n, draws=args.draws, seed=args.seed,
@@ -229,6 +242,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _posterior_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--posterior", metavar="POST.nc",
+                   help=f"draw the sampled parameters of {what} from this posterior "
+                        "(threatsim calibrate --out), draw by draw the same; see "
+                        "docs/calibration.md")
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, help="draws (default: the scenario's run.draws)")
     p.add_argument("--seed", type=int, help="seed (default: the scenario's run.seed)")
@@ -258,6 +278,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--out", help="write the comparison Dataset to this NetCDF file")
     p.add_argument("--plot", metavar="DIR", help="write comparison and exceedance charts "
                                                  "(PNG and SVG) here")
+    _posterior_option(p, "both runs")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("sweep", help="run a scenario over a grid of lever or parameter values")
@@ -269,6 +290,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _run_options(p)
     p.add_argument("--out", help="write the sweep Dataset to this NetCDF file")
     p.add_argument("--plot", metavar="DIR", help="write the sweep chart (PNG and SVG) here")
+    _posterior_option(p, "every point")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("sensitivity", help="Sobol indices, rank correlations and the reading "
@@ -285,6 +307,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="skip the reruns under other readings of the reported ranges")
     p.add_argument("--out", help="write the indices to this NetCDF file")
     p.add_argument("--plot", metavar="DIR", help="write the tornado chart (PNG and SVG) here")
+    p.add_argument("--posterior", metavar="POST.nc",
+                   help="refused, with the reason: Sobol indices need independent "
+                        "parameters (see docs/calibration.md)")
     p.set_defaults(func=_cmd_sensitivity)
 
     p = sub.add_parser("discover", help="scenario discovery (PRIM): where in parameter space "

@@ -117,7 +117,7 @@ def _check_run_options(args: argparse.Namespace) -> None:
     # A run to a precision doubles its draws in memory until the bands are precise
     # enough: it has no single run to stream, reduce, checkpoint or resume.
     for flag, value in (("--keep", args.keep), ("--checkpoint", args.checkpoint),
-                        ("--resume", args.resume or None)):
+                        ("--resume", args.resume or None), ("--posterior", args.posterior)):
         if value is not None:
             raise ScenarioError("does not go with --precision (a run to a precision keeps "
                                 "every draw in memory and is not checkpointed)",
@@ -171,7 +171,8 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
                            keep=keep, checkpoint=args.checkpoint, resume=args.resume,
                            out=out if args.keep == "draws" else None,
                            memory_budget=args.memory_budget, force_workers=args.force_workers,
-                           stream_over_budget=out if keep == "draws" else None)
+                           stream_over_budget=out if keep == "draws" else None,
+                           posterior=args.posterior)
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
     try:
@@ -318,8 +319,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 raise ScenarioError("is used by two scenarios; names must differ",
                                     path=path, key="name", value=sc.name)
             runs[sc.name] = run_scenario(sc, draws=args.draws, seed=args.seed,
-                                          progress=False)
+                                          progress=False, posterior=args.posterior)
     else:
+        if args.posterior:
+            raise ScenarioError("goes with --scenarios (a results file was run on the "
+                                "posterior it records, if any: threatsim run --posterior)",
+                                key="--posterior", value=args.posterior)
         ds = open_results(inputs[0])
         runs[str(ds.attrs.get("scenario_name", Path(inputs[0]).stem))] = ds
     boards = {}
@@ -395,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store finished chunks in DIR (see --resume)")
     p.add_argument("--resume", action="store_true",
                    help="reuse the chunks already in --checkpoint DIR (same run only)")
+    p.add_argument("--posterior", metavar="POST.nc",
+                   help="draw the sampled parameters from this posterior (threatsim "
+                        "calibrate --out); see docs/calibration.md")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without running them")
@@ -435,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--obs", metavar="OBS.toml", help="observation file (with --scenarios)")
     p.add_argument("--draws", type=int, help="draws per scenario (with --scenarios)")
     p.add_argument("--seed", type=int, help="seed for every scenario (with --scenarios)")
+    p.add_argument("--posterior", metavar="POST.nc",
+                   help="run every scenario on this posterior (with --scenarios)")
     p.add_argument("--only", nargs="+", metavar="PATTERN",
                    help="score only observations whose id matches (shell patterns)")
     p.add_argument("--csv", help="write the leaderboard (and total rows) to this CSV")

@@ -8,6 +8,7 @@ Dataset (computed by the engine while the chunks streamed past).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Sequence
 
@@ -130,6 +131,21 @@ def _name(ds: xr.Dataset) -> str:
     return f"'{printable(ds.attrs.get('scenario_name', ''))}'"
 
 
+def _posterior_line(ds: xr.Dataset) -> list[str]:
+    """What a run on a posterior was conditioned on (nothing for other runs)."""
+    if "posterior_id" not in ds.attrs:
+        return []
+    try:
+        ids = json.loads(str(ds.attrs.get("posterior_observations", "[]")))
+    except ValueError:
+        ids = []
+    src = ds.attrs.get("posterior_observation_file") or "an observation file"
+    return [f"parameters drawn from posterior {ds.attrs['posterior_id']} "
+            f"({ds.attrs.get('posterior_file') or 'in memory'}; "
+            f"{ds.attrs.get('posterior_method', '')}, conditioned on {len(ids)} observation"
+            f"{'s' if len(ids) != 1 else ''} of {src}: {', '.join(map(str, ids))})"]
+
+
 def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
                   report_months: Sequence[int], mcse: bool = True) -> str:
     """The compact text table ``threatsim run`` prints.
@@ -153,6 +169,7 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
         lines = [f"scenario {_name(ds)} (run {ds.attrs.get('run_id', '')}): "
                  f"{ds.attrs.get('draws', 0):,} draws, seed {ds.attrs.get('seed')}, sampler "
                  f"{ds.attrs.get('sampler')} (summary kept: exact bands from streamed chunks)"]
+        lines += _posterior_line(ds)
         banded = set(summary_series(ds))
         for name, da in ds.data_vars.items():
             if da.attrs.get("role") == "parameter" or str(name).startswith(("p_zero_", "mcse_")):
@@ -171,6 +188,7 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     run_id, draws = ds.attrs.get("run_id", ""), ds.sizes["draw"]
     lines = [f"scenario {_name(ds)} (run {run_id}): {draws:,} draws, "
              f"seed {ds.attrs.get('seed')}, sampler {ds.attrs.get('sampler')}"]
+    lines += _posterior_line(ds)
     for name, da in _summary_items(ds):
         unit = da.attrs.get("units", "")
         if "time" in da.dims:

@@ -31,6 +31,7 @@ from threatsim.engine.executors import (
 )
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.results import Posterior, open_posterior
 from threatsim.stats.variates import DRAW_BITS, REPLICATE_BITS
 
 __all__ = ["KEEP", "LIMITS", "SAMPLERS", "Keep", "RunOptions", "Sampler"]
@@ -100,13 +101,18 @@ class RunOptions:
     #: Bytes the run may hold (:func:`~threatsim.engine.budget.resolve_budget`); the
     #: runner refuses, with the figure, a run whose estimate exceeds it.
     memory_budget: int = 2**62
+    #: A posterior sample (:func:`threatsim.results.open_posterior`) whose equally
+    #: weighted resample replaces the sampled parameters' draws; None: the prior.
+    posterior: Posterior | None = None
+
     @classmethod
     def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
               sampler: str | None = None, chunk_size: int | None = None,
               replicates: int | None = None, executor: ExecutorArg = None,
               progress: bool | None = None, keep: str | None = None,
               memory_budget: int | float | str | None = None,
-              force_workers: bool = False) -> RunOptions:
+              force_workers: bool = False,
+              posterior: Posterior | str | os.PathLike[str] | None = None) -> RunOptions:
         """The options of a run of *scenario*: the keywords given, else its ``[run]``.
 
         *executor*: ``None`` (the scenario's ``run.workers``), a number of
@@ -117,6 +123,8 @@ class RunOptions:
         executor object has the size its maker gave it.
         *memory_budget*: bytes, or text such as ``"4GB"`` or ``"50%"``
         (default: ``THREATSIM_MEMORY_BUDGET``, else half the memory available).
+        *posterior*: a :class:`~threatsim.results.Posterior` or the path of a
+        posterior file, checked against *scenario* (:meth:`Posterior.check`).
 
         >>> import threatsim
         >>> sc = threatsim.load_scenario("scenarios/financing.toml")
@@ -160,10 +168,14 @@ class RunOptions:
         n_workers = int(settings.workers)
         if executor is None or workers is not None:  # processes on this machine
             n_workers = capped_workers(n_workers, force=force_workers)
+        if posterior is not None and not isinstance(posterior, Posterior):
+            posterior = open_posterior(posterior)
+        if posterior is not None:
+            posterior.check(scenario)
         return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
                    chunk_size=settings.chunk_size, replicates=settings.replicates,
                    workers=n_workers, executor=resolve_executor(executor, n_workers),
-                   progress=progress, keep=keep, memory_budget=budget)
+                   progress=progress, keep=keep, memory_budget=budget, posterior=posterior)
 
     @property
     def settings(self) -> RunSettings:

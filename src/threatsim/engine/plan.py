@@ -20,7 +20,7 @@ from threatsim.core.version import __version__
 from threatsim.core.wire import Bundle
 from threatsim.engine.executors import shares_memory
 from threatsim.engine.options import RunOptions
-from threatsim.engine.sampling import sample_parameters
+from threatsim.engine.sampling import cap_shares, posterior_values, sample_parameters
 from threatsim.engine.streams import chance_streams
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
@@ -247,8 +247,19 @@ class Plan:
     @classmethod
     def for_run(cls, scenario: Scenario, options: RunOptions, *, lean: bool = False) -> Plan:
         """The plan of a run: its parameters sampled (see :func:`sample_lean`; *lean*:
-        point values as broadcasts)."""
-        return cls(scenario, options, sample_lean(scenario, options, constants_as_views=lean))
+        point values as broadcasts). With ``options.posterior``, the sampled
+        parameters' draws are its resample (:func:`posterior_values`), the fixed
+        values the scenario's; the chance of each draw is unchanged."""
+        params = sample_lean(scenario, options, constants_as_views=lean)
+        post = options.posterior
+        if post is not None:
+            post.check(scenario)
+            params.update(posterior_values(post, options.draws, seed=options.seed))
+            capped = [k for k, p in scenario.parameters.items() if p.share_of is not None]
+            if capped:  # a what-if's fixed parent caps the posterior's share, as sampling does
+                params = {k: np.array(v) for k, v in params.items()}
+                cap_shares(scenario.parameters, params)
+        return cls(scenario, options, params)
 
     def bounds(self, index: int) -> tuple[int, int]:
         """The draws ``[lo, hi)`` of chunk *index*."""
@@ -288,10 +299,14 @@ class Plan:
     def manifest(self) -> dict[str, Any]:
         """What a checkpoint of this run records: the run's identity."""
         opts, sc = self.options, self.scenario
-        return {"run_id": sc.run_id, "scenario_name": sc.name, "model": sc.model,
+        post = opts.posterior
+        run_id = sc.run_id if post is None else post.run_id(sc.run_id)
+        extra = {} if post is None else {"posterior_id": post.id,
+                                         "posterior_file": post.path}
+        return {"run_id": run_id, "scenario_name": sc.name, "model": sc.model,
                 "seed": opts.seed, "draws": opts.draws, "chunk_size": opts.chunk_size,
                 "sampler": opts.sampler, "replicates": opts.replicates,
                 "variables": sorted(sc.variables), "threatsim_version": __version__,
                 # not part of the identity (run_id is its hash): there to name what
                 # changed when a resume is refused
-                "scenario": json.loads(sc.resolved_json)}
+                "scenario": json.loads(sc.resolved_json), **extra}

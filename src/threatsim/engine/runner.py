@@ -47,7 +47,7 @@ from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import ShippedChunk, each_chunk
 from threatsim.engine.streamed_run import run_streaming
 from threatsim.inputs.scenario import Scenario, load_scenario
-from threatsim.results import to_dataset
+from threatsim.results import Posterior, to_dataset
 
 __all__ = ["run", "run_with"]
 
@@ -73,6 +73,7 @@ def run(
     memory_budget: int | float | str | None = None,
     force_workers: bool = False,
     stream_over_budget: str | os.PathLike[str] | None = None,
+    posterior: Posterior | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run a scenario and collect an ``xarray.Dataset``.
 
@@ -113,6 +114,12 @@ def run(
         With ``keep="draws"`` and no *out*: where to stream the draws instead
         of refusing when keeping them in memory would exceed the budget (the
         summary is then returned, as with *out*, and a warning says so).
+    posterior
+        A posterior sample (:func:`threatsim.results.open_posterior`, or the
+        path of a ``threatsim calibrate --out`` file): the sampled parameters'
+        draws are its equally weighted resample, the fixed values and levers the
+        scenario's, each draw's chance unchanged (docs/calibration.md). The run
+        records it, and its run id depends on it.
 
     Returns
     -------
@@ -142,7 +149,7 @@ def run(
     options = RunOptions.build(scenario, draws=draws, seed=seed, sampler=sampler,
                                chunk_size=chunk_size, replicates=replicates, executor=executor,
                                progress=progress, keep=keep, memory_budget=memory_budget,
-                               force_workers=force_workers)
+                               force_workers=force_workers, posterior=posterior)
     return run_with(scenario, options, out=out, checkpoint=checkpoint, resume=resume,
                     stream_over_budget=stream_over_budget)
 
@@ -202,7 +209,8 @@ def run_with(scenario: Scenario, options: RunOptions, *,
                     place_draws(buffers[name], arr, lo)
         guard.check()
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
-    return to_dataset(scenario, collected, plan.params, options.settings)
+    return to_dataset(scenario, collected, plan.params, options.settings,
+                      posterior=options.posterior)
 
 
 _RAISE_BUDGET = ("raise the budget (memory_budget=, threatsim run --memory-budget, or "

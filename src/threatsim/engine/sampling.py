@@ -32,11 +32,13 @@ import numpy as np
 from scipy import linalg, special
 from scipy.stats import qmc
 
-from threatsim.engine.streams import parameter_stream, sobol_stream
+from threatsim.engine.streams import parameter_stream, posterior_stream, sobol_stream
 from threatsim.inputs.parts import CorrelationGroup
 from threatsim.inputs.scenario import Parameter
+from threatsim.results import Posterior
 
-__all__ = ["cap_shares", "correlate", "iman_conover", "sample_parameters", "uniforms"]
+__all__ = ["cap_shares", "correlate", "iman_conover", "posterior_values", "sample_parameters",
+           "systematic_resample", "uniforms"]
 
 # Uniforms are kept away from 0 and 1 so that unbounded inverse CDFs stay finite.
 _TINY = np.finfo(np.float64).tiny
@@ -207,3 +209,41 @@ def _factor(c: np.ndarray) -> np.ndarray:
         values, vectors = linalg.eigh(c)
         factor = vectors * np.sqrt(np.clip(values, 0.0, None))
     return factor
+
+
+def systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """*n* indices drawn in proportion to *weights* (normalised), systematically: one
+    uniform offset, then evenly spaced points on the weights' CDF (each index appears
+    ``floor(n w)`` or ``ceil(n w)`` times).
+
+    >>> systematic_resample(np.array([0.5, 0.25, 0.25]), 4, posterior_stream(0)).tolist()
+    [0, 0, 1, 2]
+    """
+    cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
+    cdf /= cdf[-1]
+    u = (rng.random() + np.arange(n)) / n
+    return np.asarray(np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1),
+                      dtype=np.int64)
+
+
+def posterior_values(posterior: Posterior, n: int, *, seed: int) -> dict[str, np.ndarray]:
+    """An equally weighted resample of *posterior*, *n* draws: parameter -> values.
+
+    Systematic resampling of the posterior's weighted draws, then shuffled so
+    that any stretch of the run's draws (a chunk, the first half) is a sample
+    of the whole; both with :func:`~threatsim.engine.streams.posterior_stream`,
+    so the values are a function of the seed. Each parameter keeps its joint
+    draw with the others (a draw's values all come from one posterior draw).
+
+    >>> from threatsim.results import posterior_from_dataset, _example_posterior
+    >>> post = posterior_from_dataset(_example_posterior())  # 100, 150, 200 weighted 1:2:1
+    >>> values = posterior_values(post, 4000, seed=1)["stock0"]
+    >>> np.unique(values, return_counts=True)[1].tolist()
+    [1000, 2000, 1000]
+    >>> bool(np.array_equal(values, posterior_values(post, 4000, seed=1)["stock0"]))
+    True
+    """
+    rng = posterior_stream(seed)
+    index = systematic_resample(posterior.weights, n, rng)
+    index = rng.permutation(index)
+    return {name: v[index] for name, v in posterior.values.items()}

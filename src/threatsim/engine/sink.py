@@ -17,7 +17,7 @@ import xarray as xr
 
 from threatsim.core.atomic import publish, temp_beside
 from threatsim.inputs.scenario import RunSettings, Scenario
-from threatsim.results import to_dataset
+from threatsim.results import Posterior, to_dataset
 
 __all__ = ["NetCDFSink"]
 
@@ -48,8 +48,10 @@ class NetCDFSink:
     """
 
     def __init__(self, path: str | os.PathLike[str], scenario: Scenario,
-                 settings: RunSettings, params: Mapping[str, np.ndarray]) -> None:
+                 settings: RunSettings, params: Mapping[str, np.ndarray], *,
+                 posterior: Posterior | None = None) -> None:
         self.path = Path(path)
+        self.posterior = posterior
         self.scenario, self.settings, self.params = scenario, settings, params
         self.tmp = temp_beside(self.path)
         self._nc: Any = None
@@ -71,7 +73,8 @@ class NetCDFSink:
         n = self.settings.draws
         views = {k: np.broadcast_to(np.zeros((), dtype=v.dtype), (n, *v.shape[1:]))
                  for k, v in result.items()}
-        template = to_dataset(self.scenario, views, self.params, self.settings)
+        template = to_dataset(self.scenario, views, self.params, self.settings,
+                              posterior=self.posterior)
         outputs = list(self.scenario.variables)
         template.drop_vars(outputs).to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4")
         self._nc = netCDF4.Dataset(self.tmp, "a")

@@ -220,13 +220,14 @@ def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGua
     'summary'
     """
     show = plan.options.show_progress
-    summary = StreamingSummary(plan.scenario, plan.options.settings)
+    post = plan.options.posterior
+    summary = StreamingSummary(plan.scenario, plan.options.settings, posterior=post)
     if out is None and checkpoint is None:
         summary.collect(ExecutorChunks(plan, guard, label=label, show=show))
         guard.check()
         return summary.dataset(plan.params)
-    sink = (NetCDFSink(Path(out), plan.scenario, plan.options.settings, plan.params)
-            if out else None)
+    sink = (NetCDFSink(Path(out), plan.scenario, plan.options.settings, plan.params,
+                       posterior=post) if out else None)
     try:
         summary.collect(StoredChunks(plan, guard, label=label, show=show,
                                      checkpoint=checkpoint, sink=sink))

@@ -11,6 +11,9 @@ by worker, chunk or order of execution. The families (the first word of each
   numbers), whatever other parameters either one adds.
 * **sobol** (``(2,)``): ``sobol_stream(seed)`` -- the scrambling of a joint
   Sobol design, one per run.
+* **posterior** (``(3,)``): ``posterior_stream(seed)`` -- the systematic
+  resampling of a posterior sample to a run's draws, and the shuffle of the
+  resampled draws (:func:`threatsim.engine.sampling.posterior_values`), one per run.
 * **chance** (``(0x43484E43,)``, "CHNC"): the chance inside a model (binomial
   transitions, Poisson shocks, discrete-event times). ``chance_streams(seed,
   draw_index, replicates)`` gives a chunk's rows their streams
@@ -38,16 +41,17 @@ __all__ = [
     "chance_streams",
     "name_key",
     "parameter_stream",
+    "posterior_stream",
     "seed_key",
     "sobol_stream",
 ]
 
 # First element of every spawn key: which family of stream it is. _RETIRED_CHUNK keyed
 # one stream per chunk; it stays reserved so that no new family takes its streams.
-_PARAMETER, _RETIRED_CHUNK, _SOBOL = 0, 1, 2
+_PARAMETER, _RETIRED_CHUNK, _SOBOL, _POSTERIOR = 0, 1, 2, 3
 #: The chance family's spawn-key tag (the value :func:`seed_key` uses).
 CHANCE = 0x43484E43
-assert CHANCE not in (_PARAMETER, _RETIRED_CHUNK, _SOBOL)
+assert CHANCE not in (_PARAMETER, _RETIRED_CHUNK, _SOBOL, _POSTERIOR)
 
 
 def name_key(name: str) -> tuple[int, ...]:
@@ -78,6 +82,16 @@ def sobol_stream(seed: int) -> np.random.Generator:
     True
     """
     ss = np.random.SeedSequence(seed, spawn_key=(_SOBOL,))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def posterior_stream(seed: int) -> np.random.Generator:
+    """Generator that resamples a posterior to a run's draws (one per run).
+
+    >>> float(posterior_stream(3).random()) == float(posterior_stream(3).random())
+    True
+    """
+    ss = np.random.SeedSequence(seed, spawn_key=(_POSTERIOR,))
     return np.random.Generator(np.random.PCG64(ss))
 
 

@@ -30,7 +30,7 @@ from threatsim.engine.quantile_passes import (
 )
 from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.models.registry import get_model
-from threatsim.results import to_dataset
+from threatsim.results import Posterior, to_dataset
 from threatsim.stats.mcse import mcse_levels
 
 __all__ = ["ChunkSource", "StreamingSummary", "SummaryPartial", "SummaryPass", "reduce_for_pass",
@@ -228,8 +228,10 @@ class StreamingSummary:
     """
 
     def __init__(self, scenario: Scenario, settings: RunSettings,
-                 quantiles: Sequence[float] | None = None, **quantile_options: Any) -> None:
+                 quantiles: Sequence[float] | None = None, *,
+                 posterior: Posterior | None = None, **quantile_options: Any) -> None:
         self.scenario = scenario
+        self.posterior = posterior
         self.settings = settings
         self.qs = list(quantiles if quantiles is not None else scenario.quantiles)
         model = get_model(scenario.model)
@@ -410,7 +412,7 @@ class StreamingSummary:
             else:
                 shape = (n, *((self.reps,) if self.reps > 1 else ()), *self.shapes[name])
                 placeholders[name] = np.broadcast_to(np.zeros((), dtype=np.float64), shape)
-        full = to_dataset(sc, placeholders, params, st)
+        full = to_dataset(sc, placeholders, params, st, posterior=self.posterior)
         total_rows = n * self.reps
         new_vars: dict[str, xr.Variable] = {}
         for key, (name, is_total) in self.banded.items():

@@ -74,7 +74,7 @@ from threatsim.engine.streams import parameter_stream
 from threatsim.inputs.parts import RunSettings
 from threatsim.inputs.scenario import Scenario
 from threatsim.outputs.observations import Observation, ObservationSet, check_observations
-from threatsim.results import to_dataset
+from threatsim.results import posterior_from_dataset, prior_fingerprint, to_dataset
 
 __all__ = [
     "DEFAULT_REL_ERROR",
@@ -524,7 +524,9 @@ def calibrate(
         and per observation the prior and posterior summaries that
         :func:`calibration_report` prints. Attrs: ``method``, ``reason``,
         ``ess``, ``pareto_k``, ``observations`` (JSON ids), ``errors``,
-        ``prior_run_id``.
+        ``prior_run_id``, ``prior_fingerprint`` (what a run on it is checked
+        against, :func:`threatsim.results.prior_fingerprint`) and ``posterior_id``
+        (the id runs on it record).
 
     Raises
     ------
@@ -664,6 +666,8 @@ def calibrate(
                       "s = rel_error*(b-a); bound: Phi of the distance, s = rel_error*|bound|",
         "simulations": sims,
         "threatsim_version": __version__,
+        # what a run on this posterior checks it against (threatsim run --posterior)
+        "prior_fingerprint": prior_fingerprint(scenario),
     }
     if chosen == "smc":
         attrs["smc_stages"] = int(extra["stages"])
@@ -671,7 +675,9 @@ def calibrate(
         attrs["smc_acceptance_last"] = float(extra["acceptance_last"])
     coords = {"draw": np.arange(m), "resample": np.arange(m), "observation": ids,
               "parameter": names}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    post = xr.Dataset(data, coords=coords, attrs=attrs)
+    post.attrs["posterior_id"] = posterior_from_dataset(post).id
+    return post
 
 
 def posterior_resample(post: xr.Dataset) -> dict[str, FloatArray]:
