@@ -1,4 +1,5 @@
-"""The analysis subcommands of ``threatsim``: compare, sweep, sensitivity, discover, calibrate.
+"""The analysis subcommands of ``threatsim``: compare, sweep, sensitivity, discover, calibrate,
+rolling.
 
 Kept beside the analysis code so that :mod:`threatsim.cli.main` only registers
 them (:func:`add_commands`). Every bad input is checked before anything runs
@@ -39,6 +40,7 @@ from threatsim.outputs.plotting import (
     sweep_heatmap,
     tornado_chart,
 )
+from threatsim.outputs.rolling import rolling_origin, rolling_table
 from threatsim.results import write_netcdf
 
 if TYPE_CHECKING:  # only its type: the charts come from threatsim.outputs.plotting
@@ -242,6 +244,23 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rolling(args: argparse.Namespace) -> int:
+    sc = load_scenario(args.scenario)
+    obs = load_observations(args.observations, only=args.only)
+    errors = parse_key_values(args.error, option="--error", numbers=True)
+    board = rolling_origin(sc, obs, origins=args.origin, draws=args.draws, seed=args.seed,
+                           errors=errors, rel_error=args.rel_error, method=args.method,
+                           progress=None if not args.quiet else False)
+    print(f"scenario {sc.name!r}: {board.attrs['draws']:,} draws, seed {board.attrs['seed']}; "
+          f"{board.sizes['origin']} origins, {board.sizes['observation']} figures")
+    print(rolling_table(board))
+    written: list[Path] = []
+    if args.out:
+        written.append(write_netcdf(board, args.out))
+    _finish(written)
+    return 0
+
+
 def _posterior_option(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--posterior", metavar="POST.nc",
                    help=f"draw the sampled parameters of {what} from this posterior "
@@ -257,13 +276,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register compare, sweep, sensitivity, discover and calibrate on the subparsers.
+    """Register compare, sweep, sensitivity, discover, calibrate and rolling.
 
     >>> import argparse
     >>> sub = argparse.ArgumentParser(prog="threatsim").add_subparsers()
     >>> add_commands(sub)
     >>> sorted(sub.choices)
-    ['calibrate', 'compare', 'discover', 'sensitivity', 'sweep']
+    ['calibrate', 'compare', 'discover', 'rolling', 'sensitivity', 'sweep']
     """
     p = sub.add_parser("compare", help="paired comparison of a what-if against a base, with "
                                        "common random numbers")
@@ -348,3 +367,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _run_options(p)
     p.add_argument("--out", help="write the posterior sample (NetCDF)")
     p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("rolling", help="rolling-origin evaluation: calibrate on the figures up "
+                                       "to each origin, score those after it (prior, "
+                                       "posterior, persistence)")
+    p.add_argument("scenario")
+    p.add_argument("observations", help="observation file (TOML, see docs/scoring.md)")
+    p.add_argument("--origin", action="append", metavar="YYYY-MM",
+                   help="an origin month (repeatable; default: every month a figure is dated "
+                        "but the last)")
+    p.add_argument("--only", action="append", metavar="PATTERN",
+                   help="use only observations whose id matches (shell-style); repeatable")
+    p.add_argument("--error", action="append", metavar="ID=REL",
+                   help="relative reporting error of observation ID; repeatable")
+    p.add_argument("--rel-error", type=float, default=DEFAULT_REL_ERROR,
+                   help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="calibration method at each origin (default auto)")
+    _run_options(p)
+    p.add_argument("--out", help="write the scores by origin and figure (NetCDF)")
+    p.set_defaults(func=_cmd_rolling)
