@@ -40,6 +40,7 @@ from threatsim.outputs.plotting import (
     sweep_heatmap,
     tornado_chart,
 )
+from threatsim.outputs.plotting_calibration import posterior_chart
 from threatsim.outputs.rolling import rolling_origin, rolling_table
 from threatsim.results import write_netcdf
 
@@ -240,6 +241,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     written: list[Path] = []
     if args.out:
         written.append(write_netcdf(post, args.out))
+    if args.plot:
+        written += _write_plots(args.plot, [(f"calibration_{sc.name}",
+                                             lambda: posterior_chart(post))])
     _finish(written)
     return 0
 
@@ -366,6 +370,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--particles", type=int, help="SMC particles (default: draws, at most 2000)")
     _run_options(p)
     p.add_argument("--out", help="write the posterior sample (NetCDF)")
+    p.add_argument("--plot", metavar="DIR",
+                   help="write the chart of prior and posterior bands, with the figures "
+                        "(PNG and SVG) here")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("rolling", help="rolling-origin evaluation: calibrate on the figures up "

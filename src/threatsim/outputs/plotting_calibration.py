@@ -24,7 +24,7 @@ from scipy import stats
 from threatsim.core.formatting import printable
 from threatsim.outputs.scores import coverage
 
-__all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass"]
+__all__ = ["WEAK_N", "coverage_plot", "pit_histogram", "pit_histogram_mass", "posterior_chart"]
 
 #: Below this many observations the pictures say calibration is weakly identified:
 #: with n = 50 the 95 % binomial range of a 10-bin histogram still spans about
@@ -170,3 +170,83 @@ def _title(board: xr.Dataset, what: str) -> str:
     name = printable(board.attrs.get("scenario_name", "")).replace("$", r"\$")
     n = board.sizes["observation"]
     return f"{what}: {name} ({n} observation{'s' if n != 1 else ''})".replace(":  (", ": (")
+
+
+def _scaled_band(low: float, high: float, scale: float) -> tuple[float, float]:
+    return low / scale, high / scale
+
+
+def posterior_chart(post: xr.Dataset) -> Figure:
+    """Prior and posterior 5-95 % bands of what each figure measures, with the figures
+    drawn on them, and of each sampled parameter (a calibration's Dataset, from
+    :func:`threatsim.outputs.calibration.calibrate`).
+
+    Left: one row per observation, every band divided by the size of the reported
+    figure (its largest finite bound), so figures in people and in dollars share an
+    axis; the figure is a black bar (a range), a dot (a point) or an arrow (a bound).
+    A figure outside the whole prior band is a prior-data conflict, marked in red.
+    Right: one row per parameter, both bands on the prior band's scale (0 to 1): how
+    far each moved.
+
+    >>> import threatsim
+    >>> from threatsim.outputs.calibration import calibrate
+    >>> from threatsim.outputs.observations import observations_from_dict
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> obs = observations_from_dict({"document": "test", "observation": [
+    ...     {"id": "r", "variable": "reserves", "date": "2019-07", "low": 1e8, "high": 2e8,
+    ...      "unit": "usd"}]})
+    >>> fig = posterior_chart(calibrate(sc, obs, draws=300, seed=1))
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['r']
+    >>> plt.close(fig)
+    """
+    ids = [str(i) for i in post["observation"].values.tolist()]
+    params = [str(p) for p in post["parameter"].values.tolist()]
+    fig, (ax_obs, ax_par) = plt.subplots(
+        1, 2, figsize=(11, 1.2 + 0.38 * max(len(ids), len(params), 3)))
+    for j in range(len(ids)):
+        low, high = float(post["obs_low"][j]), float(post["obs_high"][j])
+        finite = [abs(v) for v in (low, high) if np.isfinite(v)]
+        scale = max(max(finite, default=1.0), 1e-300)
+        y = len(ids) - 1 - j
+        p0, p1 = _scaled_band(float(post["prior_pred_q05"][j]),
+                              float(post["prior_pred_q95"][j]), scale)
+        q0, q1 = _scaled_band(float(post["posterior_pred_q05"][j]),
+                              float(post["posterior_pred_q95"][j]), scale)
+        ax_obs.plot([p0, p1], [y + 0.12] * 2, color="0.6", lw=5, solid_capstyle="butt",
+                    label="prior 5-95 %" if j == 0 else None)
+        ax_obs.plot([q0, q1], [y - 0.12] * 2, color="tab:blue", lw=5, solid_capstyle="butt",
+                    label="posterior 5-95 %" if j == 0 else None)
+        colour = "tab:red" if float(post["conflict"][j]) else "black"
+        if np.isfinite(low) and np.isfinite(high) and low == high:
+            ax_obs.plot([low / scale], [y], "o", color=colour, ms=5)
+        elif np.isfinite(low) and np.isfinite(high):
+            ax_obs.plot([low / scale, high / scale], [y, y], color=colour, lw=1.5,
+                        marker="|", ms=10)
+        else:
+            at = (low if np.isfinite(low) else high) / scale
+            ax_obs.annotate("", xy=(at + (0.15 if np.isfinite(low) else -0.15), y),
+                            xytext=(at, y), arrowprops={"arrowstyle": "->", "color": colour})
+            ax_obs.plot([at], [y], "|", color=colour, ms=10)
+    ax_obs.set_yticks(range(len(ids)), [printable(i) for i in reversed(ids)], fontsize=7)
+    ax_obs.set_xlabel("value / size of the reported figure (black: the figure; red: outside "
+                      "the whole prior)", fontsize=7)
+    ax_obs.set_title("what the figures measure", fontsize=9)
+    ax_obs.legend(loc="lower right", fontsize=7, frameon=False)
+    for i, name in enumerate(params):
+        lo, hi = float(post["prior_q05"][i]), float(post["prior_q95"][i])
+        width = hi - lo if hi > lo else 1.0
+        y = len(params) - 1 - i
+        ax_par.plot([0.0, 1.0] if hi > lo else [0.5, 0.5], [y + 0.12] * 2, color="0.6", lw=5,
+                    solid_capstyle="butt")
+        a = (float(post["posterior_q05"][i]) - lo) / width
+        b = (float(post["posterior_q95"][i]) - lo) / width
+        ax_par.plot([a, b], [y - 0.12] * 2, color="tab:blue", lw=5, solid_capstyle="butt")
+    ax_par.set_yticks(range(len(params)), [printable(p) for p in reversed(params)], fontsize=7)
+    ax_par.set_xlabel("on the prior's 5-95 % band (0 to 1)", fontsize=7)
+    ax_par.set_title("how far each parameter moved", fontsize=9)
+    name = printable(post.attrs.get("scenario_name", "")).replace("$", r"\$")
+    fig.suptitle(f"calibration of {name}: {post.attrs.get('method', '')}, ESS "
+                 f"{float(post.attrs.get('ess', float('nan'))):,.0f}", fontsize=10)
+    fig.tight_layout()
+    return fig
