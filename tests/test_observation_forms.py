@@ -342,3 +342,71 @@ def test_calibration_scores_a_sum_and_a_period_as_the_leaderboard_does():
                                rtol=1e-12)
     np.testing.assert_allclose(pred.sel(observation="h1"),
                                sum(pred.sel(observation=f"r{m}") for m in months), rtol=1e-12)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+FORMS_TOML = '''
+document = "synthetic"
+[[observation]]
+id = "outflows_2020_h1"
+variables = ["spending", "seized"]
+date = "2020-H1"
+low = 1
+unit = "usd"
+quote = "(illustration)"
+previous = { low = 1 }
+
+[[observation]]
+id = "reserves_2020"
+variable = "reserves"
+date = "2020"
+point = 120_000_000
+offset = 0
+offset_source = "an assumption sentence"
+unit = "usd"
+quote = "(illustration)"
+'''
+
+
+def test_score_prints_each_form_and_an_undefined_skill_as_n_a(tmp_path, capsys):
+    """`threatsim score` end to end: the sum's "at least 1" is respected by the persistence
+    point at 1, so that row's skill is n/a and the reason is printed; the CSV keeps it."""
+    from threatsim.cli.main import main
+
+    run_path = tmp_path / "run.nc"
+    ds = threatsim.run(threatsim.load_scenario(ROOT / "scenarios" / "financing.toml"),
+                       draws=50, seed=2, progress=False)
+    threatsim.write_netcdf(ds, run_path)
+    obs_path = tmp_path / "forms.toml"
+    obs_path.write_text(FORMS_TOML)
+    csv = tmp_path / "board.csv"
+    assert main(["score", str(run_path), str(obs_path), "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("outflows_2020_h1"))
+    assert "2020-H1" in row
+    assert "n/a" in row
+    assert "outflows_2020_h1: persistence: the reference's CRPS (0)" in out
+    text = csv.read_text()
+    assert "skill_note" in text.splitlines()[0]
+    assert "spending + seized" in text
+
+
+def test_a_bad_new_key_on_the_command_line_is_one_line_and_exit_2(tmp_path, capsys):
+    """As tests/test_messages.py asks: one problem per line, the key, the value, exit 2."""
+    from threatsim.cli.main import main
+
+    run_path = tmp_path / "run.nc"
+    ds = threatsim.run(threatsim.load_scenario(ROOT / "scenarios" / "financing.toml"),
+                       draws=4, seed=2, progress=False)
+    threatsim.write_netcdf(ds, run_path)
+    obs_path = tmp_path / "forms.toml"
+    obs_path.write_text(FORMS_TOML.replace('offset_source = "an assumption sentence"\n', "")
+                        .replace('date = "2020-H1"', 'date = "2020-H3"'))
+    assert main(["score", str(run_path), str(obs_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0].endswith("2 problems:")
+    assert lines[1].strip().startswith("observation.outflows_2020_h1.date='2020-H3' must be")
+    assert lines[2].strip().startswith("observation.reserves_2020.offset_source must say")

@@ -209,6 +209,11 @@ class Observation:
 
         Not given in the file, it follows the output's kind: ``"mean"`` for a
         stock, ``"sum"`` for a flow.
+
+        >>> ds = xr.Dataset({"stock": ("time", [1.0, 2.0], {"kind": "stock"})})
+        >>> Observation(id="s", variable="stock", month=np.datetime64("2020-01"), months=12,
+        ...             low=1.0, high=1.0, unit="people").window_for(ds)
+        'mean'
         """
         if self.months == 1 and not self.window:
             return ""
@@ -243,7 +248,14 @@ class Observation:
 
     def unit_for(self, ds: xr.Dataset) -> str:
         """The unit the figure must have on *ds*: the outputs' unit, less ``_per_month``
-        for a period's sum (a total over months)."""
+        for a period's sum (a total over months).
+
+        >>> ds = xr.Dataset({"revenue": ("time", [1.0], {"kind": "flow",
+        ...                                              "units": "usd_per_month"})})
+        >>> Observation(id="r", variable="revenue", month=np.datetime64("2020-07"), months=6,
+        ...             low=1.0, high=1.0, unit="usd").unit_for(ds)
+        'usd'
+        """
         unit = str(ds[self.variable].attrs.get("units", ""))
         if self.window_for(ds) == "sum":
             return unit.removesuffix("_per_month")
