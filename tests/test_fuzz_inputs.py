@@ -49,6 +49,7 @@ from threatsim.cli.main import main as cli_main
 from threatsim.core.errors import ScenarioError
 from threatsim.inputs.scenario import load_scenario, scenario_from_dict
 from threatsim.inputs.sources import load_sources
+from threatsim.outputs.leaderboard import leaderboard
 from threatsim.outputs.observations import check_observations, observations_from_dict
 
 #: The longest line a message may have (a problem line; lists of allowed values are cut).
@@ -375,15 +376,60 @@ def test_mutated_source_registries_load_or_say_what_is_wrong(data: st.DataObject
 
 # -- observation files -----------------------------------------------------------------
 
+#: Issue 20's keys of an ``[[observation]]``, with values that make sense and values
+#: that nearly do; :data:`ODD_VALUES` are drawn too.
+NEW_OBSERVATION_KEYS: dict[str, list[Any]] = {
+    "variables": [["reserves", "revenue"], ["revenue", "spending", "seized"], ["reserves"],
+                  ["population", "returned_home"], ["returned_home"], ["revenue", "revenue"],
+                  ["revenue", 1]],
+    "offset": [0, 300, 1_000_000, -1, 1e15],
+    "offset_source": ["S/2019/103 para 37", " "],
+    "window": ["mean", "sum", "end", "median", "MEAN"],
+    "date": ["2021", "2020-H2", "2020-Q3", "2019-H1", "2022", "2020-h1", "2020-H3", "2020-Q0",
+             "2018", 2021],
+    "previous": [{"low": 500}, {"high": 5}, {"low": 1, "high": math.inf}, {"point": 0},
+                 {"low": -math.inf}, {"high": 10, "paragraph": 17}],
+}
+
+
+@st.composite
+def with_new_keys(draw: st.DrawFn, original: dict[str, Any]) -> dict[str, Any]:
+    """*original* with issue 20's keys set on one to three of its observations."""
+    doc = copy.deepcopy(original)
+    entries = [e for e in doc.get("observation", []) if isinstance(e, dict)]
+    for _ in range(draw(st.integers(1, 3)) if entries else 0):
+        entry = draw(st.sampled_from(entries))
+        key = draw(st.sampled_from(sorted(NEW_OBSERVATION_KEYS)))
+        value = draw(st.one_of(st.sampled_from(NEW_OBSERVATION_KEYS[key]), values))
+        entry[key] = copy.deepcopy(value)
+        if key == "variables" and draw(st.booleans()):
+            entry.pop("variable", None)
+        if key == "offset" and draw(st.booleans()):
+            entry["offset_source"] = "an assumption sentence"
+    return doc
+
+
+def observation_doc(data: st.DataObject, path: Path, max_changes: int = 3) -> dict[str, Any]:
+    """A shipped observation file, mutated, perhaps with issue 20's keys first."""
+    doc = parsed(path)
+    if data.draw(st.booleans(), label="new keys"):
+        doc = data.draw(with_new_keys(doc), label="with new keys")
+        if data.draw(st.booleans(), label="and mutated"):
+            doc = data.draw(mutated(doc, max_changes), label="mutated")
+        return doc
+    return data.draw(mutated(doc, max_changes), label="mutated")
+
 
 @FAST
 @given(data=st.data())
 def test_mutated_observations_load_or_say_what_is_wrong(data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(sorted(OBSERVATION_FILES)), label="observations")
-    doc = data.draw(mutated(parsed(path)), label="mutated")
+    doc = observation_doc(data, path)
     obs = outcome(lambda: observations_from_dict(doc, path=str(path)))
     if obs is not None:
-        outcome(lambda: check_observations(obs, small_run(OBSERVATION_FILES[path])))
+        ds = small_run(OBSERVATION_FILES[path])
+        if outcome(lambda: check_observations(obs, ds) or True):
+            outcome(lambda: leaderboard(ds, obs))
 
 
 @FAST_SMALL
@@ -395,7 +441,7 @@ def test_broken_observation_files_exit_2_with_one_readable_error(data: st.DataOb
         if data.draw(st.booleans(), label="as bytes"):
             target.write_bytes(data.draw(broken_bytes(path.read_text(encoding="utf-8"))))
         else:
-            target.write_text(toml_text(data.draw(mutated(parsed(path)))), encoding="utf-8")
+            target.write_text(toml_text(observation_doc(data, path)), encoding="utf-8")
         cli_outcome(["score", small_run_file(OBSERVATION_FILES[path]), str(target)])
 
 
@@ -429,7 +475,9 @@ def test_mutated_scenarios_of_every_model_run_or_say_what_is_wrong(data: st.Data
 @given(data=st.data())
 def test_many_more_mutated_observations(data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(sorted(OBSERVATION_FILES)), label="observations")
-    doc = data.draw(mutated(parsed(path), max_changes=6), label="mutated")
+    doc = observation_doc(data, path, max_changes=6)
     obs = outcome(lambda: observations_from_dict(doc, path=str(path)))
     if obs is not None:
-        outcome(lambda: check_observations(obs, small_run(OBSERVATION_FILES[path])))
+        ds = small_run(OBSERVATION_FILES[path])
+        if outcome(lambda: check_observations(obs, ds) or True):
+            outcome(lambda: leaderboard(ds, obs))

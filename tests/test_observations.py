@@ -191,11 +191,18 @@ def test_not_toml_and_missing_file(tmp_path):
         load_observations(tmp_path / "missing.toml")
 
 
-def test_previous_must_be_a_two_sided_figure(tmp_path):
-    """The last report's figure for persistence is a point or a range, not a bound."""
-    text = GOOD + "previous = { low = 10 }\n"
-    with pytest.raises(ScenarioError, match=r"previous=.* must be a point or a two-sided"):
-        load_observations(write(tmp_path, text))
+def test_previous_is_a_point_a_range_or_a_bound(tmp_path):
+    """The last report's figure for persistence: a point, a range, or (issue 20) a bound,
+    which the reference carries forward as a point at the bound."""
+    (o,) = load_observations(write(tmp_path, GOOD + "previous = { low = 10 }\n"))
+    assert (o.previous.low, o.previous.high) == (10, math.inf)
+    assert o.previous.reference_range() == (10, 10)
+    (o,) = load_observations(write(tmp_path, GOOD + "previous = { high = 30 }\n"))
+    assert o.previous.reference_range() == (30, 30)
+    with pytest.raises(ScenarioError, match=r"previous\.low='many' must be a finite number"):
+        load_observations(write(tmp_path, GOOD + 'previous = { low = "many" }\n'))
+    with pytest.raises(ScenarioError, match=r"previous must give the truth"):
+        load_observations(write(tmp_path, GOOD + "previous = { paragraph = 3 }\n"))
     text = GOOD + "previous = { low = 10, high = 20, paragraph = 3 }\n"
     (o,) = load_observations(write(tmp_path, text))
     assert (o.previous.low, o.previous.high, o.previous.citation) == (10, 20, "S/2099/1 para 3")

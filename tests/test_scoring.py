@@ -300,3 +300,18 @@ def test_nan_members_are_refused():
     """A forecast with NaN (a flow at the first month) is a ScenarioError, not a NaN score."""
     with pytest.raises(ScenarioError, match="must be finite"):
         crps_interval([1.0, math.nan], 0.0, 1.0)
+
+
+def test_a_range_with_a_huge_bound_scores_without_overflow():
+    """Found by the observation fuzzer once it scored what loads: low = -1e300 made the
+    interval score square 1e300 (OverflowError). The closed forms are rearranged, so the
+    scores stay finite; for an ordinary range they are the same to rounding."""
+    from threatsim.outputs.scores import interval_score
+
+    xs = [1.0, 2.0, 3.0, 4e6]
+    scores = score_forecast(xs, -1e300, 6e6)
+    assert all(math.isfinite(v) for k, v in scores.items() if k != "log_score")
+    # y uniform on [a, b] below the band's low end l: E(l - Y)+ = (l - a)^2 / (2 (b - a))
+    lq, uq = np.quantile(xs, [0.25, 0.75])
+    expected = (uq - lq) + 2 / 0.5 * ((lq - 1.5) ** 2 / (2 * (2.5 - 1.5)))
+    assert interval_score(xs, 1.5, 2.5, 0.5) == pytest.approx(expected, rel=1e-12)

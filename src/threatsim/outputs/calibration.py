@@ -254,7 +254,7 @@ class _Simulator:
         self.obs = obs
         self.options = options
         self.next_chance = first_chance
-        self.outputs = sorted({o.variable for o in obs})
+        self.outputs = sorted({v for o in obs for v in o.variables})  # a sum reads each
         self.runs = 0
 
     def __call__(self, params: Mapping[str, FloatArray]) -> FloatArray:

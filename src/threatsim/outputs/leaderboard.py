@@ -19,6 +19,14 @@ Two reference forecasts are built for each observation: ``persistence``
 (the last report's range read as uniform and carried forward) and
 ``widened`` (the same, widened by the run's own spread), so a leaderboard
 says whether the model adds skill over repeating the last report.
+
+A row's skill is not defined (NaN, shown as ``n/a``, with the reason in the
+``skill_note`` coord) when the reference's CRPS is below
+:data:`SKILL_TOLERANCE` times the size of the reported figure: the reference
+is then exact as far as a figure rounded to three significant digits can
+tell, and the ratio would measure that rounding (a row could show a skill of
+minus a million). The total skill is computed from summed CRPS, and such a
+row still counts there.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from threatsim.outputs.scores import (
 
 __all__ = [
     "ORIENTATION",
+    "SKILL_TOLERANCE",
     "leaderboard",
     "leaderboard_table",
     "leaderboard_to_csv",
@@ -52,6 +61,7 @@ __all__ = [
     "rank_scenarios",
     "ranking_table",
     "reference_forecasts",
+    "skill",
 ]
 
 #: Which way each score is better; carried into the leaderboard's attrs.
@@ -69,6 +79,10 @@ ORIENTATION = {
     "skill_persistence": "higher is better (1 perfect, 0 no better than the reference)",
     "skill_widened": "higher is better (1 perfect, 0 no better than the reference)",
 }
+#: A row's skill is NaN when the reference's CRPS is below this share of the figure's size
+#: (its ``scale``): reports round to two or three significant digits, so a reference
+#: within 0.1 % of the figure is exact as far as the report can tell.
+SKILL_TOLERANCE = 1e-3
 #: Grid sizes that turn the references' uniform into an ensemble (see reference_forecasts).
 _UNIFORM_GRID = 1000
 _WIDEN_UNIFORM, _WIDEN_SPREAD = 64, 256
@@ -87,9 +101,11 @@ def reference_forecasts(obs: Observation, ds: xr.Dataset,
 
     ``persistence``: the last report's range read as uniform and carried
     forward to the observed month: the observation's ``previous`` figure when
-    the file gives one, otherwise the run's own 5-95 % band at its first month
-    with values (the scenario's reading of the report it starts from). Represented by
-    1,000 evenly spaced quantiles of that uniform.
+    the file gives one (a one-sided ``previous``, "more than 500", is carried
+    forward as a point at its bound), otherwise the run's own 5-95 % band at
+    its first month with values (the scenario's reading of the report it
+    starts from, in the observation's terms: summed, over the period, plus
+    the offset). Represented by 1,000 evenly spaced quantiles of that uniform.
 
     ``widened``: that uniform plus the run's spread at the observed month,
     :math:`U + (X - \mathrm{median}\,X)`: 64 quantiles of the uniform times
@@ -106,7 +122,7 @@ def reference_forecasts(obs: Observation, ds: xr.Dataset,
     """
     xs = ensemble_members(obs.forecast(ds) if forecast is None else forecast)
     if obs.previous is not None:
-        low, high = obs.previous.low, obs.previous.high
+        low, high = obs.previous.reference_range()
     else:
         start = obs.start_forecast(ds)
         if not np.all(np.isfinite(start)):
@@ -125,14 +141,32 @@ def _scale(obs: Observation) -> float:
     return max(max(finite), 1.0)
 
 
+def skill(crps: float, crps_reference: float, scale: float) -> tuple[float, str]:
+    """``1 - crps / crps_reference`` and ``""``; NaN and the reason when it is not defined.
+
+    It is not defined when the reference's CRPS is below :data:`SKILL_TOLERANCE`
+    times *scale* (the size of the reported figure).
+
+    >>> skill(5.0, 10.0, 100.0)
+    (0.5, '')
+    >>> skill(5.0, 0.01, 100.0)[1]
+    "the reference's CRPS (0.01) is below 0.001 x the figure's size (100)"
+    """
+    if not math.isfinite(crps_reference) or crps_reference < SKILL_TOLERANCE * scale:
+        return math.nan, (f"the reference's CRPS ({format_number(crps_reference)}) is below "
+                          f"{SKILL_TOLERANCE:g} x the figure's size ({format_number(scale)})")
+    return 1.0 - crps / crps_reference, ""
+
+
 def leaderboard(ds: xr.Dataset, observations: ObservationSet) -> xr.Dataset:
     """Score a run against every observation: a Dataset on dim ``observation``.
 
     Each score variable carries ``attrs["orientation"]`` (which way is
     better) and ``attrs["units"]``. ``crps_scaled`` divides the CRPS by the
     size of the reported figure (a fixed weight per observation, so it stays
-    proper) to compare observations in different units. See
-    :func:`leaderboard_totals` for the total row.
+    proper) to compare observations in different units. ``skill_*`` is NaN
+    where the reference's CRPS is near zero (:func:`skill`; the reason is in
+    the ``skill_note`` coord). See :func:`leaderboard_totals` for the total row.
 
     >>> import threatsim
     >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=200, seed=1)
@@ -146,14 +180,19 @@ def leaderboard(ds: xr.Dataset, observations: ObservationSet) -> xr.Dataset:
         raise ScenarioError("has no observations to score", path=observations.path,
                             key="observation", value=[])
     rows: list[dict[str, float]] = []
+    notes: list[str] = []
     for obs in observations:
         xs = _members_for(obs, ds)
         row = score_forecast(xs, obs.low, obs.high)
         refs = reference_forecasts(obs, ds, xs)
+        why = []
         for name, ref in refs.items():
             ref_crps = crps_interval(ref, obs.low, obs.high)
             row[f"crps_{name}"] = ref_crps
-            row[f"skill_{name}"] = 1.0 - row["crps"] / ref_crps if ref_crps > 0 else math.nan
+            row[f"skill_{name}"], note = skill(row["crps"], ref_crps, _scale(obs))
+            if note:
+                why.append(f"{name}: {note}")
+        notes.append("; ".join(why))
         row["crps_scaled"] = row["crps"] / _scale(obs)
         row["median"] = float(np.median(xs))
         row["q05"], row["q95"] = (float(q) for q in np.quantile(xs, [0.05, 0.95]))
@@ -166,14 +205,17 @@ def leaderboard(ds: xr.Dataset, observations: ObservationSet) -> xr.Dataset:
         data_vars[name] = xr.Variable(("observation",), [r[name] for r in rows], attrs=attrs)
     coords = {
         "observation": ids,
-        "variable": ("observation", [o.variable for o in observations]),
+        "variable": ("observation", [o.variable_label for o in observations]),
         "month": ("observation", [o.month_label for o in observations]),
+        "window": ("observation", [o.window_for(ds) for o in observations]),
+        "offset": ("observation", [o.offset for o in observations]),
         "truth": ("observation", [o.kind for o in observations]),
         "low": ("observation", [o.low for o in observations]),
         "high": ("observation", [o.high for o in observations]),
         "unit": ("observation", [o.unit for o in observations]),
         "source": ("observation", [o.citation() for o in observations]),
         "scale": ("observation", [_scale(o) for o in observations]),
+        "skill_note": ("observation", notes),
     }
     board = xr.Dataset(data_vars, coords=coords, attrs={
         "title": "threatsim leaderboard",
@@ -315,6 +357,12 @@ def _truth_text(kind: str, low: float, high: float) -> str:
     return f"{format_number(low)}-{format_number(high)}"
 
 
+def _cell(column: str, value: float) -> str:
+    if column.startswith("skill_") and math.isnan(value):
+        return "n/a"
+    return format_number(value)
+
+
 def leaderboard_table(board: xr.Dataset) -> str:
     """The text table ``threatsim score`` prints: one row per observation and a total.
 
@@ -334,12 +382,16 @@ def leaderboard_table(board: xr.Dataset) -> str:
               + "".join(f"{h:>9}" for h in heads))
     lines = [f"leaderboard of {board.attrs.get('scenario_name', '')!r} against "
              f"{board.attrs.get('observations_file', '')}", header]
+    undefined: list[str] = []
     for i, oid in enumerate(ids):
         row = board.isel(observation=i)
         truth = _truth_text(str(row["truth"].values), float(row["low"]), float(row["high"]))
         fc = "-".join(format_number(float(row[c])) for c in ("q05", "median", "q95"))
-        vals = "".join(f"{format_number(float(row[c])):>9}" for c in cols)
+        vals = "".join(f"{_cell(c, float(row[c])):>9}" for c in cols)
         lines.append(f"{oid:<{width}} {row['month'].values!s:<8}{truth:>16}{fc:>24}{vals}")
+        note = str(row["skill_note"].values) if "skill_note" in row.coords else ""
+        if note:
+            undefined.append(f"  {oid}: {note}")
     tot = leaderboard_totals(board)
     vals = "".join(f"{format_number(float(tot[c])):>9}" for c in cols)
     lines.append(f"{'total (mean)':<{width}} {'':<8}{'':>16}{'':>24}{vals}")
@@ -355,6 +407,11 @@ def leaderboard_table(board: xr.Dataset) -> str:
         + (" With so few observations calibration (PIT, coverage) is weakly identified."
            if n < 50 else ""),
     ]
+    if undefined:
+        lines += [f"skill n/a: not defined where the reference's CRPS is below "
+                  f"{SKILL_TOLERANCE:g} x the size of the figure (the reference is exact "
+                  "as far as the report can tell); the total skill still counts these rows:",
+                  *undefined]
     if math.isnan(float(tot["crps"])):
         lines.append("Total CRPS is not shown: the observations have different units; "
                      "the total skills use CRPS scaled by the size of each figure.")

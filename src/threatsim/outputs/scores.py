@@ -185,7 +185,8 @@ def crps_interval(forecast: Any, low: float, high: float) -> float:
     g[lo] = mid - xs[lo]
     g[hi] = xs[hi] - mid
     xi = xs[inside]
-    g[inside] = ((xi - a) ** 2 + (b - xi) ** 2) / (2.0 * (b - a))
+    width = 2.0 * (b - a)  # ((x-a)^2 + (b-x)^2) / (2 (b-a)), no square of a huge bound
+    g[inside] = (xi - a) * ((xi - a) / width) + (b - xi) * ((b - xi) / width)
     return float(np.mean(g)) - _half_mean_abs_diff(xs)
 
 
@@ -262,7 +263,8 @@ def _expected_shortfall(level: float, a: float, b: float) -> float:
         return 0.0
     if level >= b:
         return level - 0.5 * (a + b)
-    return (level - a) ** 2 / (2.0 * (b - a))
+    d = level - a  # (level - a)^2 / (2 (b - a)), without squaring a huge bound first
+    return d * (d / (2.0 * (b - a)))
 
 
 def interval_score(forecast: Any, low: float, high: float, level: float) -> float:
