@@ -156,3 +156,18 @@ def test_cli_rolling_end_to_end(toy_model, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no observation dated after it" in err
     assert "Traceback" not in err
+
+
+def test_a_figure_over_a_period_is_dated_by_its_last_month(toy_model):
+    """A half-year's figure is known only once the half-year is over: it is learnt from
+    at origins from its last month on, and scored at the origins before."""
+    rows = (
+        {"id": "h1", "date": "2020-H1", "low": 120.0, "high": 190.0, "window": "mean"},
+        {"id": "jul", "date": "2020-07", "low": 100.0, "high": 190.0},
+        {"id": "oct", "date": "2020-10", "low": 90.0, "high": 180.0},
+    )
+    board = rolling_origin(_toy(decay=0.01), _obs(*rows), draws=300, seed=2)
+    assert board["origin"].values.tolist() == ["2020-06", "2020-07"]
+    assert board["month"].values.tolist() == ["2020-H1", "2020-07", "2020-10"]
+    np.testing.assert_array_equal(board["horizon"].sel(origin="2020-06").values,
+                                  [math.nan, 1.0, 4.0])

@@ -233,7 +233,7 @@ def posterior_chart(post: xr.Dataset) -> Figure:
                       "the whole prior)", fontsize=7)
     ax_obs.set_title("what the figures measure", fontsize=9)
     ax_obs.legend(loc="lower right", fontsize=7, frameon=False)
-    for i, name in enumerate(params):
+    for i in range(len(params)):
         lo, hi = float(post["prior_q05"][i]), float(post["prior_q95"][i])
         width = hi - lo if hi > lo else 1.0
         y = len(params) - 1 - i

@@ -56,9 +56,9 @@ def _label(month: np.datetime64) -> str:
 
 
 def _month(obs: Observation) -> np.datetime64:
-    """The month an observation is dated (its last month, for a figure over a window)."""
-    last = getattr(obs, "last_month", None)
-    month: np.datetime64 = (obs.month if last is None else last).astype("datetime64[M]")
+    """The month an observation is dated: for a figure over a period (``"2020-H2"``),
+    its last month, the first at which the whole figure can have been reported."""
+    month: np.datetime64 = obs.month.astype("datetime64[M]") + (int(obs.months) - 1)
     return month
 
 
@@ -189,7 +189,7 @@ def rolling_origin(
     coords: dict[str, Any] = {
         "forecast": list(FORECASTS), "origin": origin_labels, "observation": ids,
         "variable": ("observation", [o.variable for o in observations]),
-        "month": ("observation", [_label(_month(o)) for o in observations]),
+        "month": ("observation", [o.month_label for o in observations]),
     }
     unit = "unit of the observation"
     return xr.Dataset(
