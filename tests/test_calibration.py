@@ -11,6 +11,7 @@ check allows 4 standard errors (two-sided chance of a false failure ~6e-5).
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -344,3 +345,30 @@ def test_default_error_is_documented():
     with open("docs/calibration.md") as fh:
         text = fh.read()
     assert f"{DEFAULT_REL_ERROR}" in text
+
+
+# -- the observation file's reporting_error ------------------------------------------
+
+
+def test_a_files_reporting_error_is_the_conjugate_posteriors_sd(toy_model):
+    """reporting_error = 0.1 in the file gives the posterior of a 10 % point error (the
+    closed form), where the default would be another; --error overrides the file."""
+    y = 170.0
+    sc = _normal_toy(4000)
+    post = calibrate(sc, _obs({"id": "p", "date": "2020-03", "point": y,
+                               "reporting_error": 0.1}), rel_error=0.5)
+    assert json.loads(post.attrs["errors"]) == {"p": 0.1}
+    mean, var, ess = _weighted(post, "stock0")
+    want_mean, want_var = _normal_posterior(y, 0.1 * y)
+    assert abs(mean - want_mean) < K_SE * math.sqrt(want_var / ess)
+    assert abs(var - want_var) < K_SE * want_var * math.sqrt(2 / ess)
+    over = calibrate(sc, _obs({"id": "p", "date": "2020-03", "point": y,
+                               "reporting_error": 0.1}), errors={"p": 0.3})
+    assert json.loads(over.attrs["errors"]) == {"p": 0.3}
+
+
+@pytest.mark.parametrize("value", [-0.1, "ten", True, float("nan"), 11.0])
+def test_a_bad_reporting_error_in_the_file_names_the_key(value):
+    with pytest.raises(ScenarioError, match=r"observation\.p\.reporting_error=.* must be a "
+                                            r"number from 0 to 10"):
+        _obs({"id": "p", "date": "2020-03", "point": 1.0, "reporting_error": value})

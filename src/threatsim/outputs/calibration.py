@@ -455,7 +455,9 @@ def _check_errors(obs: ObservationSet, errors: Mapping[str, float] | None,
     if not (math.isfinite(default) and default >= 0):
         problems.append(ScenarioError("must be a finite number >= 0", key="rel_error",
                                       value=default))
-    out = {o.id: float(given.get(o.id, default)) for o in obs}
+    # --error ID=REL first, then the file's reporting_error, then the default
+    out = {o.id: float(given.get(o.id, default if o.reporting_error is None
+                                 else o.reporting_error)) for o in obs}
     for o in obs:
         if o.kind == "point" and out[o.id] <= 0 and not problems:
             problems.append(ScenarioError("must be > 0 for a point figure", key=f"error.{o.id}",

@@ -81,7 +81,7 @@ __all__ = [
 #: Keys of an ``[[observation]]`` entry that are not dim names.
 RESERVED = ("id", "variable", "variables", "date", "window", "point", "low", "high", "unit",
             "offset", "offset_source", "document", "paragraph", "quote", "source",
-            "description", "assumption", "previous")
+            "description", "assumption", "previous", "reporting_error")
 _TOP_KEYS = ("title", "description", "document", "observation")
 _PREVIOUS_KEYS = ("point", "low", "high", "document", "paragraph", "quote", "date")
 #: The value of a dim key that means "sum over every label".
@@ -161,6 +161,9 @@ class Observation:
     description: str = ""
     assumption: str = ""
     previous: Previous | None = None
+    #: The relative reporting error calibration reads this figure with (None: the
+    #: default of :mod:`threatsim.outputs.calibration`, or ``--error``). Scoring ignores it.
+    reporting_error: float | None = None
 
     def __post_init__(self) -> None:
         key = f"observation.{self.id}"
@@ -569,6 +572,12 @@ def _observation(p: _Problems, index: int, entry: Any, document: str,
     previous = None
     if "previous" in entry:
         previous = _previous(p, f"{key}.previous", entry["previous"], str(doc))
+    rep = entry.get("reporting_error")
+    if "reporting_error" in entry and (
+            isinstance(rep, bool) or not isinstance(rep, (int, float))
+            or not math.isfinite(rep) or not 0 <= rep <= 10):
+        p.add(f"{key}.reporting_error", rep, "must be a number from 0 to 10 (a relative "
+              "error: 0.1 reads the figure as reported to within about 10 %)")
     select = {dim: _select(p, key, dim, v) for dim, v in entry.items() if dim not in RESERVED}
     if len(p.items) > n_before or month is None or truth is None:
         return None
@@ -578,7 +587,8 @@ def _observation(p: _Problems, index: int, entry: Any, document: str,
         offset=offset, offset_source=str(entry.get("offset_source", "")),
         select=select, document=doc, paragraph=para, quote=entry.get("quote", ""),
         source=entry.get("source", ""), description=entry.get("description", ""),
-        assumption=entry.get("assumption", ""), previous=previous)
+        assumption=entry.get("assumption", ""), previous=previous,
+        reporting_error=None if rep is None else float(rep))
 
 
 def observations_from_dict(data: Mapping[str, Any], *, path: str | None = None) -> ObservationSet:
