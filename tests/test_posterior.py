@@ -9,6 +9,7 @@ decay lever's product, so a range observation of the stock conditions
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -309,3 +310,88 @@ def test_calibrating_lowers_the_crps_of_later_observations(toy_model):
     # (seed 2); without the posterior the gain would be 0
     mean, se = _crps_gain(reps=100, draws=2000, seed=2)
     assert mean > K_SE * se, (mean, se)
+
+
+# -- the scenario file's posterior key ------------------------------------------------
+
+
+def _with_top_line(path, line: str):
+    """Put a top-level key first in a TOML file (after a table it would belong to it)."""
+    path.write_text(line + "\n" + path.read_text())
+    return path
+
+
+def _files_with_posterior(tmp_path, folder: str = "a"):
+    """A toy scenario, its posterior in results/, and a what-if naming it by a relative
+    path through extends (the parent names it; the child sits elsewhere)."""
+    sc = _toy(draws=400, seed=3, shock_rate=0.1)
+    post = _posterior(sc)
+    base = tmp_path / folder
+    (base / "results").mkdir(parents=True)
+    (base / "whatifs").mkdir()
+    write_netcdf(post, base / "results" / "post.nc")
+    _with_top_line(toy_toml(base / "toy.toml", draws=400, seed=3, shock_rate=0.1),
+                   'posterior = "results/post.nc"')
+    (base / "whatifs" / "faster.toml").write_text(
+        'extends = "../toy.toml"\nname = "faster"\n[levers]\ndecay = 0.05\n')
+    return base, post
+
+
+def test_a_posterior_key_runs_as_the_flag_does_relative_to_its_file(toy_model, tmp_path,
+                                                                    monkeypatch):
+    base, post = _files_with_posterior(tmp_path)
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder: the path is the file's
+    keyed = load_scenario(base / "toy.toml")
+    assert keyed.posterior == str((base / "results" / "post.nc").resolve())
+    by_key = run(keyed, progress=False)
+    plain = _toy(draws=400, seed=3, shock_rate=0.1)
+    by_flag = run(plain, posterior=posterior_from_dataset(post), progress=False)
+    for name in ("stock0", "stock"):
+        np.testing.assert_array_equal(by_key[name].values, by_flag[name].values)
+    assert by_key.attrs["run_id"] == by_flag.attrs["run_id"]
+    # the what-if inherits it through extends, from a folder of its own
+    child = load_scenario(base / "whatifs" / "faster.toml")
+    assert child.posterior == keyed.posterior
+    cds = compare(keyed, child, progress=False)
+    assert "posterior_id" in cds.attrs
+
+
+def test_the_run_id_does_not_depend_on_where_the_files_lie(toy_model, tmp_path):
+    one, _ = _files_with_posterior(tmp_path, "one")
+    two, _ = _files_with_posterior(tmp_path, "two")
+    a = run(load_scenario(one / "toy.toml"), progress=False)
+    b = run(load_scenario(two / "toy.toml"), progress=False)
+    assert a.attrs["run_id"] == b.attrs["run_id"]
+    bare = _toy(draws=400, seed=3, shock_rate=0.1)
+    assert load_scenario(one / "toy.toml").run_id == bare.run_id
+
+
+def test_what_refuses_a_posterior_key_says_why(toy_model, tmp_path):
+    from threatsim.analysis.sensitivity import sensitivity
+
+    base, _ = _files_with_posterior(tmp_path)
+    keyed = load_scenario(base / "toy.toml")
+    with pytest.raises(ScenarioError, match=r"posterior=.* is not taken by sensitivity"):
+        sensitivity(keyed, "stock", n=8, draws=50)
+    with pytest.raises(ScenarioError, match=r"posterior=.* is not taken by calibrate"):
+        calibrate(keyed, _obs({"id": "r", "date": "2020-03", "low": 150.0, "high": 190.0}))
+    with pytest.raises(ScenarioError, match="must name the posterior the base names"):
+        compare(_toy(draws=400, seed=3, shock_rate=0.1), keyed, progress=False)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("5", "posterior=5 must be the path (a string) of a posterior file"),
+    ('""', "posterior='' must be the path"),
+])
+def test_a_bad_posterior_key_is_a_clear_error(toy_model, tmp_path, value, message):
+    path = _with_top_line(toy_toml(tmp_path / "toy.toml"), f"posterior = {value}")
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(path)
+
+
+def test_a_posterior_key_naming_no_file_exits_2(toy_model, tmp_path, capsys):
+    path = _with_top_line(toy_toml(tmp_path / "toy.toml"), 'posterior = "results/none.nc"')
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "r.nc")]) == 2
+    err = capsys.readouterr().err
+    assert "none.nc: no such results file" in err
+    assert not (tmp_path / "r.nc").exists()

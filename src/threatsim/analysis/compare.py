@@ -180,6 +180,11 @@ def compare(
     (('scenario', 'draw'), ('quantile', 'time'))
     """
     check_comparable(base, whatif)
+    if posterior is None and base.posterior != whatif.posterior:
+        raise ScenarioError(
+            "must name the posterior the base names (both runs draw their parameters from "
+            f"one posterior, to stay paired): the base names {base.posterior or 'none'}",
+            path=whatif.path, key="posterior", value=whatif.posterior)
     # One set of run options for both runs, the base's where not given (a falsy value:
     # the base's too).
     options = RunOptions.build(base, draws=draws or None, seed=seed, sampler=sampler or None,

@@ -360,11 +360,23 @@ def range_readings(scenario: Scenario, output: str, at: str | None = None, *,
     >>> rd.dims, str(rd["reading"].values[0])
     (('reading', 'quantile'), 'as given')
     """
+    _refuse_posterior(scenario)
     scenario = require_output(scenario, output)
     _month(scenario, output, at)
     options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
                                progress=False)
     return _readings(scenario, output, at, options, quantiles)
+
+
+def _refuse_posterior(scenario: Scenario) -> None:
+    """Sobol indices and the readings of the ranges need the scenario's own, independent
+    parameters; a posterior's are dependent and replace the ranges (docs/calibration.md)."""
+    if scenario.posterior is not None:
+        raise ScenarioError(
+            "is not taken by sensitivity: Sobol indices assume independent parameters and "
+            "a posterior's are dependent; run the scenario (threatsim run) and read the "
+            "rank correlations of its draws, or drop the posterior key",
+            path=scenario.path, key="posterior", value=scenario.posterior)
 
 
 def _readings(scenario: Scenario, output: str, at: str | None, options: RunOptions,
@@ -447,6 +459,7 @@ def sensitivity(
     ('parameter',)
     """
     _check_n(n)
+    _refuse_posterior(scenario)
     scenario = require_output(scenario, output)
     t = _month(scenario, output, at)
     seed = scenario.run.seed if seed is None else seed

@@ -124,7 +124,8 @@ class RunOptions:
         *memory_budget*: bytes, or text such as ``"4GB"`` or ``"50%"``
         (default: ``THREATSIM_MEMORY_BUDGET``, else half the memory available).
         *posterior*: a :class:`~threatsim.results.Posterior` or the path of a
-        posterior file, checked against *scenario* (:meth:`Posterior.check`).
+        posterior file, checked against *scenario* (:meth:`Posterior.check`);
+        default: the file the scenario's ``posterior`` key names, if any.
 
         >>> import threatsim
         >>> sc = threatsim.load_scenario("scenarios/financing.toml")
@@ -168,6 +169,8 @@ class RunOptions:
         n_workers = int(settings.workers)
         if executor is None or workers is not None:  # processes on this machine
             n_workers = capped_workers(n_workers, force=force_workers)
+        if posterior is None and scenario.posterior is not None:
+            posterior = scenario.posterior  # the scenario file's posterior key
         if posterior is not None and not isinstance(posterior, Posterior):
             posterior = open_posterior(posterior)
         if posterior is not None:

@@ -86,6 +86,9 @@ class Scenario:
     resolved: Mapping[str, Any] = field(repr=False)
     path: str | None = None
     keep: str = "draws"
+    #: The posterior file (``threatsim calibrate --out``) the top-level ``posterior`` key
+    #: names, as an absolute path: runs draw the sampled parameters from it.
+    posterior: str | None = None
     #: The ``[[correlations]]`` entries (rank correlations between parameters); each
     #: correlated parameter also holds its group (:attr:`Parameter.correlated`).
     correlations: tuple[Correlation, ...] = ()
@@ -104,8 +107,15 @@ class Scenario:
 
     @property
     def run_id(self) -> str:
-        """Short content hash of the resolved scenario."""
-        return hashlib.sha256(self.resolved_json.encode()).hexdigest()[:12]
+        """Short content hash of the resolved scenario.
+
+        The ``posterior`` key is left out: a run on a posterior combines this id with
+        the posterior's own content hash (:meth:`threatsim.results.Posterior.run_id`),
+        which does not depend on where the file lies.
+        """
+        table = {k: v for k, v in self.resolved.items() if k != "posterior"}
+        text = json.dumps(table, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def time(self) -> np.ndarray:
         """The month-start dates of the time axis (horizon + 1 of them)."""
@@ -291,6 +301,9 @@ def _chain(path: Path) -> list[_Layer]:
         parent = data.pop("extends", None)
         if named:
             first = parent
+        if isinstance(data.get("posterior"), str) and data["posterior"].strip():
+            # relative to the file that names it, whichever file of the chain that is
+            data["posterior"] = str(_resolve_path(resolved.parent / data["posterior"]))
         if not named and isinstance(data.get("sources"), list):
             # a parent's sources stay relative to the parent's folder in the resolved table
             data["sources"] = [str(_resolve_path(resolved.parent / s))
@@ -484,6 +497,11 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
     levers = check_levers(p, resolved.get("levers", {}), head)
     timeline = check_timeline(p, resolved.get("timeline", []), head)
     outputs = check_outputs(p, resolved.get("outputs", {}), head)
+    posterior = resolved.get("posterior")
+    if "posterior" in resolved and (not isinstance(posterior, str) or not posterior.strip()):
+        p.add("posterior", posterior, "must be the path (a string) of a posterior file "
+              "(threatsim calibrate --out), relative to this file")
+        posterior = None
     if head.model is not None and not p.items:
         p.items.extend(head.model.check(ModelView(parameters, levers, timeline, head.horizon)))
     _check_plain_values(p, resolved)
@@ -497,4 +515,5 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
         timeline=tuple(timeline), run=run, variables=outputs.variables,
         quantiles=outputs.quantiles, report_months=outputs.report_months, sources=sources,
         resolved=resolved, path=path, keep=outputs.keep, correlations=correlations,
+        posterior=posterior,
     )

@@ -55,7 +55,8 @@ __all__ = [
 # keeps the two equal).
 TOP_KEYS = ("name", "description", "extends", "model", "start", "horizon", "time_step",
             "sources", "run", "parameters", "levers", "timeline", "outputs", "origins",
-            "correlations", "families", "courts", "events", "shocks", "detention")
+            "correlations", "families", "courts", "events", "shocks", "detention",
+            "posterior")
 RUN_KEYS = ("draws", "seed", "sampler", "chunk_size", "workers", "replicates")
 PARAM_KEYS = ("dist", "range", "value", "mode", "values", "weights", "unit", "source",
               "assumption", "range_assumption", "share_of", "description")

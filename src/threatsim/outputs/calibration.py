@@ -549,6 +549,11 @@ def calibrate(
     >>> bool(((post["predicted"].sel(observation="r") >= 1e8) | (post["weight"] == 0)).all())
     True
     """
+    if scenario.posterior is not None:
+        raise ScenarioError(
+            "is not taken by calibrate: it conditions the scenario's own ranges; calibrate "
+            "the scenario without its posterior key on every observation at once",
+            path=scenario.path, key="posterior", value=scenario.posterior)
     if method not in METHODS:
         raise ScenarioError(f"must be one of {', '.join(METHODS)}", key="method", value=method)
     errs = _check_errors(observations, errors, rel_error)
