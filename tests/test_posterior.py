@@ -395,3 +395,13 @@ def test_a_posterior_key_naming_no_file_exits_2(toy_model, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "none.nc: no such results file" in err
     assert not (tmp_path / "r.nc").exists()
+
+
+def test_a_run_to_a_precision_refuses_a_scenarios_posterior(toy_model, tmp_path, capsys):
+    from threatsim.analysis.convergence import run_to_precision
+
+    base, _ = _files_with_posterior(tmp_path)
+    with pytest.raises(ScenarioError, match="does not go with a run to a precision"):
+        run_to_precision(load_scenario(base / "toy.toml"), 0.1, draws=100)
+    assert main(["run", str(base / "toy.toml"), "--precision", "0.1", "--quiet"]) == 2
+    assert "does not go with a run to a precision" in capsys.readouterr().err

@@ -238,6 +238,13 @@ def run_to_precision(
                                chunk_size=chunk, replicates=replicates, executor=executor,
                                progress=progress, memory_budget=memory_budget,
                                force_workers=force_workers)
+    if options.posterior is not None:
+        # A posterior's resample is drawn for the run's whole draw count, so a doubling
+        # would give every earlier draw new parameters: nothing could be kept.
+        raise ScenarioError("does not go with a run to a precision (each doubling would "
+                            "resample the posterior anew); run a fixed number of draws "
+                            "on it and read its Monte Carlo errors",
+                            path=scenario.path, key="posterior", value=scenario.posterior)
     # Every doubling's run shares the chunks already computed (the draws are checked).
     options = dataclasses.replace(options, executor=ReuseChunks(options.executor))
     history: list[tuple[int, float]] = []
