@@ -139,33 +139,15 @@ def main() -> None:
     prior = threatsim.run(sc, draws=args.draws, seed=args.seed, executor=args.workers,
                           progress=False)
     t_prior = time.perf_counter() - t0
-    inner = {"seconds": 0.0}
-    evaluate = calibration.evaluate
-
-    def timed(*a: Any, **kw: Any) -> Iterator[Any]:
-        it = evaluate(*a, **kw)
-        while True:
-            t = time.perf_counter()
-            try:
-                item = next(it)
-            except StopIteration:
-                inner["seconds"] += time.perf_counter() - t
-                return
-            inner["seconds"] += time.perf_counter() - t
-            yield item
-
-    calibration.evaluate = timed  # type: ignore[assignment]
-    try:
+    with _Timer(calibration, "evaluate", generator=True) as inner:
         t1 = time.perf_counter()
         post = calibrate(sc, obs, prior=prior, executor=args.workers)
         t_cal = time.perf_counter() - t1
-    finally:
-        calibration.evaluate = evaluate  # type: ignore[assignment]
     total = t_prior + t_cal
-    simulating = t_prior + inner["seconds"]
+    simulating = t_prior + inner.seconds
     print(f"baseline, {len(obs)} observations, prior of {args.draws:,} draws: "
           f"{total:.1f} s ({t_prior:.1f} s prior run, {t_cal:.1f} s calibration, of which "
-          f"{inner['seconds']:.1f} s model runs); {simulating / total:.0%} simulating; "
+          f"{inner.seconds:.1f} s model runs); {simulating / total:.0%} simulating; "
           f"method {post.attrs['method']}, ESS {float(post.attrs['ess']):,.0f}")
     emit("calibrate_baseline", "threatsim", args.draws, [total], args.draws, "prior draws/s",
          checked=True, share_simulating=round(simulating / total, 3),
