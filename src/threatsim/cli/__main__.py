@@ -1,7 +1,16 @@
-"""``python -m threatsim.cli``: the ``threatsim`` command."""
+"""``python -m threatsim.cli``: the ``threatsim`` command.
+
+As in the console script (:mod:`threatsim._entry`, a layer above this one), Ctrl-C
+while the command line's modules load ends with one line and exit status 130, not
+an import's traceback.
+"""
 
 import sys
 
-from threatsim.cli.main import main
+try:
+    from threatsim.cli.main import main
+except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
+    print("threatsim: interrupted; nothing was written", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())
