@@ -171,3 +171,14 @@ def test_a_figure_over_a_period_is_dated_by_its_last_month(toy_model):
     assert board["month"].values.tolist() == ["2020-H1", "2020-07", "2020-10"]
     np.testing.assert_array_equal(board["horizon"].sel(origin="2020-06").values,
                                   [math.nan, 1.0, 4.0])
+
+
+@pytest.mark.parametrize("command", ["rolling", "calibrate"])
+def test_a_sampler_they_would_ignore_is_refused(command, capsys):
+    """calibrate and rolling draw their prior with the scenario's sampler: --sampler is
+    not an option of theirs (it was accepted and ignored)."""
+    with pytest.raises(SystemExit) as stop:
+        main([command, "scenarios/financing.toml", "scenarios/observations/synthetic.toml",
+              "--sampler", "lhs"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --sampler lhs" in capsys.readouterr().err

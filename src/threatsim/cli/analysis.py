@@ -272,10 +272,11 @@ def _posterior_option(p: argparse.ArgumentParser, what: str) -> None:
                         "docs/calibration.md")
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
+def _run_options(p: argparse.ArgumentParser, *, sampler: bool = True) -> None:
     p.add_argument("--draws", type=int, help="draws (default: the scenario's run.draws)")
     p.add_argument("--seed", type=int, help="seed (default: the scenario's run.seed)")
-    p.add_argument("--sampler", choices=SAMPLERS)
+    if sampler:  # only where it is used: an option accepted and ignored misleads
+        p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -368,7 +369,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="importance reweighting, sequential Monte Carlo, or auto (default: "
                         "importance unless Pareto k > 0.7 or the ESS is too small)")
     p.add_argument("--particles", type=int, help="SMC particles (default: draws, at most 2000)")
-    _run_options(p)
+    _run_options(p, sampler=False)
     p.add_argument("--out", help="write the posterior sample (NetCDF)")
     p.add_argument("--plot", metavar="DIR",
                    help="write the chart of prior and posterior bands, with the figures "
@@ -391,6 +392,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
     p.add_argument("--method", choices=METHODS, default="auto",
                    help="calibration method at each origin (default auto)")
-    _run_options(p)
+    _run_options(p, sampler=False)
     p.add_argument("--out", help="write the scores by origin and figure (NetCDF)")
     p.set_defaults(func=_cmd_rolling)
