@@ -42,6 +42,7 @@ from threatsim.outputs.leaderboard import (
 from threatsim.outputs.observations import load_observations
 from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
 from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
+from threatsim.outputs.questions import answer, answers_text
 from threatsim.results import open_results, write_netcdf
 
 __all__ = ["main"]
@@ -176,6 +177,13 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
     try:
+        if sc.questions:  # the answers first
+            if "draw" in ds.dims and any(v.attrs.get("role") != "parameter" and "draw" in v.dims
+                                         and "time" in v.dims for v in ds.data_vars.values()):
+                print(answers_text([answer(ds, q) for q in sc.questions]) + "\n")
+            else:
+                print("Questions: not answered: a summary run keeps bands only (run with "
+                      "keep = \"draws\" to answer them)\n")
         print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
         if precision is not None:
             print("\n" + precision.summary())

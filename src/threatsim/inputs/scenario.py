@@ -38,6 +38,7 @@ from threatsim.inputs.parts import (
     TimelineEntry,
     freeze,
 )
+from threatsim.inputs.questions import Question, check_questions
 from threatsim.inputs.sources import SourceRegistry, combine_registries, load_sources
 from threatsim.inputs.validation import (
     ModelView,
@@ -89,6 +90,8 @@ class Scenario:
     #: The posterior file (``threatsim calibrate --out``) the top-level ``posterior`` key
     #: names, as an absolute path: runs draw the sampled parameters from it.
     posterior: str | None = None
+    #: The headline questions (``[[questions]]``), answered first by ``threatsim run``.
+    questions: tuple[Question, ...] = ()
     #: The ``[[correlations]]`` entries (rank correlations between parameters); each
     #: correlated parameter also holds its group (:attr:`Parameter.correlated`).
     correlations: tuple[Correlation, ...] = ()
@@ -111,9 +114,10 @@ class Scenario:
 
         The ``posterior`` key is left out: a run on a posterior combines this id with
         the posterior's own content hash (:meth:`threatsim.results.Posterior.run_id`),
-        which does not depend on where the file lies.
+        which does not depend on where the file lies. So are the ``questions``: they
+        ask of a run, and change none of its numbers.
         """
-        table = {k: v for k, v in self.resolved.items() if k != "posterior"}
+        table = {k: v for k, v in self.resolved.items() if k not in ("posterior", "questions")}
         text = json.dumps(table, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -497,6 +501,12 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
     levers = check_levers(p, resolved.get("levers", {}), head)
     timeline = check_timeline(p, resolved.get("timeline", []), head)
     outputs = check_outputs(p, resolved.get("outputs", {}), head)
+    questions = (check_questions(p, resolved["questions"], head) if "questions" in resolved
+                 else ())
+    for q in questions:
+        if q.output not in outputs.variables:
+            p.add(f"questions.{q.id}.output", q.output, "is not kept by this scenario: add it "
+                  "to outputs.variables")
     posterior = resolved.get("posterior")
     if "posterior" in resolved and (not isinstance(posterior, str) or not posterior.strip()):
         p.add("posterior", posterior, "must be the path (a string) of a posterior file "
@@ -515,5 +525,5 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
         timeline=tuple(timeline), run=run, variables=outputs.variables,
         quantiles=outputs.quantiles, report_months=outputs.report_months, sources=sources,
         resolved=resolved, path=path, keep=outputs.keep, correlations=correlations,
-        posterior=posterior,
+        posterior=posterior, questions=questions,
     )
