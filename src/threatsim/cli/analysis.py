@@ -31,7 +31,7 @@ from threatsim.outputs.calibration import (
     calibrate,
     calibration_report,
 )
-from threatsim.outputs.observations import load_observations
+from threatsim.outputs.observations import ObservationSet, load_observations
 from threatsim.outputs.plotting import (
     comparison_chart,
     exceedance_chart,
@@ -231,9 +231,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    sc = load_scenario(args.scenario)
-    obs = load_observations(args.observations, only=args.only)
-    errors = parse_key_values(args.error, option="--error", numbers=True)
+    sc, obs, errors = _calibration_inputs(args)
     post = calibrate(sc, obs, draws=args.draws, seed=args.seed, errors=errors,
                      rel_error=args.rel_error, method=args.method, particles=args.particles,
                      progress=None if not args.quiet else False)
@@ -249,9 +247,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_rolling(args: argparse.Namespace) -> int:
-    sc = load_scenario(args.scenario)
-    obs = load_observations(args.observations, only=args.only)
-    errors = parse_key_values(args.error, option="--error", numbers=True)
+    sc, obs, errors = _calibration_inputs(args)
     board = rolling_origin(sc, obs, origins=args.origin, draws=args.draws, seed=args.seed,
                            errors=errors, rel_error=args.rel_error, method=args.method,
                            progress=None if not args.quiet else False)
@@ -270,6 +266,29 @@ def _posterior_option(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"draw the sampled parameters of {what} from this posterior "
                         "(threatsim calibrate --out), draw by draw the same; see "
                         "docs/calibration.md")
+
+
+def _calibration_options(p: argparse.ArgumentParser, only: str) -> None:
+    """The scenario, the observations and how they are read: calibrate's and rolling's."""
+    p.add_argument("scenario")
+    p.add_argument("observations", help="observation file (TOML, see docs/scoring.md)")
+    p.add_argument("--only", action="append", metavar="PATTERN",
+                   help=f"{only} observations whose id matches (shell-style); repeatable")
+    p.add_argument("--error", action="append", metavar="ID=REL",
+                   help="relative reporting error of observation ID (see docs/calibration.md; "
+                        "it overrides the file's reporting_error); repeatable")
+    p.add_argument("--rel-error", type=float, default=DEFAULT_REL_ERROR,
+                   help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="importance reweighting, sequential Monte Carlo, or auto (default: "
+                        "importance unless Pareto k > 0.7 or the ESS is too small)")
+
+
+def _calibration_inputs(args: argparse.Namespace,
+                        ) -> tuple[Scenario, ObservationSet, dict[str, Any]]:
+    """The scenario, its observations and the --error overrides of calibrate and rolling."""
+    return (load_scenario(args.scenario), load_observations(args.observations, only=args.only),
+            parse_key_values(args.error, option="--error", numbers=True))
 
 
 def _run_options(p: argparse.ArgumentParser, *, sampler: bool = True) -> None:
@@ -355,19 +374,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("calibrate", help="condition a scenario's parameters on reported figures "
                                          "(points, ranges, bounds): posterior sample and "
                                          "diagnostics")
-    p.add_argument("scenario")
-    p.add_argument("observations", help="observation file (TOML, see docs/scoring.md)")
-    p.add_argument("--only", action="append", metavar="PATTERN",
-                   help="condition only on observations whose id matches (shell-style); "
-                        "repeatable")
-    p.add_argument("--error", action="append", metavar="ID=REL",
-                   help="relative reporting error of observation ID (see docs/calibration.md); "
-                        "repeatable")
-    p.add_argument("--rel-error", type=float, default=DEFAULT_REL_ERROR,
-                   help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
-    p.add_argument("--method", choices=METHODS, default="auto",
-                   help="importance reweighting, sequential Monte Carlo, or auto (default: "
-                        "importance unless Pareto k > 0.7 or the ESS is too small)")
+    _calibration_options(p, "condition only on")
     p.add_argument("--particles", type=int, help="SMC particles (default: draws, at most 2000)")
     _run_options(p, sampler=False)
     p.add_argument("--out", help="write the posterior sample (NetCDF)")
@@ -379,19 +386,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("rolling", help="rolling-origin evaluation: calibrate on the figures up "
                                        "to each origin, score those after it (prior, "
                                        "posterior, persistence)")
-    p.add_argument("scenario")
-    p.add_argument("observations", help="observation file (TOML, see docs/scoring.md)")
+    _calibration_options(p, "use only")
     p.add_argument("--origin", action="append", metavar="YYYY-MM",
                    help="an origin month (repeatable; default: every month a figure is dated "
                         "but the last)")
-    p.add_argument("--only", action="append", metavar="PATTERN",
-                   help="use only observations whose id matches (shell-style); repeatable")
-    p.add_argument("--error", action="append", metavar="ID=REL",
-                   help="relative reporting error of observation ID; repeatable")
-    p.add_argument("--rel-error", type=float, default=DEFAULT_REL_ERROR,
-                   help=f"relative reporting error of the others (default {DEFAULT_REL_ERROR})")
-    p.add_argument("--method", choices=METHODS, default="auto",
-                   help="calibration method at each origin (default auto)")
     _run_options(p, sampler=False)
     p.add_argument("--out", help="write the scores by origin and figure (NetCDF)")
     p.set_defaults(func=_cmd_rolling)

@@ -178,8 +178,7 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
         written.append(out)  # streamed there
     try:
         if sc.questions:  # the answers first
-            if "draw" in ds.dims and any(v.attrs.get("role") != "parameter" and "draw" in v.dims
-                                         and "time" in v.dims for v in ds.data_vars.values()):
+            if all("draw" in ds[q.output].dims for q in sc.questions):
                 print(answers_text([answer(ds, q) for q in sc.questions]) + "\n")
             else:
                 print("Questions: not answered: a summary run keeps bands only (run with "

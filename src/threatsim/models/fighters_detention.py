@@ -55,17 +55,10 @@ from threatsim.models.contract import (
     OutputDecl,
     ScenarioParts,
 )
-from threatsim.models.detention.cases import DetentionFlow, GivenArrivals, Plan, draw_batch
-from threatsim.models.detention.fastpath import (
-    BATCH_CELLS,
-    FifoBatch,
-    fast_path_applies,
-    fifo_batch,
-)
+from threatsim.models.detention.cases import GivenArrivals, Plan
+from threatsim.models.detention.fastpath import fast_path_applies
 from threatsim.models.detention.model import INFO as DETENTION_INFO
-from threatsim.models.detention.model import DetentionModel
-from threatsim.models.detention.record import record, record_batch
-from threatsim.models.detention.simpy_des import simulate_replication
+from threatsim.models.detention.model import DetentionModel, simulate_rows
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
     FIGHTER_LEVERS,
@@ -136,21 +129,6 @@ def linked_region(names: object) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def _initial(params: Mapping[str, FloatArray], region: int, n: int,
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(draw, 2) local and foreign detained at the start, and the dependants held."""
-    initial = np.zeros((n, 2), dtype=np.int64)
-    name = REGIONS[region]
-    for j, nat in enumerate(("local", "foreign")):
-        key = f"detained_{nat}_{name}"
-        if key in params:  # only iraq and syria start with detainees
-            initial[:, j] = np.floor(np.asarray(params[key], dtype=np.float64) + 0.5)
-    dependants = (np.floor(np.asarray(params["dependants_detained_syria"], dtype=np.float64)
-                           + 0.5).astype(np.int64) if region == SYRIA
-                  else np.zeros(n, dtype=np.int64))
-    return initial, dependants
-
-
 class FightersDetentionModel(Model):
     """The fighters' flows with the detention DES of one region (see module docstring).
 
@@ -202,7 +180,11 @@ class FightersDetentionModel(Model):
         flows = FighterFlows(params, levers, n_months=n_months, want=want, chance=chance,
                              intake_region=region)
         n = flows.n
-        initial, dependants = _initial(params, region, n)
+        # the DES starts from the fighters' own stocks at month 0, read before they move
+        initial = np.stack([flows.detained_local[region], flows.detained_foreign[region]],
+                           axis=1).copy()
+        dependants = (flows.dependants.copy() if region == SYRIA
+                      else np.zeros(n, dtype=np.int64))
         for t in range(n_months):
             flows.step(t, chance)
         series = {k: v for k, v in flows.outputs(chance).items() if k in want}
@@ -241,35 +223,11 @@ class FightersDetentionModel(Model):
 def _detention(params: Mapping[str, FloatArray], levers: Mapping[str, FloatArray],
                n_months: int, chance: Chance, given: GivenArrivals,
                want: frozenset[str]) -> dict[str, np.ndarray]:
-    """The DES on *given* arrivals, in parts of about :data:`BATCH_CELLS` cases (each draw
-    has its own streams, so the parts change no number); outputs prefixed."""
+    """The detention model's own driver on *given* arrivals; outputs prefixed."""
     plan = Plan.from_levers({k: np.asarray(v) for k, v in levers.items()}, n_months)
-    fifo = fast_path_applies(plan)
     names = [p.name for p in DES_PARAMETERS] + ["conviction_share"]
     lists = {name: np.asarray(params[name], dtype=np.float64).tolist() for name in names}
-    totals = given.total()
-    n = int(totals.shape[0])
+    n = int(given.initial.shape[0])
     rows = [{name: values[k] for name, values in lists.items()} for k in range(n)]
-    series: dict[str, np.ndarray] = {}
-    for decl in DETENTION_INFO.outputs:
-        if decl.name in want:
-            series[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
-    per = max(1, int(BATCH_CELLS // max(1, int(totals.max(initial=0)))))
-    for start in range(0, n, per):
-        part = slice(start, min(n, start + per))
-        sub = GivenArrivals(initial=given.initial[part], monthly=given.monthly[part],
-                            dependants=given.dependants[part])
-        cb = draw_batch(rows[part], n_months, chance[part], exempts=plan.exempts, given=sub)
-        if fifo:
-            fb: FifoBatch = fifo_batch(cb, plan)
-            recorded = record_batch(cb, fb, plan, want)
-            for name, arr in series.items():
-                arr[part] = recorded[name]
-            continue
-        for k in range(cb.size):
-            trace = simulate_replication(cb.case(k), plan, chance[part].generator(
-                k, flow=DetentionFlow.REPATRIATION))
-            rec = record(cb.case(k), trace, plan)
-            for name, arr in series.items():
-                arr[part.start + k] = rec[name]
+    series = simulate_rows(plan, fast_path_applies(plan), rows, chance, want, given)
     return {PREFIX + name: arr for name, arr in series.items()}

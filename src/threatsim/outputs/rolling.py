@@ -162,6 +162,16 @@ def rolling_origin(
     horizon = np.full((len(months), len(ids)), math.nan)
     ess, methods = [], []
     index = {oid: j for j, oid in enumerate(ids)}
+    # the prior and persistence do not depend on the origin: scored once, every figure
+    prior_board = leaderboard(prior, observations)
+
+    def put(k: int, i: int, board: xr.Dataset, column: str, only: set[str]) -> None:
+        for j, oid in enumerate(board["observation"].values.tolist()):
+            if oid in only:
+                crps[k, i, index[oid]] = float(board[column].values[j])
+                scaled[k, i, index[oid]] = (float(board[column].values[j])
+                                            / float(board["scale"].values[j]))
+
     for i, t in enumerate(months):
         learn = _subset(observations, [o for o, m in dated if m <= t])
         test = _subset(observations, [o for o, m in dated if m > t])
@@ -171,20 +181,13 @@ def rolling_origin(
         methods.append(str(post.attrs.get("method", "")))
         post_run = run_scenario(scenario, draws=n_draws, seed=run_seed, executor=executor,
                                 posterior=posterior_from_dataset(post), progress=progress)
-        boards = {"prior": leaderboard(prior, test), "posterior": leaderboard(post_run, test)}
+        later = set(test.ids())
         for o, m in dated:
             if m > t:
                 horizon[i, index[o.id]] = float((m - t).astype(int))
-        for k, name in enumerate(FORECASTS):
-            board = boards["prior"] if name == "persistence" else boards[name]
-            column = "crps_persistence" if name == "persistence" else "crps"
-            if column not in board:
-                continue
-            scale = board["scale"].values
-            for j, oid in enumerate(board["observation"].values.tolist()):
-                value = float(board[column].values[j])
-                crps[k, i, index[oid]] = value
-                scaled[k, i, index[oid]] = value / float(scale[j])
+        put(FORECASTS.index("prior"), i, prior_board, "crps", later)
+        put(FORECASTS.index("posterior"), i, leaderboard(post_run, test), "crps", later)
+        put(FORECASTS.index("persistence"), i, prior_board, "crps_persistence", later)
     origin_labels = [_label(t) for t in months]
     coords: dict[str, Any] = {
         "forecast": list(FORECASTS), "origin": origin_labels, "observation": ids,

@@ -342,6 +342,11 @@ class GivenArrivals:
     monthly: np.ndarray
     dependants: np.ndarray
 
+    def __getitem__(self, part: slice) -> GivenArrivals:
+        """The replications of *part* (views)."""
+        return GivenArrivals(initial=self.initial[part], monthly=self.monthly[part],
+                             dependants=self.dependants[part])
+
     def total(self) -> np.ndarray:
         """Detainees in all, per replication."""
         total: np.ndarray = (np.asarray(self.initial).sum(axis=1)

@@ -92,6 +92,7 @@ from threatsim.models.detention.cases import (
     CaseBatch,
     Cases,
     DetentionFlow,
+    GivenArrivals,
     Plan,
     Trace,
     draw_batch,
@@ -129,6 +130,7 @@ __all__ = [
     "record_batch",
     "simulate_chunk",
     "simulate_replication",
+    "simulate_rows",
     "simulate_traces",
 ]
 
@@ -240,9 +242,10 @@ def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
 
 
 def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
-         ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
-    """Draw and run the replications of *rows* (*chance*: their streams)."""
-    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts)
+         given: GivenArrivals | None = None) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
+    """Draw and run the replications of *rows* (*chance*: their streams; *given*: their
+    arrivals, if another model counted them)."""
+    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given)
     if fifo:
         return cb, fifo_batch(cb, plan)
     return cb, [simulate_replication(cb.case(k), plan,
@@ -250,7 +253,8 @@ def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
                 for k in range(cb.size)]
 
 
-def _parts(rows: list[dict[str, float]], n_months: int) -> list[slice]:
+def _parts(rows: list[dict[str, float]], n_months: int,
+           given: GivenArrivals | None = None) -> list[slice]:
     """Consecutive draws, in parts of about :data:`BATCH_CELLS` expected cases in all.
 
     Each draw has its own stream, so how a chunk is cut does not change any
@@ -258,10 +262,38 @@ def _parts(rows: list[dict[str, float]], n_months: int) -> list[slice]:
     """
     if not rows:
         return []
-    widest = max(int(r["detained_iraq"]) + int(r["detained_syria"])
-                 + float(r["arrivals_per_month"]) * n_months for r in rows)
+    widest = (float(given.total().max()) if given is not None else
+              max(int(r["detained_iraq"]) + int(r["detained_syria"])
+                  + float(r["arrivals_per_month"]) * n_months for r in rows))
     per = max(1, int(BATCH_CELLS // max(1.0, widest)))
     return [slice(i, min(len(rows), i + per)) for i in range(0, len(rows), per)]
+
+
+def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
+                  want: frozenset[str], given: GivenArrivals | None = None,
+                  ) -> dict[str, np.ndarray]:
+    """The wanted outputs of every draw of *rows*, (draw, time) or (draw,): drawn and run
+    part by part of the chunk (:func:`_parts`), so memory is bounded by
+    :data:`BATCH_CELLS`, not by the chunk. *given*: arrivals another model counted
+    (the ``fighters_detention`` model), instead of the Poisson process."""
+    n = len(rows)
+    series: dict[str, np.ndarray] = {}
+    for decl in INFO.outputs:
+        if decl.name in want:
+            series[decl.name] = np.empty((n, plan.n_months + 1) if decl.dims else (n,))
+    for part in _parts(rows, plan.n_months, given):
+        cb, result = _run(plan, fifo, rows[part], chance[part],
+                          None if given is None else given[part])
+        if isinstance(result, FifoBatch):
+            recorded = record_batch(cb, result, plan, want)
+            for name, arr in series.items():
+                arr[part] = recorded[name]
+            continue
+        for k, trace in enumerate(result):
+            rec = record(cb.case(k), trace, plan)
+            for name, arr in series.items():
+                arr[part.start + k] = rec[name]
+    return series
 
 
 def simulate_chunk(
@@ -389,24 +421,7 @@ class DetentionModel(Model):
     ) -> dict[str, np.ndarray]:
         """One chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
         plan, fifo, rows = _prepare(params, levers, n_months, self.method)
-        n = len(rows)
-        series: dict[str, np.ndarray] = {}
-        for decl in INFO.outputs:
-            if decl.name in want:
-                series[decl.name] = np.empty((n, n_months + 1) if decl.dims else (n,))
-        # Parts of the chunk in turn: memory is bounded by BATCH_CELLS, not by the chunk.
-        for part in _parts(rows, n_months):
-            cb, result = _run(plan, fifo, rows[part], chance[part])
-            if isinstance(result, FifoBatch):
-                recorded = record_batch(cb, result, plan, want)
-                for name, arr in series.items():
-                    arr[part] = recorded[name]
-                continue
-            for k, trace in enumerate(result):
-                rec = record(cb.case(k), trace, plan)
-                for name, arr in series.items():
-                    arr[part.start + k] = rec[name]
-        return series
+        return simulate_rows(plan, fifo, rows, chance, want)
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
                                ) -> dict[str, np.ndarray]:
