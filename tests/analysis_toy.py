@@ -41,11 +41,12 @@ INFO = ModelInfo(
     ),
     outputs=(
         OutputDecl(name="stock", dims=("time",), unit="usd", dtype=np.float64,
-                   doc="the stock"),
+                   doc="the stock", better="lower"),
         OutputDecl(name="by_region", dims=("time", "region"), unit="usd", dtype=np.float64,
-                   doc="the stock by region"),
+                   doc="the stock by region", better="lower"),
         OutputDecl(name="half_month", dims=(), unit="months", dtype=np.float64,
-                   doc="first month at or below half the start (NaN: never)"),
+                   doc="first month at or below half the start (NaN: never)",
+                   better="lower"),
     ),
     coords={"region": ("north", "south")},
 )

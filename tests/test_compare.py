@@ -162,3 +162,24 @@ def test_compare_reports_the_pairing_gain_per_output(financing_path):
     assert float(gain.isel(time=0)) == np.inf
     assert float(gain.isel(time=-1)) > 1  # pairing helps once the runs differ
     assert "pairing" in comparison_table(cds)
+
+
+def test_better_follows_the_models_declarations_by_default(financing_path):
+    """Doubling seizure effort: seized is better when higher (declared), reserves when lower,
+    and spending has no direction (no P(better)); a given ``better`` overrides them."""
+    sc = threatsim.load_scenario(financing_path)
+    what = sc.with_values({"levers.seizure_effort": 2.0})
+    cds = threatsim.compare(sc, what, draws=200, seed=3)
+    assert json.loads(cds.attrs["better"]) == {
+        "reserves": "lower", "revenue": "lower", "spending": "none", "seized": "higher",
+        "depletion_month": "lower"}
+    # In the first month more effort seizes more in every draw (later, less is left to
+    # seize), and from then on it leaves less in reserve.
+    assert float(cds["seized_p_better"].isel(time=1)) == 1.0
+    assert float(cds["reserves_p_better"].isel(time=2)) == 1.0
+    assert np.all(np.isnan(cds["spending_p_better"].values))
+    assert "spending (usd_per_month); no way is better" in comparison_table(cds)
+    flipped = threatsim.compare(sc, what, draws=200, seed=3, better={"seized": "lower"})
+    assert float(flipped["seized_p_better"].isel(time=1)) == 0.0
+    with pytest.raises(ScenarioError, match="'lower', 'higher' or 'none'"):
+        threatsim.compare(sc, what, draws=10, better="smaller")

@@ -27,16 +27,35 @@ from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.version import __version__
 from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.models.contract import OutputDecl
 from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
 
 __all__ = ["Posterior", "bands", "exceedance", "mcse_quantile", "open_posterior", "open_results",
-           "posterior_from_dataset", "prior_fingerprint", "sample_dims", "to_dataset",
-           "write_netcdf"]
+           "output_attrs", "posterior_from_dataset", "prior_fingerprint", "sample_dims",
+           "to_dataset", "write_netcdf"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
 SAMPLE_DIMS = ("draw", "replicate")
+
+
+def output_attrs(decl: OutputDecl) -> dict[str, str]:
+    """The attrs an output's variable carries: units, doc, kind, title and which way is
+    better (``"none"`` where neither; per compartment as JSON where they differ), so a
+    file read back says all that the model declared.
+
+    >>> from threatsim.models.registry import get_model
+    >>> decl = {o.name: o for o in get_model("financing").info.outputs}["seized"]
+    >>> output_attrs(decl)["better"], output_attrs(decl)["title"]
+    ('higher', 'Seized, frozen or found')
+    """
+    attrs = {"units": decl.unit, "long_name": decl.doc, "kind": decl.kind,
+             "title": decl.title, "better": decl.better or "none"}
+    if decl.better_by_compartment:
+        attrs["better_by_compartment"] = json.dumps(
+            {k: v or "none" for k, v in decl.better_by_compartment.items()})
+    return attrs
 
 
 def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
@@ -68,7 +87,7 @@ def to_dataset(scenario: Scenario, outputs: Mapping[str, np.ndarray],
         arr = outputs[name]
         data_vars[name] = xr.Variable(
             (*lead, *decl.dims), arr,
-            attrs={"units": decl.unit, "long_name": decl.doc, "kind": decl.kind})
+            attrs=output_attrs(decl))
         for dim in decl.dims:
             if dim != "time" and dim not in coords:
                 coords[dim] = list(model.info.coords[dim])

@@ -13,6 +13,7 @@ narrower than the difference of two independent bands.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -29,11 +30,13 @@ from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
+from threatsim.models.registry import get_model
 from threatsim.results import Posterior, sample_dims
 
 __all__ = ["compare", "comparison_table", "pairing_gain", "scenario_changes"]
 
-_BETTER = ("lower", "higher")
+#: Which way an output is better; "none": neither (its P(better) is not given).
+_BETTER = ("lower", "higher", "none")
 
 
 def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:
@@ -91,14 +94,18 @@ def check_comparable(base: Scenario, whatif: Scenario) -> None:
         raise ScenarioError("cannot compare", path=whatif.path, problems=tuple(problems))
 
 
-def _better_map(better: str | Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
-    if isinstance(better, str):
+def _better_map(better: str | Mapping[str, str] | None, names: Sequence[str],
+                declared: Mapping[str, str]) -> dict[str, str]:
+    if better is None:
+        better = {}
+    elif isinstance(better, str):
         better = dict.fromkeys(names, better)
     out = {}
     for name in names:
-        way = better.get(name, "lower")
+        way = better.get(name, declared.get(name, "none"))
         if way not in _BETTER:
-            raise ScenarioError("must be 'lower' or 'higher'", key=f"better.{name}", value=way)
+            raise ScenarioError("must be 'lower', 'higher' or 'none'", key=f"better.{name}",
+                                value=way)
         out[name] = way
     for name in better:
         if name not in names:
@@ -116,7 +123,7 @@ def compare(
     sampler: str | None = None,
     chunk_size: int | None = None,
     replicates: int | None = None,
-    better: str | Mapping[str, str] = "lower",
+    better: str | Mapping[str, str] | None = None,
     levels: Mapping[str, float] | None = None,
     quantiles: Sequence[float] | None = None,
     executor: ExecutorArg = None,
@@ -132,13 +139,17 @@ def compare(
     draws, seed, sampler, chunk_size, replicates
         Shared by both runs; default to the base scenario's ``[run]``.
     better
-        ``"lower"`` (default) or ``"higher"``: which way is better for every
-        output, or a mapping from output name to that (others: lower).
+        Which way is better: by default what the model declares per output
+        (fewer active fighters, more seized; ``"none"`` where neither way is,
+        e.g. spending or the convicted: no P(better) then). ``"lower"``,
+        ``"higher"`` or ``"none"`` for every output, or a mapping from output
+        name to that (the others as declared).
     levels
         Output name -> level for the exceedance probabilities. The event
         counted is the bad side of the level: above it when lower is better,
-        below it when higher is better. Default: the base run's median in
-        each month (so the base's probability is about 50 %).
+        below it when higher is better (above it where no way is better).
+        Default: the base run's median in each month (so the base's
+        probability is about 50 %).
     quantiles
         Bands of the difference (default: the base scenario's quantiles).
     posterior
@@ -154,7 +165,8 @@ def compare(
         * ``x`` on a ``scenario`` dim (``"base"``, ``"whatif"``) before the sample dims;
         * ``x_diff``: the paired difference what-if - base, per draw;
         * ``x_diff_bands``: its quantile bands (``quantile`` dim);
-        * ``x_p_better``: P(what-if better than base), over draws where both are defined;
+        * ``x_p_better``: P(what-if better than base), over draws where both are defined
+          (NaN where no way is better);
         * ``x_pairing_gain``: how much pairing cut the variance of the difference,
           ``(Var(base) + Var(what-if)) / Var(what-if - base)`` (see :func:`pairing_gain`);
         * ``x_level``, ``x_p_exceed`` (per scenario) and ``x_p_exceed_diff``
@@ -193,7 +205,8 @@ def compare(
     if options.posterior is not None:
         options.posterior.check(whatif)
     names = [v for v in base.variables if v in whatif.variables]
-    way = _better_map(better, names)
+    decls = {o.name: o for o in get_model(base.model).info.outputs}
+    way = _better_map(better, names, {n: decls[n].better or "none" for n in names})
     levels = dict(levels or {})
     for name in levels:
         if name not in names:
@@ -230,13 +243,14 @@ def compare(
             data[f"{name}_pairing_gain"] = pairing_gain(x, y).assign_attrs(
                 units="ratio", long_name=f"variance of an unpaired difference over that of "
                 f"the paired one: {name} (inf: the same on every draw)")
-            lower = way[name] == "lower"
-            valid = diff.notnull()
+            lower = way[name] != "higher"  # the bad side of a level: above, unless higher
+            valid = diff.notnull() & (way[name] != "none")
             gain = (diff < 0) if lower else (diff > 0)
             p_better = gain.where(valid).mean(dims)
             data[f"{name}_p_better"] = p_better.assign_attrs(
                 units="probability", better=way[name],
-                long_name=f"P(what-if {way[name]} than base: {name})")
+                long_name=(f"P(what-if {way[name]} than base: {name})" if way[name] != "none"
+                           else f"not given: no way is better for {name}"))
             if name in levels:
                 level: xr.DataArray | float = float(levels[name])
                 data[f"{name}_level"] = xr.DataArray(level, attrs={
@@ -344,7 +358,8 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                else "the base run's median each month")
         extra = [d for d in cds[name].dims
                  if d not in ("scenario", "draw", "replicate", "time")]
-        lines.append(f"\n{name} ({unit}); {better} is better; difference = what-if - base; "
+        direction = "no way is better" if better == "none" else f"{better} is better"
+        lines.append(f"\n{name} ({unit}); {direction}; difference = what-if - base; "
                      f"level = {lvl}" + (f"; summed over {', '.join(extra)}" if extra else ""))
         head = (f"  {'month':<8}{'base 50%':>11}{'what-if 50%':>13}"
                 + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
@@ -364,7 +379,7 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
                 med = x.median(dims)
                 dq = diff.quantile(shown, dim=dims)
             gain = (diff < 0) if better == "lower" else (diff > 0)
-            pb = float(gain.where(diff.notnull()).mean())
+            pb = float(gain.where(diff.notnull()).mean()) if better != "none" else math.nan
             pairing = float(pairing_gain(x.sel(scenario="base"), x.sel(scenario="whatif")))
             same = bool(((diff == 0) | diff.isnull()).all())  # not reached by the what-if
             # The default level is the base's median (of the total over model dims).

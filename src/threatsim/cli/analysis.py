@@ -80,17 +80,19 @@ def parse_key_values(items: list[str] | None, *, option: str, numbers: bool) -> 
     return out
 
 
-def _better(items: list[str] | None) -> str | dict[str, str]:
+def _better(items: list[str] | None) -> str | dict[str, str] | None:
+    """``--better``: None (as the model declares), one way for every output, or per name."""
     if not items:
-        return "lower"
+        return None
+    ways = ("lower", "higher", "none")
     plain = [i for i in items if "=" not in i]
     named = parse_key_values([i for i in items if "=" in i], option="--better", numbers=False)
     if len(plain) > 1:
-        raise ScenarioError("give one default (lower or higher) and NAME=lower|higher pairs",
-                            key="--better", value=items)
-    if plain and plain[0] not in ("lower", "higher"):
-        raise ScenarioError("must be 'lower', 'higher' or NAME=lower|higher", key="--better",
-                            value=plain[0])
+        raise ScenarioError("give one default (lower, higher or none) and NAME=lower|higher|none "
+                            "pairs", key="--better", value=items)
+    if plain and plain[0] not in ways:
+        raise ScenarioError("must be 'lower', 'higher', 'none' or NAME=lower|higher|none",
+                            key="--better", value=plain[0])
     if not named:
         return plain[0]
     if plain:
@@ -313,8 +315,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("base", help="base scenario file")
     p.add_argument("whatif", help="what-if scenario file (same model, start and horizon)")
     _run_options(p)
-    p.add_argument("--better", action="append", metavar="lower|higher|NAME=lower|higher",
-                   help="which way is better (default lower for every output); repeatable")
+    p.add_argument("--better", action="append", metavar="lower|higher|none|NAME=WAY",
+                   help="which way is better (default: as the model declares per output, "
+                        "see `threatsim models`); repeatable")
     p.add_argument("--level", action="append", metavar="NAME=VALUE",
                    help="level for the exceedance probabilities of output NAME (default: "
                         "the base run's median each month); repeatable")

@@ -293,7 +293,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print("  outputs:")
         for o in info.outputs:
             dims = ", ".join(("draw", *o.dims))
-            print(f"    {o.name:<32} ({dims}) {o.unit}: {o.doc}")
+            better = (f"{o.better} is better" if o.better else "no direction") + "".join(
+                f", {way} {label}" for label, way in o.better_by_compartment.items() if way)
+            print(f"    {o.name:<32} ({dims}) {o.unit}; {better}: {o.doc}")
         if info.coords:
             print("  coords:")
             for dim, values in info.coords.items():

@@ -36,6 +36,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -43,10 +44,12 @@ import numpy.typing as npt
 
 from threatsim.core.errors import ScenarioError
 
-__all__ = ["ORIGIN_REST", "Chance", "FloatArray", "LeverDecl", "Model", "ModelInfo", "OutputDecl",
-           "ParameterDecl", "ScenarioParts", "origin_share_parameter"]
+__all__ = ["BETTER", "ORIGIN_REST", "Chance", "FloatArray", "LeverDecl", "Model", "ModelInfo",
+           "OutputDecl", "ParameterDecl", "ScenarioParts", "origin_share_parameter"]
 
 FloatArray = npt.NDArray[np.float64]
+#: The ways an output can be better (:attr:`OutputDecl.better`); None: neither.
+BETTER: tuple[str | None, ...] = ("lower", "higher", None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,15 +131,47 @@ class OutputDecl:
     doc: str
     kind: str = "stock"  # "stock" (state at month start) or "flow" (during the month before)
     nonnegative: bool = True  # never below 0 (see the class docstring)
+    #: Which way is better for a planner: "lower", "higher", or None where neither is (more
+    #: people convicted is not better or worse in itself). compare, the brief and the
+    #: what-if tables read it; an analyst may still say otherwise (compare's ``better``).
+    better: str | None = None
+    #: Per label of the output's ``compartment`` dim, where the compartments differ (fewer
+    #: active fighters is better; the killed and the released have no direction).
+    better_by_compartment: Mapping[str, str | None] = field(default_factory=dict)
+    #: A short title for a chart or a table ("Active fighters"); default from the name.
+    title: str = ""
 
     # Written out (the dataclass keeps it) so that ``dtype`` may be given as anything
     # numpy.dtype accepts, also to a type checker, while the field is a numpy.dtype.
     def __init__(self, *, name: str, dims: tuple[str, ...], unit: str, dtype: npt.DTypeLike,
-                 doc: str, kind: str = "stock", nonnegative: bool = True) -> None:
+                 doc: str, kind: str = "stock", nonnegative: bool = True,
+                 better: str | None = None,
+                 better_by_compartment: Mapping[str, str | None] | None = None,
+                 title: str = "") -> None:
+        for way in (better, *(better_by_compartment or {}).values()):
+            if way not in BETTER:
+                raise ValueError(f"output {name}: better must be one of {BETTER}, not {way!r}")
+        if better_by_compartment and "compartment" not in dims:
+            raise ValueError(f"output {name}: better_by_compartment needs a compartment dim")
         values = {"name": name, "dims": dims, "unit": unit, "dtype": np.dtype(dtype),
-                  "doc": doc, "kind": kind, "nonnegative": nonnegative}
+                  "doc": doc, "kind": kind, "nonnegative": nonnegative, "better": better,
+                  "better_by_compartment": MappingProxyType(dict(better_by_compartment or {})),
+                  "title": title or name.replace("_", " ").capitalize()}
         for key, value in values.items():
             object.__setattr__(self, key, value)  # frozen: set once, here
+
+    def better_for(self, compartment: str | None = None) -> str | None:
+        """Which way is better for this output, or for one of its compartments.
+
+        >>> pop = OutputDecl(name="population", dims=("time", "compartment"), unit="people",
+        ...                  dtype="int64", doc="people", better_by_compartment={
+        ...                      "active": "lower", "killed": None})
+        >>> pop.better_for("active"), pop.better_for("killed"), pop.better_for()
+        ('lower', None, None)
+        """
+        if compartment is not None and compartment in self.better_by_compartment:
+            return self.better_by_compartment[compartment]
+        return self.better
 
     def outside_support(self, values: np.ndarray) -> str | None:
         """Why *values* (this output as :meth:`Model.simulate` gives it: draws first, then

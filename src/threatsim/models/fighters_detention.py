@@ -89,10 +89,12 @@ DES_LEVERS = tuple(lever for lever in DETENTION_INFO.levers
 _DES_OUTPUT_NAMES = tuple(o.name for o in DETENTION_INFO.outputs)
 DES_OUTPUTS = tuple(OutputDecl(name=PREFIX + o.name, dims=o.dims, unit=o.unit, dtype=o.dtype,
                                doc=f"detention DES of the linked region: {o.doc}",
-                               kind=o.kind, nonnegative=o.nonnegative)
+                               kind=o.kind, nonnegative=o.nonnegative,
+                               better=o.better, title=f"{o.title} (detention)")
                     for o in DETENTION_INFO.outputs)
 INTAKE = OutputDecl(
     name="detention_intake", dims=("time", "nationality"), unit="people", dtype=np.int64,
+    title="Newly detained (cumulative)",
     doc="cumulative fighters newly detained in the linked region (arrests, surrenders, the "
         "surrendered of falls), by nationality: the DES's arrivals after the start")
 

@@ -104,17 +104,23 @@ INFO = ModelInfo(
     ),
     outputs=(
         OutputDecl(name="reserves", dims=("time",), unit="usd", dtype=np.float64,
+                   title="Reserves", better="lower",  # less money for the group
                    doc="reserves at the start of the month"),
         OutputDecl(name="revenue", dims=("time",), unit="usd_per_month", kind="flow",
+                   title="Revenue", better="lower",
                    dtype=np.float64,
                    doc="revenue during the month before"),
         OutputDecl(name="spending", dims=("time",), unit="usd_per_month", kind="flow",
+                   # it runs the reserves down and also pays for operations: no direction
+                   title="Spending",
                    dtype=np.float64,
                    doc="spending actually made during the month before"),
         OutputDecl(name="seized", dims=("time",), unit="usd_per_month", kind="flow",
+                   title="Seized, frozen or found", better="higher",
                    dtype=np.float64,
                    doc="reserves seized, frozen or found during the month before"),
         OutputDecl(name="depletion_month", dims=(), unit="months", dtype=np.float64,
+                   title="Months until reserves run out", better="lower",
                    doc="months from the start until reserves first reach 0 (NaN: never)"),
     ),
 )

@@ -148,50 +148,78 @@ _RT = ("time", "region")
 _RTN = ("time", "region", "nationality")
 
 
-def _people(name: str, dims: tuple[str, ...], doc: str) -> OutputDecl:
+#: Fewer active fighters is better; the other compartments have no direction of their own
+#: (more detained means fewer at large but more in custody; the killed and the departed
+#: are not a planner's aim).
+_BETTER_BY_COMPARTMENT: dict[str, str | None] = {
+    "active_local": "lower", "active_foreign": "lower"}
+
+
+def _people(name: str, dims: tuple[str, ...], doc: str, *, title: str,
+            better: str | None = None) -> OutputDecl:
     """An output counting whole people: int64, as the flows count them."""
-    return OutputDecl(name=name, dims=dims, unit="people", dtype=np.int64, doc=doc)
+    by = _BETTER_BY_COMPARTMENT if "compartment" in dims else None
+    return OutputDecl(name=name, dims=dims, unit="people", dtype=np.int64, doc=doc,
+                      title=title, better=better, better_by_compartment=by)
 
 
 FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
     _people("population", ("time", "region", "compartment"),
-            "people in each compartment of each region at the start of the month"),
+            "people in each compartment of each region at the start of the month",
+            title="People by region and compartment"),
     _people("population_total", ("time", "compartment"),
-            "people in each compartment, all regions together"),
-    _people("detained_foreign", _RT, "foreign fighters among the detained"),
-    _people("recruited", _RT, "cumulative local recruits since the start"),
+            "people in each compartment, all regions together",
+            title="People by compartment"),
+    _people("detained_foreign", _RT, "foreign fighters among the detained",
+            title="Foreign fighters detained"),
+    _people("recruited", _RT, "cumulative local recruits since the start",
+            title="Recruited (cumulative)", better="lower"),
     _people("arrived", _RT,
-            "cumulative arrivals from other regions (relocation, syria -> iraq)"),
+            "cumulative arrivals from other regions (relocation, syria -> iraq)",
+            title="Arrived from other regions (cumulative)"),
     _people("moved_out", _RT,
-            "cumulative departures to other regions (relocation, syria -> iraq)"),
+            "cumulative departures to other regions (relocation, syria -> iraq)",
+            title="Moved to other regions (cumulative)"),
     _people("returned_home", _RT,
             "cumulative foreign fighters who went home from the region, repatriated "
-            "or on their own"),
+            "or on their own",
+            title="Foreign fighters gone home (cumulative)"),
     _people("returned_home_by_origin", ("time", "origin"),
             "cumulative foreign fighters who went home, all regions, by origin group "
-            "(the scenario's [origins] shares; the rest is unspecified)"),
+            "(the scenario's [origins] shares; the rest is unspecified)",
+            title="Gone home by origin group (cumulative)"),
     _people("dependants_detained", ("time",),
-            "dependants of foreign fighters detained in north-east Syria"),
-    _people("dependants_repatriated", ("time",), "cumulative dependants repatriated"),
+            "dependants of foreign fighters detained in north-east Syria",
+            title="Dependants detained, north-east Syria", better="lower"),
+    _people("dependants_repatriated", ("time",), "cumulative dependants repatriated",
+            title="Dependants repatriated (cumulative)", better="higher"),
     # -- issue 19: nationality, families, transfers, events, shocks ----------------------
     _people("population_by_nationality", ("time", "region", "compartment", "nationality"),
             "population by nationality (imprisoned and released are unspecified without "
-            "the custody tables)"),
+            "the custody tables)",
+            title="People by nationality"),
     _people("dependants_held", _RTN,
-            "dependants (women and children) held in camps, by nationality of the family"),
-    _people("children_held", _RTN, "children among the dependants held (with [families])"),
+            "dependants (women and children) held in camps, by nationality of the family",
+            title="Dependants held in camps", better="lower"),
+    _people("children_held", _RTN, "children among the dependants held (with [families])",
+            title="Children held in camps", better="lower"),
     _people("dependants_arrived", _RTN,
-            "cumulative dependants who arrived with detained or surrendered fighters"),
+            "cumulative dependants who arrived with detained or surrendered fighters",
+            title="Dependants arrived (cumulative)"),
     _people("dependants_left", _RTN,
             "cumulative dependants who left the camps: repatriated (foreign) or returned to "
-            "their communities (local)"),
+            "their communities (local)",
+            title="Dependants who left the camps (cumulative)", better="higher"),
     _people("transferred", _RTN,
-            "cumulative untried detainees handed to another jurisdiction (in departed)"),
+            "cumulative untried detainees handed to another jurisdiction (in departed)",
+            title="Transferred to another jurisdiction (cumulative)"),
     _people("event_outcomes", ("time", "region", "outcome"),
-            "cumulative people of fallen holdings who surrendered, fled or were killed"),
+            "cumulative people of fallen holdings who surrendered, fled or were killed",
+            title="Outcomes of fallen holdings (cumulative)"),
     _people("shock_outcomes", ("time", "region", "shock"),
             "cumulative people moved by shocks: lost in a collapse, recruited in a surge, "
-            "at large after a prison break"),
+            "at large after a prison break",
+            title="People moved by shocks (cumulative)"),
 )
 
 FIGHTER_COORDS: dict[str, tuple[str, ...]] = {
