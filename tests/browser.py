@@ -2,7 +2,8 @@
 
 The browser tests (``@pytest.mark.browser``) use :func:`render` to check a page as it
 renders: its visible text and headings, console errors and uncaught exceptions, every
-network request it tries (a self-contained brief makes none), images without a text
+network request it tries (a self-contained brief makes none), images that do not
+load, images without a text
 alternative, and attribute values of chosen elements (the brief puts its numbers in
 ``data-value`` attributes, so a test compares them with the Dataset's).
 
@@ -109,6 +110,7 @@ class Rendered:
     errors: tuple[str, ...]  # console messages of level SEVERE and uncaught exceptions
     requests: tuple[str, ...]  # URLs requested other than the page itself and local schemes
     images_without_alt: tuple[str, ...]  # the start of each offending tag's markup
+    broken_images: tuple[str, ...]  # <img> that loaded nothing drawable (no console error)
     selected: Mapping[str, tuple[Element, ...]]  # selector -> the elements it matched
     width: int  # the full page, in CSS pixels
     height: int
@@ -135,6 +137,9 @@ const unlabelled = [];
 for (const img of document.querySelectorAll('img')) {
   if (!(img.getAttribute('alt') || '').trim()) unlabelled.push(short(img));
 }
+// A data: image that does not decode logs nothing; it is loaded and 0 pixels wide.
+const broken = [...document.querySelectorAll('img')]
+  .filter(img => img.complete && img.naturalWidth === 0).map(short);
 const named = svg => {
   if ((svg.getAttribute('role') || '') === 'img') {
     if ((svg.getAttribute('aria-label') || '').trim()) return true;
@@ -157,7 +162,8 @@ for (const sel of selectors) {
     attributes: Object.fromEntries([...el.attributes].map(a => [a.name, a.value])),
   }));
 }
-return {text: document.body ? document.body.innerText : '', headings, unlabelled, selected};
+return {text: document.body ? document.body.innerText : '', headings, unlabelled, broken,
+        selected};
 """
 
 # Resolves once web fonts are in and two frames have been painted, so the screenshot
@@ -224,6 +230,7 @@ def render(path: Path, *, screenshot: Path | None = None, width: int = 1200,
     return Rendered(
         url=url, text=snap["text"], headings=tuple(snap["headings"]), errors=errors,
         requests=tuple(dict.fromkeys(requests)), images_without_alt=tuple(snap["unlabelled"]),
+        broken_images=tuple(snap["broken"]),
         selected={sel: tuple(Element(text=e["text"], attributes=e["attributes"])
                              for e in found) for sel, found in snap["selected"].items()},
         width=full_w, height=full_h)

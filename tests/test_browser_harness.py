@@ -16,12 +16,15 @@ from tests.browser import png_size, render
 
 pytestmark = pytest.mark.browser
 
+#: A valid 1x1 GIF: an image that loads without a request.
+DOT = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
 CLEAN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clean</title>
 <style>body {{ font-family: sans-serif; }}</style></head><body>
 <h1>Threat brief</h1><p>Intro</p><h2>Fighters</h2>
 <p>Median <span class="n" data-value="{value}">{value}</span></p>
 <h3>Method</h3><h4>Not a heading we list</h4>
-<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="a dot">
+<img src="{dot}" alt="a dot">
 <svg role="img" aria-label="A chart" width="10" height="10"><rect width="10" height="10"/></svg>
 <svg width="10" height="10"><title>Another chart</title><rect width="5" height="5"/></svg>
 <span id="cap">Third chart</span>
@@ -40,7 +43,7 @@ def page(tmp_path: Path, body: str, name: str = "page.html") -> Path:
 
 def test_a_clean_page_reports_headings_values_and_nothing_else(tmp_path):
     path = tmp_path / "clean.html"
-    path.write_text(CLEAN.format(value="1234.5"))
+    path.write_text(CLEAN.format(value="1234.5", dot=DOT))
     got = render(path, select=("[data-value]", "h2"))
     assert got.headings == ("Threat brief", "Fighters", "Method")
     assert "Median 1234.5" in got.text
@@ -50,6 +53,7 @@ def test_a_clean_page_reports_headings_values_and_nothing_else(tmp_path):
     assert got.errors == ()
     assert got.requests == ()
     assert got.images_without_alt == ()
+    assert got.broken_images == ()
     assert got.url == path.resolve().as_uri()
     with pytest.raises(KeyError, match="not given to render"):
         got.values(".n", "data-value")
@@ -78,8 +82,8 @@ def test_every_request_the_page_tries_is_recorded_even_when_it_fails(tmp_path, m
 
 
 @pytest.mark.parametrize(("markup", "flagged"), [
-    ('<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">', "<img"),
-    ('<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="  ">', "<img"),
+    (f'<img src="{DOT}">', "<img"),
+    (f'<img src="{DOT}" alt="  ">', "<img"),
     ('<svg width="10" height="10"><rect width="5" height="5"/></svg>', "<svg"),
     ('<svg role="img" width="10" height="10"></svg>', "<svg"),  # a role but no name
     ('<svg role="img" aria-labelledby="nowhere"></svg>', "<svg"),
@@ -88,6 +92,14 @@ def test_pictures_without_a_text_alternative_are_flagged(tmp_path, markup, flagg
     got = render(page(tmp_path, f"<h1>x</h1>{markup}"))
     assert len(got.images_without_alt) == 1
     assert got.images_without_alt[0].startswith(flagged)
+
+
+def test_an_image_that_does_not_decode_is_broken(tmp_path):
+    bad = "data:image/gif;base64,R0lGODlhAQABAAAAACw="  # a GIF cut short
+    got = render(page(tmp_path, f'<h1>x</h1><img src="{bad}" alt="a"><img src="{DOT}" alt="b">'))
+    assert len(got.broken_images) == 1
+    assert 'alt="a"' in got.broken_images[0]
+    assert got.errors == ()  # Chromium says nothing of it
 
 
 def test_screenshot_is_a_png_of_the_full_page(tmp_path):
