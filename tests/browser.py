@@ -3,9 +3,9 @@
 The browser tests (``@pytest.mark.browser``) use :func:`render` to check a page as it
 renders: its visible text and headings, console errors and uncaught exceptions, every
 network request it tries (a self-contained brief makes none), images that do not
-load, images without a text
-alternative, and attribute values of chosen elements (the brief puts its numbers in
-``data-value`` attributes, so a test compares them with the Dataset's).
+load, images without a text alternative, and attribute values of chosen elements
+(the brief puts its numbers in ``data-value`` attributes, so a test compares them
+with the Dataset's).
 
 Debian's ``chromium`` and ``chromium-driver`` packages are used (``.ci/run`` installs
 them where missing); Selenium is given both paths, so Selenium Manager never runs and
