@@ -233,12 +233,12 @@ FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
 #: What a planner reads first of the fighters: the active fighters (local and foreign), the
 #: detained, the foreign fighters among them and the families held in camps.
 FIGHTER_HEADLINE: tuple[SeriesDecl, ...] = (
-    SeriesDecl("population_total", {"compartment": ("active_local", "active_foreign")},
+    SeriesDecl("population", {"compartment": ("active_local", "active_foreign")},
                "Active fighters"),
-    SeriesDecl("population_total", {"compartment": ("detained",)}, "Detained, awaiting trial"),
+    SeriesDecl("population", {"compartment": ("detained",)}, "Detained, awaiting trial"),
     SeriesDecl("detained_foreign", title="Foreign fighters detained"),
     SeriesDecl("dependants_held", title="Dependants held in camps"),
-    SeriesDecl("population_total", {"compartment": ("imprisoned",)}, "In prison"),
+    SeriesDecl("population", {"compartment": ("imprisoned",)}, "In prison"),
     SeriesDecl("returned_home", title="Foreign fighters gone home (cumulative)"),
 )
 
