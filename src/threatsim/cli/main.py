@@ -225,11 +225,15 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
         for s in headline:
             written += save_figures(fan_figure(ds, s, scenario=sc),
                                     folder / file_stem(f"fan_{sc.name}_{s.stem}"))
-        for name in monthly_outputs(ds):
+        drawn = {s.output for s in headline if not s.select}
+        for name in monthly_outputs(ds):  # every other output: split by entry, or its fan
             family = output_family_series(ds, name)
-            if family:
+            if len(family) > 1 or (family and family[0].select):
                 written += save_figures(family_figure(ds, family, scenario=sc),
                                         folder / file_stem(f"family_{sc.name}_{name}"))
+            elif family and name not in drawn:
+                written += save_figures(fan_figure(ds, family[0], scenario=sc),
+                                        folder / file_stem(f"fan_{sc.name}_{name}"))
         if headline and ds.attrs.get("keep") != "summary":  # exceedance needs every draw
             months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
             first = headline[0].output

@@ -255,15 +255,17 @@ def _available(ds: xr.Dataset, series: Series) -> bool:
 
 def monthly_outputs(ds: xr.Dataset) -> list[str]:
     """The run's monthly outputs (not parameters, a summary's standard errors and
-    P(= 0), or a comparison's differences).
+    P(= 0); of a comparison, the compared outputs, not their differences).
 
     >>> ds = xr.Dataset({"reserves": ("time", [1.0]), "mcse_reserves": ("time", [0.1])})
     >>> ds["reserves"].attrs["title"] = "Reserves"
     >>> monthly_outputs(ds)
     ['reserves']
     """
+    compared = json.loads(ds.attrs["compared"]) if "compared" in ds.attrs else None
     return [str(n) for n, v in ds.data_vars.items()
-            if "time" in v.dims and v.attrs.get("role") != "parameter"
+            if "time" in v.dims and (compared is None or n in compared)
+            and v.attrs.get("role") != "parameter"
             and not str(n).startswith(("p_zero_", "mcse_")) and not str(n).endswith("_diff")
             and "title" in v.attrs and not _summary_total(ds, str(n))]
 
@@ -426,7 +428,7 @@ def chart_footnote(ds: xr.Dataset, scenario: Scenario) -> str:
     >>> sc = threatsim.load_scenario("scenarios/financing.toml")
     >>> ds = threatsim.run(sc, draws=20, seed=3, progress=False)
     >>> print(chart_footnote(ds, sc))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
-    Sources: S/2019/103 paras 12, 13, 14; other ranges are analyst assumptions stated
+    Sources: S/2019/103 paras 12, 17; other ranges are analyst assumptions stated
     in the scenario. Run ..., 20 draws, seed 3, ....
     """
     paragraphs: dict[str, set[int]] = {}
