@@ -71,9 +71,10 @@ _SAMPLE = ("draw", "replicate")
 #: Dims a chart keeps (never summed): the sample, the months, a summary's bands, a
 #: comparison's two scenarios.
 _KEPT = ("draw", "replicate", "time", "quantile", "scenario")
-#: Dims an output family is split by (as the run table does).
-_SPLIT_DIMS = ("compartment", "origin", "nationality")
-_SKIP_EMPTY = ("origin", "nationality")
+#: Dims an output family is split by (the run table's, and the kinds of event outcome and
+#: shock, whose sum means little).
+_SPLIT_DIMS = ("compartment", "origin", "nationality", "outcome", "shock")
+_SKIP_EMPTY = ("origin", "nationality", "outcome", "shock")
 #: Okabe-Ito blue and vermillion: told apart with every common colour-vision deficiency.
 BASE_COLOUR, WHATIF_COLOUR = "#0072B2", "#D55E00"
 _LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -398,7 +399,7 @@ def _event_windows(scenario: Scenario) -> list[tuple[str, str, str]]:
         if not window or len(window) != 2:
             continue
         note = str(event.get("note") or "").strip()
-        words = f"{name}: {note}" if note else str(name)
+        words = f"{name} window {window[0]} to {window[1]}" + (f": {note}" if note else "")
         out.append((str(window[0]), str(window[1]), words))
     return out
 
@@ -409,7 +410,7 @@ def _timeline(ax: Any, scenario: Scenario | None, *, labelled: bool) -> None:
     for first, last, words in _event_windows(scenario):
         end = np.datetime64(last, "M") + np.timedelta64(1, "M")
         ax.axvspan(month_x(first), month_x(str(end)), color="0.6", alpha=0.22, lw=0, zorder=0,
-                   label=text(printable(f"event window, {words}", 70)) if labelled else None)
+                   label=text(printable(words, 90)) if labelled else None)
     for month, words in _lever_changes(scenario):
         x = month_x(month)
         ax.axvline(x, color="#009E73", ls="--", lw=1.1,
@@ -539,7 +540,7 @@ def family_figure(ds: xr.Dataset, family: Sequence[Series], *, scenario: Scenari
     ax.set_ylim(bottom=0.0)
     title = str(ds[family[0].output].attrs.get("title") or family[0].output)
     ax.set_title(text(title), loc="left", fontsize=11, fontweight="bold", pad=15)
-    band = f"; {hi - lo:.0%} bands shaded" if len(family) <= 3 else ""
+    band = f"; {round(100 * (hi - lo))} % bands shaded" if len(family) <= 3 else ""
     ax.text(0.0, 1.01, f"{label(scenario.name)} scenario: medians of {_draws(ds):,} draws{band}",
             transform=ax.transAxes, fontsize=7.5, color="0.3", va="bottom")
     ax.legend(loc="best", fontsize=7, frameon=True, framealpha=0.85,
