@@ -215,13 +215,13 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
     it is complete (Ctrl-C in between leaves the ones before it)."""
     if "draws_file" not in ds.attrs:
         written.append(write_netcdf(ds, out))
-    if not args.no_plot:  # the headline series, at most six small panels
+    headline = headline_series(ds, sc)
+    if not args.no_plot and headline:  # the headline series, at most six small panels
         png = out.with_suffix(".png")
-        _atomic_figure(overview_figure(ds, headline_series(ds, sc), scenario=sc), png)
+        _atomic_figure(overview_figure(ds, headline, scenario=sc), png)
         written.append(png)
     if args.plot:  # one figure per headline series and per output family
         folder = Path(args.plot)
-        headline = headline_series(ds, sc)
         for s in headline:
             written += save_figures(fan_figure(ds, s, scenario=sc),
                                     folder / file_stem(f"fan_{sc.name}_{s.stem}"))
