@@ -53,16 +53,23 @@ from threatsim.models.registry import get_model
 from threatsim.results import bands
 
 __all__ = [
+    "BASE_COLOUR",
+    "WHATIF_COLOUR",
     "Series",
     "chart_footnote",
     "comparison_figure",
+    "draw_fan",
     "family_figure",
     "fan_figure",
     "headline_series",
+    "label",
+    "month_x",
     "monthly_outputs",
     "output_family_series",
     "overview_figure",
+    "scale_of",
     "series_values",
+    "text",
 ]
 
 _SCALE = {"usd": (1e6, "US$ million"), "usd_per_month": (1e6, "US$ million / month")}
@@ -146,7 +153,7 @@ def draw_fan(ax: Any, t: np.ndarray, b: xr.DataArray, qs: Sequence[float], *,
                                if labelled else None))
     if 0.5 in qs:
         ax.plot(t, b.sel(quantile=0.5).values, color="black" if colour is None else colour,
-                lw=1.6, label=f"{prefix}median" if labelled else None)
+                lw=1.5, label=f"{prefix}median" if labelled else None)
 
 
 @dataclass(frozen=True)
