@@ -108,3 +108,21 @@ def test_the_run_table_head_shows_the_name_on_one_line(run):
     assert "…' (run " in head  # the whole head on its first line, the name cut short
     assert not any(c in table for c in CONTROL if c != "\n")
     assert "x" * (LABEL_LIMIT + 1) not in head
+
+
+def test_the_planner_charts_show_the_name_escaped(scenario):
+    """fan_figure, overview_figure and comparison_figure (threatsim.outputs.charts) name the
+    scenario in their subtitles: escaped and cut short like every other chart."""
+    from dataclasses import replace
+
+    from threatsim.outputs import charts
+
+    nasty = replace(scenario, name=NASTY)
+    ds = threatsim.run(scenario, draws=50, seed=2, progress=False)
+    series = charts.headline_series(ds, scenario)
+    _assert_label_safe(_drawn_cleanly(charts.fan_figure(ds, series[0], scenario=nasty)))
+    _assert_label_safe(_drawn_cleanly(charts.overview_figure(ds, series, scenario=nasty)))
+    other = scenario.with_values({"levers.seizure_effort": 2.0})
+    cds = threatsim.compare(scenario, other, draws=50, progress=False)
+    _assert_label_safe(_drawn_cleanly(charts.comparison_figure(
+        cds, series[0], base=nasty, whatif=replace(other, name=NASTY))))

@@ -31,9 +31,9 @@ from threatsim.outputs.calibration import (
     calibrate,
     calibration_report,
 )
+from threatsim.outputs.charts import comparison_figure, headline_series
 from threatsim.outputs.observations import ObservationSet, load_observations
 from threatsim.outputs.plotting import (
-    comparison_chart,
     exceedance_chart,
     prim_chart,
     save_figures,
@@ -132,11 +132,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.plot:
         compared = json.loads(cds.attrs["compared"])
         series = [n for n in compared if "time" in cds[n].dims]
-        marks = [(base.month_label(i), "report") for i in base.report_months
-                 if 0 < i < base.horizon]
         stem = f"compare_{base.name}_{whatif.name}"
         figures: list[NamedFigure] = [
-            (stem, lambda: comparison_chart(cds, series, marks=marks))]
+            (f"{stem}_{s.stem}",
+             lambda s=s: comparison_figure(cds, s, base=base, whatif=whatif))  # type: ignore[misc]
+            for s in headline_series(cds, base) if s.output in compared]
         if series:
             first = series[0]
             lv = [levels[first]] if first in levels else []

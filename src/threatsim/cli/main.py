@@ -20,7 +20,7 @@ import xarray as xr
 from threatsim.analysis.capacity import solve_capacity
 from threatsim.analysis.convergence import run_to_precision
 from threatsim.cli.analysis import add_commands
-from threatsim.cli.table import split_compartments, summary_series, summary_table
+from threatsim.cli.table import summary_table
 from threatsim.core.atomic import atomic_path, file_stem
 from threatsim.core.errors import ScenarioError, ThreatsimError
 from threatsim.core.interrupts import InterruptGuard, is_interrupt
@@ -32,6 +32,14 @@ from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.inputs.sources import load_sources
 from threatsim.models.registry import get_model, model_names
+from threatsim.outputs.charts import (
+    family_figure,
+    fan_figure,
+    headline_series,
+    monthly_outputs,
+    output_family_series,
+    overview_figure,
+)
 from threatsim.outputs.leaderboard import (
     leaderboard,
     leaderboard_table,
@@ -40,7 +48,7 @@ from threatsim.outputs.leaderboard import (
     ranking_table,
 )
 from threatsim.outputs.observations import load_observations
-from threatsim.outputs.plotting import exceedance_chart, fan_chart, save_figure, save_figures
+from threatsim.outputs.plotting import exceedance_chart, save_figure, save_figures
 from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
 from threatsim.outputs.questions import answer, answers_text
 from threatsim.results import open_results, write_netcdf
@@ -207,29 +215,31 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
     it is complete (Ctrl-C in between leaves the ones before it)."""
     if "draws_file" not in ds.attrs:
         written.append(write_netcdf(ds, out))
-    if not args.no_plot:
-        series = [str(n) for n, v in ds.data_vars.items()
-                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
-        if ds.attrs.get("keep") == "summary":
-            series = summary_series(ds)
-        plot_ds, series = split_compartments(ds, series)
+    headline = headline_series(ds, sc)
+    if not args.no_plot and headline:  # the headline series, at most six small panels
         png = out.with_suffix(".png")
-        _atomic_figure(fan_chart(plot_ds, series, quantiles=sc.quantiles), png)
+        _atomic_figure(overview_figure(ds, headline, scenario=sc), png)
         written.append(png)
-    if args.plot:
-        series = [str(n) for n, v in ds.data_vars.items()
-                  if "time" in v.dims and v.attrs.get("role") != "parameter"]
-        summary_only = ds.attrs.get("keep") == "summary"
-        if summary_only:
-            series = summary_series(ds)
-        marks = [(sc.month_label(i), "report") for i in sc.report_months if 0 < i < sc.horizon]
-        written += save_figures(fan_chart(ds, series, quantiles=sc.quantiles, marks=marks),
-                                Path(args.plot) / file_stem(f"fan_{sc.name}"))
-        if series and not summary_only:  # exceedance curves need every draw
+    if args.plot:  # one figure per headline series and per output family
+        folder = Path(args.plot)
+        for s in headline:
+            written += save_figures(fan_figure(ds, s, scenario=sc),
+                                    folder / file_stem(f"fan_{sc.name}_{s.stem}"))
+        drawn = {s.output for s in headline if not s.select}
+        for name in monthly_outputs(ds):  # every other output: split by entry, or its fan
+            family = output_family_series(ds, name)
+            if len(family) > 1 or (family and family[0].select):
+                written += save_figures(family_figure(ds, family, scenario=sc),
+                                        folder / file_stem(f"family_{sc.name}_{name}"))
+            elif family and name not in drawn:
+                written += save_figures(fan_figure(ds, family[0], scenario=sc),
+                                        folder / file_stem(f"fan_{sc.name}_{name}"))
+        if headline and ds.attrs.get("keep") != "summary":  # exceedance needs every draw
             months = [sc.month_label(i) for i in sc.report_months if i > 0][-3:]
-            stem = file_stem(f"exceedance_{sc.name}_{series[0]}")
-            written += save_figures(exceedance_chart(ds, series[0], at=months or None),
-                                    Path(args.plot) / stem)
+            first = headline[0].output
+            stem = file_stem(f"exceedance_{sc.name}_{first}")
+            written += save_figures(exceedance_chart(ds, first, at=months or None),
+                                    folder / stem)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -11,8 +11,9 @@ from threatsim.models.contract import (
     OutputDecl,
     ParameterDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 from threatsim.models.registry import MODELS, get_model, model_names
 
 __all__ = ["MODELS", "LeverDecl", "Model", "ModelInfo", "OutputDecl", "ParameterDecl",
-           "ScenarioParts", "get_model", "model_names"]
+           "ScenarioParts", "SeriesDecl", "get_model", "model_names"]

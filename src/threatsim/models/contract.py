@@ -45,7 +45,7 @@ import numpy.typing as npt
 from threatsim.core.errors import ScenarioError
 
 __all__ = ["BETTER", "ORIGIN_REST", "Chance", "FloatArray", "LeverDecl", "Model", "ModelInfo",
-           "OutputDecl", "ParameterDecl", "ScenarioParts", "origin_share_parameter"]
+           "OutputDecl", "ParameterDecl", "ScenarioParts", "SeriesDecl", "origin_share_parameter"]
 
 FloatArray = npt.NDArray[np.float64]
 #: The ways an output can be better (:attr:`OutputDecl.better`); None: neither.
@@ -205,6 +205,51 @@ class OutputDecl:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesDecl:
+    """A headline series a model declares: one output, some labels of its dims summed.
+
+    ``select`` maps a dim to the labels summed together (``{"compartment":
+    ("active_local", "active_foreign")}``: the active fighters); every other model
+    dim except ``time`` is summed whole. ``title`` is the chart's title (default:
+    the output's).
+
+    >>> SeriesDecl("population_total", {"compartment": ("detained",)}, "Detained").title
+    'Detained'
+    """
+
+    output: str
+    select: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "select", MappingProxyType(
+            {dim: tuple(labels) for dim, labels in self.select.items()}))
+
+    def problems(self, outputs: Mapping[str, OutputDecl],
+                 coords: Mapping[str, tuple[str, ...]]) -> list[str]:
+        """Why this series cannot be drawn from a model with *outputs* and *coords*.
+
+        >>> out = OutputDecl(name="stock", dims=("time",), unit="usd", dtype="float64",
+        ...                  doc="the stock")
+        >>> SeriesDecl("stock", {"region": ("north",)}).problems({"stock": out}, {})
+        ["headline stock: the output has no dim 'region'"]
+        """
+        decl = outputs.get(self.output)
+        if decl is None:
+            return [f"headline {self.output}: no such output ({', '.join(sorted(outputs))})"]
+        found = [] if "time" in decl.dims else [f"headline {self.output}: not monthly"]
+        for dim, labels in self.select.items():
+            if dim not in decl.dims or dim == "time":
+                found.append(f"headline {self.output}: the output has no dim {dim!r}")
+                continue
+            unknown = [lab for lab in labels if lab not in coords.get(dim, ())]
+            if unknown or not labels:
+                found.append(f"headline {self.output}: {dim} has no labels {unknown or '()'} "
+                             f"({', '.join(coords.get(dim, ()))})")
+        return found
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelInfo:
     """What a model declares about itself (used by the loader and the engine).
@@ -222,6 +267,15 @@ class ModelInfo:
     levers: tuple[LeverDecl, ...]
     outputs: tuple[OutputDecl, ...]
     coords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The few series a planner reads first (the run's default chart, the brief's charts,
+    #: compare --plot); checked here: the outputs and labels exist.
+    headline: tuple[SeriesDecl, ...] = ()
+
+    def __post_init__(self) -> None:
+        outputs = {o.name: o for o in self.outputs}
+        problems = [p for s in self.headline for p in s.problems(outputs, self.coords)]
+        if problems:
+            raise ValueError(f"model {self.name}: " + "; ".join(problems))
 
     @property
     def output_names(self) -> frozenset[str]:

@@ -40,9 +40,11 @@ from threatsim.models.contract import (
     ModelInfo,
     ParameterDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
+    FIGHTER_HEADLINE,
     FIGHTER_LEVERS,
     FIGHTER_OUTPUTS,
     FIGHTER_PARAMETERS,
@@ -76,6 +78,7 @@ INFO = ModelInfo(
     levers=(*FINANCING_INFO.levers, *FIGHTER_LEVERS),
     outputs=(*FINANCING_INFO.outputs, *FIGHTER_OUTPUTS),
     coords=FIGHTER_COORDS,
+    headline=(SeriesDecl("reserves"), *FIGHTER_HEADLINE[:4]),
 )
 
 _FINANCING_OUTPUTS = frozenset(o.name for o in FINANCING_INFO.outputs)

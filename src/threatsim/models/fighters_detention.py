@@ -54,6 +54,7 @@ from threatsim.models.contract import (
     ModelInfo,
     OutputDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 from threatsim.models.detention.cases import GivenArrivals, Plan
 from threatsim.models.detention.fastpath import fast_path_applies
@@ -61,6 +62,7 @@ from threatsim.models.detention.model import INFO as DETENTION_INFO
 from threatsim.models.detention.model import DetentionModel, simulate_rows
 from threatsim.models.fighters import (
     FIGHTER_COORDS,
+    FIGHTER_HEADLINE,
     FIGHTER_LEVERS,
     FIGHTER_OUTPUTS,
     FIGHTER_PARAMETERS,
@@ -106,6 +108,8 @@ INFO = ModelInfo(
     levers=(*FIGHTER_LEVERS, *DES_LEVERS),
     outputs=(*FIGHTER_OUTPUTS, *DES_OUTPUTS, INTAKE),
     coords=FIGHTER_COORDS,
+    headline=(*FIGHTER_HEADLINE[:2], SeriesDecl(PREFIX + "backlog_trial"),
+              SeriesDecl(PREFIX + "in_prison"), FIGHTER_HEADLINE[3]),
 )
 _FIGHTER_OUTPUT_NAMES = FIGHTERS_INFO.output_names
 

@@ -41,6 +41,7 @@ from threatsim.models.contract import (
     OutputDecl,
     ParameterDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 
 __all__ = ["FinancingFlow", "FinancingModel", "ReservesStock", "reserves_residuals"]
@@ -123,6 +124,8 @@ INFO = ModelInfo(
                    title="Months until reserves run out", better="lower",
                    doc="months from the start until reserves first reach 0 (NaN: never)"),
     ),
+    headline=(SeriesDecl("reserves"), SeriesDecl("revenue"), SeriesDecl("seized"),
+              SeriesDecl("spending")),
 )
 
 

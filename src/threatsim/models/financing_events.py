@@ -68,6 +68,7 @@ from threatsim.models.contract import (
     OutputDecl,
     ParameterDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 from threatsim.models.detention.model import DAYS_PER_MONTH
 from threatsim.models.financing import INFO as FINANCING_INFO
@@ -155,6 +156,8 @@ INFO = ModelInfo(
                    title="Months until reserves run out", better="lower",
                    doc="months from the start until reserves first reach 0 (NaN: never)"),
     ),
+    headline=(SeriesDecl("reserves"), SeriesDecl("revenue"), SeriesDecl("seized"),
+              SeriesDecl("intercepted")),
 )
 
 _SERIES = ("reserves", "revenue", "spending", "seized", "intercepted")

@@ -29,7 +29,8 @@ from threatsim.analysis._common import model_dims, outcome_series
 from threatsim.analysis.discovery import PrimResult
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
-from threatsim.core.formatting import format_value, printable
+from threatsim.core.formatting import format_value
+from threatsim.outputs import charts as _charts
 from threatsim.results import bands, sample_dims
 
 __all__ = [
@@ -43,45 +44,18 @@ __all__ = [
     "tornado_chart",
 ]
 
-_SCALE = {"usd": (1e6, "US$ million"), "usd_per_month": (1e6, "US$ million / month")}
 _SAMPLE = ("draw", "replicate")
-
-
-def _scale(units: str) -> tuple[float, str]:
-    return _SCALE.get(units, (1.0, units))
+# The helpers every chart shares live in threatsim.outputs.charts (one place for units,
+# labels and fans): the planner's charts and these analysis pictures draw alike.
+_scale = _charts.scale_of
+_text = _charts.text
+_label = _charts.label
+_month_x = _charts.month_x
+_draw_fan = _charts.draw_fan
 
 
 def _model_dims(ds: xr.Dataset, name: str) -> list[str]:
     return model_dims(ds, name)
-
-
-def _text(s: str) -> str:
-    """Text for matplotlib: a ``$`` is a dollar, not the start of mathtext."""
-    return s.replace("$", r"\$")
-
-
-def _label(name: Any) -> str:
-    """A name from the user (a scenario's) for a title or legend: on one line, no control
-    character (matplotlib has no glyph for them), not too long, ``$`` a dollar."""
-    return _text(printable(name))
-
-
-def _month_x(month: str) -> np.datetime64:
-    when: np.datetime64 = np.datetime64(month, "M").astype("datetime64[ns]")
-    return when
-
-
-def _draw_fan(ax: Any, t: np.ndarray, b: xr.DataArray, qs: Sequence[float], *,
-              label: bool = True) -> None:
-    pairs = [(qs[i], qs[-1 - i]) for i in range(len(qs) // 2)]
-    for k, (lo, hi) in enumerate(pairs):
-        shade = 0.25 + 0.5 * k / max(len(pairs), 1)
-        ax.fill_between(t, b.sel(quantile=lo).values, b.sel(quantile=hi).values,
-                        color=plt.cm.Blues(shade), linewidth=0,
-                        label=f"{hi - lo:.0%} band ({lo:.0%}-{hi:.0%})" if label else None)
-    if 0.5 in qs:
-        ax.plot(t, b.sel(quantile=0.5).values, color="black", lw=1.5,
-                label="median" if label else None)
 
 
 def _marks(ax: Any, marks: Sequence[tuple[str, str]]) -> None:
@@ -140,7 +114,7 @@ def fan_chart(ds: xr.Dataset, variables: Sequence[str] | str, *,
                 da = da.sum(extra)
             scale, label = _scale(full.attrs.get("units", ""))
             b = (da.sel(quantile=qs) if "quantile" in da.dims else bands(da, qs)) / scale
-            _draw_fan(ax, t, b, qs, label=(r == 0 and c == 0))
+            _draw_fan(ax, t, b, qs, labelled=(r == 0 and c == 0))
             _marks(ax, marks)
             if c % width == 0:
                 ax.set_ylabel(f"{name}\n({label})")
@@ -200,7 +174,7 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
         left, right = axes[r]
         base = bands(da.sel(scenario="base"), qs) / scale
         what = bands(da.sel(scenario="whatif"), qs) / scale
-        _draw_fan(left, t, base, qs, label=(r == 0))
+        _draw_fan(left, t, base, qs, labelled=(r == 0))
         lo, hi = qs[0], qs[-1]
         left.fill_between(t, what.sel(quantile=lo).values, what.sel(quantile=hi).values,
                           facecolor="none", edgecolor="0.2", hatch="///", linewidth=0.6,
@@ -211,7 +185,7 @@ def comparison_chart(cds: xr.Dataset, variables: Sequence[str] | str | None = No
         left.set_ylabel(f"{name}\n({label})")
         left.set_ylim(bottom=min(0.0, float(min(base.min(), what.min()))))
         db = bands(diff, qs) / scale
-        _draw_fan(right, t, db, qs, label=False)
+        _draw_fan(right, t, db, qs, labelled=False)
         right.axhline(0.0, color="black", lw=0.8)
         right.set_ylabel(f"what-if - base\n({label})")
         for ax in (left, right):

@@ -86,6 +86,7 @@ from threatsim.models.contract import (
     OutputDecl,
     ParameterDecl,
     ScenarioParts,
+    SeriesDecl,
 )
 from threatsim.models.detention.cases import (
     DAYS_PER_MONTH,
@@ -222,6 +223,9 @@ INFO = ModelInfo(
                    doc="90th percentile of the same waits (NaN: more than 10 % still "
                        "waiting at the end)"),
     ),
+    headline=(SeriesDecl("backlog_trial"), SeriesDecl("backlog_screening"),
+              SeriesDecl("in_prison"), SeriesDecl("held_dependants"),
+              SeriesDecl("repatriated")),
 )
 
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from threatsim.models.contract import ORIGIN_REST, LeverDecl, ModelInfo, OutputDecl, ParameterDecl
+from threatsim.models.contract import (
+    ORIGIN_REST,
+    LeverDecl,
+    ModelInfo,
+    OutputDecl,
+    ParameterDecl,
+    SeriesDecl,
+)
 
 __all__ = [
     "AFFILIATES",
     "COMPARTMENTS",
     "EVENT_OUTCOMES",
     "FIGHTER_COORDS",
+    "FIGHTER_HEADLINE",
     "FIGHTER_LEVERS",
     "FIGHTER_OUTPUTS",
     "FIGHTER_PARAMETERS",
@@ -222,6 +230,18 @@ FIGHTER_OUTPUTS: tuple[OutputDecl, ...] = (
             title="People moved by shocks (cumulative)"),
 )
 
+#: What a planner reads first of the fighters: the active fighters (local and foreign), the
+#: detained, the foreign fighters among them and the families held in camps.
+FIGHTER_HEADLINE: tuple[SeriesDecl, ...] = (
+    SeriesDecl("population", {"compartment": ("active_local", "active_foreign")},
+               "Active fighters"),
+    SeriesDecl("population", {"compartment": ("detained",)}, "Detained, awaiting trial"),
+    SeriesDecl("detained_foreign", title="Foreign fighters detained"),
+    SeriesDecl("dependants_held", title="Dependants held in camps"),
+    SeriesDecl("population", {"compartment": ("imprisoned",)}, "In prison"),
+    SeriesDecl("returned_home", title="Foreign fighters gone home (cumulative)"),
+)
+
 FIGHTER_COORDS: dict[str, tuple[str, ...]] = {
     "region": REGIONS, "compartment": COMPARTMENTS, "origin": ORIGINS,
     "nationality": NATIONALITIES, "outcome": EVENT_OUTCOMES, "shock": SHOCK_KINDS}
@@ -234,4 +254,5 @@ INFO = ModelInfo(
     levers=FIGHTER_LEVERS,
     outputs=FIGHTER_OUTPUTS,
     coords=FIGHTER_COORDS,
+    headline=FIGHTER_HEADLINE,
 )
