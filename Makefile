@@ -20,7 +20,7 @@ $(TEST_STAMP): $(STAMP)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/threatsim run scenarios/baseline.toml --out results/baseline.nc
+	$(BIN)/threatsim run scenarios/baseline.toml --out results/baseline.nc --brief results/baseline.html
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q

@@ -71,14 +71,15 @@ def draw_chance(seed: int, rows: int) -> ChanceStreams:
 
 
 def cut_scenario(sc: Scenario, horizon: int) -> Scenario:
-    """*sc* over its first *horizon* months, every output kept (timeline entries and report
-    months after the cut are dropped)."""
+    """*sc* over its first *horizon* months, every output kept (timeline entries, report
+    months and headline questions after the cut are dropped)."""
     data = sc.resolved
     keep_months = [m for m in data.get("outputs", {}).get("report_months", [])
                    if sc.month_of(m) <= horizon] or [sc.month_label(0)]
     timeline = [e for e in data.get("timeline", []) if sc.month_of(e["at"]) < horizon]
+    questions = [q for q in data.get("questions", []) if sc.month_of(q["at"]) <= horizon]
     every = [o.name for o in get_model(sc.model).info.outputs]
-    return sc.with_values({"horizon": horizon, "timeline": timeline,
+    return sc.with_values({"horizon": horizon, "timeline": timeline, "questions": questions,
                            "outputs.report_months": keep_months, "outputs.variables": every})
 
 

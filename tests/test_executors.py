@@ -51,7 +51,7 @@ def tiny_scenarios() -> dict[str, threatsim.Scenario]:
             continue
         if sc.model in found:
             continue
-        for cut in ({"horizon": 12}, {"horizon": 12, "timeline": [],
+        for cut in ({"horizon": 12}, {"horizon": 12, "timeline": [], "questions": [],
                                        "outputs.report_months": [sc.month_label(0)]}):
             try:
                 sc = sc.with_values(cut)

@@ -20,6 +20,7 @@ import xarray as xr
 from threatsim.analysis.capacity import solve_capacity
 from threatsim.analysis.convergence import run_to_precision
 from threatsim.cli.analysis import add_commands
+from threatsim.cli.report import add_report_command, check_brief_path
 from threatsim.cli.table import summary_table
 from threatsim.core.atomic import atomic_path, file_stem
 from threatsim.core.errors import ScenarioError, ThreatsimError
@@ -50,7 +51,8 @@ from threatsim.outputs.leaderboard import (
 from threatsim.outputs.observations import load_observations
 from threatsim.outputs.plotting import exceedance_chart, save_figure, save_figures
 from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
-from threatsim.outputs.questions import answer, answers_text
+from threatsim.outputs.questions import Answer, answer, answers_text
+from threatsim.outputs.report import brief_from_run, write_brief
 from threatsim.results import open_results, write_netcdf
 
 __all__ = ["main"]
@@ -118,6 +120,11 @@ def _quiet_client_logs() -> None:
 
 def _check_run_options(args: argparse.Namespace) -> None:
     """Options that cannot go together, refused before anything starts."""
+    if args.brief is not None:
+        check_brief_path(args.brief, key="--brief")
+        if args.keep == "summary":
+            raise ScenarioError("needs every draw of the run; --keep summary keeps bands only",
+                                key="--brief", value=args.brief)
     if args.precision is None:
         if args.max_draws is not None:
             raise ScenarioError("goes with --precision (e.g. --precision 0.01)",
@@ -158,6 +165,9 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
               written: list[Path]) -> int:
     """Run, print the tables, write the files (each added to *written* once complete)."""
     sc = load_scenario(args.scenario)
+    if args.brief is not None and (args.keep or sc.keep) == "summary":
+        raise ScenarioError("needs every draw of the run; the scenario keeps a summary "
+                            "(outputs.keep = \"summary\")", key="--brief", value=args.brief)
     precision = None
     out = Path(args.out) if args.out else Path("results") / f"{file_stem(sc.name)}.nc"
     if args.precision is not None:
@@ -185,16 +195,18 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
     try:
+        answers = None
         if sc.questions:  # the answers first
             if all("draw" in ds[q.output].dims for q in sc.questions):
-                print(answers_text([answer(ds, q) for q in sc.questions]) + "\n")
+                answers = [answer(ds, q) for q in sc.questions]
+                print(answers_text(answers) + "\n")
             else:
                 print("Questions: not answered: a summary run keeps bands only (run with "
                       "keep = \"draws\" to answer them)\n")
         print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
         if precision is not None:
             print("\n" + precision.summary())
-        _write_outputs(args, sc, ds, out, written)
+        _write_outputs(args, sc, ds, out, written, answers)
     except (KeyboardInterrupt, SystemError) as exc:
         if not (written and is_interrupt(exc)):
             raise
@@ -210,11 +222,17 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
 
 
 def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: Path,
-                   written: list[Path]) -> None:
+                   written: list[Path], answers: list[Answer] | None = None) -> None:
     """The run's files: NetCDF, fan chart, --plot charts; each added to *written* once
     it is complete (Ctrl-C in between leaves the ones before it)."""
     if "draws_file" not in ds.attrs:
         written.append(write_netcdf(ds, out))
+    if args.brief is not None:
+        if ds.attrs.get("keep") == "summary" or "draws_file" in ds.attrs:
+            raise ScenarioError("needs every draw in memory: this run kept a summary, or "
+                                "streamed its draws to the file (over the memory budget)",
+                                key="--brief", value=args.brief)
+        written.append(write_brief(brief_from_run(sc, ds, answers=answers), args.brief))
     headline = headline_series(ds, sc)
     if not args.no_plot and headline:  # the headline series, at most six small panels
         png = out.with_suffix(".png")
@@ -422,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posterior", metavar="POST.nc",
                    help="draw the sampled parameters from this posterior (threatsim "
                         "calibrate --out); see docs/calibration.md")
+    p.add_argument("--brief", metavar="BRIEF.html",
+                   help="also write the HTML brief of this run (threatsim report without "
+                        "what-ifs; needs every draw)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without running them")
@@ -471,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_score)
 
     add_commands(sub)  # compare, sweep, sensitivity, discover, calibrate
+    add_report_command(sub)
     return parser
 
 

@@ -37,7 +37,7 @@ from scipy import stats
 
 from threatsim.core.errors import ScenarioError
 
-__all__ = ["ICD203", "IPCC", "SCALES", "Estimate", "Scale", "describe"]
+__all__ = ["ICD203", "IPCC", "SCALES", "Estimate", "Scale", "describe", "percent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +123,9 @@ class Estimate:
         >>> print(describe(0.62, 10_000).text())
         likely (62 %; 95 % Monte Carlo interval 61-63 %, ICD 203 scale)
         """
-        pct = f"{_pct(self.probability)} %"
+        pct = f"{percent(self.probability)} %"
         ci = (f"{round(self.confidence * 100)} % Monte Carlo interval "
-              f"{_pct(self.low)}-{_pct(self.high)} %, {self.scale.name} scale")
+              f"{percent(self.low)}-{percent(self.high)} %, {self.scale.name} scale")
         if self.settled:
             return f"{self.words} ({pct}; {ci})"
         if self.draws_to_settle is None:
@@ -136,9 +136,20 @@ class Estimate:
         return f"{self.words} ({pct}; {ci}; {remedy})"
 
 
-def _pct(p: float) -> str:
+def percent(p: float) -> str:
+    """A probability as a percentage for a reader: whole between 1 and 99 %, two
+    significant digits towards 0 %, one decimal towards 100 % (never ``1e+02``).
+
+    >>> [percent(p) for p in (0.0002, 0.0123, 0.62, 0.994, 0.9999, 1.0)]
+    ['0.02', '1', '62', '99.4', '100', '100']
+    """
     x = 100.0 * p
-    return f"{x:.0f}" if 1.0 <= x <= 99.0 else f"{x:.2g}"
+    if 1.0 <= x <= 99.0:
+        return f"{x:.0f}"
+    if x < 1.0:
+        return f"{x:.2g}"
+    return f"{x:.1f}" if x < 99.95 else "100"
+
 
 
 def _interval(p: float, n: int, confidence: float) -> tuple[float, float]:
