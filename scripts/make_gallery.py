@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import threatsim
-from threatsim.outputs import plotting
+from threatsim.outputs import charts, plotting
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -40,21 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     financing = threatsim.load_scenario(SCENARIOS / "financing.toml")
     base = threatsim.load_scenario(SCENARIOS / "baseline.toml")
     whatif = threatsim.load_scenario(SCENARIOS / "whatif" / "counter_financing_doubled.toml")
-    marks = [(base.month_label(i), "report") for i in base.report_months if 0 < i < base.horizon]
 
-    print("fan charts")
+    print("fan charts")  # the chart rules of run --plot and the brief (outputs/charts.py)
     ds = threatsim.run(financing, draws=n, progress=False)
-    _save(plotting.fan_chart(ds, ["reserves", "revenue", "spending"], marks=marks), out,
-          "fan_financing")
+    reserves = next(s for s in charts.headline_series(ds, financing) if s.output == "reserves")
+    _save(charts.fan_figure(ds, reserves, scenario=financing), out, "fan_financing")
     run = threatsim.run(base, draws=n, progress=False)
-    if "detained_foreign" in run and "region" in run["detained_foreign"].dims:
-        _save(plotting.fan_chart(run, ["detained_foreign"], by="region"), out, "fan_regions")
+    _save(plotting.fan_chart(run, ["detained_foreign"], by="region"), out, "fan_regions")
 
     print("comparison")
     cds = threatsim.compare(base, whatif, draws=n)
-    monthly = [v for v in ("reserves", "recruited", "detained_foreign")
-               if v in cds and "time" in cds[v].dims]
-    _save(plotting.comparison_chart(cds, monthly[:2], marks=marks), out, "compare")
+    _save(charts.comparison_figure(cds, reserves, base=base, whatif=whatif), out, "compare")
     _save(plotting.exceedance_chart(cds, "reserves", at="2020-12", levels=[50e6]), out,
           "exceedance")
 

@@ -160,7 +160,8 @@ def test_the_balkans_cohort_returns_home_to_the_western_balkans():
 def test_origin_split_is_bit_identical_across_executors(name):
     """In-process and a 2-process pool give the same Dataset, origins and replicates included."""
     sc = threatsim.load_scenario(SCENARIOS / name)
-    sc = sc.with_values({"horizon": 12, "outputs.report_months": [sc.month_label(0)],
+    sc = sc.with_values({"horizon": 12, "questions": [],
+                         "outputs.report_months": [sc.month_label(0)],
                          "outputs.variables": ["returned_home", BY_ORIGIN]})
     run = {"draws": 24, "chunk_size": 8, "replicates": 2, "seed": 11, "progress": False}
     base = threatsim.run(sc, **run)

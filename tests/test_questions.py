@@ -117,3 +117,22 @@ def test_a_missing_dim_is_named_with_its_labels(write_scenario):
         "f.toml")
     with pytest.raises(ScenarioError, match=r"questions\.d\.region is required .*iraq, syria"):
         threatsim.load_scenario(path)
+
+
+@pytest.mark.parametrize("entry", [
+    {"id": "q", "output": ["reserves"], "at": "2020-12", "below": 5e7},
+    {"id": "q", "output": {"x": 1}, "at": "2020-12", "below": 5e7},
+])
+def test_an_output_that_is_not_a_name_is_an_error_not_a_crash(entry):
+    """Found by the input fuzzer once the baseline had questions: a list as the output."""
+    sc = threatsim.load_scenario(FINANCING)
+    with pytest.raises(ScenarioError, match=r"questions\.q\.output"):
+        sc.with_values({"questions": [entry]})
+
+
+def test_a_label_that_is_not_a_string_is_an_error_not_a_crash():
+    sc = threatsim.load_scenario(SCENARIOS / "baseline.toml")
+    entry = {"id": "q", "output": "detained_foreign", "at": "2020-06", "above": 1,
+             "region": ["syria"]}
+    with pytest.raises(ScenarioError, match=r"questions\.q\.region"):
+        sc.with_values({"questions": [entry]})

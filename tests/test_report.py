@@ -270,3 +270,24 @@ def test_brief_from_a_summary_run_is_refused():
     ds = threatsim.run(sc, draws=50, keep="summary", progress=False)
     with pytest.raises(ScenarioError, match="every draw"):
         brief_from_run(sc, ds)
+
+
+def test_a_posterior_drives_the_run_and_its_diagnostics_are_shown(tmp_path):
+    """--posterior: the brief's run draws from it (its id in the page's header) and the
+    calibration section shows the diagnostics of that file."""
+    from threatsim.outputs.calibration import calibrate, calibration_report
+    from threatsim.outputs.observations import observations_from_dict
+    from threatsim.results import write_netcdf
+
+    sc = threatsim.load_scenario(FINANCING)
+    obs = observations_from_dict({"document": "test", "observation": [
+        {"id": "r", "variable": "reserves", "date": "2019-07", "low": 1e8, "high": 2e8,
+         "unit": "usd"}]})
+    post = calibrate(sc, obs, draws=400, seed=1)
+    path = write_netcdf(post, tmp_path / "post.nc")
+    b = brief(sc, posterior=path, draws=200, seed=2)
+    text = b.html()
+    assert "Calibration" in _Page(text).headings()
+    assert f"posterior {b.dataset.attrs['posterior_id']}" in text
+    first = calibration_report(threatsim.open_results(path)).splitlines()[0]
+    assert html.escape(first) in text

@@ -102,7 +102,7 @@ def check_questions(p: Problems, raw: Any, head: Header) -> tuple[Question, ...]
         decl = None
         if model is not None:
             decls = {o.name: o for o in model.info.outputs if "time" in o.dims}
-            if output not in decls:
+            if not isinstance(output, str) or output not in decls:
                 p.add(f"{key}.output", output, "must be an output over time of model "
                       f"{head.model_name!r}: {', '.join(decls)}")
             else:
@@ -134,7 +134,7 @@ def check_questions(p: Problems, raw: Any, head: Header) -> tuple[Question, ...]
             if value is None:
                 p.add(f"{key}.{dim}", None, f"is required (output {output!r} has dim {dim}): "
                       f"one of {', '.join(labels)}, or \"all\" to sum over them")
-            elif value != ALL and value not in labels:
+            elif not isinstance(value, str) or (value != ALL and value not in labels):
                 p.add(f"{key}.{dim}", value, f"must be one of {', '.join(labels)}, or \"all\"")
             else:
                 select.append((dim, str(value)))
