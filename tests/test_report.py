@@ -9,6 +9,7 @@ The real browser's view of the page is tests/test_report_browser.py.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from html.parser import HTMLParser
@@ -235,20 +236,12 @@ def test_report_command_writes_the_page_and_prints_the_answers(tmp_path, capsys)
 def test_bad_report_input_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch, args,
                                                      message):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) if "--scale" in args else _nothing():
+    with pytest.raises(SystemExit) if "--scale" in args else contextlib.nullcontext():
         code = main(["report", str(FINANCING), *args, "--draws", "20", "--quiet"])
         assert code == 2
     err = capsys.readouterr().err
     assert message in err
     assert list(Path(tmp_path).iterdir()) == []
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
 
 
 def test_run_brief_refuses_a_summary_run_before_running(tmp_path, capsys):

@@ -68,6 +68,7 @@ __all__ = [
     "output_family_series",
     "overview_figure",
     "scale_of",
+    "series_of",
     "series_values",
     "text",
 ]
@@ -198,8 +199,17 @@ def _better(da: xr.DataArray, select: Mapping[str, tuple[str, ...]]) -> str | No
     return ways.pop() if len(ways) == 1 else None
 
 
-def _series(ds: xr.Dataset, output: str, select: Mapping[str, tuple[str, ...]] | None = None,
-            title: str = "") -> Series:
+def series_of(ds: xr.Dataset, output: str,
+              select: Mapping[str, tuple[str, ...]] | None = None, title: str = "") -> Series:
+    """The series of *output* (labels in *select* summed) with the title, units and
+    direction its Dataset attrs declare.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/fighters.toml")
+    >>> ds = threatsim.run(sc, draws=4, progress=False)
+    >>> series_of(ds, "population", {"compartment": ("active_local",)}).better
+    'lower'
+    """
     da = ds[output]
     chosen = dict(select or {})
     return Series(output=output, select=chosen,
@@ -296,11 +306,11 @@ def headline_series(ds: xr.Dataset, scenario: Scenario) -> list[Series]:
     ['Reserves', 'Revenue', 'Seized, frozen or found', 'Spending']
     """
     info = get_model(scenario.model).info
-    found = [_series(ds, h.output, h.select, h.title) for h in info.headline if h.output in ds]
+    found = [series_of(ds, h.output, h.select, h.title) for h in info.headline if h.output in ds]
     found = [s for s in found if _available(ds, s)]
     if found:
         return found
-    fallback = [_series(ds, n) for n in monthly_outputs(ds)]
+    fallback = [series_of(ds, n) for n in monthly_outputs(ds)]
     return [s for s in fallback if _available(ds, s)][:_FALLBACK]
 
 
@@ -320,11 +330,11 @@ def output_family_series(ds: xr.Dataset, name: str) -> list[Series]:
     da = ds[name]
     splits = [d for d in _SPLIT_DIMS if d in da.dims]
     if not splits:
-        return [_series(ds, name)]
+        return [series_of(ds, name)]
     out = []
     for combo in itertools.product(*(da[s].values for s in splits)):
         select = {d: (str(c),) for d, c in zip(splits, combo, strict=True)}
-        s = _series(ds, name, select, " ".join(str(c) for c in combo).replace("_", " "))
+        s = series_of(ds, name, select, " ".join(str(c) for c in combo).replace("_", " "))
         if not _available(ds, s):
             continue
         if any(d in _SKIP_EMPTY for d in splits) and not bool(series_values(ds, s).any()):

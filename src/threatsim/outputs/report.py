@@ -64,6 +64,7 @@ from threatsim.outputs.charts import (
     comparison_figure,
     fan_figure,
     headline_series,
+    series_of,
     series_values,
 )
 from threatsim.outputs.estimative import SCALES, Scale, describe, percent
@@ -245,12 +246,9 @@ def brief_from_run(scenario: Scenario, ds: xr.Dataset, *, whatifs: Sequence[What
 
 
 def _question_series(ds: xr.Dataset, q: Question, select: dict[str, tuple[str, ...]]) -> Series:
-    attrs = ds[q.output].attrs
     where = ", ".join(label for _, label in q.select if label != ALL)
-    title = str(attrs.get("title", q.output)) + (f" ({where})" if where else "")
-    better = attrs.get("better", "none")
-    return Series(output=q.output, select=select, title=title,
-                  units=str(attrs.get("units", "")), better=None if better == "none" else better)
+    title = str(ds[q.output].attrs.get("title", q.output)) + (f" ({where})" if where else "")
+    return series_of(ds, q.output, select, title)
 
 
 def write_brief(b: Brief, path: str | os.PathLike[str]) -> Path:
