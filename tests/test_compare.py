@@ -11,9 +11,10 @@ from tests.analysis_toy import toy_scenario, toy_toml
 from tests.conftest import SCENARIOS
 
 import threatsim
-from threatsim.analysis.compare import comparison_table, scenario_changes
+from threatsim.analysis.compare import compare, comparison_table, scenario_changes
 from threatsim.cli.main import main
 from threatsim.core.errors import ScenarioError
+from threatsim.models.registry import get_model
 
 
 def test_a_scenario_against_itself_differs_by_exactly_zero(toy_model):
@@ -183,3 +184,88 @@ def test_better_follows_the_models_declarations_by_default(financing_path):
     assert float(flipped["seized_p_better"].isel(time=1)) == 0.0
     with pytest.raises(ScenarioError, match="'lower', 'higher' or 'none'"):
         threatsim.compare(sc, what, draws=10, better="smaller")
+
+
+# --- compartments one by one, and differences against Monte Carlo noise (issue 22 part 4) ---
+
+def _section(table: str, title: str) -> list[str]:
+    """The rows of the table section headed *title* (header and month rows)."""
+    blocks = table.split("\n\n")
+    block = next(b for b in blocks if b.startswith(title + " ("))
+    return block.splitlines()
+
+
+@pytest.fixture(scope="module")
+def prosecution_halved():
+    base = threatsim.load_scenario(SCENARIOS / "baseline.toml")
+    whatif = threatsim.load_scenario(SCENARIOS / "whatif" / "prosecution_halved.toml")
+    return compare(base, whatif, draws=120, seed=11)
+
+
+def test_compare_reports_each_compartment_with_its_declared_direction(prosecution_halved):
+    """A population is never added up over compartments: the active are better fewer, the
+    detained, imprisoned and killed have no better way (the model's declarations)."""
+    cds = prosecution_halved
+    table = comparison_table(cds)
+    assert "\npopulation (people)" not in table  # the old sum over every compartment
+    comps = [str(c) for c in cds["compartment"].values]
+    for comp in comps:
+        head = _section(table, f"population {comp}")[0]
+        decl = next(o for o in get_model("coupled").info.outputs if o.name == "population")
+        declared = decl.better_by_compartment.get(comp) or decl.better
+        assert (f"{declared} is better" if declared else "no way is better") in head, head
+        assert "summed over region" in head
+    # P(better) of the active foreign fighters in the last month, from the draws
+    total = cds["population"].sel(compartment="active_foreign").isel(time=-1).sum("region")
+    diff = (total.sel(scenario="whatif") - total.sel(scenario="base")).values
+    expected = f"{np.mean(diff < 0):.1%}"
+    last = _section(table, "population active_foreign")[-1].split()
+    assert last[0] == str(np.datetime64(cds.time.values[-1], "M"))
+    assert expected in last, (expected, last)
+
+
+def test_noise_verdict_is_the_t_statistic_against_two():
+    """'noise' exactly when the one-sample t statistic of the paired differences is at
+    most 2 in size (scipy.stats.ttest_1samp as the reference)."""
+    from scipy import stats
+
+    from threatsim.analysis.compare import NOISE_SE, difference_verdict
+
+    rng = np.random.default_rng(5)
+    seen = set()
+    for shift in np.linspace(0.0, 0.6, 25):
+        x = rng.normal(shift, 1.0, size=50)
+        t = stats.ttest_1samp(x, 0.0).statistic
+        verdict = difference_verdict(x)
+        assert verdict == ("noise" if abs(t) <= NOISE_SE else "clear"), (shift, t, verdict)
+        seen.add(verdict)
+    assert seen == {"noise", "clear"}  # both sides were tried
+    assert difference_verdict(np.array([0.0, 0.0, np.nan])) == "no change"
+    assert difference_verdict(np.array([np.nan])) == "-"
+
+
+def test_compare_table_marks_each_row_against_noise(prosecution_halved):
+    """Each row's 'vs noise' cell is the verdict on that row's paired differences (recomputed
+    here with scipy's t statistic); the table says what the mark means."""
+    from scipy import stats
+
+    cds = prosecution_halved
+    table = comparison_table(cds)
+    assert "vs noise: 'noise' where the mean paired difference is within 2 standard" in table
+    months = [str(np.datetime64(t, "M")) for t in cds.time.values]
+    checked = 0
+    for comp in ("active_local", "killed"):
+        x = cds["population"].sel(compartment=comp).sum("region")
+        for line in _section(table, f"population {comp}")[2:]:
+            cells = line.split()
+            d = (x.sel(scenario="whatif") - x.sel(scenario="base")).isel(
+                time=months.index(cells[0])).values.astype(float)
+            if np.all(d == 0):
+                expected = "no change"
+            else:
+                expected = ("noise" if abs(stats.ttest_1samp(d, 0.0).statistic) <= 2
+                            else "clear")
+            assert (" no change " in line) if expected == "no change" else (
+                f" {expected} " in line), (comp, line, expected)
+            checked += 1
+    assert checked == 8  # two compartments, four report months each

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import warnings
@@ -32,9 +33,9 @@ from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
 
-__all__ = ["Posterior", "bands", "exceedance", "mcse_quantile", "open_posterior", "open_results",
-           "output_attrs", "posterior_from_dataset", "prior_fingerprint", "sample_dims",
-           "to_dataset", "write_netcdf"]
+__all__ = ["SPLIT_DIMS", "Posterior", "bands", "entry_better", "exceedance", "mcse_quantile",
+           "open_posterior", "open_results", "output_attrs", "posterior_from_dataset",
+           "prior_fingerprint", "sample_dims", "split_entries", "to_dataset", "write_netcdf"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
 SAMPLE_DIMS = ("draw", "replicate")
@@ -129,6 +130,58 @@ def sample_dims(da: xr.DataArray | xr.Dataset) -> list[str]:
     ['draw']
     """
     return [d for d in SAMPLE_DIMS if d in da.dims]
+
+
+#: Dims whose entries a planner reads one by one, never added up: a population by
+#: compartment (active, detained, imprisoned, killed: a sum is only everybody ever
+#: counted), returnees by origin group, people by nationality.
+SPLIT_DIMS = ("compartment", "origin", "nationality")
+#: Split dims whose empty entries (nobody in them, in any draw) are left out.
+_SKIP_EMPTY = ("origin", "nationality")
+
+
+def split_entries(da: xr.DataArray, keep: Sequence[str] = (*SAMPLE_DIMS, "time", "quantile",
+                                                           "scenario")
+                  ) -> list[tuple[dict[str, str], xr.DataArray]]:
+    """*da* entry by entry of its split dims (:data:`SPLIT_DIMS`), the other model dims
+    summed: ``[(labels, series)]``; one entry ``({}, total)`` when it has no split dim.
+
+    Entries of origin or nationality with nobody in them are left out.
+
+    >>> da = xr.DataArray(np.ones((2, 3, 2), dtype=int), dims=("draw", "region", "compartment"),
+    ...                   coords={"compartment": ["active", "detained"]})
+    >>> [(labels, int(part.sum())) for labels, part in split_entries(da)]
+    [({'compartment': 'active'}, 6), ({'compartment': 'detained'}, 6)]
+    """
+    splits = [d for d in SPLIT_DIMS if d in da.dims]
+    extra = [d for d in da.dims if d not in (*keep, *splits)]
+    total = da.sum(extra, keep_attrs=True, skipna=False) if extra else da
+    if not splits:
+        return [({}, total)]
+    parts = []
+    for combo in itertools.product(*(da[s].values for s in splits)):
+        labels = {s: str(c) for s, c in zip(splits, combo, strict=True)}
+        parts.append((labels, total.sel(labels, drop=True)))
+    if any(s in _SKIP_EMPTY for s in splits):
+        parts = [(labels, part) for labels, part in parts if bool(part.fillna(0).any())]
+    return parts
+
+
+def entry_better(da: xr.DataArray, labels: Mapping[str, str]) -> str:
+    """Which way is better for one entry of *da* (:func:`split_entries`): its compartment's
+    declared direction where the model gives one, else the output's; ``"none"`` where
+    neither way is.
+
+    >>> da = xr.DataArray([0], dims="compartment", coords={"compartment": ["active"]},
+    ...                   attrs={"better": "none", "better_by_compartment": '{"active": "lower"}'})
+    >>> entry_better(da, {"compartment": "active"}), entry_better(da, {})
+    ('lower', 'none')
+    """
+    overall = str(da.attrs.get("better", "none") or "none")
+    if "compartment" not in labels:
+        return overall
+    by = json.loads(str(da.attrs.get("better_by_compartment", "{}")) or "{}")
+    return str(by.get(labels["compartment"], overall) or "none")
 
 
 def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> xr.DataArray:

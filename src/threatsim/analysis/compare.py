@@ -31,9 +31,10 @@ from threatsim.engine.options import RunOptions
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
-from threatsim.results import Posterior, sample_dims
+from threatsim.results import SPLIT_DIMS, Posterior, entry_better, sample_dims, split_entries
 
-__all__ = ["compare", "comparison_table", "pairing_gain", "scenario_changes"]
+__all__ = ["NOISE_SE", "compare", "comparison_table", "difference_verdict", "pairing_gain",
+           "scenario_changes"]
 
 #: Which way an output is better; "none": neither (its P(better) is not given).
 _BETTER = ("lower", "higher", "none")
@@ -254,11 +255,13 @@ def compare(
             if name in levels:
                 level: xr.DataArray | float = float(levels[name])
                 data[f"{name}_level"] = xr.DataArray(level, attrs={
-                    "units": attrs.get("units", ""), "long_name": "level (given)"})
+                    "units": attrs.get("units", ""), "long_name": "level (given)",
+                    "level_from": "given"})
             else:
                 level = x.median(dims)
                 data[f"{name}_level"] = level.assign_attrs(
-                    units=attrs.get("units", ""), long_name="level: the base run's median")
+                    units=attrs.get("units", ""), long_name="level: the base run's median",
+                    level_from="base median")
         side = "above" if lower else "below"
         hit = (data[name] > level) if lower else (data[name] < level)
         p = hit.mean(dims)
@@ -309,11 +312,40 @@ def pairing_gain(base: xr.DataArray, whatif: xr.DataArray) -> xr.DataArray:
     return ratio.where(unpaired > 0)
 
 
+#: A paired difference is "within Monte Carlo noise" when its mean is within this many
+#: standard errors of 0 (about a 95 % interval): these draws cannot tell it from no change.
+NOISE_SE = 2.0
+
+
+def difference_verdict(diff: np.ndarray) -> str:
+    """What paired differences (one per draw, NaN where undefined) say against noise.
+
+    ``"no change"``: zero in every draw; ``"noise"``: the mean is within
+    :data:`NOISE_SE` standard errors of 0; ``"clear"``: it is not; ``"-"``: no draw
+    defines it.
+
+    >>> difference_verdict(np.zeros(5)), difference_verdict(np.array([1.0, -1.0, 2.0, -2.0]))
+    ('no change', 'noise')
+    >>> difference_verdict(np.array([1.0, 1.1, 0.9, 1.0]))
+    'clear'
+    """
+    valid = np.asarray(diff, dtype=float).ravel()
+    valid = valid[np.isfinite(valid)]
+    if valid.size == 0:
+        return "-"
+    if np.all(valid == 0):
+        return "no change"
+    se = float(valid.std(ddof=1) / math.sqrt(valid.size)) if valid.size > 1 else math.inf
+    return "noise" if abs(float(valid.mean())) <= NOISE_SE * se else "clear"
+
+
 def _pairing_text(gain: float) -> str:
     if np.isnan(gain):
         return "-"
     if np.isinf(gain):
         return "exact"
+    if gain >= 1e5:  # a what-if that barely reaches the output: the ratio says only "huge"
+        return ">100,000x"
     return f"{gain:,.0f}x" if gain >= 10 else f"{gain:.1f}x"
 
 
@@ -321,8 +353,18 @@ def _months(cds: xr.Dataset) -> list[str]:
     return [str(np.datetime64(t, "M")) for t in cds["time"].values]
 
 
+def _entry_name(name: str, labels: Mapping[str, str]) -> str:
+    return " ".join([name, *labels.values()])
+
+
 def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = None) -> str:
     """The text ``threatsim compare`` prints: what changed, then paired differences per output.
+
+    An output with compartments (origin groups, nationalities) gets one section per
+    entry, summed over its other model dims (regions), with that entry's declared
+    direction: fewer active fighters is better, while the killed or the imprisoned
+    have no better way. Each row says whether its difference stands out of the
+    Monte Carlo noise (:func:`difference_verdict`).
 
     >>> import threatsim
     >>> base = threatsim.load_scenario("scenarios/financing.toml")
@@ -351,58 +393,63 @@ def comparison_table(cds: xr.Dataset, *, report_months: Sequence[int] | None = N
         report_months = sorted({*range(0, len(months), 12), len(months) - 1}) if months else []
     for name in names:
         unit = cds[name].attrs.get("units", "")
-        better = cds[f"{name}_p_better"].attrs["better"]
-        side = cds[f"{name}_p_exceed"].attrs["side"]
         level = cds[f"{name}_level"]
-        lvl = (format_value(float(level), unit) if level.ndim == 0
-               else "the base run's median each month")
-        extra = [d for d in cds[name].dims
-                 if d not in ("scenario", "draw", "replicate", "time")]
-        direction = "no way is better" if better == "none" else f"{better} is better"
-        lines.append(f"\n{name} ({unit}); {direction}; difference = what-if - base; "
-                     f"level = {lvl}" + (f"; summed over {', '.join(extra)}" if extra else ""))
-        head = (f"  {'month':<8}{'base 50%':>11}{'what-if 50%':>13}"
-                + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
-                + f"{'P(better)':>11}{f'P({side}) base':>15}{'what-if':>9}{'change':>9}"
-                + f"{'pairing':>9}")
-
-        def row(label: str, sel: dict[str, Any], *, name: str = name, extra: list[str] = extra,
-                better: str = better, level: xr.DataArray = level, side: str = side,
-                unit: str = unit) -> str:
-            x = cds[name].isel(sel) if sel else cds[name]
-            if extra:  # the table shows totals over model dims (region...)
-                x = x.sum(extra, skipna=False)
-            dims = sample_dims(x)
-            diff = x.sel(scenario="whatif") - x.sel(scenario="base")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = x.median(dims)
-                dq = diff.quantile(shown, dim=dims)
-            gain = (diff < 0) if better == "lower" else (diff > 0)
-            pb = float(gain.where(diff.notnull()).mean()) if better != "none" else math.nan
-            pairing = float(pairing_gain(x.sel(scenario="base"), x.sel(scenario="whatif")))
-            same = bool(((diff == 0) | diff.isnull()).all())  # not reached by the what-if
-            # The default level is the base's median (of the total over model dims).
-            lv = float(level) if level.ndim == 0 else float(med.sel(scenario="base"))
-            hit = (x > lv) if side == "above" else (x < lv)
-            pe = hit.mean(dims).where(np.isfinite(lv))
-            pe_a, pe_b = float(pe.sel(scenario="base")), float(pe.sel(scenario="whatif"))
-            cells = (f"{format_value(float(med.sel(scenario='base')), unit, short=True):>11}"
-                     f"{format_value(float(med.sel(scenario='whatif')), unit, short=True):>13}"
-                     + "".join(f"{format_value(float(dq.sel(quantile=q)), unit, short=True):>11}"
-                               for q in shown)
-                     + f"{'-' if same else _pct(pb):>11}"
-                     f"{_pct(pe_a):>15}{_pct(pe_b):>9}"
-                     f"{_pct(pe_b - pe_a, True):>9}{_pairing_text(pairing):>9}")
-            return f"  {label:<8}{cells}"
-
-        lines.append(head)
-        if "time" in cds[name].dims:
-            for i in report_months:
-                lines.append(row(months[i], {"time": i}))
-        else:
-            lines.append(row("(draw)", {}))
+        given = level.attrs.get("level_from") == "given"
+        keep = ("scenario", "draw", "replicate", "time")
+        extra = [d for d in cds[name].dims if d not in (*keep, *SPLIT_DIMS)]
+        for labels, x in split_entries(cds[name], keep):
+            better = (cds[f"{name}_p_better"].attrs["better"] if not labels
+                      else entry_better(cds[name], labels))
+            side = "below" if better == "higher" else "above"
+            lvl = (format_value(float(level), unit) if given
+                   else "the base run's median" + (" each month" if "time" in x.dims else ""))
+            direction = "no way is better" if better == "none" else f"{better} is better"
+            lines.append(f"\n{_entry_name(name, labels)} ({unit}); {direction}; difference = "
+                         f"what-if - base; level = {lvl}"
+                         + (f"; summed over {', '.join(extra)}" if extra else ""))
+            lines.append(f"  {'month':<8}{'base 50%':>11}{'what-if 50%':>13}"
+                         + "".join(f"{f'diff {q:.0%}':>11}" for q in shown)
+                         + f"{'P(better)':>11}{'vs noise':>11}{f'P({side}) base':>15}"
+                         + f"{'what-if':>9}{'change':>9}{'pairing':>11}")
+            rows = [(months[i], {"time": i}) for i in report_months] if "time" in x.dims \
+                else [("(draw)", {})]
+            for label, sel in rows:
+                lines.append(_comparison_row(
+                    label, x.isel(sel) if sel else x, unit=unit, better=better, side=side,
+                    level=float(level) if given else None, shown=shown))
+    lines.append(f"\nvs noise: 'noise' where the mean paired difference is within {NOISE_SE:g} "
+                 "standard errors of 0 (these draws cannot tell it from no change); "
+                 "'no change' where it is 0 in every draw")
     return "\n".join(lines)
+
+
+def _comparison_row(label: str, x: xr.DataArray, *, unit: str, better: str, side: str,
+                    level: float | None, shown: Sequence[float]) -> str:
+    """One month of one comparison section: medians, difference bands, P(better), the
+    verdict against noise, the exceedance of the level, the pairing gain."""
+    dims = sample_dims(x)
+    diff = x.sel(scenario="whatif") - x.sel(scenario="base")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = x.median(dims)
+        dq = diff.quantile(list(shown), dim=dims)
+    gain = (diff < 0) if better == "lower" else (diff > 0)
+    pb = float(gain.where(diff.notnull()).mean()) if better != "none" else math.nan
+    pairing = float(pairing_gain(x.sel(scenario="base"), x.sel(scenario="whatif")))
+    verdict = difference_verdict(diff.values)
+    # The default level is the base's median (of the total over model dims).
+    lv = level if level is not None else float(med.sel(scenario="base"))
+    hit = (x > lv) if side == "above" else (x < lv)
+    pe = hit.mean(dims).where(np.isfinite(lv))
+    pe_a, pe_b = float(pe.sel(scenario="base")), float(pe.sel(scenario="whatif"))
+    cells = (f"{format_value(float(med.sel(scenario='base')), unit, short=True):>11}"
+             f"{format_value(float(med.sel(scenario='whatif')), unit, short=True):>13}"
+             + "".join(f"{format_value(float(dq.sel(quantile=q)), unit, short=True):>11}"
+                       for q in shown)
+             + f"{'-' if verdict in ('no change', '-') else _pct(pb):>11}{verdict:>11}"
+             f"{_pct(pe_a):>15}{_pct(pe_b):>9}"
+             f"{_pct(pe_b - pe_a, True):>9}{_pairing_text(pairing):>11}")
+    return f"  {label:<8}{cells}"
 
 
 def _pct(x: float, signed: bool = False) -> str:

@@ -50,7 +50,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from threatsim.analysis.compare import check_comparable, compare, scenario_changes
+from threatsim.analysis.compare import (
+    NOISE_SE,
+    check_comparable,
+    compare,
+    difference_verdict,
+    scenario_changes,
+)
 from threatsim.core.atomic import atomic_path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_band, format_value
@@ -78,9 +84,6 @@ __all__ = ["Brief", "WhatIf", "brief", "brief_from_run", "parse_question", "writ
 
 #: The bands a brief's tables show (the fan charts show the scenario's own).
 TABLE_QUANTILES = (0.05, 0.5, 0.95)
-#: A paired difference is "within Monte Carlo noise" when its mean is within this many
-#: standard errors of 0 (about a 95 % interval).
-NOISE_SE = 2.0
 #: The what-if table shows the last this many report months (the band tables show all).
 WHATIF_MONTHS = 3
 
@@ -441,10 +444,8 @@ def _whatif(b: Brief, w: WhatIf, k: int) -> str:
                 med_b = float(xb.isel(time=i).median(dims))
             key = {"series": s.output, "month": month}
             effect[j] = max(effect.get(j, 0.0), abs(float(qs[1])) / max(abs(med_a), 1e-9))
-            mean = float(valid.mean())
-            se = float(valid.std(ddof=1) / math.sqrt(valid.size)) if valid.size > 1 else 0.0
-            same = bool(np.all(valid == 0))
-            noise = same or abs(mean) <= NOISE_SE * se
+            verdict = difference_verdict(valid)  # the same test as compare's table
+            same = verdict == "no change"
             if s.better is None or same:
                 pb_cell = "-"
             else:
@@ -454,7 +455,7 @@ def _whatif(b: Brief, w: WhatIf, k: int) -> str:
                 pb_cell = f"{_num(pb, _pct(pb), **key, kind='p_better')} ({_e(est.words)})"
             if same:
                 mark = '<span class="noise">no change in any draw</span>'
-            elif noise:
+            elif verdict == "noise":
                 mark = '<span class="noise">within Monte Carlo noise</span>'
             else:
                 mark = "clear"
