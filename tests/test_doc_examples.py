@@ -76,11 +76,15 @@ def test_the_docs_have_code_blocks_of_both_kinds():
 
 
 @pytest.mark.parametrize("block", _blocks(SHELL))
-def test_shell_block_parses_and_names_files_that_exist(block: str):
-    """Each command parses with the CLI's parser; its scenario files exist; cheap ones run."""
+def test_shell_block_parses_and_names_files_that_exist(block: str, tmp_path: Path):
+    """Each command parses with the CLI's parser; its scenario files exist (or an earlier
+    ``threatsim new`` of the block wrote them); cheap ones run. A file ``new`` wrote is
+    written for real (in a temporary folder), and ``validate`` of it must list its
+    placeholders and exit 2: it is a file to fill in."""
     commands = _commands(block)
     assert commands, "a shell block without a command"
     parser = build_parser()
+    created: set[str] = set()
     for words in commands:
         assert words[0] == "threatsim", words
         with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -88,11 +92,23 @@ def test_shell_block_parses_and_names_files_that_exist(block: str):
                 parser.parse_args(words[1:])
             except SystemExit as exc:
                 pytest.fail(f"{shlex.join(words)}: does not parse ({exc.code}): {err.getvalue()}")
-        missing = [w for w in words if w.endswith(".toml") and not (ROOT / w).is_file()]
+        writes = {words[3]} if words[1] == "new" else set()  # the file it is to write
+        missing = [w for w in words if w.endswith(".toml") and w not in created | writes
+                   and not (ROOT / w).is_file()]
         assert not missing, f"{shlex.join(words)}: no such file {missing}"
-        if words[1] in CHEAP:
-            with contextlib.redirect_stdout(io.StringIO()) as out:
-                assert main(words[1:]) == 0, out.getvalue()
+        here = [str(tmp_path / w) if w in created else w for w in words[1:]]
+        if words[1] == "new":
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert main([*here[:2], str(tmp_path / words[3]), *here[3:]]) == 0
+            created.add(words[3])
+        elif words[1] in CHEAP:
+            expected = 2 if any(w in created for w in words) else 0
+            with contextlib.redirect_stdout(io.StringIO()) as out, \
+                    contextlib.redirect_stderr(io.StringIO()) as err:
+                code = main(here)
+            assert code == expected, out.getvalue() + err.getvalue()
+            if expected == 2:
+                assert "is still a placeholder" in err.getvalue()
 
 
 @pytest.fixture

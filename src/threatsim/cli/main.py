@@ -20,6 +20,13 @@ import xarray as xr
 from threatsim.analysis.capacity import solve_capacity
 from threatsim.analysis.convergence import run_to_precision
 from threatsim.cli.analysis import add_commands
+from threatsim.cli.authoring import (
+    add_new_command,
+    add_set_option,
+    apply_sets,
+    only_outputs,
+    parse_outputs,
+)
 from threatsim.cli.report import add_report_command, check_brief_path
 from threatsim.cli.table import summary_table
 from threatsim.core.atomic import atomic_path, file_stem
@@ -164,7 +171,8 @@ def _notes_on_stderr(enabled: bool) -> Iterator[None]:
 def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
               written: list[Path]) -> int:
     """Run, print the tables, write the files (each added to *written* once complete)."""
-    sc = load_scenario(args.scenario)
+    sc = apply_sets(load_scenario(args.scenario), args.sets)
+    shown = parse_outputs(args.outputs, list(sc.variables)) if args.outputs else None
     if args.brief is not None and (args.keep or sc.keep) == "summary":
         raise ScenarioError("needs every draw of the run; the scenario keeps a summary "
                             "(outputs.keep = \"summary\")", key="--brief", value=args.brief)
@@ -203,7 +211,10 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
             else:
                 print("Questions: not answered: a summary run keeps bands only (run with "
                       "keep = \"draws\" to answer them)\n")
-        print(summary_table(ds, quantiles=sc.quantiles, report_months=sc.report_months))
+        if args.sets:  # in the resolved scenario, so in the run id the table's head shows
+            print("changed for this run (--set): " + ", ".join(args.sets))
+        print(summary_table(only_outputs(ds, shown), quantiles=sc.quantiles,
+                            report_months=sc.report_months))
         if precision is not None:
             print("\n" + precision.summary())
         _write_outputs(args, sc, ds, out, written, answers)
@@ -262,7 +273,7 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenarios:
-        sc = load_scenario(path)
+        sc = apply_sets(load_scenario(path), args.sets)
         print(f"{path}: ok (model {sc.model}, {len(sc.parameters)} parameters, "
               f"{sc.horizon} months from {sc.month_label(0)}, run id {sc.run_id})")
     return 0
@@ -443,11 +454,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brief", metavar="BRIEF.html",
                    help="also write the HTML brief of this run (threatsim report without "
                         "what-ifs; needs every draw)")
+    add_set_option(p)
+    p.add_argument("--outputs", metavar="A,B",
+                   help="print only these outputs in the table (the file keeps every one)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("scenarios", nargs="+")
+    add_set_option(p)
     p.set_defaults(func=_cmd_validate)
+
+    add_new_command(sub)
 
     p = sub.add_parser("models", help="list the models with their parameters, levers, outputs")
     p.add_argument("name", nargs="?", help="only this model")

@@ -40,6 +40,7 @@ from threatsim.inputs.parts import (
 )
 from threatsim.inputs.questions import Question, check_questions
 from threatsim.inputs.sources import SourceRegistry, combine_registries, load_sources
+from threatsim.inputs.template import placeholder_problems
 from threatsim.inputs.validation import (
     ModelView,
     Problems,
@@ -490,6 +491,13 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
     resolved: dict[str, Any] = copy.deepcopy(dict(data))  # plain dicts, even from a Scenario
     resolved.pop("extends", None)
     p = Problems()
+    # A file from `threatsim new` not filled in yet: what is left, key by key, and only
+    # that (the checks below would only restate it less helpfully).
+    for key, value, what in placeholder_problems(resolved):
+        p.add(key, value, f"is still a placeholder: replace it with {what}")
+    if p.items:
+        raise ScenarioError(f"{len(p.items)} values still to fill in", path=path,
+                            problems=tuple(p.items))
     head = check_header(p, resolved)
     run = check_run_settings(p, resolved.get("run", {}))
     parameters = check_parameters(p, resolved, head, sources)

@@ -72,6 +72,30 @@ class Source:
         """``S/2019/103 para 12``."""
         return f"{self.document} para {self.paragraph}"
 
+    def figure(self) -> str:
+        """The figure in the report's own kind of words: ``between 14,000 and 18,000``,
+        ``up to 3,000``, ``3,000 or more``, ``approximately 1,000``, ``13,000``.
+
+        >>> reg = load_sources("scenarios/sources")
+        >>> [reg[i].figure() for i in ("militants_iraq_syria", "ftf_iraq_syria",
+        ...                            "fighters_hajin", "stateless_minors_iraq")]
+        ['between 14,000 and 18,000', 'up to 3,000', '3,000 or more', '13,000']
+        """
+        money = self.unit == "usd"
+
+        def num(x: float | None) -> str:
+            assert x is not None  # WORDINGS says which of low/high/point each wording has
+            return f"${x / 1e6:,.0f} million" if money and x >= 1e6 else f"{x:,.0f}"
+
+        if self.wording == "between":
+            return f"between {num(self.low)} and {num(self.high)}"
+        if self.wording == "or_more":
+            return f"{num(self.low)} or more"
+        if self.wording == "exact":
+            return num(self.point)
+        bound = {"up_to": self.high, "more_than": self.low}.get(self.wording, self.point)
+        return f"{self.wording.replace('_', ' ')} {num(bound)}"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return asdict(self)
