@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import re
 import shlex
 from pathlib import Path
@@ -93,9 +94,12 @@ def test_shell_block_parses_and_names_files_that_exist(block: str, tmp_path: Pat
             except SystemExit as exc:
                 pytest.fail(f"{shlex.join(words)}: does not parse ({exc.code}): {err.getvalue()}")
         writes = {words[3]} if words[1] == "new" else set()  # the file it is to write
+        writes |= {w for prev, w in itertools.pairwise(words) if prev == "--out"}
         missing = [w for w in words if w.endswith(".toml") and w not in created | writes
                    and not (ROOT / w).is_file()]
         assert not missing, f"{shlex.join(words)}: no such file {missing}"
+        outputs = writes - {words[3]} if words[1] == "new" else writes
+        created |= outputs  # written by this command (not run here): later ones may name them
         here = [str(tmp_path / w) if w in created else w for w in words[1:]]
         if words[1] == "new":
             with contextlib.redirect_stdout(io.StringIO()):

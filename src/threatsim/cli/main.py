@@ -27,6 +27,7 @@ from threatsim.cli.authoring import (
     only_outputs,
     parse_outputs,
 )
+from threatsim.cli.extract import add_extract_commands
 from threatsim.cli.report import add_report_command, check_brief_path
 from threatsim.cli.table import summary_table
 from threatsim.core.atomic import atomic_path, file_stem
@@ -510,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)  # compare, sweep, sensitivity, discover, calibrate
     add_report_command(sub)
+    add_extract_commands(sub)  # extract, diff-sources
     return parser
 
 

@@ -29,6 +29,7 @@ from threatsim.core.months import month_index, month_label, month_range, parse_m
 from threatsim.inputs.correlations import check_correlations, merge_correlations
 from threatsim.inputs.custody import check_custody
 from threatsim.inputs.files import NotShown, read_toml, shown_path
+from threatsim.inputs.observe import ObservedAs, check_observe
 from threatsim.inputs.parameter_validation import check_parameters
 from threatsim.inputs.parts import (
     Correlation,
@@ -93,6 +94,9 @@ class Scenario:
     posterior: str | None = None
     #: The headline questions (``[[questions]]``), answered first by ``threatsim run``.
     questions: tuple[Question, ...] = ()
+    #: What reported figures measure in the outputs (``[observe.<key>]``), for
+    #: ``threatsim extract --as observations``.
+    observe: tuple[ObservedAs, ...] = ()
     #: The ``[[correlations]]`` entries (rank correlations between parameters); each
     #: correlated parameter also holds its group (:attr:`Parameter.correlated`).
     correlations: tuple[Correlation, ...] = ()
@@ -115,10 +119,11 @@ class Scenario:
 
         The ``posterior`` key is left out: a run on a posterior combines this id with
         the posterior's own content hash (:meth:`threatsim.results.Posterior.run_id`),
-        which does not depend on where the file lies. So are the ``questions``: they
-        ask of a run, and change none of its numbers.
+        which does not depend on where the file lies. So are the ``questions`` and the
+        ``observe`` table: they ask of a run, and change none of its numbers.
         """
-        table = {k: v for k, v in self.resolved.items() if k not in ("posterior", "questions")}
+        table = {k: v for k, v in self.resolved.items()
+                 if k not in ("posterior", "questions", "observe")}
         text = json.dumps(table, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -511,6 +516,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
     outputs = check_outputs(p, resolved.get("outputs", {}), head)
     questions = (check_questions(p, resolved["questions"], head) if "questions" in resolved
                  else ())
+    observe = check_observe(p, resolved["observe"], head) if "observe" in resolved else ()
     for q in questions:
         if q.output not in outputs.variables:
             p.add(f"questions.{q.id}.output", q.output, "is not kept by this scenario: add it "
@@ -533,5 +539,5 @@ def scenario_from_dict(data: Mapping[str, Any], *, path: str | None = None,
         timeline=tuple(timeline), run=run, variables=outputs.variables,
         quantiles=outputs.quantiles, report_months=outputs.report_months, sources=sources,
         resolved=resolved, path=path, keep=outputs.keep, correlations=correlations,
-        posterior=posterior, questions=questions,
+        posterior=posterior, questions=questions, observe=observe,
     )

@@ -36,7 +36,7 @@ WORDINGS = {
 }
 _SOURCE_KEYS = {
     "id", "paragraph", "unit", "wording", "low", "high", "point", "quote",
-    "description", "region", "as_of", "parent",
+    "description", "region", "as_of", "parent", "review",
 }  # fmt: skip
 
 
@@ -62,6 +62,9 @@ class Source:
     description: str = ""
     region: str = ""
     parent: str | None = None
+    #: Why a person should check this entry (``threatsim extract`` writes it); empty
+    #: once checked.
+    review: str = ""
 
     @property
     def one_sided(self) -> bool:
@@ -185,7 +188,7 @@ def _entry_problems(entry: dict[str, Any], where: str, default_as_of: Any) -> li
     for key in ("id", "quote"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             add(key, entry.get(key), "must be a non-empty string")
-    for key in ("description", "region"):
+    for key in ("description", "region", "review"):
         if not isinstance(entry.get(key, ""), str):
             add(key, entry[key], "must be a string")
     if "parent" in entry and (not isinstance(entry["parent"], str) or not entry["parent"]):
@@ -234,7 +237,7 @@ def _parse_file(path: Path, *, via: str | None, reveal: bool) -> list[Source]:
             as_of=str(entry.get("as_of", default_as_of)),
             low=entry.get("low"), high=entry.get("high"), point=entry.get("point"),
             description=entry.get("description", ""), region=entry.get("region", ""),
-            parent=entry.get("parent"),
+            parent=entry.get("parent"), review=entry.get("review", ""),
         ))
     if problems:
         if not reveal:

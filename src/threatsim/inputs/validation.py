@@ -56,7 +56,7 @@ __all__ = [
 TOP_KEYS = ("name", "description", "extends", "model", "start", "horizon", "time_step",
             "sources", "run", "parameters", "levers", "timeline", "outputs", "origins",
             "correlations", "families", "courts", "events", "shocks", "detention",
-            "posterior", "questions")
+            "posterior", "questions", "observe")
 RUN_KEYS = ("draws", "seed", "sampler", "chunk_size", "workers", "replicates")
 PARAM_KEYS = ("dist", "range", "value", "mode", "values", "weights", "unit", "source",
               "assumption", "range_assumption", "share_of", "description")
