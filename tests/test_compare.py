@@ -269,3 +269,38 @@ def test_compare_table_marks_each_row_against_noise(prosecution_halved):
                 f" {expected} " in line), (comp, line, expected)
             checked += 1
     assert checked == 8  # two compartments, four report months each
+
+
+def test_a_base_run_given_is_used_as_is_and_checked(financing_path):
+    """compare(..., base_run=ds) gives the Dataset a fresh comparison gives (determinism);
+    a run with other options is refused, naming what differs."""
+    base = threatsim.load_scenario(financing_path)
+    whatif = base.with_values({"levers.seizure_effort": 2.0})
+    ds = threatsim.run(base, draws=300, seed=4, progress=False)
+    fresh = compare(base, whatif, draws=300, seed=4)
+    reused = compare(base, whatif, draws=300, seed=4, base_run=ds)
+    assert reused.identical(fresh)
+    with pytest.raises(ScenarioError, match=r"seed 4 \(this comparison: 5\)"):
+        compare(base, whatif, draws=300, seed=5, base_run=ds)
+    with pytest.raises(ScenarioError, match=r"run_id"):
+        compare(whatif, base, draws=300, seed=4, base_run=ds)
+
+
+def test_the_brief_runs_its_base_once(monkeypatch):
+    """A brief with two what-ifs runs three scenarios, not five (the base once)."""
+    from threatsim.analysis import compare as compare_module
+    from threatsim.outputs import report
+
+    calls = []
+    real = compare_module.run_with
+
+    def counting(scenario, options):
+        calls.append(scenario.name)
+        return real(scenario, options)
+
+    monkeypatch.setattr(compare_module, "run_with", counting)
+    base = threatsim.load_scenario(SCENARIOS / "financing.toml")
+    w1 = base.with_values({"levers.seizure_effort": 2.0, "name": "w1"})
+    w2 = base.with_values({"levers.seizure_effort": 3.0, "name": "w2"})
+    report.brief(base, [w1, w2], draws=100, seed=1)
+    assert calls == ["w1", "w2"]  # the base ran once, in brief() itself, not in compare

@@ -130,6 +130,7 @@ def compare(
     executor: ExecutorArg = None,
     progress: bool | None = False,
     posterior: Posterior | str | os.PathLike[str] | None = None,
+    base_run: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Run *base* and *whatif* with common random numbers and take paired differences.
 
@@ -157,6 +158,11 @@ def compare(
         A posterior sample (or its file) that drives both runs: both get the
         same resample, draw by draw, and the same chance (checked against both
         scenarios before either runs; see docs/calibration.md).
+    base_run
+        A run of *base* already made (every draw kept), used instead of running
+        it again: it must be that run, with these options (its run id, seed,
+        draws, sampler, chunk size and replicates are checked), else a
+        :class:`ScenarioError` says which differs.
 
     Returns
     -------
@@ -215,7 +221,11 @@ def compare(
                                 key="level", value=name)
     qs = list(quantiles) if quantiles is not None else list(base.quantiles)
 
-    a = run_with(base, options)
+    if base_run is not None:
+        _check_base_run(base_run, base, options)
+        a = base_run
+    else:
+        a = run_with(base, options)
     b = run_with(whatif, options)
 
     index = pd.Index(["base", "whatif"], name="scenario")
@@ -285,6 +295,22 @@ def compare(
         "quantiles": json.dumps(qs),
     })
     return xr.Dataset(data, attrs=attrs)
+
+
+def _check_base_run(ds: xr.Dataset, base: Scenario, options: RunOptions) -> None:
+    """*ds* is the run of *base* that *options* would make (else: what differs)."""
+    run_id = (options.posterior.run_id(base.run_id) if options.posterior is not None
+              else base.run_id)
+    expected = {"run_id": run_id, "seed": options.seed, "draws": options.draws,
+                "sampler": options.sampler, "chunk_size": options.chunk_size,
+                "replicates": options.replicates, "keep": "draws"}
+    got = {k: ds.attrs.get(k, "draws" if k == "keep" else None) for k in expected}
+    differ = [f"{k} {got[k]!r} (this comparison: {v!r})" for k, v in expected.items()
+              if str(got[k]) != str(v)]
+    if differ or "draws_file" in ds.attrs:
+        raise ScenarioError("is not the run of the base this comparison would make: "
+                            + ("; ".join(differ) or "its draws were streamed to a file"),
+                            key="base_run", value=ds.attrs.get("run_id"))
 
 
 def pairing_gain(base: xr.DataArray, whatif: xr.DataArray) -> xr.DataArray:

@@ -210,7 +210,8 @@ def brief(
     pairs = []
     for w in others:
         cds = compare(sc, w, draws=ds.sizes["draw"], seed=int(ds.attrs["seed"]),
-                      executor=executor, progress=progress, posterior=posterior)
+                      executor=executor, progress=progress, posterior=posterior,
+                      base_run=ds)  # the run above, not a second one
         pairs.append(WhatIf(scenario=w, comparison=cds))
     return brief_from_run(sc, ds, whatifs=pairs, observations=observations,
                           posterior=posterior, scale=scale)
