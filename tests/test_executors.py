@@ -29,6 +29,7 @@ from threatsim.engine.cluster import (
 from threatsim.engine.executors import (
     InProcessExecutor,
     ProcessPoolChunkExecutor,
+    ThreadPoolChunkExecutor,
     resolve_executor,
 )
 from threatsim.engine.options import RunOptions
@@ -87,9 +88,34 @@ def test_every_executor_gives_the_same_dataset(model, client):
     base = threatsim.run(sc, progress=False, **SMALL)
     assert base.sizes["replicate"] == 2
     pool = threatsim.run(sc, progress=False, executor=ProcessPoolChunkExecutor(2), **SMALL)
+    threads = threatsim.run(sc, progress=False, executor=ThreadPoolChunkExecutor(2), **SMALL)
     dask = threatsim.run(sc, progress=False, executor=client, **SMALL)
     xr.testing.assert_identical(base, pool)
+    xr.testing.assert_identical(base, threads)
     xr.testing.assert_identical(base, dask)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_workers_run_threads_or_processes_as_the_model_declares(model):
+    """executor=2 (--workers 2) is a thread pool for a model whose chunks release the GIL
+    (ModelInfo.parallel == "threads"), a process pool for the others, and in-process
+    for a run of one chunk (a pool would only add its start-up)."""
+    sc = SCENARIOS_BY_MODEL[model]
+    declared = get_model(model).info.parallel
+    assert declared in ("threads", "processes")
+    many = RunOptions.build(sc, executor=2, draws=12, chunk_size=4, force_workers=True)
+    expected = ThreadPoolChunkExecutor if declared == "threads" else ProcessPoolChunkExecutor
+    assert type(many.executor) is expected
+    one = RunOptions.build(sc, executor=2, draws=4, chunk_size=4, force_workers=True)
+    assert type(one.executor) is InProcessExecutor
+    assert one.workers == 2  # as asked: only the executor differs
+
+
+def test_financing_runs_on_threads_and_detention_on_processes():
+    """The declarations measured in docs/scaling.md: financing's compiled loop releases the
+    GIL (threads), the SimPy detention model holds it (processes)."""
+    assert get_model("financing").info.parallel == "threads"
+    assert get_model("detention").info.parallel == "processes"
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS
@@ -119,6 +145,9 @@ def test_summary_on_every_executor_equals_in_process(model, client, monkeypatch)
     a = threatsim.run(sc, keep="summary", progress=False, **SMALL)
     pool = threatsim.run(sc, keep="summary", progress=False,
                          executor=ProcessPoolChunkExecutor(2), **SMALL)
+    threads = threatsim.run(sc, keep="summary", progress=False,
+                            executor=ThreadPoolChunkExecutor(2), **SMALL)
+    xr.testing.assert_identical(a, threads)
     dask = threatsim.run(sc, keep="summary", executor=DaskExecutor(client, max_in_flight=2),
                          progress=False, **SMALL)
     xr.testing.assert_identical(a, pool)

@@ -301,10 +301,13 @@ def test_workers_are_capped_at_the_cpus_and_it_says_so(financing, monkeypatch, c
     many = dataclasses.replace(financing, run=dataclasses.replace(financing.run, workers=16))
     with caplog.at_level(logging.WARNING, logger="threatsim"):
         assert RunOptions.build(many).workers == 2  # [run] workers = 16
-        opts = RunOptions.build(financing, executor=16)
+        # Several chunks, so that a pool is made at all (one chunk stays in-process).
+        chunked = dataclasses.replace(financing, run=dataclasses.replace(
+            financing.run, draws=4 * financing.run.chunk_size))
+        opts = RunOptions.build(chunked, executor=16)
     assert opts.workers == 2
     assert opts.executor.workers == 2
-    assert caplog.messages == ["16 worker processes asked for, but this process may use 2 "
+    assert caplog.messages == ["16 workers asked for, but this process may use 2 "
                                "CPUs: running 2 (force_workers=True, or --force-workers, "
                                "runs 16)"] * 2
 
@@ -340,7 +343,7 @@ def test_the_command_line_says_workers_were_capped(tmp_path, monkeypatch, capsys
     args = ["run", str(SCENARIOS / "financing.toml"), "--draws", "200", "--workers", "3",
             "--no-plot", "--quiet"]
     assert _main(args) == 0
-    assert ("threatsim: 3 worker processes asked for, but this process may use 1 CPU: "
+    assert ("threatsim: 3 workers asked for, but this process may use 1 CPU: "
             "running 1") in capsys.readouterr().err
 
 

@@ -336,6 +336,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             better = (f"{o.better} is better" if o.better else "no direction") + "".join(
                 f", {way} {label}" for label, way in o.better_by_compartment.items() if way)
             print(f"    {o.name:<32} ({dims}) {o.unit}; {better}: {o.doc}")
+        print(f"  --workers N runs: {info.parallel}")
         if info.coords:
             print("  coords:")
             for dim, values in info.coords.items():
@@ -417,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--chunk-size", type=int)
-    p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.add_argument("--workers", type=int,
+                   help="workers (default: run.workers): threads for a model whose chunks "
+                        "release the GIL, processes for the others (threatsim models says "
+                        "which; docs/scaling.md)")
     p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")
     p.add_argument("--no-plot", action="store_true", help="do not write the fan chart PNG")
     p.add_argument("--plot", metavar="DIR",

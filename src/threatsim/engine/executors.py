@@ -7,7 +7,9 @@ its chunk index, so every executor gives the same Dataset, bit for bit.
 
 * :class:`InProcessExecutor` -- one chunk after another in this process (the
   default; needs nothing).
-* :class:`ProcessPoolChunkExecutor` -- a local process pool.
+* :class:`ThreadPoolChunkExecutor` -- threads of this process, for models whose chunk
+  work releases the GIL (``ModelInfo.parallel``; ``--workers N`` picks it for them).
+* :class:`ProcessPoolChunkExecutor` -- a local process pool (the others).
 * :class:`~threatsim.engine.cluster.DaskExecutor` -- a ``dask.distributed``
   cluster (:mod:`threatsim.engine.cluster`).
 * :class:`~threatsim.engine.reuse.ReuseChunks` -- another executor, remembering
@@ -47,6 +49,7 @@ __all__ = [
     "HoldingExecutor",
     "InProcessExecutor",
     "ProcessPoolChunkExecutor",
+    "ThreadPoolChunkExecutor",
     "available_cpus",
     "capped_workers",
     "executor_from_options",
@@ -90,7 +93,7 @@ def capped_workers(workers: int, *, force: bool = False) -> int:
     cpus = available_cpus()
     if workers <= cpus or force:
         return workers
-    log.warning("%d worker processes asked for, but this process may use %d CPU%s: running "
+    log.warning("%d workers asked for, but this process may use %d CPU%s: running "
                 "%d (force_workers=True, or --force-workers, runs %d)", workers, cpus,
                 "" if cpus == 1 else "s", cpus, workers)
     return cpus
@@ -209,19 +212,68 @@ class ProcessPoolChunkExecutor:
             # On an error or Ctrl-C: drop what is queued, do not wait for it.
             pool.shutdown(wait=finished, cancel_futures=not finished)
 
-def make_executor(workers: int) -> ChunkExecutor:
-    """In-process for 1 worker, a process pool otherwise.
+class ThreadPoolChunkExecutor:
+    """Runs chunks on threads of this process, with bounded work in flight: for models
+    whose chunk work releases the GIL (``ModelInfo.parallel == "threads"``), so that the
+    chunks write the run's buffers where they lie instead of being copied back from
+    other processes.
+
+    >>> sorted(ThreadPoolChunkExecutor(2).map_chunks(abs, [-1, 2, -3]))
+    [1, 2, 3]
+    """
+
+    shares_memory = True
+
+    def __init__(self, workers: int, *, max_in_flight: int | None = None) -> None:
+        self.workers = workers
+        self.max_in_flight = max_in_flight or 2 * workers
+
+    def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        pool = cf.ThreadPoolExecutor(max_workers=self.workers,
+                                     thread_name_prefix="threatsim-chunk")
+        finished = False
+        try:
+            pending: set[cf.Future[Any]] = set()
+            for task in tasks:
+                pending.add(pool.submit(fn, task))
+                if len(pending) >= self.max_in_flight:
+                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            for fut in cf.as_completed(pending):
+                yield fut.result()
+            finished = True
+        finally:
+            # On an error or Ctrl-C: drop what is queued; a running chunk ends by itself.
+            pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+#: How ``workers > 1`` run a model's chunks (``ModelInfo.parallel``).
+PARALLEL = ("threads", "processes")
+
+
+def make_executor(workers: int, parallel: str = "processes") -> ChunkExecutor:
+    """In-process for 1 worker; otherwise threads or processes, as the model's chunks
+    run best (*parallel*: ``ModelInfo.parallel``).
 
     >>> type(make_executor(1)).__name__, type(make_executor(4)).__name__
     ('InProcessExecutor', 'ProcessPoolChunkExecutor')
+    >>> type(make_executor(4, "threads")).__name__
+    'ThreadPoolChunkExecutor'
     """
-    return InProcessExecutor() if workers <= 1 else ProcessPoolChunkExecutor(workers)
+    if workers <= 1:
+        return InProcessExecutor()
+    if parallel == "threads":
+        return ThreadPoolChunkExecutor(workers)
+    return ProcessPoolChunkExecutor(workers)
 
 
-def resolve_executor(executor: object, workers: int) -> ChunkExecutor:
+def resolve_executor(executor: object, workers: int,
+                     parallel: str = "processes") -> ChunkExecutor:
     """The executor ``run`` uses for its ``executor=`` argument.
 
-    ``None`` or an int: :func:`make_executor`; a ``distributed.Client``:
+    ``None`` or an int: :func:`make_executor` (threads or processes by *parallel*);
+    a ``distributed.Client``:
     :class:`~threatsim.engine.cluster.DaskExecutor`; anything with ``map_chunks``: itself.
 
     >>> type(resolve_executor(None, 1)).__name__
@@ -232,7 +284,7 @@ def resolve_executor(executor: object, workers: int) -> ChunkExecutor:
     threatsim.core.errors.ScenarioError: executor='str' must be None, a number of workers, ...
     """
     if executor is None or isinstance(executor, int):
-        return make_executor(workers)
+        return make_executor(workers, parallel)
     if hasattr(executor, "map_chunks"):
         # cast: anything with map_chunks is taken at its word (ChunkExecutor's contract)
         return cast(ChunkExecutor, executor)

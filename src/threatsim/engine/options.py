@@ -31,6 +31,7 @@ from threatsim.engine.executors import (
 )
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
+from threatsim.models.registry import get_model
 from threatsim.results import Posterior, open_posterior
 from threatsim.stats.variates import DRAW_BITS, REPLICATE_BITS
 
@@ -175,9 +176,15 @@ class RunOptions:
             posterior = open_posterior(posterior)
         if posterior is not None:
             posterior.check(scenario)
+        # A run of one chunk has nothing to share out: in-process, whatever the workers
+        # (a pool would only add its start); several: threads or processes, as the model
+        # declares its chunks run best (ModelInfo.parallel; docs/scaling.md).
+        chunks = -(-settings.draws // settings.chunk_size)
+        parallel = get_model(scenario.model).info.parallel
+        local = 1 if chunks < 2 and (executor is None or workers is not None) else n_workers
         return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
                    chunk_size=settings.chunk_size, replicates=settings.replicates,
-                   workers=n_workers, executor=resolve_executor(executor, n_workers),
+                   workers=n_workers, executor=resolve_executor(executor, local, parallel),
                    progress=progress, keep=keep, memory_budget=budget, posterior=posterior)
 
     @property

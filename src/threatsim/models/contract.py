@@ -270,8 +270,15 @@ class ModelInfo:
     #: The few series a planner reads first (the run's default chart, the brief's charts,
     #: compare --plot); checked here: the outputs and labels exist.
     headline: tuple[SeriesDecl, ...] = ()
+    #: How ``--workers N`` (``executor=N``) runs this model's chunks: ``"threads"``
+    #: where a chunk's work is compiled or vectorised numpy that releases the GIL (no
+    #: results copied between processes), ``"processes"`` where Python code holds it
+    #: (SimPy, per-draw loops). Measured per model in docs/scaling.md.
+    parallel: str = "processes"
 
     def __post_init__(self) -> None:
+        if self.parallel not in ("threads", "processes"):
+            raise ValueError(f"model {self.name}: parallel must be 'threads' or 'processes'")
         outputs = {o.name: o for o in self.outputs}
         problems = [p for s in self.headline for p in s.problems(outputs, self.coords)]
         if problems:

@@ -67,6 +67,9 @@ RESERVES_SERIES = ("reserves", "revenue", "spending", "seized")
 INFO = ModelInfo(
     name="financing",
     doc="ISIL reserves: revenue, upkeep, transfers, seizures (S/2019/103 paras 12-15)",
+    # one compiled (numba, nogil) or vectorised numpy loop over a chunk's draws: threads
+    # share its buffers, where processes would copy every chunk's trajectories back
+    parallel="threads",
     parameters=(
         ParameterDecl(name="reserves_initial", unit="usd",
                       doc="reserves at the start month (para 12)"),
