@@ -68,6 +68,32 @@ class Source:
         """True for "up to N", "more than N", "N or more"."""
         return self.wording in ("up_to", "more_than", "or_more")
 
+    def phrase(self) -> str:
+        """The figure in words, as the report hedged it: ``3,000 or more``, ``exactly
+        13,000``, ``up to 3,000``, ``more than 500``, ``nearly 1,000``, ``approximately
+        30``, ``14,000 - 18,000``.
+
+        >>> reg = load_sources("scenarios/sources")
+        >>> reg["fighters_hajin"].phrase(), reg["stateless_minors_iraq"].phrase()
+        ('3,000 or more', 'exactly 13,000')
+        >>> reg["ftf_iraq_syria"].phrase(), reg["militants_iraq_syria"].phrase()
+        ('up to 3,000', '14,000 - 18,000')
+        """
+        def num(x: float | None) -> str:
+            x = float(x or 0.0)
+            return f"{x:,.0f}" if x == round(x) else f"{x:,g}"
+
+        if self.wording == "between":
+            return f"{num(self.low)} - {num(self.high)}"
+        if self.wording == "or_more":
+            return f"{num(self.low)} or more"
+        if self.wording == "more_than":
+            return f"more than {num(self.low)}"
+        if self.wording == "up_to":
+            return f"up to {num(self.high)}"
+        word = {"exact": "exactly"}.get(self.wording, self.wording.replace("_", " "))
+        return f"{word} {num(self.point)}"
+
     def citation(self) -> str:
         """``S/2019/103 para 12``."""
         return f"{self.document} para {self.paragraph}"

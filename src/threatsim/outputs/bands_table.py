@@ -32,8 +32,8 @@ from threatsim.core.errors import ScenarioError
 from threatsim.core.version import __version__
 from threatsim.results import bands, mcse_quantile
 
-__all__ = ["BandRow", "band_rows", "bands_frame", "quantile_column", "report_months_of",
-           "split_parts", "table_quantiles", "write_bands"]
+__all__ = ["BandRow", "band_rows", "bands_frame", "check_bands_path", "quantile_column",
+           "report_months_of", "split_parts", "table_quantiles", "write_bands"]
 
 #: Dims shown entry by entry (summed over the other model dims): a population by
 #: compartment, returnees by origin group, people by nationality (with two of them, one
@@ -275,13 +275,45 @@ def bands_frame(ds: xr.Dataset, rows: Sequence[BandRow]) -> Any:
     return pd.DataFrame.from_records(records)
 
 
+def check_bands_path(path: str | os.PathLike[str], *, kind: str | None = None,
+                     key: str = "bands file") -> Path:
+    """*path* if a bands export can be written there (checked before a run starts): it
+    ends ``.csv`` or ``.xlsx`` (the one *kind* asks for), is not a folder, and for a
+    spreadsheet openpyxl is installed.
+
+    >>> check_bands_path("bands.txt", key="--csv")
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: --csv='bands.txt' must end .csv or .xlsx
+    >>> check_bands_path("bands.xlsx", kind="csv", key="--csv")
+    Traceback (most recent call last):
+    ...
+    threatsim.core.errors.ScenarioError: --csv='bands.xlsx' must end .csv
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    allowed = (f".{kind}",) if kind else (".csv", ".xlsx")
+    if suffix not in allowed:
+        raise ScenarioError(f"must end {' or '.join(allowed)}", key=key, value=str(path))
+    if target.is_dir():
+        raise ScenarioError("is a folder; name the file to write", key=key, value=str(path))
+    if suffix == ".xlsx" and importlib.util.find_spec("openpyxl") is None:
+        raise ScenarioError("is a spreadsheet, and openpyxl is not installed: pip install "
+                            "'threatsim[xlsx]' (or write a .csv file)", key=key,
+                            value=str(path))
+    return target
+
+
 def write_bands(ds: xr.Dataset, path: str | os.PathLike[str], *,
                 quantiles: Sequence[float] | None = None,
                 report_months: Sequence[int] | None = None,
-                rows: Sequence[BandRow] | None = None) -> Path:
+                rows: Sequence[BandRow] | None = None, kind: str | None = None,
+                key: str = "bands file") -> Path:
     """Write the run table's bands of *ds* to *path* (``.csv``, or ``.xlsx`` with the
     ``xlsx`` extra), atomically. Quantiles and months default to the run's scenario's
     (:func:`report_months_of`); *rows* already computed are written as they are.
+    *kind* (``"csv"``, ``"xlsx"``) is the format asked for (by default, *path*'s suffix),
+    and *path* must end with it; *key* names the option in messages.
 
     >>> import tempfile, threatsim
     >>> ds = threatsim.run(threatsim.load_scenario("scenarios/financing.toml"), draws=50,
@@ -291,21 +323,14 @@ def write_bands(ds: xr.Dataset, path: str | os.PathLike[str], *,
     ...     print(path.read_text().splitlines()[0][:60])
     run_id,scenario,seed,draws,sampler,threatsim_version,output,
     """
-    path = Path(path)
-    kind = path.suffix.lower()
-    if kind not in (".csv", ".xlsx"):
-        raise ScenarioError("must end .csv or .xlsx", key="bands file", value=str(path))
+    path = check_bands_path(path, kind=kind, key=key)
     if rows is None:
         qs, months = report_months_of(ds)
         rows = band_rows(ds, quantiles=quantiles if quantiles is not None else qs,
                          report_months=report_months if report_months is not None
                          else months)
     frame = bands_frame(ds, rows)
-    if kind == ".xlsx":
-        if importlib.util.find_spec("openpyxl") is None:  # optional: spreadsheets only
-            raise ScenarioError("is a spreadsheet, and openpyxl is not installed: pip "
-                                "install 'threatsim[xlsx]' (or write a .csv file)",
-                                key="bands file", value=str(path))
+    if path.suffix.lower() == ".xlsx":
         with atomic_path(path, ".xlsx") as tmp:
             frame.to_excel(tmp, index=False, sheet_name="bands", engine="openpyxl")
         return path
