@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[fast,test,distributed]'
+	$(BIN)/pip install --quiet -e '.[fast,test,distributed,zarr,xlsx]'
 	touch $@
 
 demo: $(STAMP)

@@ -171,8 +171,9 @@ def test_draws_streamed_to_netcdf_read_back_as_the_full_run(model, tmp_path: Pat
     write_netcdf(full, tmp_path / "memory.nc")
     summ = threatsim.run(sc, out=tmp_path / "streamed.nc", **run)
     assert summ.attrs["draws_file"] == str(tmp_path / "streamed.nc")
-    xr.testing.assert_identical(xr.load_dataset(tmp_path / "memory.nc"),
-                                xr.load_dataset(tmp_path / "streamed.nc"))
+    xr.testing.assert_identical(threatsim.open_results(tmp_path / "memory.nc"),
+                                threatsim.open_results(tmp_path / "streamed.nc"))
+    xr.testing.assert_identical(threatsim.open_results(tmp_path / "streamed.nc"), full)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.nc", "streamed.nc"]
 
 

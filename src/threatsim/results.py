@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from threatsim.core.atomic import atomic_path
+from threatsim.core.atomic import atomic_path, publish_folder, temp_folder_beside
 from threatsim.core.errors import ScenarioError
 from threatsim.core.version import __version__
 from threatsim.inputs.scenario import RunSettings, Scenario
@@ -33,9 +34,11 @@ from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
 
-__all__ = ["SPLIT_DIMS", "Posterior", "bands", "entry_better", "exceedance", "mcse_quantile",
+__all__ = ["COMPRESSION", "DTYPE_ATTR", "SPLIT_DIMS", "Posterior", "bands", "compact",
+           "entry_better", "exceedance", "is_zarr_path", "mcse_quantile", "narrowest_int",
            "open_posterior", "open_results", "output_attrs", "posterior_from_dataset",
-           "prior_fingerprint", "sample_dims", "split_entries", "to_dataset", "write_netcdf"]
+           "prior_fingerprint", "restore", "sample_dims", "split_entries", "to_dataset",
+           "write_netcdf", "write_results", "write_zarr"]
 
 #: Dims that index the Monte Carlo sample (reduced over by bands and probabilities).
 SAMPLE_DIMS = ("draw", "replicate")
@@ -255,24 +258,199 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     return out.rename(f"p_{da.name}")
 
 
+#: The attr a compacted variable carries in a results file: its dtype in memory, which
+#: :func:`open_results` restores (and then drops), so that a file reads back identical.
+DTYPE_ATTR = "threatsim_dtype"
+#: zlib with byte shuffle: people counts stored in two bytes compress several-fold more.
+COMPRESSION: dict[str, Any] = {"zlib": True, "shuffle": True, "complevel": 4}
+#: Integer types tried, narrowest first (signed before unsigned of the same width).
+_INT_TYPES: tuple[tuple[np.dtype[Any], int, int], ...] = tuple(
+    (np.dtype(t), int(np.iinfo(t).min), int(np.iinfo(t).max))
+    for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64))
+
+
+def narrowest_int(values: np.ndarray) -> np.dtype[Any] | None:
+    """The narrowest integer dtype that holds every value of *values* exactly, or ``None``
+    (empty, not numbers, a NaN or infinity, a fraction, a negative zero, too large).
+
+    Floats qualify only when every value is a whole number (stored as that integer, they
+    read back as the same floats).
+
+    >>> narrowest_int(np.array([0, 13_356])), narrowest_int(np.array([-1, 200]))
+    (dtype('int16'), dtype('int16'))
+    >>> narrowest_int(np.array([0, 255])), narrowest_int(np.array([4.0, 36.0]))
+    (dtype('uint8'), dtype('int8'))
+    >>> narrowest_int(np.array([1.5])), narrowest_int(np.array([np.nan, 2.0]))
+    (None, None)
+    """
+    arr = np.asarray(values)
+    if arr.size == 0 or arr.dtype.kind not in "iuf":
+        return None
+    if arr.dtype.kind == "f":
+        if not bool(np.all(np.isfinite(arr))) or not bool(np.all(np.trunc(arr) == arr)):
+            return None
+        if bool(np.any(np.signbit(arr) & (arr == 0))):  # -0.0 would read back as 0.0
+            return None
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -(2.0 ** 63) or hi >= 2.0 ** 63:
+            return None
+        lo_i, hi_i = int(lo), int(hi)
+    else:
+        lo_i, hi_i = int(arr.min()), int(arr.max())
+    for t, lowest, highest in _INT_TYPES:
+        if lowest <= lo_i and hi_i <= highest:
+            return t
+    return None
+
+
+def compact(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+    """*ds* as a results file stores it, and the encoding to write it with.
+
+    Every integer variable (and every float variable all of whose values are whole
+    numbers, with no NaN) is cast to the narrowest integer dtype that holds it
+    exactly, its dtype in memory kept in the attr :data:`DTYPE_ATTR`; every numeric
+    variable is compressed (:data:`COMPRESSION`). Encodings *ds* came with (from a
+    file it was read from) are dropped: they may name a dtype too narrow for new
+    values. :func:`restore` undoes it.
+
+    >>> ds = xr.Dataset({"people": ("draw", np.array([3, 40_000], dtype=np.int64))})
+    >>> small, enc = compact(ds)
+    >>> small["people"].dtype, small["people"].attrs, enc["people"]["zlib"]
+    (dtype('uint16'), {'threatsim_dtype': 'int64'}, True)
+    >>> restore(small).identical(ds)
+    True
+    """
+    variables: dict[Any, xr.Variable] = {}
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        attrs = {k: v for k, v in var.attrs.items() if k != DTYPE_ATTR}
+        data = var.values if var.dtype.kind in "iuf" else var.data
+        narrow = narrowest_int(data) if var.dtype.kind in "iuf" else None
+        if narrow is not None and narrow != var.dtype:
+            attrs[DTYPE_ATTR] = str(var.dtype)
+            data = data.astype(narrow)
+        variables[name] = xr.Variable(var.dims, data, attrs=attrs)
+        if var.dtype.kind in "iufb" and var.ndim > 0 and var.size > 0:
+            encoding[str(name)] = dict(COMPRESSION)
+    coords = {k: variables[k] for k in ds.coords}
+    data_vars = {k: variables[k] for k in ds.data_vars}
+    return xr.Dataset(data_vars, coords=coords, attrs=ds.attrs), encoding
+
+
+def restore(ds: xr.Dataset, where: str = "results file") -> xr.Dataset:
+    """Give each variable :func:`compact` narrowed its dtype in memory back (and drop the
+    attr that recorded it).
+
+    >>> ds = xr.Dataset({"x": ("draw", np.array([1, 2], dtype=np.int8), {DTYPE_ATTR: "float64"})})
+    >>> restore(ds)["x"].values.tolist(), restore(ds)["x"].attrs
+    ([1.0, 2.0], {})
+    """
+    changed: dict[Any, xr.Variable] = {}
+    for name, var in ds.variables.items():
+        want = var.attrs.get(DTYPE_ATTR)
+        if want is None:
+            continue
+        try:
+            dtype = np.dtype(str(want))
+        except TypeError:
+            dtype = np.dtype(object)
+        if dtype.kind not in "iuf":
+            raise ScenarioError("is not a number type (allowed: int8 ... int64, uint8 ... "
+                                "uint64, float32, float64)", path=where,
+                                key=f"{name}.{DTYPE_ATTR}", value=want)
+        attrs = {k: v for k, v in var.attrs.items() if k != DTYPE_ATTR}
+        new = xr.Variable(var.dims, var.values.astype(dtype), attrs=attrs)
+        new.encoding = dict(var.encoding)
+        changed[name] = new
+    if not changed:
+        return ds
+    coords = {k: v for k, v in changed.items() if k in ds.coords}
+    data = {k: v for k, v in changed.items() if k not in ds.coords}
+    return ds.assign_coords(coords).assign(data)
+
+
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write *ds* to NetCDF atomically: a temporary name in the same folder, then a rename.
+    """Write *ds* to NetCDF atomically (a temporary name in the same folder, then a
+    rename), compacted: integers in their narrowest exact type, zlib-compressed
+    (:func:`compact`); :func:`open_results` reads back the same dtypes and values.
 
     >>> import tempfile
     >>> ds = xr.Dataset({"reserves": ("draw", [1.0, 2.0])}, attrs={"run_id": "abc"})
     >>> with tempfile.TemporaryDirectory() as d:
     ...     path = write_netcdf(ds, Path(d) / "run.nc")
-    ...     print(open_results(path)["reserves"].values)
-    [1. 2.]
+    ...     print(open_results(path)["reserves"].values, open_results(path).identical(ds))
+    [1. 2.] True
     """
     path = Path(path)
+    small, encoding = compact(ds)
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4")
+        small.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
     return path
 
 
+def write_zarr(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write *ds* as a Zarr store (a folder) atomically: a temporary folder beside *path*,
+    then a rename (a store already at *path* is replaced only once the new one is
+    whole). Compacted as :func:`write_netcdf` compacts; needs the ``zarr`` extra.
+
+    >>> import tempfile
+    >>> ds = xr.Dataset({"people": ("draw", np.array([3, 4]))})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = write_zarr(ds, Path(d) / "run.zarr")
+    ...     print(path.is_dir(), open_results(path).identical(ds))
+    True True
+    """
+    path = Path(path)
+    _need_zarr("--out", str(path))
+    small, _ = compact(ds)  # zarr compresses every chunk by default
+    # Zarr format 2: its specification covers the fixed-width strings of the coords
+    tmp = temp_folder_beside(path)
+    try:
+        try:
+            small.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+        except OSError as exc:  # a full disk: one line naming the store
+            raise ScenarioError(f"cannot be written ({exc.strerror or exc})", key="output",
+                                value=str(path)) from None
+        publish_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def write_results(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a run to *path*: Zarr for a name ending ``.zarr``, else NetCDF.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     print(write_results(xr.Dataset({"x": ("draw", [1])}), Path(d) / "r.nc").name)
+    r.nc
+    """
+    return write_zarr(ds, path) if is_zarr_path(path) else write_netcdf(ds, path)
+
+
+def is_zarr_path(path: str | os.PathLike[str]) -> bool:
+    """Whether *path* names a Zarr store (its name ends ``.zarr``).
+
+    >>> is_zarr_path("results/run.zarr"), is_zarr_path("results/run.nc")
+    (True, False)
+    """
+    return Path(path).suffix.lower() == ".zarr"
+
+
+def _need_zarr(key: str, value: str) -> None:
+    """Refuse, in one line naming the extra to install, when zarr is missing."""
+    try:
+        import zarr  # noqa: F401  (optional: only Zarr stores need it)
+    except ImportError:
+        raise ScenarioError("is a Zarr store, and zarr is not installed: pip install "
+                            "'threatsim[zarr]' (or write a .nc file)", key=key,
+                            value=value) from None
+
+
 def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
-    """Read a run written by :func:`write_netcdf` (fully loaded into memory).
+    """Read a run written by :func:`write_netcdf` or :func:`write_zarr` (fully loaded into
+    memory, with the dtypes it had when written).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -285,9 +463,19 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
     threatsim.core.errors.ScenarioError: scenarios/financing.toml: is not a NetCDF results file ...
     """
     path = Path(path)
+    if path.is_dir() and is_zarr_path(path):
+        _need_zarr("results", str(path))
+        try:
+            with xr.open_zarr(path, consolidated=None) as store:
+                return restore(store.load(), str(path))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise ScenarioError(f"cannot be read as a Zarr results store: {reason}",
+                                path=str(path)) from None
     if not path.is_file():
-        raise ScenarioError("is a folder, not a results file" if path.is_dir()
-                            else "no such results file", path=str(path))
+        raise ScenarioError("is a folder, not a results file (a Zarr store's name ends "
+                            ".zarr)" if path.is_dir() else "no such results file",
+                            path=str(path))
     try:
         with path.open("rb") as fh:
             head = fh.read(8)
@@ -299,11 +487,12 @@ def open_results(path: str | os.PathLike[str]) -> xr.Dataset:
                  if head and all(b in b"\t\n\r" or 32 <= b < 127 for b in head) else "")
         raise ScenarioError(f"is not a NetCDF results file{looks}", path=str(path))
     try:
-        return xr.load_dataset(path, engine="netcdf4")
+        ds = xr.load_dataset(path, engine="netcdf4")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise ScenarioError(f"cannot be read as a NetCDF results file: {reason}",
                             path=str(path)) from None
+    return restore(ds, str(path))
 
 
 #: How NetCDF files start: classic, 64-bit offset and CDF-5, and HDF5 (netCDF-4).

@@ -27,6 +27,7 @@ from threatsim.cli.authoring import (
     only_outputs,
     parse_outputs,
 )
+from threatsim.cli.bands import add_bands_command
 from threatsim.cli.extract import add_extract_commands
 from threatsim.cli.report import add_report_command, check_brief_path
 from threatsim.cli.table import summary_table
@@ -41,6 +42,7 @@ from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import Scenario, load_scenario
 from threatsim.inputs.sources import load_sources
 from threatsim.models.registry import get_model, model_names
+from threatsim.outputs.bands_table import check_bands_path, write_bands
 from threatsim.outputs.charts import (
     family_figure,
     fan_figure,
@@ -61,7 +63,7 @@ from threatsim.outputs.plotting import exceedance_chart, save_figure, save_figur
 from threatsim.outputs.plotting_calibration import coverage_plot, pit_histogram
 from threatsim.outputs.questions import Answer, answer, answers_text
 from threatsim.outputs.report import brief_from_run, write_brief
-from threatsim.results import open_results, write_netcdf
+from threatsim.results import is_zarr_path, open_results, write_results
 
 __all__ = ["main"]
 
@@ -128,6 +130,20 @@ def _quiet_client_logs() -> None:
 
 def _check_run_options(args: argparse.Namespace) -> None:
     """Options that cannot go together, refused before anything starts."""
+    if args.no_save:  # the table only: options that write the run's files go against it
+        for flag, value in (("--out", args.out), ("--keep", "draws" if args.keep == "draws"
+                                                 else None),
+                            ("--checkpoint", args.checkpoint)):
+            if value is not None:
+                raise ScenarioError("does not go with --no-save (which writes no results "
+                                    "file; --plot, --brief and --csv are still written)",
+                                    key=flag, value=value)
+    if args.csv is not None:
+        check_bands_path(args.csv, kind="csv", key="--csv")
+    if args.out is not None and is_zarr_path(args.out) and args.keep == "draws":
+        raise ScenarioError("streams the draws to a NetCDF file as chunks finish; a Zarr "
+                            "store is written from memory: --out RUN.nc, or no --keep draws",
+                            key="--keep", value="draws")
     if args.brief is not None:
         check_brief_path(args.brief, key="--brief")
         if args.keep == "summary":
@@ -179,6 +195,8 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
                             "(outputs.keep = \"summary\")", key="--brief", value=args.brief)
     precision = None
     out = Path(args.out) if args.out else Path("results") / f"{file_stem(sc.name)}.nc"
+    # the draws may be streamed (over the memory budget) only to a NetCDF file that is kept
+    stream_to = None if args.no_save or is_zarr_path(out) else out
     if args.precision is not None:
         precision = run_to_precision(sc, args.precision, draws=args.draws,
                                      max_draws=args.max_draws, seed=args.seed,
@@ -199,7 +217,7 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
                            keep=keep, checkpoint=args.checkpoint, resume=args.resume,
                            out=out if args.keep == "draws" else None,
                            memory_budget=args.memory_budget, force_workers=args.force_workers,
-                           stream_over_budget=out if keep == "draws" else None,
+                           stream_over_budget=stream_to if keep == "draws" else None,
                            posterior=args.posterior)
     if "draws_file" in ds.attrs:
         written.append(out)  # streamed there
@@ -225,7 +243,8 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
         print(f"threatsim: interrupted; wrote {', '.join(map(str, written))} only",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    print("\nwrote " + ", ".join(str(p) for p in written))
+    print("\nwrote " + (", ".join(str(p) for p in written) if written
+                        else "nothing (--no-save)"))
     if precision is not None and not precision.converged:  # the files hold the largest run
         print("threatsim: the precision target was not reached (see above); raise "
               "--max-draws or loosen --precision", file=sys.stderr)
@@ -235,10 +254,14 @@ def _run_with(args: argparse.Namespace, executor: executors.ExecutorArg,
 
 def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: Path,
                    written: list[Path], answers: list[Answer] | None = None) -> None:
-    """The run's files: NetCDF, fan chart, --plot charts; each added to *written* once
-    it is complete (Ctrl-C in between leaves the ones before it)."""
-    if "draws_file" not in ds.attrs:
-        written.append(write_netcdf(ds, out))
+    """The run's files: NetCDF (or Zarr), fan chart, --csv bands, --plot charts; each
+    added to *written* once it is complete (Ctrl-C in between leaves the ones before it).
+    With --no-save neither the results file nor the fan chart."""
+    if "draws_file" not in ds.attrs and not args.no_save:
+        written.append(write_results(ds, out))
+    if args.csv is not None:
+        written.append(write_bands(ds, args.csv, quantiles=sc.quantiles,
+                                   report_months=sc.report_months, kind="csv", key="--csv"))
     if args.brief is not None:
         if ds.attrs.get("keep") == "summary" or "draws_file" in ds.attrs:
             raise ScenarioError("needs every draw in memory: this run kept a summary, or "
@@ -246,7 +269,7 @@ def _write_outputs(args: argparse.Namespace, sc: Scenario, ds: xr.Dataset, out: 
                                 key="--brief", value=args.brief)
         written.append(write_brief(brief_from_run(sc, ds, answers=answers), args.brief))
     headline = headline_series(ds, sc)
-    if not args.no_plot and headline:  # the headline series, at most six small panels
+    if not (args.no_plot or args.no_save) and headline:  # the headline series, six panels
         png = out.with_suffix(".png")
         _atomic_figure(overview_figure(ds, headline, scenario=sc), png)
         written.append(png)
@@ -292,14 +315,7 @@ def _cmd_sources(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for s in registry:
-        if s.point is not None:
-            value = f"{s.wording} {s.point:,.0f}"
-        elif s.low is not None and s.high is not None:
-            value = f"{s.low:,.0f} - {s.high:,.0f}"
-        else:
-            bound = s.low if s.low is not None else s.high
-            value = f"{s.wording.replace('_', ' ')} {bound:,.0f}"
-        print(f"{s.id:<42} {value:>26} {s.unit:<8} {s.citation():<20} as of {s.as_of}")
+        print(f"{s.id:<42} {s.figure():>38} {s.unit:<8} {s.citation():<20} as of {s.as_of}")
     return 0
 
 
@@ -422,8 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="workers (default: run.workers): threads for a model whose chunks "
                         "release the GIL, processes for the others (threatsim models says "
                         "which; docs/scaling.md)")
-    p.add_argument("--out", help="NetCDF file to write (default results/<name>.nc)")
+    p.add_argument("--out", help="results file to write: NetCDF (default "
+                                 "results/<name>.nc), or a Zarr store for a name ending "
+                                 ".zarr (needs the zarr extra)")
     p.add_argument("--no-plot", action="store_true", help="do not write the fan chart PNG")
+    p.add_argument("--no-save", action="store_true",
+                   help="print the table and write no results file and no fan chart; "
+                        "refused with --out, --keep draws and --checkpoint (--plot, "
+                        "--brief and --csv, explicit asks, are still written)")
+    p.add_argument("--csv", metavar="OUT.csv",
+                   help="also write the table's bands (each quantile with its Monte Carlo "
+                        "standard error, P(=0), provenance) to this CSV (threatsim bands)")
     p.add_argument("--plot", metavar="DIR",
                    help="also write fan and exceedance charts (PNG and SVG) here")
     p.add_argument("--precision", type=float, metavar="REL",
@@ -516,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)  # compare, sweep, sensitivity, discover, calibrate
     add_report_command(sub)
     add_extract_commands(sub)  # extract, diff-sources
+    add_bands_command(sub)
     return parser
 
 

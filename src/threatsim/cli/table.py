@@ -12,26 +12,19 @@ import json
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import xarray as xr
 
-from threatsim.core.formatting import format_band, format_se, printable
-from threatsim.results import bands, mcse_quantile
+from threatsim.core.formatting import format_estimate, printable
+from threatsim.outputs.bands_table import BandRow, band_rows, split_parts
+from threatsim.results import SPLIT_DIMS
 
-__all__ = ["split_compartments", "summary_series", "summary_table"]
-
-#: Dims shown entry by entry (summed over the other model dims): a population by
-#: compartment, returnees by origin group, people by nationality (with two of them, one
-#: entry per pair; origin groups and nationalities with nobody in them are left out).
-_SPLIT_DIMS = ("compartment", "origin", "nationality")
-_SKIP_EMPTY = ("origin", "nationality")
-#: The bands a table shows when the scenario asks for them.
-_TABLE_QUANTILES = (0.05, 0.5, 0.95)
+__all__ = ["render_rows", "split_compartments", "summary_series", "summary_table"]
 
 
 def summary_series(ds: xr.Dataset) -> list[str]:
     """The banded series of a summary to draw: one per output, region totals when present.
 
+    >>> import numpy as np
     >>> ds = xr.Dataset({"reserves": (("quantile", "time"), np.zeros((3, 2))),
     ...                  "p_zero_reserves": (("time",), np.zeros(2))})
     >>> summary_series(ds)
@@ -41,33 +34,6 @@ def summary_series(ds: xr.Dataset) -> list[str]:
             if v.dims == ("quantile", "time") and not str(n).startswith(("p_zero_", "mcse_"))]
 
 
-def _split_parts(da: xr.DataArray, keep: tuple[str, ...]) -> list[tuple[str, xr.DataArray]]:
-    """(entry, series) per entry of *da*'s split dims, other model dims summed."""
-    splits = [d for d in _SPLIT_DIMS if d in da.dims]
-    extra = [d for d in da.dims if d not in (*keep, *splits)]
-    total = da.sum(extra, keep_attrs=True) if extra else da
-    parts = [(" ".join(str(c) for c in combo),
-              total.sel(dict(zip(splits, combo, strict=True)), drop=True))
-             for combo in itertools.product(*(da[s].values for s in splits))]
-    skip = any(s in _SKIP_EMPTY for s in splits)
-    return [(c, part) for c, part in parts if not skip or bool(part.any())]
-
-
-def _summary_items(ds: xr.Dataset) -> list[tuple[str, xr.DataArray]]:
-    """Outputs to print, model dims summed; one item per compartment (origin) where there is one."""
-    items = []
-    for name, da in ds.data_vars.items():
-        if da.attrs.get("role") == "parameter":
-            continue
-        if any(d in da.dims for d in _SPLIT_DIMS):  # e.g. population: all regions together
-            items += [(f"{name} {c}", part)
-                      for c, part in _split_parts(da, ("draw", "replicate", "time"))]
-            continue
-        extra = [d for d in da.dims if d not in ("draw", "replicate", "time")]
-        items.append((str(name), da.sum(extra, keep_attrs=True) if extra else da))
-    return items
-
-
 def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, list[str]]:
     """One series per compartment (origin group) for variables with such a dim.
 
@@ -75,6 +41,7 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
     the planner reads the compartments (active, detained, imprisoned...), each
     summed over regions.
 
+    >>> import numpy as np
     >>> ds = xr.Dataset({"population": (("draw", "region", "compartment"), np.ones((2, 3, 2)))},
     ...                 coords={"compartment": ["active", "detained"]})
     >>> split_compartments(ds, ["population"])[1]
@@ -82,48 +49,74 @@ def split_compartments(ds: xr.Dataset, series: list[str]) -> tuple[xr.Dataset, l
     """
     out, names = ds, []
     for name in series:
-        if not any(d in ds[name].dims for d in _SPLIT_DIMS):
+        if not any(d in ds[name].dims for d in SPLIT_DIMS):
             names.append(name)
             continue
-        for comp, part in _split_parts(ds[name], ("draw", "replicate", "time", "quantile")):
+        for comp, part in split_parts(ds[name], ("draw", "replicate", "time", "quantile")):
             label = f"{name}_{comp.replace(' ', '_')}"
             out = out.assign({label: part})
             names.append(label)
     return out, names
 
 
-def _series_rows(name: str, unit: str, months: list[str], b: xr.DataArray,
-                 se: xr.DataArray | None, zero: xr.DataArray | None,
-                 qs: list[float]) -> list[str]:
-    """A banded series: a header, then one row per report month (*b*, *se*, *zero* on them)."""
-    width = 17 if se is not None else 10
-    head = f"{name} ({unit})" + ("; ± Monte Carlo standard error" if se is not None else "")
+def _series_lines(group: list[BandRow]) -> list[str]:
+    """A banded series: a header, then one row per report month."""
+    first = group[0]
+    qs = list(first.quantiles)
+    has_se = any(math.isfinite(e) for row in group for e in row.se.values())
+    zero = any(row.p_zero is not None for row in group)
+    cells = [[format_estimate(row.values[q], row.se[q] if has_se else None, row.unit)
+              for q in qs] for row in group]
+    width = max([10, *(len(c) + 1 for line in cells for c in line)])
+    head = f"{first.label} ({first.unit})" + (
+        "; ± Monte Carlo standard error" if has_se else "")
     header = "  ".join(f"{f'{q:.0%}':>{width}}" for q in qs)
-    lines = [f"\n{head}\n  {'month':<8}{header}" + (f"{'P(=0)':>9}" if zero is not None else "")]
-    for i, month in enumerate(months):
-        cells = [format_band(float(b.isel(time=i).sel(quantile=q)), unit) for q in qs]
-        if se is not None:
-            cells = [c + format_se(float(se.isel(time=i).sel(quantile=q)), unit)
-                     for c, q in zip(cells, qs, strict=True)]
-        row = "  ".join(f"{c:>{width}}" for c in cells)
-        tail = f"{float(zero.isel(time=i)):>9.1%}" if zero is not None else ""
-        lines.append(f"  {month:<8}{row}{tail}")
+    lines = [f"\n{head}\n  {'month':<8}{header}" + (f"{'P(=0)':>9}" if zero else "")]
+    for row, line in zip(group, cells, strict=True):
+        tail = f"{row.p_zero:>9.1%}" if row.p_zero is not None else ""
+        lines.append(f"  {row.month:<8}" + "  ".join(f"{c:>{width}}" for c in line) + tail)
     return lines
 
 
-def _reached_line(name: str, unit: str, da: xr.DataArray, qs: list[float],
-                  mcse: bool) -> str:
-    """A per-draw scalar that may never happen (NaN): the share reached and its bands."""
-    finite = da.notnull()
-    share = float(finite.mean())
-    text = f"\n{name} ({unit}): reached in {share:.1%} of draws"
-    if share > 0:
-        vals = da.where(finite).quantile(qs, dim=list(da.dims)).values
-        ses = mcse_quantile(da, qs).values if mcse else [math.nan] * len(qs)
-        text += "; when reached: " + ", ".join(
-            f"{q:.0%} {v:,.1f}{format_se(float(e), '')}"
-            for q, v, e in zip(qs, vals, ses, strict=True))
+def _reached_line(row: BandRow) -> str:
+    """A per-draw output that may never happen (NaN): the share reached, and its bands over
+    the draws where it was reached (say so: not over every draw)."""
+    share = row.reached or 0.0
+    count = row.draws_over or 0
+    text = f"\n{row.label} ({row.unit}): reached in {share:.1%} of draws"
+    if count:
+        total = round(count / share)
+        has_se = any(math.isfinite(e) for e in row.se.values())
+        cells = [f"{q:.0%} "
+                 f"{format_estimate(row.values[q], row.se[q] if has_se else None, row.unit)}"
+                 for q in row.quantiles]
+        text += f" ({count:,} of {total:,}); bands over those {count:,} draws only: " + \
+            ", ".join(cells)
     return text
+
+
+#: Said under the table when two outputs' "reached" bands are over different draws.
+_REACHED_NOTE = ("\nnote: each \"reached\" line's bands are over only the draws where that "
+                 "output was reached, so two lines are over different draws and need not be "
+                 "ordered (a 90th-percentile wait, reached in fewer draws, can be below a "
+                 "median wait)")
+
+
+def render_rows(rows: list[BandRow]) -> list[str]:
+    """The table's lines for *rows* (:func:`threatsim.outputs.bands_table.band_rows`)."""
+    lines: list[str] = []
+    reached_counts = set()
+    for _, grouped in itertools.groupby(rows, key=lambda r: (r.output, r.entry, bool(r.month))):
+        group = list(grouped)
+        if group[0].month:
+            lines += _series_lines(group)
+        else:
+            for row in group:
+                lines.append(_reached_line(row))
+                reached_counts.add(row.draws_over)
+    if len(reached_counts) > 1:
+        lines.append(_REACHED_NOTE)
+    return lines
 
 
 def _name(ds: xr.Dataset) -> str:
@@ -162,42 +155,15 @@ def summary_table(ds: xr.Dataset, *, quantiles: Sequence[float],
     ...       .splitlines()[0])  # doctest: +ELLIPSIS
     scenario 'financing' (run ...): 200 draws, seed 1, sampler ...
     """
-    qs = [q for q in quantiles if q in _TABLE_QUANTILES] or list(quantiles)
-    months = [str(np.datetime64(ds.time.values[i], "M")) for i in report_months]
-    at = list(report_months)
+    rows = band_rows(ds, quantiles=quantiles, report_months=report_months, mcse=mcse)
     if ds.attrs.get("keep") == "summary":  # bands already computed, no draws
         lines = [f"scenario {_name(ds)} (run {ds.attrs.get('run_id', '')}): "
                  f"{ds.attrs.get('draws', 0):,} draws, seed {ds.attrs.get('seed')}, sampler "
                  f"{ds.attrs.get('sampler')} (summary kept: exact bands from streamed chunks)"]
-        lines += _posterior_line(ds)
-        banded = set(summary_series(ds))
-        for name, da in ds.data_vars.items():
-            if da.attrs.get("role") == "parameter" or str(name).startswith(("p_zero_", "mcse_")):
-                continue
-            unit = da.attrs.get("units", "")
-            if name in banded:
-                se = ds.get(f"mcse_{name}")
-                pz = ds.get(f"p_zero_{name}")
-                lines += _series_rows(
-                    str(name), unit, months, da.isel(time=at).sel(quantile=qs),
-                    se.isel(time=at).sel(quantile=qs) if se is not None else None,
-                    pz.isel(time=at) if pz is not None else None, qs)
-            elif "draw" in da.dims and "time" not in da.dims:
-                lines.append(_reached_line(str(name), unit, da, qs, mcse=True))
-        return "\n".join(lines)
-    run_id, draws = ds.attrs.get("run_id", ""), ds.sizes["draw"]
-    lines = [f"scenario {_name(ds)} (run {run_id}): {draws:,} draws, "
-             f"seed {ds.attrs.get('seed')}, sampler {ds.attrs.get('sampler')}"]
+    else:
+        lines = [f"scenario {_name(ds)} (run {ds.attrs.get('run_id', '')}): "
+                 f"{ds.sizes['draw']:,} draws, seed {ds.attrs.get('seed')}, "
+                 f"sampler {ds.attrs.get('sampler')}"]
     lines += _posterior_line(ds)
-    for name, da in _summary_items(ds):
-        unit = da.attrs.get("units", "")
-        if "time" in da.dims:
-            sub = da.isel(time=at)
-            zero = None
-            if da.attrs.get("kind") == "stock":
-                zero = (sub == 0).mean([d for d in ("draw", "replicate") if d in sub.dims])
-            lines += _series_rows(name, unit, months, bands(sub, qs),
-                                  mcse_quantile(sub, qs) if mcse else None, zero, qs)
-        else:
-            lines.append(_reached_line(name, unit, da, qs, mcse))
+    lines += render_rows(rows)
     return "\n".join(lines)

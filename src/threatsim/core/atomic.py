@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,8 @@ from pathlib import Path
 from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import check_interrupt
 
-__all__ = ["atomic_path", "file_stem", "publish", "temp_beside"]
+__all__ = ["atomic_path", "file_stem", "publish", "publish_folder", "temp_beside",
+           "temp_folder_beside"]
 
 #: Longest file stem made from a label (a file name may have 255 bytes; suffixes follow).
 _MAX_STEM = 120
@@ -77,6 +79,62 @@ def publish(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     check_interrupt()
     os.replace(tmp, path)
     return Path(path)
+
+
+def temp_folder_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+    """A new empty folder in *path*'s folder, hidden, to be renamed to *path* by
+    :func:`publish_folder` (a store of many files, such as Zarr, written whole or not at all).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     tmp = temp_folder_beside(Path(d) / "run.zarr")
+    ...     print(tmp.is_dir(), tmp.name.startswith(".run.zarr."), list(tmp.iterdir()))
+    True True []
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    return tmp
+
+
+def publish_folder(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Give the finished temporary folder *tmp* the name *path*, unless Ctrl-C was pressed
+    while it was written. A folder already at *path* is first moved aside and deleted
+    only once the new one has its name; a file there is refused.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for text in ("old", "new"):
+    ...         tmp = temp_folder_beside(Path(d) / "s.zarr")
+    ...         _ = (tmp / "a").write_text(text)
+    ...         _ = publish_folder(tmp, Path(d) / "s.zarr")
+    ...     print((Path(d) / "s.zarr" / "a").read_text(), sorted(p.name for p in Path(d).iterdir()))
+    new ['s.zarr']
+    """
+    check_interrupt()
+    path, tmp = Path(path), Path(tmp)
+    if path.exists() and not path.is_dir():
+        raise ScenarioError("is a file, not a folder a Zarr store can replace", key="output",
+                            value=str(path))
+    old = None
+    try:
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old",
+                                        dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if old is not None and (old / path.name).exists() and not path.exists():
+            os.replace(old / path.name, path)  # put the old store back
+        raise _cannot_write(path, exc) from None
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 @contextlib.contextmanager

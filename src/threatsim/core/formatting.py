@@ -2,8 +2,11 @@
 
 * :func:`format_value`: a value in its unit (``$90M``, ``2.5 %/month``, ``14,000``),
   for labels, sweeps and comparisons.
-* :func:`format_band` and :func:`format_se`: a band of the run table and its Monte
-  Carlo standard error (money always in millions, so a column lines up).
+* :func:`format_estimate`: an estimate and its Monte Carlo standard error, both rounded
+  to the decimal place the standard error supports (``2,440 ± 200``, ``$12.3M ± $0.4M``):
+  every table's bands.
+* :func:`format_band` and :func:`format_se`: a value alone and a standard error alone
+  (money in millions).
 * :func:`format_number`: a unit-less score with a k/M/G suffix (leaderboards).
 * :func:`printable`: a label from the user (a scenario's name) safe to show on one
   line: control characters escaped, a very long one cut short.
@@ -15,8 +18,8 @@ import math
 
 import numpy as np
 
-__all__ = ["LABEL_LIMIT", "format_band", "format_number", "format_se", "format_value",
-           "printable"]
+__all__ = ["LABEL_LIMIT", "format_band", "format_estimate", "format_number", "format_se",
+           "format_value", "printable", "se_place"]
 
 
 def format_band(value: float, unit: str) -> str:
@@ -31,8 +34,106 @@ def format_band(value: float, unit: str) -> str:
         return f"${value / 1e6:,.1f}M"
     if unit == "people":
         return f"{value:,.0f}"
-    return f"{value:,.3g}"
+    return _plain(value, _significant_place(value, 3))
 
+
+
+def se_place(se: float) -> int:
+    """The power of ten of the last digit a standard error *se* is shown to.
+
+    The Particle Data Group's rule: the three leading digits of *se* decide; from 100
+    to 354 it keeps two significant digits, from 355 to 949 one, and from 950 it is
+    rounded up to the next power of ten and keeps two. An estimate is rounded to
+    the same place.
+
+    >>> se_place(215.0), se_place(0.4), se_place(72.0), se_place(0.97), se_place(24.0)
+    (1, -1, 1, -1, 0)
+    """
+    exp = math.floor(math.log10(se))
+    lead = round(se / 10.0 ** (exp - 2))  # 100 ... 1000
+    if lead >= 1000:  # 9.995 read as 1000: the next decade
+        exp, lead = exp + 1, 100
+    return exp - 1 if lead < 355 else exp  # from 950: 10**(exp+1) to two digits
+
+
+def _significant_place(value: float, digits: int) -> int:
+    """The place of the last of *digits* significant digits of *value* (0 for zero)."""
+    if value == 0 or not math.isfinite(value):
+        return 0
+    return math.floor(math.log10(abs(value))) - digits + 1
+
+
+def _plain(value: float, place: int) -> str:
+    """*value* rounded to the 10**place digit, with thousands separators, never ``e+02``."""
+    decimals = max(0, -place)
+    rounded = round(value, -place) if place > 0 else value
+    text = f"{rounded + 0.0:,.{decimals}f}"
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) \
+        else text
+
+
+#: Money scales, largest first: a value is shown in the largest its size reaches.
+_MONEY = ((1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def format_estimate(value: float, se: float | None, unit: str) -> str:
+    """An estimate ``value ± se`` for a table, both rounded to the same decimal place.
+
+    The place is the standard error's (:func:`se_place`): ``2,442 ± 215`` is
+    ``2,440 ± 220`` and a median of 15 with a standard error of 72 is ``20 ± 70``.
+    People are whole numbers (never rounded below units); money is in $M, $k or $
+    by the value's size, a smaller scale where the standard error would need more
+    than three decimals (never ``$0M`` for a nonzero standard error); no number is
+    shown with an exponent. Without a standard error (``None``, NaN) the value has
+    three significant figures (people: units); a zero standard error is ``± 0``.
+    NaN is ``-``.
+
+    >>> format_estimate(2442.0, 215.0, "people"), format_estimate(12.34e6, 0.4e6, "usd")
+    ('2,440 ± 220', '$12.3M ± $0.4M')
+    >>> format_estimate(15.0, 72.0, "people"), format_estimate(40e3, 300.0, "usd")
+    ('20 ± 70', '$40.0k ± $0.3k')
+    >>> format_estimate(663.5, 24.0, "days"), format_estimate(0.1234, 0.0042, "share")
+    ('664 ± 24', '0.123 ± 0.004')
+    >>> format_estimate(3.0, 0.0, "people"), format_estimate(2442.0, None, "days")
+    ('3 ± 0', '2,440')
+    """
+    if value is None or math.isnan(value):
+        return "-"
+    has_se = se is not None and math.isfinite(se)
+    if unit.startswith("usd"):
+        return _money_estimate(value, se if has_se else None)
+    if not has_se:
+        return _plain(value, 0 if unit == "people" else _significant_place(value, 3))
+    assert se is not None  # has_se
+    if se == 0:
+        place = 0 if unit == "people" else _significant_place(value, 3)
+        return f"{_plain(value, place)} ± 0"
+    place = se_place(abs(se))
+    if unit == "people":
+        place = max(place, 0)
+    return f"{_plain(value, place)} ± {_plain(abs(se), place)}"
+
+
+def _money_estimate(value: float, se: float | None) -> str:
+    size = max(abs(value), abs(se) if se else 0.0)
+    scales = [i for i, (cut, _) in enumerate(_MONEY) if size >= cut or cut == 1.0]
+    start = scales[0]
+    for cut, suffix in _MONEY[start:]:
+        if se is None:  # as a band alone: $90.4M, $40.0k, $512
+            return _signed_money(value / cut, -1 if cut > 1 else 0, suffix)
+        if se == 0:
+            return _signed_money(value / cut, -1 if cut > 1 else 0, suffix) + " ± $0"
+        place = se_place(abs(se) / cut)
+        if place >= -3 or cut == 1.0:
+            place = max(place, -3)
+            return (f"{_signed_money(value / cut, place, suffix)} ± "
+                    f"{_signed_money(abs(se) / cut, place, suffix)}")
+    raise AssertionError("unreachable: the last money scale always returns")
+
+
+def _signed_money(x: float, place: int, suffix: str) -> str:
+    text = _plain(x, place)
+    return f"-${text[1:]}{suffix}" if text.startswith("-") else f"${text}{suffix}"
 
 
 def format_se(se: float, unit: str) -> str:

@@ -207,7 +207,9 @@ class MemoryEstimate:
     chunk: int
     #: A streamed summary's structures: pilot, bin counts, windows (whatever the draws).
     summary: int
-    #: The size of a NetCDF file of every draw (trajectories, per-draw outputs, parameters).
+    #: The size of a NetCDF file of every draw (trajectories, per-draw outputs, parameters)
+    #: uncompressed: an upper bound of the compressed file threatsim writes (how much
+    #: zlib saves is known only once the values are).
     file: int
 
     @property

@@ -238,7 +238,7 @@ def _within_budget(scenario: Scenario, options: RunOptions, *,
         out, streamed = stream_over_budget, True
         if est.streamed <= budget:
             log.warning("keeping the %s draws in memory would take %s, over the memory "
-                        "budget of %s: streaming them to %s instead (about %s on disk) and "
+                        "budget of %s: streaming them to %s instead (at most %s on disk) and "
                         "keeping the summary in memory", f"{n:,}",
                         est.describe(streamed=False), format_bytes(budget), out,
                         format_bytes(est.file))

@@ -17,7 +17,7 @@ import xarray as xr
 
 from threatsim.core.atomic import publish, temp_beside
 from threatsim.inputs.scenario import RunSettings, Scenario
-from threatsim.results import Posterior, to_dataset
+from threatsim.results import COMPRESSION, Posterior, compact, to_dataset
 
 __all__ = ["NetCDFSink"]
 
@@ -28,8 +28,9 @@ class NetCDFSink:
     The file is written under a temporary name in the target folder and
     renamed by :meth:`commit`; :meth:`abort` (or leaving the ``with`` block
     with an exception) deletes it, so an interrupted run writes nothing.
-    Reading the file gives the same Dataset as writing the in-memory run with
-    :func:`threatsim.results.write_netcdf`.
+    Reading the file with :func:`threatsim.results.open_results` gives the same Dataset
+    as writing the in-memory run with :func:`threatsim.results.write_netcdf` (outputs keep
+    their dtype, compressed; parameters and coords are compacted as that writes them).
 
     >>> import pathlib, tempfile, threatsim
     >>> from threatsim.engine.options import RunOptions
@@ -76,7 +77,8 @@ class NetCDFSink:
         template = to_dataset(self.scenario, views, self.params, self.settings,
                               posterior=self.posterior)
         outputs = list(self.scenario.variables)
-        template.drop_vars(outputs).to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4")
+        small, encoding = compact(template.drop_vars(outputs))  # parameters, coords
+        small.to_netcdf(self.tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
         self._nc = netCDF4.Dataset(self.tmp, "a")
         # Every value is written (by chunks) before the file gets its name: prefilling the
         # variables with the fill value first wrote the whole file twice (25 GB for the
@@ -89,7 +91,14 @@ class NetCDFSink:
             da = template[name]
             dtype = da.dtype
             fill = np.nan if dtype.kind == "f" else None
-            var = self._nc.createVariable(name, dtype, da.dims, fill_value=fill)
+            # The values come later, chunk by chunk: their range is not known here, so
+            # each output keeps its dtype in memory (int64 people counts), compressed with
+            # byte shuffle (the zero high bytes of small counts then cost almost nothing),
+            # in file chunks that whole run chunks fill.
+            var = self._nc.createVariable(
+                name, dtype, da.dims, fill_value=fill,
+                chunksizes=_file_chunks(da.shape, dtype.itemsize, self.settings.chunk_size),
+                **COMPRESSION)
             var.set_auto_mask(False)
             var.setncatts(da.attrs)
             self._vars[name] = var
@@ -126,3 +135,27 @@ class NetCDFSink:
                 pass
             self._nc = None
         self.tmp.unlink(missing_ok=True)
+
+
+#: Largest file chunk (bytes, before compression) the sink asks for.
+_CHUNK_BYTES = 4 << 20
+
+
+def _file_chunks(shape: tuple[int, ...], itemsize: int,
+                 chunk_size: int) -> tuple[int, ...] | None:
+    """File chunk sizes for an output of *shape* (draws first) written *chunk_size* draws at
+    a time: whole rows, and a number of draws that divides *chunk_size* (so no file chunk
+    straddles two run chunks, which would make zlib rewrite it) within about 4 MiB.
+
+    >>> _file_chunks((10_000, 37, 6), 8, 2048)
+    (2048, 37, 6)
+    >>> _file_chunks((10_000, 37, 6, 7, 3), 8, 2048)
+    (64, 37, 6, 7, 3)
+    """
+    if not shape or 0 in shape:
+        return None  # nothing to chunk: the library's own layout
+    row = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
+    most = max(1, min(shape[0], chunk_size, _CHUNK_BYTES // row))
+    while chunk_size % most:
+        most -= 1
+    return (most, *shape[1:])

@@ -88,7 +88,9 @@ class Source:
 
         def num(x: float | None) -> str:
             assert x is not None  # WORDINGS says which of low/high/point each wording has
-            return f"${x / 1e6:,.0f} million" if money and x >= 1e6 else f"{x:,.0f}"
+            if money and x >= 1e6:
+                return f"${x / 1e6:,g} million"
+            return f"{x:,.0f}" if x == round(x) else f"{x:,g}"
 
         if self.wording == "between":
             return f"between {num(self.low)} and {num(self.high)}"
