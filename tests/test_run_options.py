@@ -13,7 +13,11 @@ from tests.model_contract import cut_scenario
 import threatsim
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.evaluate import evaluate
-from threatsim.engine.executors import InProcessExecutor, ProcessPoolChunkExecutor
+from threatsim.engine.executors import (
+    InProcessExecutor,
+    ProcessPoolChunkExecutor,
+    ThreadPoolChunkExecutor,
+)
 from threatsim.engine.options import KEEP, SAMPLERS, Keep, RunOptions, Sampler
 from threatsim.engine.plan import Plan
 from threatsim.engine.shipping import crosses_processes
@@ -88,11 +92,15 @@ def test_options_are_checked_once_with_the_run_messages(financing):
         RunOptions.build(financing, keep="all")
     with pytest.raises(ScenarioError, match="executor='str' must be None"):
         RunOptions.build(financing, executor="many")
-    opts = RunOptions.build(financing, draws=30, executor=3, force_workers=True)  # any CPUs
-    assert (opts.workers, type(opts.executor)) == (3, ProcessPoolChunkExecutor)
+    # Three chunks on three workers (any CPUs): threads, as the financing model declares.
+    opts = RunOptions.build(financing, draws=30, chunk_size=10, executor=3, force_workers=True)
+    assert (opts.workers, type(opts.executor)) == (3, ThreadPoolChunkExecutor)
     assert opts.settings == financing.run.__class__(
         draws=30, seed=financing.run.seed, sampler=financing.run.sampler,
-        chunk_size=financing.run.chunk_size, workers=3, replicates=financing.run.replicates)
+        chunk_size=10, workers=3, replicates=financing.run.replicates)
+    # One chunk has nothing to share out: in-process, whatever the workers.
+    one = RunOptions.build(financing, draws=30, chunk_size=30, executor=3, force_workers=True)
+    assert (one.workers, type(one.executor)) == (3, InProcessExecutor)
 
 
 @pytest.mark.parametrize("replicates", [1, 2])
