@@ -4,6 +4,8 @@ a synthetic report read exactly, PDF text, bad input, draft observations, diff-s
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -258,6 +260,7 @@ def test_a_pdf_report_is_read_through_pypdf(tmp_path):
     ("prose.txt", lambda p: p.write_text("S/2099/3\nA report without numbered paragraphs, "
                                          "with 300 fighters.\n"),
      "has no numbered paragraphs"),
+    ("broken.pdf", lambda p: p.write_bytes(b"%PDF-1.4\n"), "cannot be read as a PDF"),
     ("report.docx", lambda p: p.write_text("1. text"), "must be a .txt or .pdf report"),
     ("missing.txt", lambda p: None, "no such report file"),
 ])
@@ -269,6 +272,7 @@ def test_bad_reports_exit_2_and_write_nothing(name, make, says, tmp_path, capsys
     assert main(["extract", str(report), "--out", str(out), "--as-of", "2019-01"]) == 2
     err = capsys.readouterr().err
     assert says in err, err
+    assert err.count("\n") == 1, err  # one line: no library's warnings beside it
     assert "Traceback" not in err
     assert list(out.parent.iterdir()) == []
 
@@ -355,3 +359,20 @@ def test_observe_entries_are_checked_like_observations(tmp_path):
     text = str(err.value)
     assert "observe.militants.variable='populaton' must be an output over time" in text
     assert "observe.held.region='mars' must be a label of iraq, syria" in text
+
+
+def test_a_broken_pdf_is_one_line_on_the_terminal(tmp_path):
+    """pypdf logs what it cannot read ("EOF marker not found") on stderr through logging,
+    which pytest's capture would hide: the command itself, run as a user runs it, prints
+    only its own error."""
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n")
+    res = subprocess.run([sys.executable, "-c", "import sys; from threatsim._entry import main;"
+                          " sys.exit(main())", "extract", str(broken), "--out",
+                          str(tmp_path / "d.toml"), "--document", "S/2099/1"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 2
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"threatsim: error: {broken}: cannot be read as a PDF: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.pdf"]

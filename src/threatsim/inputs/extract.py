@@ -36,6 +36,7 @@ numbers, not "up to 3,000 ... including"). PDF text comes from pypdf.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -257,11 +258,18 @@ def _pdf_text(path: Path) -> str:
     except ImportError:
         raise ScenarioError("needs pypdf to read PDF reports: pip install 'threatsim[extract]'"
                             " (or give the report as .txt)", path=str(path)) from None
+    # pypdf logs what it repairs or cannot read ("EOF marker not found") as warnings on
+    # stderr; what matters reaches the user as our one-line error, so they stay quiet.
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.ERROR)
     try:
         reader = PdfReader(path)
         return "\n".join(page.extract_text() or "" for page in reader.pages)
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise ScenarioError(f"cannot be read as a PDF: {exc}", path=str(path)) from None
+    finally:
+        pypdf_log.setLevel(level)
 
 
 # --- paragraphs ------------------------------------------------------------------------
