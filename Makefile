@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[fast,test,distributed,zarr,xlsx]'
+	$(BIN)/pip install --quiet -e '.[fast,test,distributed,zarr,xlsx,docs]'
 	touch $@
 
 demo: $(STAMP)
@@ -24,6 +24,13 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+# The documentation site -> docs/_build/html/index.html: the user guide (README.md and
+# docs/*.md), the API reference from the docstrings, the tutorial notebook executed.
+# Warnings are errors and every cross-reference to threatsim must resolve (-n).
+.PHONY: docs
+docs: $(TEST_STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -n -b html -d docs/_build/doctrees docs docs/_build/html
 
 # Every benchmark side by side (threatsim, naive baselines, the peers of PEERS_DIR when
 # their venv exists, scaling curves) -> benchmarks/RESULTS.md. About 25-40 minutes.

@@ -1,6 +1,6 @@
 """Nanoseconds per variate of threatsim.stats.variates, beside numpy's own samplers.
 
-On W2-like arrays (shared/benchmarks/WORKLOADS.md, W2): a chunk of 8192 draws,
+On W2-like arrays (benchmarks/WORKLOADS.md, W2): a chunk of 8192 draws,
 each with its own parameters, as one month of W2 asks for them:
 
 * ``killed``    Binomial(A, k), A ~ U(14000, 18000), k ~ U(0.005, 0.02)  (BTRS)

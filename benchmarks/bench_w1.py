@@ -1,4 +1,4 @@
-"""Workload W1 (shared/benchmarks/WORKLOADS.md) through threatsim, beside the peers.
+"""Workload W1 (benchmarks/WORKLOADS.md) through threatsim, beside the peers.
 
 Runs benchmarks/w1.toml (the financing model configured as W1) end to end:
 load, sample, simulate, collect the Dataset, 5/50/95 % bands and P(depleted)

@@ -1,4 +1,4 @@
-"""Workload W2 (shared/benchmarks/WORKLOADS.md) through threatsim, beside the peers.
+"""Workload W2 (benchmarks/WORKLOADS.md) through threatsim, beside the peers.
 
 Runs benchmarks/w2.toml: the ``fighters`` model configured as W2 through its
 scenario file (not a separate kernel): W2's A, D, P, Rl, X, K are region

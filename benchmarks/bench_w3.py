@@ -1,4 +1,4 @@
-"""Workload W3 (shared/benchmarks/WORKLOADS.md) through threatsim, beside the peers.
+"""Workload W3 (benchmarks/WORKLOADS.md) through threatsim, beside the peers.
 
 W3 is an M/M/10 court queue (9 arrivals a day, trials of mean 1 day, start
 empty, warm-up 365 days), here benchmarks/w3.toml run by the detention model:

@@ -1,6 +1,6 @@
 """W1 (financing reserves) as a planner writes it first: a pure-Python loop.
 
-Written here as the naive baseline of threatsim's benchmarks (shared/benchmarks/
+Written here as the naive baseline of threatsim's benchmarks (benchmarks/
 WORKLOADS.md, W1): the standard library's ``random``, one loop over draws and
 months keeping every path in lists, then per month a sort and the 5/50/95th
 percentiles (linear interpolation, numpy's default) and the share at zero.

@@ -1,6 +1,6 @@
 """W2 (fighter flows) as a planner writes it first: a loop over draws and months.
 
-Written here as the naive baseline (shared/benchmarks/WORKLOADS.md, W2): for
+Written here as the naive baseline (benchmarks/WORKLOADS.md, W2): for
 each draw and month, numpy's scalar multinomial, binomial and Poisson calls on
 the compartments of that draw, in the order the workload states; every path
 kept in lists; then the 5/50/95th percentiles of A, D, P per month. Checked

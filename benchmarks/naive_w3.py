@@ -1,6 +1,6 @@
 """W3 (prosecution backlog) as a plain process-based SimPy model: the naive baseline.
 
-Written here (shared/benchmarks/WORKLOADS.md, W3): an arrivals process and one
+Written here (benchmarks/WORKLOADS.md, W3): an arrivals process and one
 process per case requesting one of 10 courts (``simpy.Resource``), FIFO, 3,650
 days, warm-up 365 days. Per replication: the mean wait of cases whose trial
 starts after the warm-up, and the time-average queue length. Events are W3's:

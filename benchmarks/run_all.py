@@ -3,7 +3,7 @@
 ``make bench`` runs this. One after another (never two at once: the machine
 has two cores), each in its own fresh process so that peak RSS is its own:
 
-1. threatsim on W1, W2, W3 of ../shared/benchmarks/WORKLOADS.md, end to end
+1. threatsim on W1, W2, W3 of benchmarks/WORKLOADS.md, end to end
    (scenario file -> Dataset -> bands), with the scenarios of benchmarks/;
    checked with the peers' own checks when their ``common.py`` is reachable;
 2. the naive baselines written here (naive_w1.py, naive_w2.py: loops a planner
@@ -255,7 +255,7 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
            f"Run by `make bench` (benchmarks/run_all.py) on {started}, {wall / 60:.0f} min in "
            "all. Every line ran in its own process, one after another, on this machine:", "",
            f"> {machine()}", "",
-           "Workloads: ../shared/benchmarks/WORKLOADS.md. Throughput is the median of the "
+           "Workloads: benchmarks/WORKLOADS.md. Throughput is the median of the "
            "repeats; \"threatsim / this\" is the headline threatsim row's throughput over "
            "this row's (above 1: threatsim is faster). Peak RSS is the process's own "
            "(workers' not included).", ""]

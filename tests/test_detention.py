@@ -24,7 +24,7 @@ from threatsim.models.detention.cases import DetentionFlow
 from threatsim.models.detention.model import DAYS_PER_MONTH, Plan, draw_cases
 from threatsim.stats.variates import ChanceStreams
 
-# W3 of shared/benchmarks/WORKLOADS.md: M/M/10, lam = 9/day, mu = 1/day, start empty,
+# W3 of benchmarks/WORKLOADS.md: M/M/10, lam = 9/day, mu = 1/day, start empty,
 # warm-up 365 days. The model's horizon is in months: 120 months = 3652.5 days.
 W3_LAM, W3_C, W3_MU, W3_WARMUP, W3_MONTHS = 9.0, 10, 1.0, 365.0, 120
 

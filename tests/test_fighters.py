@@ -379,7 +379,7 @@ def test_skipped_empty_draws_change_no_other_number():
 @pytest.mark.parametrize(("a0", "rates"), [(16_000, (0.02, 0.015, 0.006)),  # W2: BTRS
                                            (60, (0.05, 0.03, 0.02))])  # small n p: inversion
 def test_one_months_competing_exits_are_one_multinomial(a0, rates):
-    """W2's flow law (shared/benchmarks/WORKLOADS.md): one month's (killed, detained, left)
+    """W2's flow law (benchmarks/WORKLOADS.md): one month's (killed, detained, left)
     from A ~ Multinomial(A, (k, c, x, rest)). Means n p_i, variances n p_i (1 - p_i) and
     covariances -n p_i p_j within 5 standard errors (those of the sample moments, from the
     sample's own fourth moments) over 40,000 draws. Catches a chain of conditional binomials

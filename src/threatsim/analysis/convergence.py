@@ -75,7 +75,7 @@ def reported_precision(ds: xr.Dataset, *, quantiles: Sequence[float],
                        report_months: Sequence[int]) -> xr.Dataset:
     """Band, MCSE and relative MCSE of every reported band, one variable each per output.
 
-    The relative MCSE is MCSE / |band|; a band at exactly 0 counts as precise
+    The relative MCSE is ``MCSE / |band|``; a band at exactly 0 counts as precise
     when its MCSE is 0 too, and as infinitely imprecise otherwise.
 
     >>> import threatsim

@@ -49,7 +49,7 @@ class ChunkTask:
     replicates: int
     outputs: frozenset[str]
     #: In-process runs of a model that ``writes_into_buffers``: views of the run's
-    #: result buffers, (*dims, chunk draws), that the model fills instead of
+    #: result buffers, ``(*dims, chunk draws)``, that the model fills instead of
     #: returning new arrays (no copy of the trajectories). None otherwise.
     out: dict[str, np.ndarray] | None = None
     #: The global index of the chunk's first draw (:meth:`Plan.task` sets it): its rows'
@@ -118,7 +118,7 @@ _PLACE_BLOCK = 512
 
 
 def place_draws(buffer: np.ndarray, chunk: np.ndarray, lo: int) -> None:
-    """``buffer[..., lo:lo + m] = moveaxis(chunk, 0, -1)`` for a chunk (m, *cell), blocked.
+    """``buffer[..., lo:lo + m] = moveaxis(chunk, 0, -1)`` for a chunk ``(m, *cell)``, blocked.
 
     The plain assignment walks the chunk with a stride of a whole draw for each
     value it writes, missing the cache every time (about 14x slower for a

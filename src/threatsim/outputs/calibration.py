@@ -11,14 +11,14 @@ Likelihoods (``x``: the model's value of the observed quantity for one draw;
 unless set per observation; :math:`\Phi`, :math:`\varphi`: the standard normal
 CDF and density):
 
-=============  ==========================================  ===========================
-figure         likelihood of ``x``                         reporting error ``sigma``
-=============  ==========================================  ===========================
-point ``y``    :math:`\varphi((y - x)/\sigma) / \sigma`    ``r * |y|`` (``r`` if y = 0)
-range [a, b]   :math:`\Phi((b-x)/\sigma)-\Phi((a-x)/\sigma)`  ``r * (b - a)``
-at least ``a`` :math:`\Phi((x - a)/\sigma)`                ``r * |a|`` (``r`` if a = 0)
-at most ``b``  :math:`\Phi((b - x)/\sigma)`                ``r * |b|`` (``r`` if b = 0)
-=============  ==========================================  ===========================
+==============  ==============================================  ============================
+figure          likelihood of ``x``                             reporting error ``sigma``
+==============  ==============================================  ============================
+point ``y``     :math:`\varphi((y - x)/\sigma) / \sigma`        ``r * |y|`` (``r`` if y = 0)
+range [a, b]    :math:`\Phi((b-x)/\sigma)-\Phi((a-x)/\sigma)`   ``r * (b - a)``
+at least ``a``  :math:`\Phi((x - a)/\sigma)`                    ``r * |a|`` (``r`` if a = 0)
+at most ``b``   :math:`\Phi((b - x)/\sigma)`                    ``r * |b|`` (``r`` if b = 0)
+==============  ==============================================  ============================
 
 A range is interval-censored: the probability that the reported figure's
 quantity lies in [a, b] when the figure is the truth plus a normal reporting

@@ -205,7 +205,7 @@ def tornado_chart(sds: xr.Dataset, *, top: int = 12) -> Figure:
     """Tornado of rank correlations, Sobol indices with intervals, and the readings row.
 
     *sds* comes from :func:`threatsim.sensitivity`. Parameters are sorted by
-    total Sobol index (by |rank correlation| when there are no indices);
+    total Sobol index (by ``|rank correlation|`` when there are no indices);
     at most *top* are shown.
 
     >>> import matplotlib.pyplot as plt

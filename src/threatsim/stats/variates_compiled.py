@@ -115,7 +115,7 @@ LOG1P_SERIES_BELOW = 0.25
 # ---- leaf formulas: operators only, the same source for numpy arrays and scalars ----
 
 def atanh_excess(s: FloatOrArray) -> FloatOrArray:
-    """2 (atanh(s) - s) = 2 s z (1/3 + z/5 + ...), z = s^2, for |s| <= 0.1716 (Estrin's
+    """2 (atanh(s) - s) = 2 s z (1/3 + z/5 + ...), z = s^2, for ``|s| <= 0.1716`` (Estrin's
     scheme: short dependency chains, a fixed order). log(1 + d) = 2 s + atanh_excess(s)
     with s = d / (2 + d); Loader's deviance is d s + x atanh_excess(s).
 
@@ -135,7 +135,7 @@ def atanh_excess(s: FloatOrArray) -> FloatOrArray:
 
 
 def exp_series(r: FloatOrArray) -> FloatOrArray:
-    """exp(r) for |r| <= ln2 / 2, by its Taylor polynomial (Estrin's scheme).
+    """exp(r) for ``|r| <= ln2 / 2``, by its Taylor polynomial (Estrin's scheme).
 
     >>> import math
     >>> math.isclose(exp_series(0.25), math.exp(0.25), rel_tol=1e-15)

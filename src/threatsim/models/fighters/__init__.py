@@ -6,6 +6,7 @@ split between the two is an assumption, paras 18, 22), ``afghanistan``
 (para 38), ``lake_chad`` (ISWAP, para 31), ``greater_sahara`` (ISGS, para 30)
 and ``tunisia`` (para 29). Compartments in each region:
 
+==================  =========================================================
 ``active_local``    fighters from the region
 ``active_foreign``  foreign terrorist fighters
 ``detained``        arrested or surrendered, not yet tried (``detained_foreign``
@@ -15,6 +16,7 @@ and ``tunisia`` (para 29). Compartments in each region:
 ``departed``        left the fight: foreign fighters who went home (or were
                     repatriated) and local fighters who deserted
 ``killed``          absorbing
+==================  =========================================================
 
 Each month ``t``, in every region, for every draw at once, all transitions are
 drawn from the state at the start of the month (binomial and multinomial draws

@@ -6,16 +6,18 @@ parameters like any other, sampled per draw with their provenance and kept in
 the Dataset; their names say what they are for (the helpers below make them),
 so the model needs nothing but its parameters:
 
-``custody_by_nationality``  1 when any of the tables is present: foreign and local
-                            detainees stay apart through trial, prison and release
-``family_<field>``          ratio_local, ratio_foreign (dependants per detained or
-                            surrendered fighter), children_share, return_rate
-``trial_rate_<region>``,    a region's own trial rate and conviction share
+==================================  ==================================================
+``custody_by_nationality``          1 when any of the tables is present: foreign and local
+                                    detainees stay apart through trial, prison and release
+``family_<field>``                  ratio_local, ratio_foreign (dependants per detained or
+                                    surrendered fighter), children_share, return_rate
+``trial_rate_<region>``,            a region's own trial rate and conviction share
 ``conviction_share_<region>``
-``fall_<region>_<name>_<field>``   strength, month, foreign_share, surrender, killed,
-                            and flee (stay in the region) or flee_to_<region>
-``<kind>_<region>_<name>_<field>`` a shock (collapse, surge, prison_break):
-                            probability, size
+``fall_<region>_<name>_<field>``    strength, month, foreign_share, surrender, killed,
+                                    and flee (stay in the region) or flee_to_<region>
+``<kind>_<region>_<name>_<field>``  a shock (collapse, surge, prison_break):
+                                    probability, size
+==================================  ==================================================
 
 Without any of them the model runs the nationality-blind courts of before, bit
 for bit.
