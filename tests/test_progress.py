@@ -202,3 +202,17 @@ def test_calibrate_counts_the_prior_and_every_smc_stage(financing):
     assert len(rec.lines("SMC stage")) == stages
     assert rec.calls[-1][1] == 200 + 20 * (1 + stages)  # the prior, then each stage's moves
     assert len(rec.lines("calibrate: sequential Monte Carlo")) == 1
+
+
+def test_the_analyses_default_to_progress_only_when_stderr_is_a_terminal(capsys,
+                                                                          monkeypatch):
+    """solve_capacity (as compare, sweep, sensitivity, calibrate) defaults to None: lines on
+    a terminal, nothing otherwise (the issue: it ran for minutes in Python saying nothing)."""
+    sc = threatsim.load_scenario(FAST_CAPACITY)
+    monkeypatch.setattr(progress_module, "DELAY", 0.0)
+    monkeypatch.setattr(progress_module.os, "isatty", lambda fd: False)
+    solve_capacity(sc, "courts", target=100, draws=20)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(progress_module.os, "isatty", lambda fd: True)
+    solve_capacity(sc, "courts", target=100, draws=20)
+    assert "courts 50: P=0.950 (target 0.9)" in capsys.readouterr().err

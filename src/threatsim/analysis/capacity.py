@@ -125,7 +125,7 @@ def solve_capacity(
     draws: int | None = None,
     seed: int | None = None,
     executor: ExecutorArg = None,
-    progress: ProgressArg = False,
+    progress: ProgressArg = None,
 ) -> CapacitySolution:
     """The smallest whole value of *lever* with P(*output* at *by* <= *target*) >= *probability*.
 
@@ -153,7 +153,7 @@ def solve_capacity(
         ``None``, that when stderr is a terminal; a callable ``progress(done,
         total, label)``, told each value tried with that line as its label
         (*total*: the values tried so far plus the most the search may still
-        need, known once the answer is bracketed); ``False`` (default): nothing.
+        need, known once the answer is bracketed); ``False``: nothing. Default ``None``.
 
     Raises
     ------

@@ -130,7 +130,7 @@ def compare(
     levels: Mapping[str, float] | None = None,
     quantiles: Sequence[float] | None = None,
     executor: ExecutorArg = None,
-    progress: ProgressArg = False,
+    progress: ProgressArg = None,
     posterior: Posterior | str | os.PathLike[str] | None = None,
     base_run: xr.Dataset | None = None,
 ) -> xr.Dataset:
@@ -160,7 +160,7 @@ def compare(
         Counts the draws of both runs (of the what-if only, given *base_run*),
         with a line as each ends (:mod:`threatsim.engine.progress`): ``True``,
         a bar on stderr; ``None``, that when stderr is a terminal; a callable
-        ``progress(done, total, label)``; ``False`` (default): nothing.
+        ``progress(done, total, label)``; ``False``: nothing. Default ``None``.
     posterior
         A posterior sample (or its file) that drives both runs: both get the
         same resample, draw by draw, and the same chance (checked against both

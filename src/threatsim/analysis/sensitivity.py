@@ -434,7 +434,7 @@ def sensitivity(
     n_resamples: int = 999,
     readings: bool = True,
     executor: ExecutorArg = None,
-    progress: ProgressArg = False,
+    progress: ProgressArg = None,
 ) -> xr.Dataset:
     """Sobol indices, rank correlations and the reading-of-ranges row for *output* at *at*.
 
@@ -457,7 +457,7 @@ def sensitivity(
         ordinary run and of each reading, with a line as each part ends
         (:mod:`threatsim.engine.progress`). ``True``: a bar on stderr; ``None``:
         that when stderr is a terminal; a callable ``progress(done, total,
-        label)``; ``False`` (default): nothing.
+        label)``; ``False``: nothing. Default ``None``.
 
     Returns
     -------

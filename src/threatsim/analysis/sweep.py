@@ -174,7 +174,7 @@ def sweep(
     chunk_size: int | None = None,
     replicates: int | None = None,
     executor: ExecutorArg = None,
-    progress: ProgressArg = False,
+    progress: ProgressArg = None,
     posterior: Posterior | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run *scenario* at every point of *grid* (key -> values) with common random numbers.
@@ -182,7 +182,7 @@ def sweep(
     *progress* counts the draws of every point's run, with a line as each point
     ends (:mod:`threatsim.engine.progress`): ``True``, a bar on stderr; ``None``,
     that when stderr is a terminal; a callable ``progress(done, total, label)``;
-    ``False`` (default): nothing.
+    ``False``: nothing. Default ``None``.
 
     *posterior*: a posterior sample (or its file) that drives every point with
     the same resample, draw by draw; a point that changes a sampled parameter

@@ -500,7 +500,7 @@ def calibrate(
     particles: int | None = None,
     moves: int = 5,
     executor: ExecutorArg = None,
-    progress: ProgressArg = False,
+    progress: ProgressArg = None,
     prior: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Condition *scenario*'s sampled parameters on *observations* (see the module doc).
@@ -525,7 +525,7 @@ def calibrate(
         run's, then SMC's, whose total grows by each tempering stage's as it
         starts, with a line saying the method chosen and one per SMC stage.
         ``True``: a bar on stderr; ``None``: that when stderr is a terminal; a
-        callable ``progress(done, total, label)``; ``False`` (default): nothing.
+        callable ``progress(done, total, label)``; ``False``: nothing. Default ``None``.
     prior
         A run of *scenario* (with its draws) to reweight instead of a new one.
 
