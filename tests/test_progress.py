@@ -216,3 +216,22 @@ def test_the_analyses_default_to_progress_only_when_stderr_is_a_terminal(capsys,
     monkeypatch.setattr(progress_module.os, "isatty", lambda fd: True)
     solve_capacity(sc, "courts", target=100, draws=20)
     assert "courts 50: P=0.950 (target 0.9)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "financing.toml", "--draws", "300", "--no-save", "--no-plot"],
+    ["compare", "baseline.toml", "whatif/counter_financing_doubled.toml", "--draws", "50"],
+    ["sweep", "financing.toml", "--set", "levers.seizure_effort=1,2", "--draws", "200"],
+    ["sensitivity", "financing.toml", "--output", "reserves", "--n", "16", "--draws", "100",
+     "--no-readings"],
+], ids=lambda argv: argv[0])
+def test_every_long_command_shows_progress_on_a_terminal_and_none_with_quiet(argv, capsys,
+                                                                             terminal):
+    argv = [str(SCENARIOS / a) if a.endswith(".toml") else a for a in argv]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "%|" in err  # a tqdm bar
+    assert main([*argv, "--quiet"]) == 0
+    out_quiet, err_quiet = capsys.readouterr()
+    assert err_quiet == ""
+    assert out_quiet == out
