@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -112,7 +111,8 @@ class Progress:
             if progress_shown(progress):
                 self._bar = tqdm(total=total, desc=label, unit=unit, file=sys.stderr,
                                  leave=leave, position=position, delay=DELAY,
-                                 dynamic_ncols=True, mininterval=0.2, smoothing=0.3)
+                                 dynamic_ncols=True, mininterval=0.2,
+                                 smoothing=0.0)  # rate and ETA: the average so far
                 self._ticker = threading.Thread(target=self._tick, daemon=True,
                                                 name="threatsim-progress")
                 self._ticker.start()
@@ -128,7 +128,7 @@ class Progress:
     def _tick(self) -> None:
         bar = self._bar
         while not self._stop.wait(TICK):
-            if bar is None or time.monotonic() - bar.start_t < DELAY:
+            if bar is None or bar._time() - bar.start_t < DELAY:  # tqdm's clock
                 continue
             # tqdm redraws only on updates: draw it anyway (elapsed time, rate so far),
             # and mark it drawn, so that closing it leaves (or clears) it as drawn.
