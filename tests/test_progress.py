@@ -235,3 +235,22 @@ def test_every_long_command_shows_progress_on_a_terminal_and_none_with_quiet(arg
     out_quiet, err_quiet = capsys.readouterr()
     assert err_quiet == ""
     assert out_quiet == out
+
+
+def test_a_bar_whose_count_stands_still_is_redrawn(capsys, monkeypatch):
+    """A long chunk: the bar is drawn again (its elapsed time goes on) with no advance."""
+    import time
+
+    monkeypatch.setattr(progress_module, "DELAY", 0.0)
+    monkeypatch.setattr(progress_module, "TICK", 0.01)
+    with Progress(10, progress=True, label="slow") as bar:
+        first = capsys.readouterr().err
+        redrawn = ""
+        for _ in range(1000):  # until the ticker draws it again (waits 10 s at most)
+            redrawn = capsys.readouterr().err
+            if redrawn:
+                break
+            time.sleep(0.01)
+        assert bar.done == 0
+    assert "0/10" in first or "0/10" in redrawn
+    assert "slow" in redrawn
