@@ -207,10 +207,9 @@ def solve_capacity(
     tried: dict[int, float] = {}
     with Progress(_most_runs(low, high), progress=progress,
                   label=f"{lever} for P >= {probability:g}", unit="value") as bar:
-        inner = dataclasses.replace(options, progress=bar.inner())
-
         def prob(value: int) -> float:
             if value not in tried:
+                inner = dataclasses.replace(options, progress=bar.inner(f"{lever} {value}"))
                 tried[value] = _probability(scenario, lever, value, output=output, month=month,
                                             target=target, options=inner)
                 bar.advance(line=f"{lever} {value}: P={tried[value]:.3f} "

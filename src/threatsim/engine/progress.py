@@ -106,6 +106,7 @@ class Progress:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         if isinstance(progress, _Transient):
+            label = progress.label or label
             progress, leave = True, False
         if progress is None or isinstance(progress, bool):
             if progress_shown(progress):
@@ -185,17 +186,18 @@ class Progress:
 
         return advance_to
 
-    def inner(self) -> ProgressArg:
+    def inner(self, label: str | None = None) -> ProgressArg:
         """The ``progress=`` of a unit's own work (a run inside an analysis): a
-        transient bar under this one (erased when that work ends), or False
-        (nothing shown, or a callback, which hears of units, not of their insides).
+        transient bar under this one (erased when that work ends; *label*: what it
+        says instead of the work's own label), or False (nothing shown, or a
+        callback, which hears of units, not of their insides).
 
         >>> Progress(2, progress=False).inner()
         False
         """
         if self._bar is None:
             return False
-        return _Transient()
+        return _Transient(label)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -208,6 +210,9 @@ class Progress:
 
 class _Transient:
     """``progress=`` for a bar erased when it closes (see :meth:`Progress.inner`)."""
+
+    def __init__(self, label: str | None = None) -> None:
+        self.label = label
 
     def __call__(self, done: int, total: int, label: str) -> None:
         """Never called: :class:`Progress` draws a transient bar instead."""
