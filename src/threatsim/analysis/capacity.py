@@ -21,6 +21,7 @@ tried show a fall, a ``RuntimeWarning`` says where and the solution records
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import numpy as np
 from threatsim.core.errors import ScenarioError
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario, scenario_from_dict
 from threatsim.models.registry import get_model
@@ -102,6 +104,16 @@ def _probability(scenario: Scenario, lever: str, value: int, *, output: str, mon
     return float(np.mean(at <= target))
 
 
+def _most_runs(low: int, high: int) -> int:
+    """A bound on the runs of a search in ``[low, high]`` before it is bracketed: the
+    doublings (or halvings) and the bisection after them.
+
+    >>> _most_runs(1, 200)
+    17
+    """
+    return 2 * max(1, math.ceil(math.log2(high - low + 1))) + 1
+
+
 def solve_capacity(
     scenario: Scenario,
     lever: str = "courts",
@@ -113,6 +125,7 @@ def solve_capacity(
     draws: int | None = None,
     seed: int | None = None,
     executor: ExecutorArg = None,
+    progress: ProgressArg = None,
 ) -> CapacitySolution:
     """The smallest whole value of *lever* with P(*output* at *by* <= *target*) >= *probability*.
 
@@ -133,6 +146,14 @@ def solve_capacity(
         Override the scenario's run settings; one seed serves every tried value.
     executor
         Passed to :func:`threatsim.run` (e.g. a number of worker processes).
+    progress
+        Counts the values tried (:mod:`threatsim.engine.progress`): ``True``, a
+        bar on stderr with a line per value tried (``courts 56: P=0.910
+        (target 0.9)``) and each run's draws on a transient bar under it;
+        ``None``, that when stderr is a terminal; a callable ``progress(done,
+        total, label)``, told each value tried with that line as its label
+        (*total*: the values tried so far plus the most the search may still
+        need, known once the answer is bracketed); ``False``: nothing. Default ``None``.
 
     Raises
     ------
@@ -147,11 +168,16 @@ def solve_capacity(
 
     Examples
     --------
+    A scenario that takes the fast path (about a second here; the SimPy scenario
+    ``detention_iraq_syria.toml`` takes about a minute for 100 draws, docs/detention.md):
+
     >>> import threatsim
-    >>> sc = threatsim.load_scenario("scenarios/detention_iraq_syria.toml")
-    >>> sol = solve_capacity(sc, "courts", target=100, by="2021-01", draws=20)  # doctest: +SKIP
-    >>> sol.lever                                                          # doctest: +SKIP
-    'courts'
+    >>> sc = threatsim.load_scenario("scenarios/whatif/repatriation_stalled.toml")
+    >>> lines = []
+    >>> sol = solve_capacity(sc, "courts", target=100, by="2021-01", draws=20,
+    ...                      progress=lambda done, total, label: lines.append(label))
+    >>> sol.value, lines[1]
+    (50, 'courts 20: P=0.200 (target 0.9)')
     """
     model = get_model(scenario.model)
     decls = {d.name: d for d in model.info.levers}
@@ -179,54 +205,65 @@ def solve_capacity(
     low, high = math.ceil(decl.low), math.floor(decl.high)
 
     tried: dict[int, float] = {}
+    with Progress(_most_runs(low, high), progress=progress,
+                  label=f"{lever} for P >= {probability:g}", unit="value") as bar:
+        def prob(value: int) -> float:
+            if value not in tried:
+                inner = dataclasses.replace(options, progress=bar.inner(f"{lever} {value}"))
+                tried[value] = _probability(scenario, lever, value, output=output, month=month,
+                                            target=target, options=inner)
+                bar.advance(line=f"{lever} {value}: P={tried[value]:.3f} "
+                                 f"(target {probability:g})")
+            return tried[value]
 
-    def prob(value: int) -> float:
-        if value not in tried:
-            tried[value] = _probability(scenario, lever, value, output=output, month=month,
-                                        target=target, options=options)
-        return tried[value]
+        def bracketed(bad: int, good: int) -> None:
+            # at most ceil(log2(good - bad)) bisections left (a value already tried is free)
+            left = math.ceil(math.log2(good - bad)) if good - bad > 1 else 0
+            bar.set_total(len(tried) + left)
 
-    def meets(value: int) -> bool:
-        return prob(value) >= probability
+        def meets(value: int) -> bool:
+            return prob(value) >= probability
 
-    # Bracket [bad, good]: bad misses (or is below the lower bound), good meets.
-    # int(): round() of a numpy scalar gave a numpy float before numpy 2
-    start = min(max(int(round(scenario.levers.get(lever, decl.default))), low), high)  # noqa: RUF046
-    if meets(start):
-        good, bad = start, low - 1
-        step = 1
-        while good > low:
-            candidate = max(low, good - step)
-            if meets(candidate):
-                good = candidate
-                step *= 2
-            else:
-                bad = candidate
-                break
-    else:
-        bad = start
-        step = max(1, start)
-        while True:
-            candidate = min(high, bad + step)
-            if meets(candidate):
-                good = candidate
-                break
-            if candidate == high:
-                best = max(tried, key=lambda v: (tried[v], v))
-                raise ScenarioError(
-                    f"cannot be reached within the bounds of {lever} [{low}, {high}]: the best "
-                    f"value found, {lever}={best}, gives P({output} <= {target:g} in {by}) = "
-                    f"{tried[best]:.3f} < {probability:g} ({draws:,} draws, seed {seed}); "
-                    f"raise the target, move the date, or lower the probability",
-                    key="target", value=target)
-            bad = candidate
-            step *= 2
-    while good - bad > 1:
-        mid = (good + bad) // 2
-        if meets(mid):
-            good = mid
+        # Bracket [bad, good]: bad misses (or is below the lower bound), good meets.
+        # int(): round() of a numpy scalar gave a numpy float before numpy 2
+        start = min(max(int(round(scenario.levers.get(lever, decl.default))), low), high)  # noqa: RUF046
+        if meets(start):
+            good, bad = start, low - 1
+            step = 1
+            while good > low:
+                candidate = max(low, good - step)
+                if meets(candidate):
+                    good = candidate
+                    step *= 2
+                else:
+                    bad = candidate
+                    break
         else:
-            bad = mid
+            bad = start
+            step = max(1, start)
+            while True:
+                candidate = min(high, bad + step)
+                if meets(candidate):
+                    good = candidate
+                    break
+                if candidate == high:
+                    best = max(tried, key=lambda v: (tried[v], v))
+                    raise ScenarioError(
+                        f"cannot be reached within the bounds of {lever} [{low}, {high}]: the best "
+                        f"value found, {lever}={best}, gives P({output} <= {target:g} in {by}) = "
+                        f"{tried[best]:.3f} < {probability:g} ({draws:,} draws, seed {seed}); "
+                        f"raise the target, move the date, or lower the probability",
+                        key="target", value=target)
+                bad = candidate
+                step *= 2
+        bracketed(bad, good)
+        while good - bad > 1:
+            mid = (good + bad) // 2
+            if meets(mid):
+                good = mid
+            else:
+                bad = mid
+            bracketed(bad, good)
 
     # Monotone check: with common random numbers a lever that never hurts gives
     # probabilities that never fall as it rises. A fall means the lever is not

@@ -12,6 +12,7 @@ narrower than the difference of two independent bands.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
@@ -128,7 +130,7 @@ def compare(
     levels: Mapping[str, float] | None = None,
     quantiles: Sequence[float] | None = None,
     executor: ExecutorArg = None,
-    progress: bool | None = False,
+    progress: ProgressArg = None,
     posterior: Posterior | str | os.PathLike[str] | None = None,
     base_run: xr.Dataset | None = None,
 ) -> xr.Dataset:
@@ -154,6 +156,11 @@ def compare(
         probability is about 50 %).
     quantiles
         Bands of the difference (default: the base scenario's quantiles).
+    progress
+        Counts the draws of both runs (of the what-if only, given *base_run*),
+        with a line as each ends (:mod:`threatsim.engine.progress`): ``True``,
+        a bar on stderr; ``None``, that when stderr is a terminal; a callable
+        ``progress(done, total, label)``; ``False``: nothing. Default ``None``.
     posterior
         A posterior sample (or its file) that drives both runs: both get the
         same resample, draw by draw, and the same chance (checked against both
@@ -208,7 +215,7 @@ def compare(
     # the base's too).
     options = RunOptions.build(base, draws=draws or None, seed=seed, sampler=sampler or None,
                                chunk_size=chunk_size or None, replicates=replicates or None,
-                               executor=executor, progress=progress, posterior=posterior)
+                               executor=executor, progress=False, posterior=posterior)
     if options.posterior is not None:
         options.posterior.check(whatif)
     names = [v for v in base.variables if v in whatif.variables]
@@ -223,10 +230,16 @@ def compare(
 
     if base_run is not None:
         _check_base_run(base_run, base, options)
-        a = base_run
-    else:
-        a = run_with(base, options)
-    b = run_with(whatif, options)
+    runs = 1 if base_run is not None else 2
+    with Progress(runs * options.draws, progress=progress,
+                  label=f"compare {base.name} / {whatif.name}") as bar:
+        if base_run is not None:
+            a = base_run
+        else:
+            a = run_with(base, dataclasses.replace(options, progress=bar.part()))
+            bar.advance(0, line=f"compare: base {base.name} run")
+        b = run_with(whatif, dataclasses.replace(options, progress=bar.part()))
+        bar.advance(0, line=f"compare: what-if {whatif.name} run")
 
     index = pd.Index(["base", "whatif"], name="scenario")
     data: dict[str, xr.DataArray] = {}

@@ -39,6 +39,7 @@ much of the rest is chance.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import warnings
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ from threatsim.core.formatting import format_value
 from threatsim.engine.evaluate import evaluate
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.runner import run_with
 from threatsim.engine.streams import sobol_stream
 from threatsim.inputs.distributions import RANGED_KINDS, DistSpec
@@ -253,7 +255,7 @@ def _month(scenario: Scenario, output: str, at: str | None) -> int | None:
 
 
 def _model_function(scenario: Scenario, output: str, t: int | None, names: Sequence[str],
-                    options: RunOptions) -> ChanceFunction:
+                    options: RunOptions, bar: Progress | None = None) -> ChanceFunction:
     """``x (d, m) -> output at month t`` by running the model on given parameter values.
 
     The columns run in chunks on the options' executor (:func:`evaluate`); column j
@@ -281,6 +283,8 @@ def _model_function(scenario: Scenario, output: str, t: int | None, names: Seque
             if extra:
                 arr = arr.reshape(arr.shape[0], -1).sum(axis=1)
             out[lo:hi] = arr
+            if bar is not None:
+                bar.advance(hi - lo)
         return out
 
     return func
@@ -379,11 +383,17 @@ def _refuse_posterior(scenario: Scenario) -> None:
             path=scenario.path, key="posterior", value=scenario.posterior)
 
 
+def _sourced(scenario: Scenario) -> list[str]:
+    """The parameters read from a reported range (what the readings read otherwise)."""
+    return [n for n, p in scenario.parameters.items()
+            if p.source is not None and p.dist.kind in RANGED_KINDS]
+
+
 def _readings(scenario: Scenario, output: str, at: str | None, options: RunOptions,
-              quantiles: Sequence[float]) -> xr.DataArray:
-    """:func:`range_readings` with its run options built (every reading runs with them)."""
-    sourced = [n for n, p in scenario.parameters.items()
-               if p.source is not None and p.dist.kind in RANGED_KINDS]
+              quantiles: Sequence[float], bar: Progress | None = None) -> xr.DataArray:
+    """:func:`range_readings` with its run options built (every reading runs with them;
+    *bar* counts their draws, with a line per reading)."""
+    sourced = _sourced(scenario)
     rows, labels, notes = [], [], {}
     variants: list[tuple[str, Scenario, list[str]]] = [("as given", scenario, [])]
     if sourced:
@@ -392,7 +402,11 @@ def _readings(scenario: Scenario, output: str, at: str | None, options: RunOptio
             variants.append((kind, sc, kept + ([f"switched: {', '.join(switched)}"]
                                                if switched else ["nothing switched"])))
     for label, sc, note in variants:
-        ds = run_with(sc, options)
+        if bar is None:
+            ds = run_with(sc, options)
+        else:
+            ds = run_with(sc, dataclasses.replace(options, progress=bar.part()))
+            bar.advance(0, line=f"sensitivity: reading {label!r} run")
         y = outcome_series(ds, output, at)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -420,6 +434,7 @@ def sensitivity(
     n_resamples: int = 999,
     readings: bool = True,
     executor: ExecutorArg = None,
+    progress: ProgressArg = None,
 ) -> xr.Dataset:
     """Sobol indices, rank correlations and the reading-of-ranges row for *output* at *at*.
 
@@ -436,6 +451,13 @@ def sensitivity(
         (default: the scenario's).
     readings
         Also rerun under each reading of the reported ranges.
+    progress
+        Counts the model runs: the Sobol design's ``(d + 3) n`` (its ``(d + 2) n``
+        and block A again with other draws' chance), then the draws of the
+        ordinary run and of each reading, with a line as each part ends
+        (:mod:`threatsim.engine.progress`). ``True``: a bar on stderr; ``None``:
+        that when stderr is a terminal; a callable ``progress(done, total,
+        label)``; ``False``: nothing. Default ``None``.
 
     Returns
     -------
@@ -470,19 +492,37 @@ def sensitivity(
     # The ordinary run, the readings and the Sobol design's chunks share these options.
     options = RunOptions.build(scenario, draws=draws, seed=seed, executor=executor,
                                progress=False)
-    func = _model_function(scenario, output, t, names, options)
+    n_readings = (1 + len(READINGS) if _sourced(scenario) else 1) if readings else 0
+    total = (len(names) + 3) * n + (1 + n_readings) * options.draws
+    with Progress(total, progress=progress, label=f"sensitivity of {output}") as bar:
+        return _sensitivity(scenario, output, at, t, names, options, n=n, seed=seed,
+                            confidence=confidence, n_resamples=n_resamples,
+                            readings=readings, bar=bar)
+
+
+def _sensitivity(scenario: Scenario, output: str, at: str | None, t: int | None,
+                 names: list[str],
+                 options: RunOptions, *, n: int, seed: int, confidence: float,
+                 n_resamples: int, readings: bool, bar: Progress) -> xr.Dataset:
+    """:func:`sensitivity` once its arguments are checked, counting its runs on *bar*."""
+    func = _model_function(scenario, output, t, names, options, bar)
     dists = [scenario.parameters[nm].dist for nm in names]
     note = ""
     res: SobolIndices | None = None
     try:
         res = sobol(func, dists, n=n, seed=seed, names=names, confidence=confidence,
                     n_resamples=n_resamples, chance=True)
+        bar.advance(0, line=f"sensitivity: Sobol design of {(len(names) + 3) * n:,} model "
+                            "runs done")
     except ScenarioError as exc:
         if exc.key != "output":
             raise
         note = (f"{output} {exc.expected}, so Sobol indices are not computed (e.g. 'never "
                 "reached'); see the rank correlations")
-    ds_run = run_with(scenario, options)
+        # the design stopped early: its count jumps to its end, where the runs' start
+        bar.advance(max(0, (len(names) + 3) * n - bar.done))
+    ds_run = run_with(scenario, dataclasses.replace(options, progress=bar.part()))
+    bar.advance(0, line=f"sensitivity: run of {options.draws:,} draws done")
     rho = rank_correlations(ds_run, output, at).reindex(parameter=names)
     nan = np.full(len(names), np.nan)
     data: dict[str, Any] = {
@@ -516,7 +556,7 @@ def sensitivity(
                                   for nm in names}),
     }
     if readings:
-        rd = _readings(scenario, output, month or None, options, (0.05, 0.5, 0.95))
+        rd = _readings(scenario, output, month or None, options, (0.05, 0.5, 0.95), bar)
         out["readings"] = rd
     return out
 

@@ -18,6 +18,7 @@ Grid text (the CLI's ``--set``)::
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import json
@@ -36,6 +37,7 @@ from threatsim.core.errors import ScenarioError
 from threatsim.core.formatting import format_value
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.runner import run_with
 from threatsim.inputs.scenario import Scenario
 from threatsim.models.registry import get_model
@@ -172,10 +174,15 @@ def sweep(
     chunk_size: int | None = None,
     replicates: int | None = None,
     executor: ExecutorArg = None,
-    progress: bool | None = False,
+    progress: ProgressArg = None,
     posterior: Posterior | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Run *scenario* at every point of *grid* (key -> values) with common random numbers.
+
+    *progress* counts the draws of every point's run, with a line as each point
+    ends (:mod:`threatsim.engine.progress`): ``True``, a bar on stderr; ``None``,
+    that when stderr is a terminal; a callable ``progress(done, total, label)``;
+    ``False``: nothing. Default ``None``.
 
     *posterior*: a posterior sample (or its file) that drives every point with
     the same resample, draw by draw; a point that changes a sampled parameter
@@ -231,11 +238,18 @@ def sweep(
     options = RunOptions.build(scenario, draws=draws or None, seed=seed,
                                sampler=sampler or None, chunk_size=chunk_size or None,
                                replicates=replicates or None, executor=executor,
-                               progress=progress, posterior=posterior)
+                               progress=False, posterior=posterior)
     if options.posterior is not None:
         for sc in points:
             options.posterior.check(sc)
-    runs = [run_with(sc, options) for sc in points]
+    runs = []
+    combos = list(itertools.product(*(values[k] for k in keys)))
+    with Progress(len(points) * options.draws, progress=progress,
+                  label=f"sweep of {scenario.name}") as bar:
+        for i, (sc, combo) in enumerate(zip(points, combos, strict=True)):
+            runs.append(run_with(sc, dataclasses.replace(options, progress=bar.part())))
+            where = ", ".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+            bar.advance(0, line=f"sweep point {i + 1} of {len(points)} done: {where}")
     first = runs[0]
     names = [n for n in first.data_vars if all(n in r for r in runs)]
     data: dict[str, xr.Variable] = {}

@@ -195,7 +195,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     sc = check_output_at(sc, args.output, args.at)
     sds = sensitivity(sc, args.output, at=args.at, n=args.n, draws=args.draws, seed=args.seed,
-                      readings=not args.no_readings)
+                      readings=not args.no_readings,
+                      progress=None if not args.quiet else False)
     print(sensitivity_table(sds))
     written: list[Path] = []
     if args.out:
@@ -351,6 +352,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--seed", type=int)
     p.add_argument("--no-readings", action="store_true",
                    help="skip the reruns under other readings of the reported ranges")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", help="write the indices to this NetCDF file")
     p.add_argument("--plot", metavar="DIR", help="write the tornado chart (PNG and SVG) here")
     p.add_argument("--posterior", metavar="POST.nc",

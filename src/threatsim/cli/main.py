@@ -323,7 +323,8 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     sol = solve_capacity(sc, args.lever, target=args.target, by=args.by,
                                    probability=args.probability, output=args.output,
-                                   draws=args.draws, seed=args.seed, executor=args.workers)
+                                   draws=args.draws, seed=args.seed, executor=args.workers,
+                                   progress=None if not args.quiet else False)
     print(sol)
     tried = ", ".join(f"{v}: {p:.3f}" for v, p in sorted(sol.tried))
     print(f"tried {sol.lever} (P): {tried}")
@@ -514,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="worker processes (default: run.workers)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (by default, when stderr is a terminal: a "
+                        "line per value tried with its probability, and each run's bar)")
     p.set_defaults(func=_cmd_capacity)
 
     p = sub.add_parser("sources", help="list the registry of reported figures")

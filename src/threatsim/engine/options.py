@@ -29,6 +29,7 @@ from threatsim.engine.executors import (
     capped_workers,
     resolve_executor,
 )
+from threatsim.engine.progress import ProgressArg, progress_shown
 from threatsim.inputs.parts import SAMPLERS, Sampler
 from threatsim.inputs.scenario import RunSettings, Scenario
 from threatsim.models.registry import get_model
@@ -96,8 +97,9 @@ class RunOptions:
     #: Who runs the chunks (resolved from ``executor=``, see
     #: :func:`~threatsim.engine.executors.resolve_executor`).
     executor: ChunkExecutor
-    #: Show a progress bar on stderr; None: when stderr is a terminal.
-    progress: bool | None = None
+    #: A progress bar on stderr (True), none (False), a bar when stderr is a terminal
+    #: (None), or a callback told ``(done, total, label)`` (:mod:`threatsim.engine.progress`).
+    progress: ProgressArg = None
     keep: Keep = "draws"
     #: Bytes the run may hold (:func:`~threatsim.engine.budget.resolve_budget`); the
     #: runner refuses, with the figure, a run whose estimate exceeds it.
@@ -110,7 +112,7 @@ class RunOptions:
     def build(cls, scenario: Scenario, *, draws: int | None = None, seed: int | None = None,
               sampler: str | None = None, chunk_size: int | None = None,
               replicates: int | None = None, executor: ExecutorArg = None,
-              progress: bool | None = None, keep: str | None = None,
+              progress: ProgressArg = None, keep: str | None = None,
               memory_budget: int | float | str | None = None,
               force_workers: bool = False,
               posterior: Posterior | str | os.PathLike[str] | None = None) -> RunOptions:
@@ -202,12 +204,12 @@ class RunOptions:
 
     @property
     def show_progress(self) -> bool:
-        """Whether to draw a progress bar (``progress``, else: stderr is a terminal).
+        """Whether progress is shown or told (``progress``; None: stderr is a terminal).
 
         >>> import threatsim
         >>> sc = threatsim.load_scenario("scenarios/financing.toml")
         >>> RunOptions.build(sc, progress=False).show_progress
         False
         """
-        return self.progress if self.progress is not None else os.isatty(2)
+        return progress_shown(self.progress)
 

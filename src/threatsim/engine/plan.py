@@ -265,10 +265,39 @@ class Plan:
         """The draws ``[lo, hi)`` of chunk *index*."""
         return index * self.cs, min(self.n, (index + 1) * self.cs)
 
+    def draws_in(self, index: int) -> int:
+        """How many draws chunk *index* holds (what a progress bar advances by).
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=250, chunk_size=100))
+        >>> [plan.draws_in(i) for i in range(plan.n_chunks)]
+        [100, 100, 50]
+        """
+        lo, hi = self.bounds(index)
+        return hi - lo
+
     def task(self, index: int, buffers: dict[str, np.ndarray] | None = None) -> ChunkTask:
         """Chunk *index*'s task (*buffers*: the run's result buffers, draws last, that the
         model fills in place)."""
         lo, hi = self.bounds(index)
+        return self.task_of(index, lo, hi, buffers)
+
+    def task_of(self, index: int, lo: int, hi: int,
+                buffers: dict[str, np.ndarray] | None = None) -> ChunkTask:
+        """The task of draws ``[lo, hi)``, numbered *index*, whatever the chunk size: the
+        same values as in any chunk (a draw's chance and parameters do not depend on the
+        chunk it is in, docs/determinism.md), so a run in this process may cut its chunk
+        finer for a progress bar that moves as draws finish.
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=250))
+        >>> _, part = run_chunk(plan.task_of(1, 100, 150))
+        >>> _, whole = run_chunk(plan.task(0))
+        >>> bool((part["reserves"] == whole["reserves"][100:150]).all())
+        True
+        """
         opts = self.options
         out = {k: v[..., lo:hi] for k, v in buffers.items()} if buffers is not None else None
         chance = self.chance_draws[lo:hi] if self.chance_draws is not None else None

@@ -31,7 +31,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -40,10 +43,10 @@ from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import InterruptGuard
 from threatsim.engine.budget import MemoryEstimate, estimate_memory, format_bytes
 from threatsim.engine.checkpoint import Checkpoint
-from threatsim.engine.executors import ExecutorArg
+from threatsim.engine.executors import ExecutorArg, InProcessExecutor
 from threatsim.engine.options import RunOptions
-from threatsim.engine.plan import Plan, place_draws
-from threatsim.engine.progress import Progress
+from threatsim.engine.plan import Plan, place_draws, run_chunk
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.shipping import ShippedChunk, each_chunk
 from threatsim.engine.streamed_run import run_streaming
 from threatsim.inputs.scenario import Scenario, load_scenario
@@ -65,7 +68,7 @@ def run(
     chunk_size: int | None = None,
     replicates: int | None = None,
     executor: ExecutorArg = None,
-    progress: bool | None = None,
+    progress: ProgressArg = None,
     keep: str | None = None,
     out: str | os.PathLike[str] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -88,7 +91,14 @@ def run(
         a ``distributed.Client``, or an object with ``map_chunks`` (see
         :mod:`threatsim.engine.executors`). Every choice gives the same Dataset.
     progress
-        Show a progress bar on stderr (default: when stderr is a terminal).
+        ``True``: a progress bar on stderr counting the draws, with their rate
+        and the time left; ``False``: none; ``None`` (default): a bar when
+        stderr is a terminal; or a callable ``progress(done, total, label)``
+        told the draws done (from 0 to *draws*, never falling) as chunks
+        finish (:mod:`threatsim.engine.progress`). A run of one chunk in this
+        process is cut finer while progress is shown, where that costs little
+        (a model whose time is per draw), so that the count moves as draws
+        finish; the Dataset is the same bit for bit.
     keep
         ``"draws"`` (every trajectory) or ``"summary"`` (bands, P(= 0) of
         stocks, per-draw outputs and parameters; memory does not grow with
@@ -181,8 +191,7 @@ def run_with(scenario: Scenario, options: RunOptions, *,
         ckpt = Checkpoint.open(checkpoint, plan.manifest(), resume=resume)
         if resume:  # checked: say what it holds (a mistyped path would start afresh)
             _say_what_resumes(ckpt)
-    show = options.show_progress
-    label = f"{scenario.name}: {options.draws:,} draws"
+    label = scenario.name
     with InterruptGuard.ensure() as guard:
         if keep == "summary" or out is not None:
             return run_streaming(plan, ckpt, guard, label=label, out=out)
@@ -191,10 +200,16 @@ def run_with(scenario: Scenario, options: RunOptions, *,
         direct = plan.direct_buffers() if ckpt is None else None
         buffers: dict[str, np.ndarray] = dict(direct or {})
         n = plan.n
-        with Progress(plan.n_chunks, enabled=show, label=label) as bar:
-            for index, result in each_chunk(plan, checkpoint=ckpt, bar=bar, guard=guard,
-                                            buffers=direct, narrow=ckpt is None):
-                lo, hi = plan.bounds(index)
+        with Progress(n, progress=options.progress, label=label) as bar:
+            results: Iterator[tuple[int, int, dict[str, Any]]]
+            if (ckpt is None and plan.n_chunks == 1 and bar.enabled
+                    and isinstance(options.executor, InProcessExecutor)):
+                results = _pieces(plan, bar, guard, direct)
+            else:
+                results = ((*plan.bounds(index), result) for index, result in each_chunk(
+                    plan, checkpoint=ckpt, bar=bar, guard=guard, buffers=direct,
+                    narrow=ckpt is None))
+            for lo, hi, result in results:
                 for name, arr in result.items():
                     if direct is not None and name in direct:
                         continue  # the model wrote it in place
@@ -211,6 +226,45 @@ def run_with(scenario: Scenario, options: RunOptions, *,
     collected = {name: np.moveaxis(buf, -1, 0) for name, buf in buffers.items()}
     return to_dataset(scenario, collected, plan.params, options.settings,
                       posterior=options.posterior)
+
+
+#: A run of one chunk in this process, while its progress is shown, first runs two probes
+#: of 1/PROBE_PARTS and 2/PROBE_PARTS of its draws; where their times grow with the
+#: draws (SimPy, per-draw loops: a model whose time is per draw), the rest runs in
+#: pieces of about PIECE_SECONDS each; where they do not (vectorised models, whose time
+#: is mostly per chunk), the rest runs as one piece. docs/scaling.md ("Progress").
+PROBE_PARTS = 25
+PIECE_SECONDS = 1.0
+
+
+def _pieces(plan: Plan, bar: Progress, guard: InterruptGuard,
+            buffers: dict[str, np.ndarray] | None,
+            ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """The results of a run of one chunk in this process as ``(lo, hi, outputs)`` of
+    pieces of it (see :data:`PROBE_PARTS`): the same values as the whole chunk
+    (:meth:`Plan.task_of`), counted on *bar* as each piece finishes."""
+    n = plan.n
+    size = max(1, -(-n // PROBE_PARTS))
+    lo, index = 0, 0
+    times: list[tuple[int, float]] = []
+    while lo < n:
+        hi = min(n, lo + size)
+        t0 = time.perf_counter()
+        _, result = run_chunk(plan.task_of(index, lo, hi, buffers))
+        times.append((hi - lo, time.perf_counter() - t0))
+        guard.check()
+        yield lo, hi, result
+        bar.advance(hi - lo)
+        lo, index = hi, index + 1
+        if len(times) == 1:
+            size *= 2
+        elif len(times) == 2:
+            (s1, t1), (s2, t2) = times
+            per_draw = t2 / s2
+            if s2 > s1 and t2 >= 1.5 * t1 and per_draw > 0:  # time grows with the draws
+                size = max(1, int(PIECE_SECONDS / per_draw))
+            else:
+                size = n  # time mostly per piece: the rest at once
 
 
 _RAISE_BUDGET = ("raise the budget (memory_budget=, threatsim run --memory-budget, or "

@@ -181,7 +181,8 @@ def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,
                buffers: dict[str, np.ndarray] | None = None, narrow: bool = False,
                ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Every chunk's result once, in any order: read back (*reader*, from *checkpoint*),
-    or computed on the plan's executor (and checkpointed).
+    or computed on the plan's executor (and checkpointed); *bar* advances by each
+    chunk's draws.
 
     >>> import threatsim
     >>> from threatsim.engine.options import RunOptions
@@ -198,7 +199,7 @@ def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,
             check()
             yield i, reader(i)
             if bar is not None:
-                bar.advance()
+                bar.advance(plan.draws_in(i))
         return
     if checkpoint is not None:
         have = checkpoint.done()
@@ -211,7 +212,7 @@ def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,
             check()
             yield i, stored
             if bar is not None:
-                bar.advance()
+                bar.advance(plan.draws_in(i))
         todo = missing
     # Results that cross a process boundary may come as ShippedChunk (only when the
     # caller asks for it with *narrow* and is ready to widen them).
@@ -224,7 +225,7 @@ def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,
                 checkpoint.save(index, result)
             yield index, result
             if bar is not None:
-                bar.advance()
+                bar.advance(plan.draws_in(index))
     finally:
         close = getattr(results, "close", None)
         if close is not None:  # stop the executor's work now (error, Ctrl-C, early exit)

@@ -61,36 +61,32 @@ class ExecutorChunks:
     >>> plan = Plan.for_run(sc, opts, lean=True)
     >>> with InterruptGuard.ensure() as guard:
     ...     summary = StreamingSummary(sc, opts.settings).collect(
-    ...         ExecutorChunks(plan, guard, label="", show=False))
+    ...         ExecutorChunks(plan, guard, bar=Progress(300, progress=False)))
     >>> summary.dataset(plan.params)["reserves"].dims
     ('quantile', 'time')
     """
 
     reduces = True
 
-    def __init__(self, plan: Plan, guard: InterruptGuard, *, label: str, show: bool) -> None:
-        self.plan, self.guard, self.label, self.show = plan, guard, label, show
+    def __init__(self, plan: Plan, guard: InterruptGuard, *, bar: Progress) -> None:
+        self.plan, self.guard, self._bar = plan, guard, bar
         self.ex: ChunkExecutor = plan.options.executor
         #: The executor again where it can hold results on the cluster, else None.
         self._holder: HoldingExecutor | None = self.ex if holds_results(self.ex) else None
         self.n_chunks = plan.n_chunks
-        self._bar: Progress | None = None
         self._held: dict[int, Any] = {}  # chunk index -> its result held on the cluster
         self._first = True
 
     @contextlib.contextmanager
     def passing(self, number: int) -> Iterator[None]:
-        label = self.label if number == 1 else f"{self.label} (pass {number})"
-        with Progress(self.n_chunks, enabled=self.show, label=label) as bar:
-            self._bar = bar
-            try:
-                yield
-            finally:
-                self._release()
+        _another_pass(self._bar, number, self.plan.n)
+        try:
+            yield
+        finally:
+            self._release()
 
-    def _advance(self) -> None:
-        assert self._bar is not None
-        self._bar.advance()
+    def _advance(self, index: int) -> None:
+        self._bar.advance(self.plan.draws_in(index))
 
     def _release(self) -> None:
         if self._held and self._holder is not None:  # only a holder holds results
@@ -121,7 +117,7 @@ class ExecutorChunks:
         for index in indices:
             self.guard.check()
             yield index, got.pop(index)
-            self._advance()
+            self._advance(index)
 
     def _hold_ahead(self, holder: HoldingExecutor, start: int) -> dict[int, Any]:
         """Start computing the chunks after the pilot while the client works the pilot
@@ -144,7 +140,7 @@ class ExecutorChunks:
                 yield index, unbundled(partial)
                 if index in held and holder is not None:  # reduced: its whole result
                     holder.release([held.pop(index)])  # need not stay on the cluster
-                self._advance()
+                self._advance(index)
         finally:
             _closing(results)
 
@@ -160,7 +156,7 @@ class StoredChunks:
     >>> plan = Plan.for_run(sc, opts, lean=True)
     >>> with tempfile.TemporaryDirectory() as tmp, InterruptGuard.ensure() as guard:
     ...     sink = NetCDFSink(pathlib.Path(tmp) / "d.nc", sc, opts.settings, plan.params)
-    ...     source = StoredChunks(plan, guard, label="", show=False, sink=sink)
+    ...     source = StoredChunks(plan, guard, bar=Progress(300, progress=False), sink=sink)
     ...     summary = StreamingSummary(sc, opts.settings).collect(source)
     ...     print(sink.commit().name)
     d.nc
@@ -168,20 +164,17 @@ class StoredChunks:
 
     reduces = False
 
-    def __init__(self, plan: Plan, guard: InterruptGuard, *, label: str, show: bool,
+    def __init__(self, plan: Plan, guard: InterruptGuard, *, bar: Progress,
                  checkpoint: Checkpoint | None = None, sink: NetCDFSink | None = None) -> None:
-        self.plan, self.guard, self.label, self.show = plan, guard, label, show
+        self.plan, self.guard, self._bar = plan, guard, bar
         self.checkpoint, self.sink = checkpoint, sink
         self.n_chunks = plan.n_chunks
-        self._bar: Progress | None = None
         self._written = False
 
     @contextlib.contextmanager
     def passing(self, number: int) -> Iterator[None]:
-        label = self.label if number == 1 else f"{self.label} (pass {number})"
-        with Progress(self.n_chunks, enabled=self.show, label=label) as bar:
-            self._bar = bar
-            yield
+        _another_pass(self._bar, number, self.plan.n)
+        yield
 
     def whole(self, indices: Sequence[int]) -> Iterator[tuple[int, Mapping[str, np.ndarray]]]:
         """Every chunk, in any order (a summary reading stored chunks asks for all)."""
@@ -204,6 +197,14 @@ class StoredChunks:
         raise NotImplementedError("stored chunks are read whole")
 
 
+def _another_pass(bar: Progress, number: int, draws: int) -> None:
+    """Pass *number* over a run's draws counts them again: one count for the whole run,
+    never falling, whose total grows by the draws with each pass after the first."""
+    if number > 1:
+        bar.set_total(bar.total + draws, label=f"{bar.label.split(' (pass')[0]} "
+                                               f"(pass {number})")
+
+
 def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGuard, *,
                   label: str, out: str | os.PathLike[str] | None) -> xr.Dataset:
     """The summary of a run from streamed chunks; with *out*, its trajectories streamed
@@ -219,18 +220,19 @@ def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGua
     >>> ds.attrs["keep"]
     'summary'
     """
-    show = plan.options.show_progress
     post = plan.options.posterior
     summary = StreamingSummary(plan.scenario, plan.options.settings, posterior=post)
     if out is None and checkpoint is None:
-        summary.collect(ExecutorChunks(plan, guard, label=label, show=show))
+        with Progress(plan.n, progress=plan.options.progress, label=label) as bar:
+            summary.collect(ExecutorChunks(plan, guard, bar=bar))
         guard.check()
         return summary.dataset(plan.params)
     sink = (NetCDFSink(Path(out), plan.scenario, plan.options.settings, plan.params,
                        posterior=post) if out else None)
     try:
-        summary.collect(StoredChunks(plan, guard, label=label, show=show,
-                                     checkpoint=checkpoint, sink=sink))
+        with Progress(plan.n, progress=plan.options.progress, label=label) as bar:
+            summary.collect(StoredChunks(plan, guard, bar=bar, checkpoint=checkpoint,
+                                         sink=sink))
         guard.check()
         ds = summary.dataset(plan.params)
         if sink is not None:

@@ -69,6 +69,7 @@ from threatsim.core.version import __version__
 from threatsim.engine.evaluate import evaluate
 from threatsim.engine.executors import ExecutorArg
 from threatsim.engine.options import RunOptions
+from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.runner import run as run_scenario
 from threatsim.engine.streams import parameter_stream
 from threatsim.inputs.parts import RunSettings
@@ -249,8 +250,8 @@ class _Simulator:
     """Runs the model on parameter values and returns each observation's value per draw."""
 
     def __init__(self, scenario: Scenario, obs: ObservationSet, options: RunOptions,
-                 first_chance: int) -> None:
-        self.scenario = scenario
+                 first_chance: int, bar: Progress) -> None:
+        self.scenario, self.bar = scenario, bar
         self.obs = obs
         self.options = options
         self.next_chance = first_chance
@@ -270,6 +271,7 @@ class _Simulator:
                 parts[v].append((lo, result[v]))
         arrays = {v: np.concatenate([a for _, a in sorted(p, key=lambda t: t[0])])
                   for v, p in parts.items()}
+        self.bar.advance(n)
         settings = RunSettings(draws=n, seed=self.options.seed,
                                chunk_size=self.options.chunk_size,
                                replicates=self.options.replicates)
@@ -369,7 +371,10 @@ def _smc(prior: _Prior, simulate: _Simulator, obs: ObservationSet,
     beta = 0.0
     stages: list[dict[str, float]] = []
     d = z.shape[1]
+    bar = simulate.bar
     while beta < 1.0:
+        if stages:  # another stage: its moves' draws
+            bar.set_total(bar.total + n * moves)
         if len(stages) >= _MAX_STAGES:
             raise ScenarioError(f"did not reach the posterior in {_MAX_STAGES} tempering "
                                 "stages; the observations are far from the prior: loosen the "
@@ -415,6 +420,8 @@ def _smc(prior: _Prior, simulate: _Simulator, obs: ObservationSet,
             pred = np.where(take[:, None, None], pred_new, pred)
         stages.append({"beta": beta, "ess": stage_ess,
                        "acceptance": accepted / max(moves * n, 1)})
+        bar.advance(0, line=f"SMC stage {len(stages)}: beta {beta:.3f}, ESS {stage_ess:,.0f} "
+                            f"of {n:,}, acceptance {stages[-1]['acceptance']:.2f}")
     info = {"stages": len(stages), "stage_ess_min": min(s["ess"] for s in stages),
             "acceptance_last": stages[-1]["acceptance"],
             "betas": [round(s["beta"], 6) for s in stages]}
@@ -493,7 +500,7 @@ def calibrate(
     particles: int | None = None,
     moves: int = 5,
     executor: ExecutorArg = None,
-    progress: bool | None = False,
+    progress: ProgressArg = None,
     prior: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Condition *scenario*'s sampled parameters on *observations* (see the module doc).
@@ -513,6 +520,12 @@ def calibrate(
     particles, moves
         SMC's particles (default: the draws, at most 2,000) and Metropolis
         steps per tempering stage.
+    progress
+        Counts the draws run (:mod:`threatsim.engine.progress`): the prior
+        run's, then SMC's, whose total grows by each tempering stage's as it
+        starts, with a line saying the method chosen and one per SMC stage.
+        ``True``: a bar on stderr; ``None``: that when stderr is a terminal; a
+        callable ``progress(done, total, label)``; ``False``: nothing. Default ``None``.
     prior
         A run of *scenario* (with its draws) to reweight instead of a new one.
 
@@ -557,9 +570,23 @@ def calibrate(
     if method not in METHODS:
         raise ScenarioError(f"must be one of {', '.join(METHODS)}", key="method", value=method)
     errs = _check_errors(observations, errors, rel_error)
+    prior_draws = 0 if prior is not None else (draws if draws is not None
+                                                else scenario.run.draws)
+    with Progress(prior_draws, progress=progress, label=f"calibrate {scenario.name}") as bar:
+        return _calibrated(scenario, observations, errs, draws=draws, seed=seed,
+                           method=method, min_ess=min_ess, particles=particles, moves=moves,
+                           executor=executor, prior=prior, bar=bar)
+
+
+def _calibrated(scenario: Scenario, observations: ObservationSet, errs: dict[str, float], *,
+                draws: int | None, seed: int | None, method: str, min_ess: float | None,
+                particles: int | None, moves: int, executor: ExecutorArg,
+                prior: xr.Dataset | None, bar: Progress) -> xr.Dataset:
+    """:func:`calibrate` once its arguments are checked, counting the draws it runs on
+    *bar*: the prior run's, then SMC's (each stage's total added as it starts)."""
     if prior is None:
         prior = run_scenario(scenario, draws=draws, seed=seed, executor=executor,
-                             progress=progress)
+                             progress=bar.part())
     check_observations(observations, prior)
     options = RunOptions.build(scenario, draws=prior.sizes["draw"],
                                seed=int(prior.attrs.get("seed", 0)), executor=executor,
@@ -591,6 +618,7 @@ def calibrate(
                   f"ESS >= {min_ess:g})") if method == "auto" else \
             f"importance reweighting, as asked: {diag}"
         theta, weights, pred_x, ll_post = prior_theta, w, prior_x, ll
+        bar.advance(0, line=f"calibrate: {reason}")
         extra: dict[str, Any] = {}
         sims = 0
     else:
@@ -606,7 +634,10 @@ def calibrate(
         n_part = int(particles) if particles is not None else min(n, 2000)
         if n_part < 10:
             raise ScenarioError("must be at least 10", key="particles", value=n_part)
-        simulate = _Simulator(scenario, observations, options, first_chance=n)
+        bar.advance(0, line=f"calibrate: {reason}")
+        # the first stage's draws: the particles' first run and its moves
+        bar.set_total(bar.total + n_part * (1 + moves))
+        simulate = _Simulator(scenario, observations, options, first_chance=n, bar=bar)
         theta, ll_post, pred, extra = _smc(pri, simulate, observations, errs, n_part, rng,
                                            moves)
         weights = np.full(n_part, 1.0 / n_part)

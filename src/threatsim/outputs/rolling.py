@@ -176,7 +176,8 @@ def rolling_origin(
         learn = _subset(observations, [o for o, m in dated if m <= t])
         test = _subset(observations, [o for o, m in dated if m > t])
         post = calibrate(scenario, learn, prior=prior, errors=_errors_for(errors, learn),
-                         rel_error=rel_error, method=method, executor=executor)
+                         rel_error=rel_error, method=method, executor=executor,
+                         progress=progress)
         ess.append(float(post.attrs.get("ess", math.nan)))
         methods.append(str(post.attrs.get("method", "")))
         post_run = run_scenario(scenario, draws=n_draws, seed=run_seed, executor=executor,
