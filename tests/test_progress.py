@@ -4,15 +4,19 @@ each. No test depends on timing: a bar's delay is set to 0 where a bar is read."
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 from tests.conftest import SCENARIOS
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 import threatsim
 from threatsim.analysis.capacity import solve_capacity
 from threatsim.analysis.sensitivity import sensitivity
 from threatsim.cli.main import main
 from threatsim.engine import progress as progress_module
-from threatsim.engine.progress import Progress
+from threatsim.engine.progress import BarSafeHandler, Progress
 from threatsim.outputs.calibration import calibrate
 from threatsim.outputs.observations import observations_from_dict
 
@@ -254,3 +258,29 @@ def test_a_bar_whose_count_stands_still_is_redrawn(capsys, monkeypatch):
         assert bar.done == 0
     assert "0/10" in first or "0/10" in redrawn
     assert "slow" in redrawn
+
+
+@pytest.mark.parametrize("handler_class", [BarSafeHandler, logging.StreamHandler])
+def test_a_note_logged_while_a_bar_is_drawn_is_a_line_of_its_own(handler_class, capsys):
+    """The command line's notes (workers capped, draws streamed over the budget) go
+    through BarSafeHandler: a line of its own, not glued onto the end of a bar. A plain
+    StreamHandler, what the command line used before, glues it (the second case shows
+    that the check can fail)."""
+    import sys
+
+    log = logging.getLogger(f"threatsim.test.barsafe.{handler_class.__name__}")
+    handler = handler_class(sys.stderr)
+    handler.setFormatter(logging.Formatter("threatsim: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        bar = tqdm(total=10, file=sys.stderr, ncols=60, mininterval=0)
+        bar.update(3)
+        log.warning("16 workers asked for")
+        bar.update(7)
+        bar.close()
+    finally:
+        log.removeHandler(handler)
+    pieces = re.split(r"[\r\n]", capsys.readouterr().err)
+    own_line = "threatsim: 16 workers asked for" in pieces
+    assert own_line == (handler_class is BarSafeHandler), pieces

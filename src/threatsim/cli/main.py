@@ -37,6 +37,7 @@ from threatsim.core.interrupts import InterruptGuard, is_interrupt
 from threatsim.core.version import __version__
 from threatsim.engine import executors
 from threatsim.engine.budget import parse_size
+from threatsim.engine.progress import BarSafeHandler
 from threatsim.engine.runner import run as run_scenario
 from threatsim.inputs.parts import SAMPLERS
 from threatsim.inputs.scenario import Scenario, load_scenario
@@ -171,7 +172,7 @@ def _notes_on_stderr(enabled: bool) -> Iterator[None]:
     stderr as ``threatsim: ...`` lines; with *enabled* False (``--quiet``) the
     warnings only."""
     logger = logging.getLogger("threatsim")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BarSafeHandler(sys.stderr)  # a line of its own, never onto a bar's line
     handler.setFormatter(logging.Formatter("threatsim: %(message)s"))
     saved = logger.level, logger.propagate
     logger.addHandler(handler)

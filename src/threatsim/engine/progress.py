@@ -21,6 +21,7 @@ probability); the runs inside it show a transient bar under the analysis's bar
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -30,7 +31,7 @@ from typing import Protocol, TypeAlias, runtime_checkable
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-__all__ = ["Progress", "ProgressArg", "ProgressCallback", "progress_shown"]
+__all__ = ["BarSafeHandler", "Progress", "ProgressArg", "ProgressCallback", "progress_shown"]
 
 
 @runtime_checkable
@@ -73,6 +74,27 @@ def progress_shown(progress: ProgressArg) -> bool:
     if isinstance(progress, bool):
         return progress
     return True
+
+
+class BarSafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler that writes each record on a line of its own above any progress
+    bar (``tqdm.write``: the bars are cleared, the line written, the bars drawn again),
+    instead of onto the end of the bar's line.
+
+    >>> import io, logging
+    >>> stream = io.StringIO()
+    >>> log = logging.getLogger("threatsim.doc.barsafe")
+    >>> log.addHandler(BarSafeHandler(stream))
+    >>> log.warning("3 workers asked for")
+    >>> stream.getvalue()
+    '3 workers asked for\\n'
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # as logging.StreamHandler does: never let a note stop the work
+            self.handleError(record)
 
 
 #: Seconds before a bar is first drawn: a run shorter than that shows nothing.
