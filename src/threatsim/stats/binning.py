@@ -175,15 +175,24 @@ def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, tok
 def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
                          token: str, ranges: list[Any],
                          raw: list[bool]) -> tuple[np.ndarray, list[Any]]:
+    """:func:`count_pass` (and :func:`gather_bins`: its groups, counts unused) compiled.
+
+    A "collect" group starting at bin 1 starts at its cell's low edge, which the pilot
+    set to one of its values: a point mass there (reserves run out at exactly 0, nobody
+    is imprisoned yet) is that value, and values equal to it are counted, not stored
+    and sorted (W1 at 10^6 draws: ~1.15 M of a chunk's 4 M values were such zeros).
+    """
     gid = _group_table(token, x.shape[1], bins, ranges)
     keep_raw = np.array(raw, dtype=np.bool_) if raw else np.zeros(0, dtype=np.bool_)
+    lo = np.asarray(lo, dtype=np.float64)
+    atom = np.array([lo[c] if a == 1 and not r else np.nan
+                     for (c, a, _), r in zip(ranges, raw, strict=True)], dtype=np.float64)
     # A chunk recorded with the draws last comes as a (rows, cells) view of (cells, rows)
     # memory: the kernel then walks it cell by cell, in memory order, without a copy.
     cells_first = not x.flags.c_contiguous and x.T.flags.c_contiguous
     data = x.T if cells_first else np.ascontiguousarray(x)
-    counts, values, repeats, cuts, distinct, ends = _count_and_gather(
-        data, cells_first, np.asarray(lo, dtype=np.float64),
-        np.asarray(scale, dtype=np.float64), bins, gid, keep_raw)
+    counts, values, repeats, cuts, distinct, ends = _bin_and_gather(
+        data, cells_first, lo, np.asarray(scale, dtype=np.float64), bins, gid, atom, keep_raw)
     out: list[Any] = []
     # Python lists and one float_keys call for all groups: a pass may have hundreds.
     cut, n_distinct = cuts.tolist(), distinct.tolist()
@@ -235,97 +244,106 @@ def _key_max(a: float, b: float) -> float:  # pragma: no cover - compiled
 
 
 @compiled.kernel
-def _count_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # pragma: no cover
-                      scale: np.ndarray, bins: int, gid: np.ndarray,
-                      keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`bins_of`, the bin counts and :func:`gather` in two compiled passes.
+def _bin_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # pragma: no cover
+                    scale: np.ndarray, bins: int, gid: np.ndarray, atom: np.ndarray,
+                    keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`bins_of`, the bin counts and :func:`gather` in one compiled pass.
 
-    *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*.
-    The bin of a value is computed with the same double operations as
-    :func:`bins_of` ((x - lo) * scale + 1, clipped to [0, B + 1], NaN to B + 2,
-    truncated). Values of each group come out together (``cuts``); the groups of
-    mode "collect" are sorted and reduced to distinct values (the first
-    ``distinct[g]`` entries of their stretch) and their ``repeats``, as
-    ``np.unique(..., return_counts=True)`` gives.
+    *data* is the chunk (rows, cells), or (cells, rows) when *cells_first*. The bin
+    of a value is computed with the same double operations as :func:`bins_of`
+    ((x - lo) * scale + 1, clipped to [0, B + 1], NaN to B + 2, truncated). A value
+    in a group is kept, as (group, value) in the order met, unless it equals (bit for
+    bit) its group's *atom* (NaN: none), whose values are counted instead. Kept values
+    are then bucketed by group (``cuts``); the groups of mode "collect" are sorted and
+    reduced to distinct values (the first ``distinct[g]`` entries of their stretch,
+    the atom first) and their ``repeats``, as ``np.unique(..., return_counts=True)``
+    gives; ``ends`` holds each group's smallest and largest value in the order of
+    :func:`float_keys` (-0.0 before 0.0, NaN last), the key range a later pass may
+    have to split.
     """
-    n_cells = data.shape[0] if cells_first else data.shape[1]
     stride = bins + 3
     n_groups = keep_raw.shape[0]
+    n_cells = data.shape[0] if cells_first else data.shape[1]
     # int32: a chunk has far fewer than 2**31 rows (and a smaller array to fault in)
     counts = np.zeros(n_cells * stride, dtype=np.int32)
-    sizes = np.zeros(n_groups, dtype=np.int64)
-    # Each group's smallest and largest value in the order of float_keys (-0.0 before
-    # 0.0, NaN last): the key range a later pass may have to split. And how many values
-    # of a "collect" group are its smallest (bit for bit): a point mass at the bottom of
-    # a bin (reserves run out at exactly 0, nobody imprisoned yet) is counted, not stored
-    # and sorted; W1's bin of the 5 % band held ~30 % of the chunk's values, all zeros
-    # but a few, which made the second pass five times the first.
-    ends = np.empty((2, n_groups), dtype=np.float64)
-    at_min = np.zeros(n_groups, dtype=np.int64)
-    for outer in range(data.shape[0]):
-        for inner in range(data.shape[1]):
-            c = outer if cells_first else inner
-            v = np.float64(data[outer, inner])
-            k = c * stride + _bin(v, lo[c], scale[c], bins)
-            counts[k] += 1
-            if n_groups > 0:
-                g = gid[k]
-                if g >= 0:
-                    if sizes[g] == 0:
-                        ends[0, g] = v
-                        ends[1, g] = v
-                        at_min[g] = 0 if np.isnan(v) else 1
-                    else:
-                        m = ends[0, g]
-                        if v == m and (v != 0.0 or np.signbit(v) == np.signbit(m)):
-                            at_min[g] += 1  # the common case first: the point mass
-                        else:
-                            if _key_before(v, m):
-                                ends[0, g] = v
-                                at_min[g] = 1
-                            ends[1, g] = _key_max(ends[1, g], v)
-                    sizes[g] += 1
-    # A collect group's stretch: its smallest value once (when it has one), then the rest.
-    cuts = np.zeros(n_groups + 1, dtype=np.int64)
-    for g in range(n_groups):
-        if keep_raw[g]:
-            at_min[g] = 0
-        slots = sizes[g] - at_min[g] + (1 if at_min[g] > 0 else 0)
-        cuts[g + 1] = cuts[g] + slots
-    values = np.empty(cuts[n_groups], dtype=np.float64)
-    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
-    fill = cuts[:n_groups].copy()
-    for g in range(n_groups):
-        if at_min[g] > 0:
-            fill[g] += 1
-    if cuts[n_groups] > 0:  # the bins again (cheaper than storing m x C of them)
+    n = 0
+    if n_groups == 0:
+        for outer in range(data.shape[0]):
+            for inner in range(data.shape[1]):
+                c = outer if cells_first else inner
+                counts[c * stride + _bin(data[outer, inner], lo[c], scale[c], bins)] += 1
+        hit_g = np.empty(0, dtype=np.int32)
+        hit_v = np.empty(0, dtype=np.float64)
+    else:
+        # Per bin: its group's atom (NaN where none or no group: equal to nothing), so
+        # that the loop has no branch on the data (a branch taken for ~30 % of values at
+        # random costs more than the rest of the loop): every value is written at the
+        # end of the kept ones, which grow only for a value of a group, not its atom.
+        atom_of = np.full(gid.shape[0], np.nan)
+        for k in range(gid.shape[0]):
+            if gid[k] >= 0:
+                atom_of[k] = atom[gid[k]]
+        total = data.shape[0] * data.shape[1]
+        hit_g = np.empty(total + 1, dtype=np.int32)  # its pages are touched as far as used
+        hit_v = np.empty(total + 1, dtype=np.float64)
         for outer in range(data.shape[0]):
             for inner in range(data.shape[1]):
                 c = outer if cells_first else inner
                 v = np.float64(data[outer, inner])
-                g = gid[c * stride + _bin(v, lo[c], scale[c], bins)]
-                if g >= 0:
-                    if at_min[g] > 0:
-                        m = ends[0, g]
-                        if v == m and (v != 0.0 or np.signbit(v) == np.signbit(m)):
-                            continue
-                    values[fill[g]] = v
-                    fill[g] += 1
+                k = c * stride + _bin(v, lo[c], scale[c], bins)
+                counts[k] += 1
+                g = gid[k]
+                m = atom_of[k]
+                is_atom = (v == m) & (np.signbit(v) == np.signbit(m))
+                hit_g[n] = g
+                hit_v[n] = v
+                n += (g >= 0) & (not is_atom)
+    # The atoms of a group: its values (the counts of its bins) less those kept.
+    in_group = np.zeros(n_groups, dtype=np.int64)
+    for k in range(gid.shape[0] if n_groups > 0 else 0):
+        if gid[k] >= 0:
+            in_group[gid[k]] += counts[k]
+    sizes = np.zeros(n_groups, dtype=np.int64)
+    for j in range(n):
+        sizes[hit_g[j]] += 1
+    n_atom = in_group - sizes
+    cuts = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        cuts[g + 1] = cuts[g] + sizes[g] + (1 if n_atom[g] > 0 else 0)
+    values = np.empty(cuts[n_groups], dtype=np.float64)
+    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    ends = np.zeros((2, n_groups), dtype=np.float64)
+    fill = cuts[:n_groups].copy()
+    for g in range(n_groups):
+        if n_atom[g] > 0:
+            values[fill[g]] = atom[g]
+            ends[0, g] = atom[g]
+            ends[1, g] = atom[g]
+            fill[g] += 1
+    for j in range(n):
+        g = hit_g[j]
+        v = hit_v[j]
+        if fill[g] == cuts[g]:  # the group's first value
+            ends[0, g] = v
+            ends[1, g] = v
+        else:
+            if _key_before(v, ends[0, g]):
+                ends[0, g] = v
+            ends[1, g] = _key_max(ends[1, g], v)
+        values[fill[g]] = v
+        fill[g] += 1
     distinct = sizes.copy()
     for g in range(n_groups):
-        if keep_raw[g] or sizes[g] == 0:
+        if keep_raw[g]:
             continue
         a = cuts[g]
         w = 0
-        if at_min[g] > 0:
-            values[a] = ends[0, g]
-            repeats[a] = at_min[g]
+        if n_atom[g] > 0:
+            repeats[a] = n_atom[g]
             w = 1
         seg = values[a + w:cuts[g + 1]]
         seg.sort()
-        # np.unique over the sorted rest (NaN, sorted last, count as one value), written
-        # from the stretch's start: the write position never passes the read one.
-        for j in range(seg.shape[0]):
+        for j in range(seg.shape[0]):  # np.unique: NaN (sorted last) count as one value
             v = seg[j]
             if w == 0 or (v != values[a + w - 1]
                           and not (np.isnan(v) and np.isnan(values[a + w - 1]))):
