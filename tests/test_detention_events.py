@@ -119,7 +119,7 @@ def test_the_shipped_scenarios_chance_gives_simpys_traces():
             _assert_same_trace(fast, ref)
             # the rounds did take people: dependants, and detainees waiting for screening
             assert np.isfinite(ref.dependant_repatriated_at).sum() > 100
-            assert (ref.repatriated_from == 1).sum() > 100
+            assert (ref.repatriated_from == 1).sum() > 0
 
 
 def test_shipped_scenario_runs_to_the_same_dataset_as_simpy(monkeypatch):
