@@ -51,11 +51,14 @@ def _both(cases: Any, plan: Plan, seed: int) -> tuple[Trace, Trace]:
 
 
 # Durations that make ties: fixed (duration_cv 0) and a month, half or a quarter of one,
-# so that events coincide with each other and with month boundaries.
+# or two months, so that events coincide with each other and with month boundaries. Two
+# months matter: a trial or screening that starts at 0 and ends on the boundary of month
+# 2 was scheduled before that boundary's control Timeout (scheduled at month 1), so SimPy
+# ends it first and takes the freed server's Release event after the round.
 _DAYS = st.sampled_from([0.0, 0.5, 3.0, DAYS_PER_MONTH / 4, DAYS_PER_MONTH / 2,
-                         DAYS_PER_MONTH])
+                         DAYS_PER_MONTH, 2 * DAYS_PER_MONTH])
 _TRIAL_DAYS = st.sampled_from([0.5, 3.0, 10.0, DAYS_PER_MONTH / 4, DAYS_PER_MONTH / 2,
-                               DAYS_PER_MONTH])
+                               DAYS_PER_MONTH, 2 * DAYS_PER_MONTH])
 
 
 @st.composite
