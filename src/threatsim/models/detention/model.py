@@ -58,6 +58,14 @@ case; it is exact and gives the same times as the SimPy model on the same
 random numbers. ``simulate`` uses it automatically, and records the whole
 chunk's monthly grid at once.
 
+Compiled event loop
+-------------------
+Elsewhere (repatriation, capacity changes) ``auto`` runs
+:func:`~threatsim.models.detention.events.simulate_events`: SimPy's event
+loop replayed in numba, event for event in SimPy's order, so the traces and
+the repatriation Generator's state are SimPy's exactly; ``method="simpy"``
+forces SimPy itself (the reference semantics), as does the absence of numba.
+
 The model is split by concept; this module holds the declaration and the
 chunk driver and re-exports the rest:
 
@@ -65,6 +73,8 @@ chunk driver and re-exports the rest:
   :class:`CaseBatch`), lever :class:`Plan`, :class:`Trace`, drawing;
 * :mod:`~threatsim.models.detention.simpy_des`: the SimPy model (:class:`Pool`,
   :func:`simulate_replication`);
+* :mod:`~threatsim.models.detention.events`: the SimPy model's event loop compiled
+  (:func:`simulate_events`);
 * :mod:`~threatsim.models.detention.fastpath`: the Kiefer-Wolfowitz recursion;
 * :mod:`~threatsim.models.detention.record`: from times to the monthly grid.
 """
@@ -328,11 +338,13 @@ def simulate_chunk(
     """Draw and run every replication of a chunk, all at once (for inspection).
 
     The fast path's result is a :class:`FifoBatch` (times as rows, see
-    :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
-    *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
-    path; refused where it does not apply) or ``"auto"`` (the fast path where
-    it applies). Draw *k* has its own stream, ``chance[k]``: one Generator on it
-    for each purpose of its cases and one for the repatriation rounds.
+    :func:`record_batch`), the other paths' one :class:`Trace` per draw.
+    *method*: ``"simpy"`` (the reference semantics), ``"events"`` (SimPy's
+    event loop compiled, :func:`simulate_events`: the same traces), ``"fifo"``
+    (the exact fast path; refused where it does not apply) or ``"auto"`` (the
+    fast path where it applies, else the compiled event loop). Draw *k* has its
+    own stream, ``chance[k]``: one Generator on it for each purpose of its cases
+    and one for the repatriation rounds.
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -388,7 +400,8 @@ class DetentionModel(Model):
     """Detainees through screening, trial, prison and repatriation (see module docstring).
 
     *method* picks the path each chunk runs: ``"auto"`` (the fast path where
-    it applies), ``"simpy"`` or ``"fifo"`` (see :func:`simulate_chunk`).
+    it applies, else the compiled event loop), ``"simpy"``, ``"events"`` or
+    ``"fifo"`` (see :func:`simulate_chunk`).
 
     >>> model = DetentionModel()
     >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
