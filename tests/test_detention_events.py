@@ -21,7 +21,14 @@ import threatsim
 from threatsim.core import compiled
 from threatsim.models.detention import events
 from threatsim.models.detention import model as det
-from threatsim.models.detention.cases import DAYS_PER_MONTH, Plan, Trace, draw_cases
+from threatsim.models.detention.cases import (
+    DAYS_PER_MONTH,
+    GivenArrivals,
+    Plan,
+    Trace,
+    draw_batch,
+    draw_cases,
+)
 from threatsim.models.detention.simpy_des import simulate_replication
 from threatsim.models.registry import MODELS
 from threatsim.stats.variates import ChanceStreams
@@ -103,6 +110,24 @@ def test_compiled_events_give_simpys_trace(setting, seed):
     _assert_same_trace(fast, ref)
 
 
+@settings(max_examples=100, deadline=None)
+@given(setting=_setting(), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_compiled_events_give_simpys_trace_on_given_arrivals(setting, seed, data):
+    """Arrivals counted by another model (fighters_detention): local and foreign initial
+    stock, month by month arrivals (the last of a month may fall on its boundary)."""
+    row, levers, months = setting
+    counts = st.integers(0, 6)
+    given_arrivals = GivenArrivals(
+        initial=np.array([[data.draw(counts), data.draw(counts)]]),
+        monthly=np.array([[[data.draw(counts), data.draw(counts)] for _ in range(months)]]),
+        dependants=np.array([data.draw(counts)]))
+    plan = Plan.from_levers(levers, months)
+    cases = draw_batch([row], months, ChanceStreams(seed=seed % 1000, draw_index=[0]),
+                       given=given_arrivals).case(0)
+    fast, ref = _both(cases, plan, seed)
+    _assert_same_trace(fast, ref)
+
+
 def test_the_shipped_scenarios_chance_gives_simpys_traces():
     """Large replications of the shipped detention scenario (thousands of detainees, 48
     monthly rounds, children first): traces equal to SimPy's."""
@@ -139,6 +164,20 @@ def test_shipped_scenario_runs_to_the_same_dataset_as_simpy(monkeypatch):
     monkeypatch.setattr(MODELS["detention"], "method", "simpy")
     ref = threatsim.run(sc, draws=20, seed=11, progress=False)
     assert len(calls) == 20  # and SimPy the second run
+    xr.testing.assert_identical(fast, ref)
+
+
+def test_linked_scenario_runs_to_the_same_dataset_without_numba(monkeypatch):
+    """fighters_detention (detention fed by the fighters model, with repatriation): the
+    compiled run and the run with every kernel off (SimPy) give identical Datasets."""
+    sc = threatsim.load_scenario(SCENARIOS / "fighters_detention_syria.toml")
+    calls: list[int] = []
+    real = events.simulate_events
+    monkeypatch.setattr(det, "simulate_events", lambda *a: calls.append(1) or real(*a))
+    fast = threatsim.run(sc, draws=8, seed=2, progress=False)
+    assert len(calls) == 8  # off the fast path: the event loop ran every draw
+    monkeypatch.setenv("THREATSIM_COMPILED", "0")
+    ref = threatsim.run(sc, draws=8, seed=2, progress=False)
     xr.testing.assert_identical(fast, ref)
 
 
