@@ -7,7 +7,10 @@ empty, warm-up 365 days), here benchmarks/w3.toml run by the detention model:
   per draw, cases drawn, simulated and recorded on the monthly grid;
 * the fast path (``method="fifo"``, what ``auto`` picks here): the exact
   Kiefer-Wolfowitz recursion vectorised over replications;
-* the fast path end to end through ``threatsim.run`` (sampling, chunks, Dataset).
+* the fast path end to end through ``threatsim.run`` (sampling, chunks, Dataset);
+* the compiled event loop (``method="events"``, what ``auto`` picks where the
+  recursion does not apply: repatriation, capacity changes), SimPy's event
+  order replayed in numba, on the same replications as the SimPy path.
 
 Wall-clock rates are what the ratios use; the CPU-time rate of each threatsim
 run is printed too, as a check on a machine shared with other work.
@@ -110,6 +113,7 @@ def main() -> None:
     sc = threatsim.load_scenario(HERE / "w3.toml")
     model_run(sc, 2, 0, "simpy")  # warm up imports
     model_run(sc, 20, 0, "fifo")
+    model_run(sc, 2, 0, "events")  # numba compiles (or loads) the event loop
     rows: list[tuple[str, float]] = []
     cpu_rates: list[float] = []
     for label, method, reps in (("SimPy path", "simpy", args.simpy_reps),
@@ -134,6 +138,13 @@ def main() -> None:
     rows.append(("threatsim fast path via threatsim.run (+ Dataset, bands)", rate))
     print(f"threatsim.run (auto = fast path), {args.fast_reps} draws: {seconds:.3f} s = "
           f"{rate / 1e3:,.0f} k events/s (expected events)")
+
+    seconds, _, events, waits = min(
+        (model_run(sc, args.simpy_reps, 1000 + r, "events") for r in range(args.repeat)),
+        key=lambda result: result[0])
+    rows.append(("threatsim compiled event loop (method events)", events / seconds))
+    print(f"threatsim compiled event loop: {args.simpy_reps} replications in {seconds:.3f} s "
+          f"= {events / seconds / 1e3:,.0f} k events/s; {check(waits)}")
 
     py = peers_python()
     peers: dict[str, float] = {}

@@ -160,18 +160,29 @@ def test_fast_path_gives_the_simpy_waits_on_the_same_random_numbers(screening):
 
 
 def test_fast_path_is_used_automatically_only_where_exact(monkeypatch):
-    """auto takes the recursion for fixed capacities, SimPy when courts change or people leave."""
-    calls = []
-    real = det.simulate_replication
-    monkeypatch.setattr(det, "simulate_replication",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    """auto takes the recursion for fixed capacities; when courts change or people leave,
+    simulate_events (compiled SimPy order where numba is, else SimPy itself); "simpy"
+    forces SimPy."""
+    calls: dict[str, int] = {"simpy": 0, "events": 0}
+    real_simpy, real_events = det.simulate_replication, det.simulate_events
+
+    def counted(name, real):
+        def run(*a, **k):
+            calls[name] += 1
+            return real(*a, **k)
+        return run
+
+    monkeypatch.setattr(det, "simulate_replication", counted("simpy", real_simpy))
+    monkeypatch.setattr(det, "simulate_events", counted("events", real_events))
     _traces(_scenario(levers={"courts": 2}), n=2)
-    assert calls == []
+    assert calls == {"simpy": 0, "events": 0}
     _traces(_scenario(levers={"courts": 2},
                       timeline=[{"at": "2019-04", "levers": {"courts": 3}}]), n=2)
-    assert len(calls) == 2
+    assert calls == {"simpy": 0, "events": 2}
     _traces(_scenario(levers={"repatriation_rate": 0.1}), n=2)
-    assert len(calls) == 4
+    assert calls == {"simpy": 0, "events": 4}
+    _traces(_scenario(levers={"repatriation_rate": 0.1}), n=2, method="simpy")
+    assert calls == {"simpy": 2, "events": 4}
     with pytest.raises(ValueError, match="fast path"):
         _traces(_scenario(levers={"repatriation_rate": 0.1}), n=1, method="fifo")
 

@@ -168,8 +168,9 @@ def solve_capacity(
 
     Examples
     --------
-    A scenario that takes the fast path (about a second here; the SimPy scenario
-    ``detention_iraq_syria.toml`` takes about a minute for 100 draws, docs/detention.md):
+    A scenario that takes the fast path (about a second here; the repatriating
+    ``detention_iraq_syria.toml`` takes about 4 s for 100 draws on the compiled event
+    loop, docs/detention.md):
 
     >>> import threatsim
     >>> sc = threatsim.load_scenario("scenarios/whatif/repatriation_stalled.toml")

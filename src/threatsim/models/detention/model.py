@@ -58,6 +58,14 @@ case; it is exact and gives the same times as the SimPy model on the same
 random numbers. ``simulate`` uses it automatically, and records the whole
 chunk's monthly grid at once.
 
+Compiled event loop
+-------------------
+Elsewhere (repatriation, capacity changes) ``auto`` runs
+:func:`~threatsim.models.detention.events.simulate_events`: SimPy's event
+loop replayed in numba, event for event in SimPy's order, so the traces and
+the repatriation Generator's state are SimPy's exactly; ``method="simpy"``
+forces SimPy itself (the reference semantics), as does the absence of numba.
+
 The model is split by concept; this module holds the declaration and the
 chunk driver and re-exports the rest:
 
@@ -65,6 +73,8 @@ chunk driver and re-exports the rest:
   :class:`CaseBatch`), lever :class:`Plan`, :class:`Trace`, drawing;
 * :mod:`~threatsim.models.detention.simpy_des`: the SimPy model (:class:`Pool`,
   :func:`simulate_replication`);
+* :mod:`~threatsim.models.detention.events`: the SimPy model's event loop compiled
+  (:func:`simulate_events`);
 * :mod:`~threatsim.models.detention.fastpath`: the Kiefer-Wolfowitz recursion;
 * :mod:`~threatsim.models.detention.record`: from times to the monthly grid.
 """
@@ -99,6 +109,7 @@ from threatsim.models.detention.cases import (
     draw_batch,
     draw_cases,
 )
+from threatsim.models.detention.events import simulate_events
 from threatsim.models.detention.fastpath import (
     BATCH_CELLS,
     FifoBatch,
@@ -130,12 +141,13 @@ __all__ = [
     "record",
     "record_batch",
     "simulate_chunk",
+    "simulate_events",
     "simulate_replication",
     "simulate_rows",
     "simulate_traces",
 ]
 
-Method = Literal["auto", "simpy", "fifo"]
+Method = Literal["auto", "simpy", "fifo", "events"]
 
 INFO = ModelInfo(
     name="detention",
@@ -239,8 +251,8 @@ def _rows(params: Mapping[str, FloatArray], n: int) -> list[dict[str, float]]:
 
 
 def _use_fifo(plan: Plan, method: str) -> bool:
-    if method not in ("auto", "simpy", "fifo"):
-        msg = f"method must be 'auto', 'simpy' or 'fifo' (got {method!r})"
+    if method not in ("auto", "simpy", "fifo", "events"):
+        msg = f"method must be 'auto', 'simpy', 'fifo' or 'events' (got {method!r})"
         raise ValueError(msg)
     return method == "fifo" or (method == "auto" and fast_path_applies(plan))
 
@@ -258,14 +270,16 @@ def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
 
 
 def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
-         given: GivenArrivals | None = None) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
+         given: GivenArrivals | None = None, *, simpy: bool = False,
+         ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
     """Draw and run the replications of *rows* (*chance*: their streams; *given*: their
-    arrivals, if another model counted them)."""
+    arrivals, if another model counted them). Off the fast path each replication runs
+    compiled (:func:`simulate_events`, the same trace), or in SimPy with *simpy*."""
     cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given)
     if fifo:
         return cb, fifo_batch(cb, plan)
-    return cb, [simulate_replication(cb.case(k), plan,
-                                     chance.generator(k, flow=DetentionFlow.REPATRIATION))
+    replicate = simulate_replication if simpy else simulate_events
+    return cb, [replicate(cb.case(k), plan, chance.generator(k, flow=DetentionFlow.REPATRIATION))
                 for k in range(cb.size)]
 
 
@@ -286,12 +300,13 @@ def _parts(rows: list[dict[str, float]], n_months: int,
 
 
 def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
-                  want: frozenset[str], given: GivenArrivals | None = None,
-                  ) -> dict[str, np.ndarray]:
+                  want: frozenset[str], given: GivenArrivals | None = None, *,
+                  simpy: bool = False) -> dict[str, np.ndarray]:
     """The wanted outputs of every draw of *rows*, (draw, time) or (draw,): drawn and run
     part by part of the chunk (:func:`_parts`), so memory is bounded by
     :data:`BATCH_CELLS`, not by the chunk. *given*: arrivals another model counted
-    (the ``fighters_detention`` model), instead of the Poisson process."""
+    (the ``fighters_detention`` model), instead of the Poisson process. *fifo*: the
+    fast path; otherwise the compiled event loop, or SimPy itself with *simpy*."""
     n = len(rows)
     series: dict[str, np.ndarray] = {}
     for decl in INFO.outputs:
@@ -299,7 +314,7 @@ def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: 
             series[decl.name] = np.empty((n, plan.n_months + 1) if decl.dims else (n,))
     for part in _parts(rows, plan.n_months, given):
         cb, result = _run(plan, fifo, rows[part], chance[part],
-                          None if given is None else given[part])
+                          None if given is None else given[part], simpy=simpy)
         if isinstance(result, FifoBatch):
             recorded = record_batch(cb, result, plan, want)
             for name, arr in series.items():
@@ -323,11 +338,13 @@ def simulate_chunk(
     """Draw and run every replication of a chunk, all at once (for inspection).
 
     The fast path's result is a :class:`FifoBatch` (times as rows, see
-    :func:`record_batch`), the SimPy path's one :class:`Trace` per draw.
-    *method*: ``"simpy"`` (the general path), ``"fifo"`` (the exact fast
-    path; refused where it does not apply) or ``"auto"`` (the fast path where
-    it applies). Draw *k* has its own stream, ``chance[k]``: one Generator on it
-    for each purpose of its cases and one for the repatriation rounds.
+    :func:`record_batch`), the other paths' one :class:`Trace` per draw.
+    *method*: ``"simpy"`` (the reference semantics), ``"events"`` (SimPy's
+    event loop compiled, :func:`simulate_events`: the same traces), ``"fifo"``
+    (the exact fast path; refused where it does not apply) or ``"auto"`` (the
+    fast path where it applies, else the compiled event loop). Draw *k* has its
+    own stream, ``chance[k]``: one Generator on it for each purpose of its cases
+    and one for the repatriation rounds.
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -344,7 +361,7 @@ def simulate_chunk(
     (2, 'FifoBatch')
     """
     plan, fifo, rows = _prepare(params, levers, n_months, method)
-    cb, result = _run(plan, fifo, rows, chance)
+    cb, result = _run(plan, fifo, rows, chance, simpy=method == "simpy")
     return plan, cb, result
 
 
@@ -383,7 +400,8 @@ class DetentionModel(Model):
     """Detainees through screening, trial, prison and repatriation (see module docstring).
 
     *method* picks the path each chunk runs: ``"auto"`` (the fast path where
-    it applies), ``"simpy"`` or ``"fifo"`` (see :func:`simulate_chunk`).
+    it applies, else the compiled event loop), ``"simpy"``, ``"events"`` or
+    ``"fifo"`` (see :func:`simulate_chunk`).
 
     >>> model = DetentionModel()
     >>> params = {p.name: np.zeros(2) for p in INFO.parameters}
@@ -437,7 +455,7 @@ class DetentionModel(Model):
     ) -> dict[str, np.ndarray]:
         """One chunk of draws, one replication each; arrays (draw, time) and (draw,)."""
         plan, fifo, rows = _prepare(params, levers, n_months, self.method)
-        return simulate_rows(plan, fifo, rows, chance, want)
+        return simulate_rows(plan, fifo, rows, chance, want, simpy=self.method == "simpy")
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
                                ) -> dict[str, np.ndarray]:
