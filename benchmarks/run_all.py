@@ -42,6 +42,13 @@ from _record import DEFAULT_PEERS_PY, PEERS_DIR, peers_common, peers_python  # n
 
 MONTHS = 60
 
+
+def _parallel(model: str) -> str:
+    """How ``--workers N`` runs a model's chunks: ``threads`` or ``processes``."""
+    from threatsim.models.registry import get_model
+
+    return get_model(model).info.parallel
+
 # (workload, label, script, args, module the peer needs, n, n for --quick); sizes as in
 # peers/run_all.sh, smaller for the slowest ones
 PEERS = [
@@ -111,7 +118,8 @@ def inner(what: str, n: int, repeat: int) -> None:
         check = common.w1_check(pcts, pzero, n) if common else {"ok": True, "note": "unchecked"}
         label = {"w1": "threatsim, in-process", "w1-summary":
                  "threatsim, in-process, summary kept (bounded memory)",
-                 "w1-2proc": "threatsim, 2 worker processes"}[what]
+                 # --workers 2 runs threads or processes as the model declares
+                 "w1-2proc": f"threatsim, 2 workers ({_parallel('financing')})"}[what]
         emit("W1", label, n, times, n * MONTHS, UNITS["W1"], check.get("ok", False), check)
     elif what.startswith("w2"):
         import bench_w2
@@ -126,7 +134,8 @@ def inner(what: str, n: int, repeat: int) -> None:
         if common is not None:
             check = common.w2_check(pcts, n, bench_w2.conservation_ok(),
                                     "checked on 2,000 draws from the Dataset")
-        label = "threatsim, in-process" if workers == 1 else "threatsim, 2 worker processes"
+        label = ("threatsim, in-process" if workers == 1
+                 else f"threatsim, 2 workers ({_parallel('fighters')})")
         emit("W2", label, n, times, n * MONTHS, UNITS["W2"], check.get("ok", False), check)
     else:
         import bench_w3
