@@ -195,22 +195,9 @@ class ProcessPoolChunkExecutor:
         self.max_in_flight = max_in_flight or 2 * workers
 
     def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-        pool = cf.ProcessPoolExecutor(max_workers=self.workers)
-        finished = False
-        try:
-            pending: set[cf.Future[Any]] = set()
-            for task in tasks:
-                pending.add(pool.submit(fn, task))
-                if len(pending) >= self.max_in_flight:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            for fut in cf.as_completed(pending):
-                yield fut.result()
-            finished = True
-        finally:
-            # On an error or Ctrl-C: drop what is queued, do not wait for it.
-            pool.shutdown(wait=finished, cancel_futures=not finished)
+        yield from _map_bounded(lambda: cf.ProcessPoolExecutor(max_workers=self.workers),
+                                fn, tasks, self.max_in_flight)
+
 
 class ThreadPoolChunkExecutor:
     """Runs chunks on threads of this process, with bounded work in flight: for models
@@ -229,27 +216,34 @@ class ThreadPoolChunkExecutor:
         self.max_in_flight = max_in_flight or 2 * workers
 
     def map_chunks(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-        pool = cf.ThreadPoolExecutor(max_workers=self.workers,
-                                     thread_name_prefix="threatsim-chunk")
-        finished = False
-        try:
-            pending: set[cf.Future[Any]] = set()
-            for task in tasks:
-                pending.add(pool.submit(fn, task))
-                if len(pending) >= self.max_in_flight:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            for fut in cf.as_completed(pending):
-                yield fut.result()
-            finished = True
-        finally:
-            # On an error or Ctrl-C: drop what is queued; a running chunk ends by itself.
-            pool.shutdown(wait=finished, cancel_futures=not finished)
+        yield from _map_bounded(
+            lambda: cf.ThreadPoolExecutor(max_workers=self.workers,
+                                          thread_name_prefix="threatsim-chunk"),
+            fn, tasks, self.max_in_flight)
 
 
-#: How ``workers > 1`` run a model's chunks (``ModelInfo.parallel``).
-PARALLEL = ("threads", "processes")
+def _map_bounded(make_pool: Callable[[], cf.Executor], fn: Callable[[Any], Any],
+                 tasks: Iterable[Any], max_in_flight: int) -> Iterator[Any]:
+    """Results of ``fn(task)`` on a pool made when the first is asked for, as they finish,
+    at most *max_in_flight* submitted and not yet given back; the pool is shut down at
+    the end, or at once on an error or Ctrl-C."""
+    pool = make_pool()
+    finished = False
+    try:
+        pending: set[cf.Future[Any]] = set()
+        for task in tasks:
+            pending.add(pool.submit(fn, task))
+            if len(pending) >= max_in_flight:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        for fut in cf.as_completed(pending):
+            yield fut.result()
+        finished = True
+    finally:
+        # On an error or Ctrl-C: drop what is queued, do not wait for it (a running
+        # thread's chunk ends by itself; a process pool's workers are stopped).
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def make_executor(workers: int, parallel: str = "processes") -> ChunkExecutor:
