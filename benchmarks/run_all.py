@@ -109,9 +109,11 @@ def inner(what: str, n: int, repeat: int) -> None:
                 pcts = ds["reserves"].sel(quantile=[0.05, 0.5, 0.95]).values
                 return pcts, ds["p_zero_reserves"].values
             r = ds["reserves"]
-            # reserves are never negative, so P(R == 0) = 1 - P(R > 0)
-            return (threatsim.bands(r, [0.05, 0.5, 0.95]).values,
-                    1.0 - threatsim.exceedance(r, above=0.0).values)
+            # reserves are never negative, so P(R == 0) = 1 - P(R > 0); the bands and
+            # the probability use the run's workers (threads over the months) as well
+            threads = workers or 1
+            return (threatsim.bands(r, [0.05, 0.5, 0.95], workers=threads).values,
+                    1.0 - threatsim.exceedance(r, above=0.0, workers=threads).values)
 
         once() if n <= 100_000 else threatsim.run(sc, draws=1_000, progress=False)  # warm up
         times, (pcts, pzero) = time_repeats(once, repeat)

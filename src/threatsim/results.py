@@ -33,6 +33,7 @@ from threatsim.models.contract import OutputDecl
 from threatsim.models.registry import get_model
 from threatsim.stats.mcse import mcse_sorted
 from threatsim.stats.quantiles import row_quantiles
+from threatsim.stats.rows import count_beyond
 
 __all__ = ["COMPRESSION", "DTYPE_ATTR", "SPLIT_DIMS", "Posterior", "bands", "compact",
            "entry_better", "exceedance", "is_zarr_path", "mcse_quantile", "narrowest_int",
@@ -187,8 +188,12 @@ def entry_better(da: xr.DataArray, labels: Mapping[str, str]) -> str:
     return str(by.get(labels["compartment"], overall) or "none")
 
 
-def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> xr.DataArray:
+def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95), *,
+          workers: int = 1) -> xr.DataArray:
     """Quantile bands over the Monte Carlo sample, with a ``quantile`` dim.
+
+    *workers* threads share the months and entries out (the run's ``--workers``,
+    say); the bands are the same whatever their number.
 
     Examples
     --------
@@ -210,7 +215,7 @@ def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> x
     with warnings.catch_warnings():
         # Flows have no value at the first time point (NaN on every draw).
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        values = row_quantiles(rows, qs)
+        values = row_quantiles(rows, qs, workers=workers)
     coords = {name: c for name, c in da.coords.items() if not set(c.dims) & set(dims)}
     coords["quantile"] = qs
     return xr.DataArray(values.reshape(len(qs), *[da.sizes[d] for d in other]),
@@ -218,12 +223,12 @@ def bands(da: xr.DataArray, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> x
 
 
 def exceedance(da: xr.DataArray, *, below: float | None = None,
-               above: float | None = None) -> xr.DataArray:
+               above: float | None = None, workers: int = 1) -> xr.DataArray:
     """Probability, over the Monte Carlo sample, that *da* is below / above a level.
 
     Exactly one of ``below`` (strictly less than) and ``above`` (strictly
     greater than) is given. NaN values (e.g. "never depleted") count as not
-    meeting the condition.
+    meeting the condition. *workers* threads share the months and entries out.
 
     Examples
     --------
@@ -239,19 +244,32 @@ def exceedance(da: xr.DataArray, *, below: float | None = None,
     if (below is None) == (above is None):
         raise ScenarioError("give exactly one of below= or above=", key="exceedance",
                             value={"below": below, "above": above})
-    if below is not None:
-        hit = da < below
-    else:
-        assert above is not None  # exactly one of the two, checked above
-        hit = da > above
     dims = sample_dims(da)
     if not dims:  # a summary's bands, or one draw's values: no sample to count over
         raise ScenarioError("has no draw dim to count a probability over (a summary Dataset "
                             "holds bands, not draws: run with keep='draws', or read "
                             "P(= 0) from its p_zero_<name> variables)", key="variable",
                             value=da.name)
-    # Count, then divide: a mean over booleans would first cast every element to float.
-    out = hit.sum(dim=dims) / int(np.prod([da.sizes[d] for d in dims]))
+    level = below if below is not None else above
+    assert level is not None  # exactly one of the two, checked above
+    n = int(np.prod([da.sizes[d] for d in dims]))
+    other = [d for d in da.dims if d not in dims]
+    rows = None
+    if da.chunks is None:  # in memory (a dask-backed file is counted lazily, below)
+        arr = da.transpose(*other, *dims).values
+        try:  # the draws along rows, without a copy (a run's outputs are stored draws-last)
+            rows = np.reshape(arr, (-1, n), copy=False)
+        except ValueError:
+            rows = None
+    if rows is not None and rows.dtype.kind in "fiu":
+        # Count, then divide: a mean over booleans would first cast every element to float.
+        counts = count_beyond(rows, level, below=below is not None, workers=workers)
+        coords = {name: c for name, c in da.coords.items() if not set(c.dims) & set(dims)}
+        out = xr.DataArray(counts.reshape([da.sizes[d] for d in other]) / n, dims=other,
+                           coords=coords)
+    else:
+        hit = da < level if below is not None else da > level
+        out = hit.sum(dim=dims) / n
     out.attrs = {"units": "probability",
                  "long_name": f"P({da.name} {'<' if below is not None else '>'} "
                               f"{below if below is not None else above:g})"}

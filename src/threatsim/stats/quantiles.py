@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from threatsim.core import compiled
+from threatsim.stats.rows import by_row_blocks
 
 __all__ = ["row_quantiles"]
 
@@ -211,19 +212,27 @@ def _count_ranks(x: np.ndarray, ranks: np.ndarray,  # pragma: no cover - compile
     return True, out
 
 
-def row_quantiles(rows: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+def row_quantiles(rows: np.ndarray, quantiles: Sequence[float], *,
+                  workers: int = 1) -> np.ndarray:
     """Quantiles (linear interpolation) of each row of a 2-D array, shape (len(q), n_rows).
 
     Rows holding NaN use ``np.nanquantile`` (NaN are skipped, as xarray does).
     Equal to ``np.quantile(rows, quantiles, axis=1)`` bit for bit on rows without NaN.
+    *workers* threads share the rows out (:func:`threatsim.stats.rows.by_row_blocks`);
+    the values do not depend on it.
 
     >>> row_quantiles(np.array([[1.0, 2.0, 3.0, 4.0, 5.0]]), [0.25, 0.5])
     array([[2.],
            [3.]])
     """
     rows = np.asarray(rows)
-    n_rows, n = rows.shape
     qs = np.asarray(quantiles, dtype=np.float64)
+    return by_row_blocks(lambda block: _row_quantiles(block, qs), rows, workers)
+
+
+def _row_quantiles(rows: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """:func:`row_quantiles` on one thread."""
+    n_rows, n = rows.shape
     out = np.empty((qs.size, n_rows))
     virtual = qs * (n - 1)
     below = np.floor(virtual).astype(np.int64)
