@@ -189,3 +189,30 @@ def test_gather_bins_compiled_equals_numpy(seed, m, cells, bins, digits, atom_sh
         np.testing.assert_array_equal(fast[1], ref[1])
         np.testing.assert_array_equal(fast[2], ref[2])
         assert fast[3:] == ref[3:]  # the key range, -0.0 before 0.0 and NaN last
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 400), digits=st.integers(0, 2),
+       bins=st.sampled_from([4, 64, 1024]), n_windows=st.integers(1, 6),
+       special=st.floats(0.0, 0.2))
+def test_window_stats_of_a_sorted_pilot_equals_the_general_one(seed, rows, digits, bins,
+                                                               n_windows, special):
+    """The engine's sorted pilot: the same size, distinct values and values seen once per
+    window as np.unique on the window's values (window_stats' numpy reference), with ties,
+    -0.0 beside 0.0, NaN and +-inf in the pilot."""
+    rng = np.random.default_rng(seed)
+    xt = np.round(rng.lognormal(0.0, 1.5, size=(3, rows)), digits)
+    xt[rng.random((3, rows)) < 0.2] = 0.0
+    odd = rng.random((3, rows)) < special
+    xt[odd] = rng.choice([np.nan, np.inf, -np.inf, -0.0], size=int(odd.sum()))
+    lo = np.array([0.0, 0.5, -1.0])
+    scale = bins / np.array([5.0, 50.0, 500.0])
+    cells = rng.integers(0, 3, n_windows)
+    first = rng.integers(0, bins + 2, n_windows)
+    last = first + rng.integers(0, bins // 2 + 1, n_windows)
+    srt = np.sort(xt, axis=1).T
+    want = _with_kernels("0", binning.window_stats, xt, lo, scale, bins, cells, first, last)
+    for flag in ("0", "1"):  # every value binned, or a binary search (compiled)
+        got = _with_kernels(flag, binning.window_stats_sorted, srt, lo, scale, bins, cells,
+                            first, last)
+        np.testing.assert_array_equal(got, want)

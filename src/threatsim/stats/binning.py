@@ -19,7 +19,7 @@ from threatsim.core import compiled
 
 __all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "gather_bins",
            "key_floats",
-           "sort_by_counting", "window_stats"]
+           "sort_by_counting", "window_stats", "window_stats_sorted"]
 
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
@@ -435,6 +435,81 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
         values, counts = np.unique(inside, return_counts=True)
         out[:, j] = inside.size, values.size, np.count_nonzero(counts == 1)
     return out
+
+
+def window_stats_sorted(srt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                        cells: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """:func:`window_stats` for a pilot *srt* (rows x cells) whose every cell is sorted
+    ascending (NaN last), as the engine's pilot is.
+
+    A value's bin never falls as the value grows, so a window's values are one
+    stretch of its sorted cell, found by binary search on the cell's bins, and its
+    distinct values are where the stretch changes: no pass over the pilot per window.
+
+    >>> srt = np.array([[1.0], [1.0], [2.0], [3.0]])
+    >>> window_stats_sorted(srt, np.zeros(1), np.ones(1), 3, np.array([0]), np.array([1]),
+    ...                     np.array([3]))
+    array([[3],
+           [2],
+           [1]])
+    """
+    out = np.zeros((3, len(cells)), dtype=np.int64)
+    if srt.shape[0] == 0:
+        return out
+    cells, first, last = (np.asarray(v, dtype=np.int64) for v in (cells, first, last))
+    if compiled.enabled():  # a binary search that bins a few values of each cell
+        starts, ends = _window_stretches(np.asarray(srt, dtype=np.float64),
+                                         np.asarray(lo, dtype=np.float64),
+                                         np.asarray(scale, dtype=np.float64), bins, cells,
+                                         first, last)
+    else:  # every value's bin, then the same search
+        offsets = np.arange(srt.shape[1], dtype=np.int64) * (bins + 3)
+        idx = bins_of(srt, lo, scale, bins) - offsets  # (rows, cells), non-decreasing down
+        starts = np.array([np.searchsorted(idx[:, c], a, side="left")
+                           for c, a in zip(cells, first, strict=True)], dtype=np.int64)
+        ends = np.array([np.searchsorted(idx[:, c], b, side="right")
+                         for c, b in zip(cells, last, strict=True)], dtype=np.int64)
+    for j, (c, start, end) in enumerate(zip(cells.tolist(), starts.tolist(), ends.tolist(),
+                                            strict=True)):
+        if end <= start:
+            continue
+        seg = srt[start:end, c]
+        new = np.empty(seg.size, dtype=np.bool_)
+        new[0] = True
+        # as np.unique: values that compare equal are one (0.0 and -0.0), NaN too
+        np.not_equal(seg[1:], seg[:-1], out=new[1:])
+        new[1:] &= ~(np.isnan(seg[1:]) & np.isnan(seg[:-1]))
+        runs = np.diff(np.append(np.flatnonzero(new), seg.size))
+        out[:, j] = seg.size, runs.size, np.count_nonzero(runs == 1)
+    return out
+
+
+@compiled.kernel
+def _window_stretches(srt: np.ndarray, lo: np.ndarray,  # pragma: no cover - compiled
+                      scale: np.ndarray, bins: int, cells: np.ndarray, first: np.ndarray,
+                      last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each window, the first row of its cell whose bin is >= first and the first whose
+    bin is > last (*srt* sorted down each cell, so its bins never fall): two binary
+    searches, as np.searchsorted on the cell's bins finds them."""
+    n = srt.shape[0]
+    starts = np.empty(cells.shape[0], dtype=np.int64)
+    ends = np.empty(cells.shape[0], dtype=np.int64)
+    for j in range(cells.shape[0]):
+        c = cells[j]
+        for side in range(2):
+            a, b = 0, n  # the first row whose bin is >= first (side 0) or > last (side 1)
+            while a < b:
+                mid = (a + b) // 2
+                k = _bin(srt[mid, c], lo[c], scale[c], bins)
+                if (k < first[j]) if side == 0 else (k <= last[j]):
+                    a = mid + 1
+                else:
+                    b = mid
+            if side == 0:
+                starts[j] = a
+            else:
+                ends[j] = a
+    return starts, ends
 
 
 @compiled.kernel
