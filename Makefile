@@ -22,8 +22,9 @@ $(TEST_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/threatsim run scenarios/baseline.toml --out results/baseline.nc --brief results/baseline.html
 
+# Two test processes (pytest-xdist): CI has two cores, and most tests use one.
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # The documentation site -> docs/_build/html/index.html: the user guide (README.md and
 # docs/*.md), the API reference from the docstrings, the tutorial notebook executed.

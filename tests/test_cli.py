@@ -137,18 +137,23 @@ def test_files_written_get_the_usual_permissions(financing_path, tmp_path, capsy
 @pytest.mark.parametrize("extra", [[], ["--keep", "draws"], ["--checkpoint", "{dir}/ck"]],
                          ids=["out", "streamed-out", "checkpoint"])
 def test_an_unwritable_place_is_one_line_and_exit_2(financing_path, tmp_path, capsys, extra):
-    """A folder that cannot be created (under a regular file): one line naming it."""
-    blocker = tmp_path / "a-file"
+    """A folder that cannot be created (under a regular file): one line naming it, by the
+    end of its path (the names that say which) however long the path is."""
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 3)
+    deep.mkdir()
+    blocker = deep / "a-file"
     blocker.write_text("")
+    assert len(str(blocker)) > 80  # longer than a value a message shows whole
     out = blocker / "sub" / "r.nc"
     extra = [e.replace("{dir}", str(blocker)) for e in extra]
     code = main(["run", str(financing_path), "--draws", "50", "--out", str(out), "--quiet",
                  *extra])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert str(blocker) in err
+    assert str(blocker)[-70:] in err
     assert len(err.strip().splitlines()) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    assert sorted(p.name for p in deep.iterdir()) == ["a-file"]
+    assert list(tmp_path.iterdir()) == [deep]
 
 
 @pytest.mark.parametrize("extra", [["--keep", "summary"], ["--checkpoint", "ck"],

@@ -428,7 +428,7 @@ def write_zarr(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
             small.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
         except OSError as exc:  # a full disk: one line naming the store
             raise ScenarioError(f"cannot be written ({exc.strerror or exc})", key="output",
-                                value=str(path)) from None
+                                value=path) from None
         publish_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -134,7 +134,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
                             "replace it", path=str(path))
     if not path.parent.is_dir():
         raise ScenarioError("is not a folder (create it first)", key="FILE",
-                            value=str(path.parent))
+                            value=path.parent)
     sources: SourceRegistry | None = None
     folder = Path(args.sources)
     if folder.is_dir():

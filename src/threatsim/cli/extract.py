@@ -49,7 +49,7 @@ def _check_out(out: str, force: bool) -> Path:
                             "name or pass --force", path=out)
     if not path.parent.is_dir():
         raise ScenarioError("is not a folder (create it first)", key="--out",
-                            value=str(path.parent))
+                            value=path.parent)
     return path
 
 

@@ -39,7 +39,7 @@ def _umask() -> int:
 
 def _cannot_write(path: Path, exc: OSError) -> ScenarioError:
     return ScenarioError(f"cannot be written ({exc.strerror or exc})", key="output",
-                         value=str(path))
+                         value=path)
 
 
 def temp_beside(path: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
@@ -119,7 +119,7 @@ def publish_folder(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) ->
     path, tmp = Path(path), Path(tmp)
     if path.exists() and not path.is_dir():
         raise ScenarioError("is a file, not a folder a Zarr store can replace", key="output",
-                            value=str(path))
+                            value=path)
     old = None
     try:
         if path.exists():

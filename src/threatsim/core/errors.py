@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from typing import Any
 
@@ -80,10 +81,16 @@ def show_value(value: Any) -> str:
     2019-01-01 { on = true }
     >>> print(show_value("line" + chr(10) + "break"))
     'line\\nbreak'
+    >>> from pathlib import Path
+    >>> shown = show_value(Path("/very/long" * 20) / "name.nc")  # its end kept, not cut
+    >>> print(shown[:3], shown[-12:], len(shown))
+    '…g ong/name.nc' 122
     """
     if isinstance(value, NotShown):  # says only where the value is: the path, shortened
         return _escape_controls(f"<not shown: from {_shown_path(value.origin)}>"
                                 if value.origin else "<not shown>")
+    if isinstance(value, os.PathLike):  # a file's path: its end (the file's name) kept
+        return f"'{_shown_path(os.fspath(value))}'"
     return _cut(_escape_controls(_as_written(value)), MAX_VALUE_CHARS)
 
 

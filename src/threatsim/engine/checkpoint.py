@@ -164,13 +164,13 @@ class Checkpoint:
         path = Path(folder)
         want = {"format": FORMAT, **manifest}
         if path.exists() and not path.is_dir():
-            raise ScenarioError("is not a folder", key="checkpoint", value=str(path))
+            raise ScenarioError("is not a folder", key="checkpoint", value=path)
         mfile = path / MANIFEST
         if mfile.exists() or mfile.is_symlink():
             if not resume:
                 raise ScenarioError(
                     "already holds a checkpoint; pass --resume (resume=True) to reuse it, or "
-                    "choose an empty folder", key="checkpoint", value=str(path))
+                    "choose an empty folder", key="checkpoint", value=path)
             problem, have = _read_manifest(mfile)
             if problem is None:
                 diffs = [f"{k} {have.get(k)!r} in the checkpoint, {want.get(k)!r} in this run"
@@ -193,7 +193,7 @@ class Checkpoint:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ScenarioError(f"cannot be created ({exc.strerror or exc})", key="checkpoint",
-                                value=str(path)) from None
+                                value=path) from None
         _atomic_write(mfile, lambda tmp: Path(tmp).write_text(json.dumps(want, indent=2)),
                       ".tmp")
         return cls(path, want)
@@ -232,7 +232,7 @@ class Checkpoint:
         path = self.chunk_path(index)
         if path.is_dir() and not path.is_symlink():
             raise ScenarioError(f"holds a folder {path.name} where chunk {index} belongs; "
-                                "remove it", key="checkpoint", value=str(self.folder))
+                                "remove it", key="checkpoint", value=self.folder)
         _atomic_write(path, write, ".tmp")
 
     def expected(self, index: int) -> dict[str, tuple[tuple[int | None, ...], OutputDecl | None]]:
@@ -350,4 +350,4 @@ def _remove(path: Path) -> None:
     except OSError as exc:
         raise ScenarioError(f"holds a damaged {path.name} that cannot be deleted "
                             f"({exc.strerror or exc})", key="checkpoint",
-                            value=str(path.parent)) from None
+                            value=path.parent) from None

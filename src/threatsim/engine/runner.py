@@ -321,7 +321,7 @@ def _check_disk(path: Path, est: MemoryEstimate) -> None:
             f"the file of every draw would take about {format_bytes(est.file)}, more than "
             f"the {format_bytes(free)} free in {folder}: keep only the summary "
             f"(keep=\"summary\", --keep summary), write it elsewhere (--out), or run fewer "
-            f"draws", key="out", value=str(path))
+            f"draws", key="out", value=path)
 
 
 def _say_what_resumes(ckpt: Checkpoint) -> None:

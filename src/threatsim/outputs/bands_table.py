@@ -282,13 +282,13 @@ def check_bands_path(path: str | os.PathLike[str], *, kind: str | None = None,
     suffix = target.suffix.lower()
     allowed = (f".{kind}",) if kind else (".csv", ".xlsx")
     if suffix not in allowed:
-        raise ScenarioError(f"must end {' or '.join(allowed)}", key=key, value=str(path))
+        raise ScenarioError(f"must end {' or '.join(allowed)}", key=key, value=target)
     if target.is_dir():
-        raise ScenarioError("is a folder; name the file to write", key=key, value=str(path))
+        raise ScenarioError("is a folder; name the file to write", key=key, value=target)
     if suffix == ".xlsx" and importlib.util.find_spec("openpyxl") is None:
         raise ScenarioError("is a spreadsheet, and openpyxl is not installed: pip install "
                             "'threatsim[xlsx]' (or write a .csv file)", key=key,
-                            value=str(path))
+                            value=target)
     return target
 
 

@@ -259,7 +259,7 @@ def write_brief(b: Brief, path: str | os.PathLike[str]) -> Path:
     """Write the page to *path* (whole or not at all), and return it."""
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
-        raise ScenarioError("must be an .html file", key="--out", value=str(path))
+        raise ScenarioError("must be an .html file", key="--out", value=target)
     page = b.html()
     with atomic_path(target, ".html") as tmp:
         Path(tmp).write_text(page, encoding="utf-8")
