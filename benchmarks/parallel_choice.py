@@ -22,7 +22,7 @@ from threatsim.models.registry import get_model
 ROOT = Path(__file__).resolve().parents[1]
 #: (scenario, draws, chunk size): about a second in-process each, eight chunks or more.
 CASES = [
-    ("benchmarks/w1.toml", 1_000_000, 65_536),
+    ("benchmarks/w1.toml", 1_000_000, 16_384),
     ("scenarios/financing.toml", 400_000, 50_000),
     ("benchmarks/w2.toml", 100_000, 12_500),
     ("scenarios/fighters.toml", 8_000, 1_000),

@@ -10,7 +10,7 @@
   (166,666 draws x 60 months) on a dask LocalCluster of 1 and of 2 worker
   processes (1 thread each), chunks of 8,192 draws; the cluster's start-up
   and one warm-up run are not timed. In-process at the same size for scale.
-  W1 also at 10^8 draw-months (1,666,666 draws, summary kept, chunks of 65,536
+  W1 also at 10^8 draw-months (1,666,666 draws, summary kept, chunks of 16,384
   draws, the default): where a second worker starts to pay for W1.
   Both with every draw sent back to the client and with ``keep="summary"``,
   where each chunk is reduced on its worker and only bin counts and a few
@@ -141,7 +141,7 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     try:
         chunk = CHUNK if workers else None
         if kind == "w1-summary" and workers and n >= 1_000_000:
-            chunk = 65_536  # ~10^8 draw-months: the default chunk on the cluster too
+            chunk = 16_384  # ~10^8 draw-months: the default chunk on the cluster too
         fn = job(kind, n, client, chunk)
         job(kind, 1_000, None, None)()  # imports, compiled kernels
         if client is not None:  # warm every worker: imports, compiled kernels, this mode's path

@@ -114,8 +114,9 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
     for name, p in parameters.items():
         if name not in u:
             half = np.full(n, 0.5) if half is None else half
-            u[name] = half
-        values[name] = p.dist.ppf(u[name])
+            values[name] = p.dist.ppf(half)
+        else:  # its uniforms serve it alone: its values may take their place
+            values[name] = p.dist.ppf(u.pop(name), overwrite=True)
     cap_shares(parameters, values)
     return values
 

@@ -201,13 +201,22 @@ class DistSpec:
         assert frozen is not None, self.kind
         return frozen
 
-    def ppf(self, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def ppf(self, u: npt.NDArray[np.float64], *,
+            overwrite: bool = False) -> npt.NDArray[np.float64]:
         """Map uniforms in (0, 1) to values (the inverse CDF), rounding counts.
+
+        With *overwrite* the values may be written over *u* (a uniform range and the
+        rounding are: a run of 10^7 draws then holds one array of them, not three);
+        the values are the same either way.
 
         >>> DistSpec(kind="uniform", low=0.0, high=10.0, integer=True).ppf(np.array([0.26]))
         array([3.])
+        >>> u = np.array([0.25, 0.5])
+        >>> DistSpec(kind="uniform", low=2.0, high=4.0).ppf(u, overwrite=True) is u
+        True
         """
         u = np.asarray(u, dtype=np.float64)
+        in_place = overwrite and u.flags.writeable
         if self.kind == "point":
             out = np.full(u.shape, self._value())
         elif self.kind == "discrete":
@@ -218,7 +227,11 @@ class DistSpec:
             out = np.asarray(self.values, dtype=np.float64)[np.minimum(idx, len(cdf) - 1)]
         elif self.kind == "uniform":  # scipy's uniform.ppf is loc + scale * u; skip its overhead
             lo, hi = self._range()
-            out = lo + (hi - lo) * u
+            if in_place:  # the same two operations: x * y == y * x, x + y == y + x exactly
+                out = np.multiply(u, hi - lo, out=u)
+                out += lo
+            else:
+                out = lo + (hi - lo) * u
         else:
             # Degenerate ranges (low == high) of triangular/pert have zero width.
             if self.kind in ("triangular", "pert") and self.low == self.high:
@@ -228,7 +241,10 @@ class DistSpec:
         if self.integer and self.kind != "poisson":
             # A long-tailed count (lognormal90) is held below COUNT_CEILING so that sums
             # over regions, months and draws stay exact in int64.
-            out = np.minimum(np.rint(out), COUNT_CEILING)
+            if in_place or out is not u:  # out is ours to round where it lies
+                out = np.minimum(np.rint(out, out=out), COUNT_CEILING, out=out)
+            else:
+                out = np.minimum(np.rint(out), COUNT_CEILING)
         return out
 
     def mean(self) -> float:

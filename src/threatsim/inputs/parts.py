@@ -245,7 +245,7 @@ class RunSettings:
     draws: int = 10_000
     seed: int = 0
     sampler: str = "mc"
-    chunk_size: int = 65_536
+    chunk_size: int = 16_384
     workers: int = 1
     replicates: int = 1
 
