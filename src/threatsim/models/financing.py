@@ -180,8 +180,11 @@ class FinancingModel(Model):
         stock = ReservesStock(params, n_months=n_months, want=want, out=out)
         plan = (params["fighters"] * params["upkeep_per_fighter"]
                 + params["transfers_to_affiliates"] + params["operations_spending"])
-        for t in range(n_months):
-            stock.step(t, plan, levers, chance)
+        if compiled.enabled() and not stock.any_cache:  # no chance to draw month by month
+            stock.run_months(n_months, plan, levers)
+        else:
+            for t in range(n_months):
+                stock.step(t, plan, levers, chance)
         return stock.outputs()
 
     def conservation_residuals(self, outputs: Mapping[str, np.ndarray],
@@ -324,6 +327,28 @@ class ReservesStock:
             self.depleted_at, self.track_depletion, float(t + 1))
         self.reserves = new
 
+    def run_months(self, n_months: int, plan: FloatArray,
+                   levers: Mapping[str, FloatArray]) -> None:
+        """Every month of the horizon in one compiled call (:func:`_reserves_months`):
+        what :meth:`step` gives month by month, where no cache can be found (so no chance
+        is drawn between months) and the planned spending is fixed.
+
+        One call per chunk instead of one per month: the Python between months held
+        the GIL, which kept two threads from running two chunks at once.
+        """
+        rec, n = self.rec, self.reserves.shape[0]
+        none = np.empty((0, n))  # a table of no rows: not recorded
+        _reserves_months(
+            self.reserves, _per_draw(self.income, n), _per_draw(self.seize, n),
+            _per_draw(self.invest, n), self.any_invest, _per_draw(plan, n),
+            np.ascontiguousarray(levers["revenue_disruption"][:n_months], dtype=np.float64),
+            np.ascontiguousarray(levers["seizure_effort"][:n_months], dtype=np.float64),
+            rec.get("reserves", none), rec.get("revenue", none), rec.get("spending", none),
+            rec.get("seized", none),
+            self.depleted_at, self.track_depletion)
+        if "reserves" in rec:
+            self.reserves = rec["reserves"][n_months]
+
     def _step_numpy(self, t: int, plan: FloatArray, levers: Mapping[str, FloatArray],
                     chance: Chance) -> None:
         """The month in vectorised numpy: the reference the compiled kernel must equal."""
@@ -456,3 +481,58 @@ def _reserves_month(  # pragma: no cover - compiled
         for i in range(n):
             d = depleted_at[i]
             depleted_at[i] = month if (new[i] == 0.0 and d != d) else d
+
+
+@compiled.kernel
+def _reserves_months(  # pragma: no cover - compiled
+        reserves: np.ndarray, income: np.ndarray, seize: np.ndarray, invest: np.ndarray,
+        any_invest: bool, plan: np.ndarray, disruption: np.ndarray, effort: np.ndarray,
+        rec_reserves: np.ndarray, rec_revenue: np.ndarray, rec_spending: np.ndarray,
+        rec_seized: np.ndarray, depleted_at: np.ndarray, track_depletion: bool) -> None:
+    """Every month of :meth:`ReservesStock._step_compiled` for every draw, without caches.
+
+    Month *t*'s rates are :meth:`ReservesStock._monthly_rates`' (income times
+    ``1 - disruption[t]``, the seized share ``min(seize * effort[t], 1)``), recomputed
+    only when the levers change, and the month is :func:`_reserves_month` itself: the
+    same doubles. A ``rec_*`` table of no rows is not recorded; *reserves* holds the
+    starting stock and, when the stock is not recorded, ends as the last month's.
+    """
+    n = reserves.shape[0]
+    keep_stock = rec_reserves.shape[0] > 0
+    keep = (rec_revenue.shape[0] > 0, rec_spending.shape[0] > 0, rec_seized.shape[0] > 0)
+    keep_flows = keep[0] or keep[1] or keep[2]
+    # The month runs on contiguous copies: a chunk's records are often a view of the run's
+    # (time, draw) table, strided rows that would keep the loops from vectorising.
+    cur = reserves.copy() if not keep_stock else rec_reserves[0].copy()
+    nxt = np.empty(n)
+    income_now = np.empty(n)
+    seize_share = np.empty(n)
+    flows = np.empty((3, n))
+    invest_c = invest.copy()
+    plan_c = plan.copy()
+    no_index = np.empty(0, dtype=np.intp)
+    no_values = np.empty(0)
+    last_d = np.nan
+    last_e = np.nan
+    for t in range(disruption.shape[0]):
+        d, e = disruption[t], effort[t]
+        if t == 0 or d != last_d or e != last_e:
+            factor = 1.0 - d
+            for i in range(n):
+                income_now[i] = income[i] * factor
+                share = seize[i] * e
+                seize_share[i] = 1.0 if share > 1.0 else share  # np.minimum: NaN stays
+            last_d, last_e = d, e
+        _reserves_month(cur, income_now, seize_share, invest_c, any_invest, plan_c, no_index,
+                        no_values, nxt, flows[0], flows[1], flows[2], keep_flows, depleted_at,
+                        track_depletion, float(t + 1))
+        if keep_stock:
+            rec_reserves[t + 1, :] = nxt
+        if keep[0]:
+            rec_revenue[t + 1, :] = flows[0]
+        if keep[1]:
+            rec_spending[t + 1, :] = flows[1]
+        if keep[2]:
+            rec_seized[t + 1, :] = flows[2]
+        cur, nxt = nxt, cur
+    reserves[:] = cur
