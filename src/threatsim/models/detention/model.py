@@ -86,6 +86,7 @@ from typing import Literal
 
 import numpy as np
 
+from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import (
     Chance,
@@ -99,6 +100,7 @@ from threatsim.models.contract import (
     SeriesDecl,
 )
 from threatsim.models.detention.cases import (
+    ALL_FLOWS,
     DAYS_PER_MONTH,
     CaseBatch,
     Cases,
@@ -119,6 +121,7 @@ from threatsim.models.detention.fastpath import (
     fifo_starts,
     fifo_traces,
 )
+from threatsim.models.detention.fused import flows_for, fused_rows
 from threatsim.models.detention.record import record, record_batch
 from threatsim.models.detention.simpy_des import Pool, simulate_replication
 
@@ -271,11 +274,14 @@ def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
 
 def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
          given: GivenArrivals | None = None, *, simpy: bool = False,
+         flows: frozenset[DetentionFlow] = ALL_FLOWS,
          ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
     """Draw and run the replications of *rows* (*chance*: their streams; *given*: their
     arrivals, if another model counted them). Off the fast path each replication runs
-    compiled (:func:`simulate_events`, the same trace), or in SimPy with *simpy*."""
-    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given)
+    compiled (:func:`simulate_events`, the same trace), or in SimPy with *simpy*. Only
+    the purposes *flows* are drawn (:func:`~threatsim.models.detention.fused.flows_for`)."""
+    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given,
+                    flows=flows)
     if fifo:
         return cb, fifo_batch(cb, plan)
     replicate = simulate_replication if simpy else simulate_events
@@ -306,7 +312,11 @@ def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: 
     part by part of the chunk (:func:`_parts`), so memory is bounded by
     :data:`BATCH_CELLS`, not by the chunk. *given*: arrivals another model counted
     (the ``fighters_detention`` model), instead of the Poisson process. *fifo*: the
-    fast path; otherwise the compiled event loop, or SimPy itself with *simpy*."""
+    fast path (fused, one compiled pass a replication, where numba is installed:
+    :func:`~threatsim.models.detention.fused.fused_rows`, the same numbers); otherwise
+    the compiled event loop, or SimPy itself with *simpy*."""
+    if fifo and compiled.enabled():
+        return fused_rows(plan, rows, chance, want, given)
     n = len(rows)
     series: dict[str, np.ndarray] = {}
     for decl in INFO.outputs:
@@ -314,7 +324,8 @@ def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: 
             series[decl.name] = np.empty((n, plan.n_months + 1) if decl.dims else (n,))
     for part in _parts(rows, plan.n_months, given):
         cb, result = _run(plan, fifo, rows[part], chance[part],
-                          None if given is None else given[part], simpy=simpy)
+                          None if given is None else given[part], simpy=simpy,
+                          flows=flows_for(want) if fifo else ALL_FLOWS)
         if isinstance(result, FifoBatch):
             recorded = record_batch(cb, result, plan, want)
             for name, arr in series.items():
