@@ -48,10 +48,15 @@ _TRIED = frozenset({"backlog_trial", "in_prison", "released", "convicted", "acqu
                     *WAIT_OUTPUTS})
 _SPLIT = frozenset({"in_prison", "released", "convicted", "acquitted"})
 _PRISON = frozenset({"in_prison", "released"})
-#: A positive double's bits shifted by this many places: its bucket in :func:`_pick`
-#: (the exponent and four bits of the significand: sixteen buckets an octave).
+#: The buckets of :func:`_pick`: a double >= 0's top 16 bits (its exponent and four
+#: bits of its significand: sixteen buckets an octave; its bit pattern is ordered as
+#: its value), less those of 2**-64, clipped to [0, _BUCKETS - 1]: bucket 0 holds the
+#: zeros and every value below 2**-64, the last every value from 2**64 on and ``inf``.
 _KEY_SHIFT = 48
-_KEYS = 1 << (63 - _KEY_SHIFT)
+_KEY_LOW = (1023 - 64) << 4
+_BUCKETS = 2048
+#: Counters per bucket, taken in turn (see :func:`_waits_histogram`).
+_WAYS = 4
 
 
 def flows_for(want: frozenset[str]) -> frozenset[DetentionFlow]:
@@ -117,71 +122,112 @@ def _bin(t: float, grid: FloatArray, inv: float) -> int:  # pragma: no cover - c
 
 
 @compiled.kernel
-def _pick(w: FloatArray, kk: int, zeros: int, finite: int, lo: int, hist: np.ndarray,
-          buf: FloatArray) -> float:  # pragma: no cover - compiled
-    """The *kk*-th smallest (from 0) of *w* (values >= 0 or ``inf``), exactly.
+def _bucket_of(bits: np.uint64) -> int:  # pragma: no cover - compiled
+    """The bucket of the double with bit pattern *bits* (>= 0; see :data:`_BUCKETS`)."""
+    key = np.int64(bits >> np.uint64(_KEY_SHIFT)) - np.int64(_KEY_LOW)
+    return int(min(max(key, np.int64(0)), np.int64(_BUCKETS - 1)))
 
-    *zeros* and *finite* count the zeros and the finite values of *w*; ``hist[key]``
-    counts the positive finite values by their bucket ``bits >> _KEY_SHIFT`` (the bit
-    pattern of a positive double is ordered as its value: the exponent, then the
-    significand), none below *lo*. The bucket holding rank *kk* is found and only its
-    values are gathered and sorted. *buf* holds at least ``len(w)`` values.
+
+@compiled.kernel
+def _waits_histogram(w: FloatArray, hist: np.ndarray) -> None:  # pragma: no cover
+    """Count the values of *w* (>= 0 or ``inf``) by bucket into *hist* (zeroed first).
+
+    Each bucket has :data:`_WAYS` counters taken in turn, so that a run of values in
+    one bucket (waits in a queue come in runs) does not wait on its own increments.
     """
-    if kk < zeros:
-        return 0.0
-    if kk >= finite:
-        return math.inf
-    rank = kk - zeros
-    below = 0
-    at = lo
-    while below + hist[at] <= rank:
-        below += hist[at]
-        at += 1
+    hist[:] = 0
     bits = w.view(np.uint64)
-    shift = np.uint64(_KEY_SHIFT)
-    c = 0
     for i in range(w.shape[0]):
+        hist[_bucket_of(bits[i]) * _WAYS + (i & (_WAYS - 1))] += 1
+
+
+@compiled.kernel
+def _rank_bucket(kk: int, hist: np.ndarray) -> tuple[int, int]:  # pragma: no cover
+    """(bucket, rank within it) of the *kk*-th smallest value counted in *hist*."""
+    below = 0
+    at = 0
+    while True:
+        here = 0
+        for way in range(_WAYS):
+            here += hist[at * _WAYS + way]
+        if below + here > kk:
+            return at, kk - below
+        below += here
+        at += 1
+
+
+@compiled.kernel
+def _pick(w: FloatArray, k1: int, k2: int, hist: np.ndarray, buf1: FloatArray,
+          buf2: FloatArray) -> tuple[float, float]:  # pragma: no cover - compiled
+    """The *k1*-th and *k2*-th smallest (from 0) of *w* (values >= 0 or ``inf``), exactly.
+
+    *hist* counts *w* by bucket (:func:`_waits_histogram`). The bucket holding each
+    rank is found and only its values are gathered (both in one pass, without a
+    branch on the data) and sorted: ``inf`` sorts last. In bucket 0 the zeros, the
+    smallest values, are counted first and only the positive values gathered. *buf1*
+    and *buf2* hold ``len(w)`` values each.
+    """
+    at1, r1 = _rank_bucket(k1, hist)
+    at2, r2 = _rank_bucket(k2, hist)
+    bits = w.view(np.uint64)
+    n = w.shape[0]
+    c1 = 0
+    c2 = 0
+    for i in range(n):
         v = w[i]
-        if v > 0.0 and v < math.inf and np.int64(bits[i] >> shift) == at:
-            buf[c] = v
-            c += 1
-    return float(np.sort(buf[:c])[rank - below])
+        b = _bucket_of(bits[i])
+        buf1[c1] = v
+        c1 += b == at1
+        buf2[c2] = v
+        c2 += b == at2
+    out = [0.0, 0.0]
+    for j, at, rank, buf, c in ((0, at1, r1, buf1, c1), (1, at2, r2, buf2, c2)):
+        if at == 0:  # the zeros first, then the positive values below 2**-64
+            zeros = 0
+            for i in range(c):
+                zeros += buf[i] == 0.0
+            if rank >= zeros:
+                positive = buf[:c][buf[:c] > 0.0]
+                out[j] = float(np.sort(positive)[rank - zeros])
+        else:
+            out[j] = float(np.sort(buf[:c])[rank])
+    return out[0], out[1]
 
 
 @compiled.kernel
 def _courts(referred: FloatArray, trial: FloatArray, arrive: FloatArray, servers: int,
             convicted: np.ndarray, sentence: FloatArray, grid: FloatArray, horizon: float,
-            releases: bool, waits: bool, counts: np.ndarray, w: FloatArray, hist: np.ndarray,
-            tally: np.ndarray) -> None:  # pragma: no cover - compiled
+            releases: bool, waits: bool, counts: np.ndarray,
+            w: FloatArray) -> None:  # pragma: no cover - compiled
     """The courts' FIFO recursion over cases in the order referred, recording as it goes.
 
     Each case starts at ``max(referred, earliest free court)`` and ends at
     ``start + trial`` (the additions of :func:`_fifo` and of ``record_batch``). The
     courts' free times stay sorted: the earliest (kept in a register) is replaced by
     the end and the order kept by ``new[j] = min(old[j + 1], max(old[j], end))``
-    (``old[servers]`` is ``inf``): only ``min`` and ``max``, the same free times as
-    moving the end up to its place, without a branch that depends on the data. Trial
+    (``old[servers]`` is ``inf``; each old value read once and carried to the next
+    court in a register): only ``min`` and ``max``, the same free times as moving the
+    end up to its place (:func:`_fifo`), without a branch that depends on the data. Trial
     ends (and releases) are counted at their grid instant in ``counts[3]`` (convicted),
     ``counts[4]`` (acquitted), ``counts[5]`` (released); with *waits*, ``w[i]`` is the
-    wait ``start - arrive`` (``inf`` if the trial starts after the horizon) and *tally*
-    gets (zeros, finite values, lowest bucket, highest bucket) of *hist* (see :func:`_pick`).
+    wait ``start - arrive`` (``inf`` if the trial starts after the horizon).
     """
     inv = 1.0 / DAYS_PER_MONTH
     free = np.zeros(servers + 1)
     free[servers] = math.inf
     f0 = 0.0
-    bits = w.view(np.uint64)
-    shift = np.uint64(_KEY_SHIFT)
-    zeros = 0
-    finite = 0
-    lo = np.int64(_KEYS)
-    hi = np.int64(-1)
     for i in range(referred.shape[0]):
-        start = max(referred[i], f0)
+        a = referred[i]
+        start = a if a > f0 else f0
         end = start + trial[i]
-        f0 = min(free[1], end)  # end >= the earliest free time: max(f0, end) is end
-        for j in range(1, servers):
-            free[j] = min(free[j + 1], max(free[j], end))
+        # end >= the earliest free time f0, so max(f0, end) is end
+        prev = free[1]
+        f0 = prev if prev < end else end
+        for j in range(1, servers):  # each free time read once, carried in a register
+            nxt = free[j + 1]
+            x = prev if prev > end else end
+            free[j] = nxt if nxt < x else x
+            prev = nxt
         b = _bin(end, grid, inv)
         if convicted[i]:
             counts[3, b] += 1
@@ -190,23 +236,7 @@ def _courts(referred: FloatArray, trial: FloatArray, arrive: FloatArray, servers
         else:
             counts[4, b] += 1
         if waits:
-            if start <= horizon:
-                v = start - arrive[i]
-                w[i] = v
-                finite += 1
-                if v == 0.0:
-                    zeros += 1
-                else:
-                    key = np.int64(bits[i] >> shift)
-                    hist[key] += 1
-                    lo = key if key < lo else lo
-                    hi = key if key > hi else hi
-            else:
-                w[i] = math.inf
-    tally[0] = zeros
-    tally[1] = finite
-    tally[2] = lo
-    tally[3] = hi
+            w[i] = start - arrive[i] if start <= horizon else math.inf
 
 
 @compiled.kernel
@@ -268,18 +298,17 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
                     monotone = False
                     break
     counts = np.zeros((6, size + 1), dtype=np.int64)
-    tally = np.zeros(4, dtype=np.int64)
     w = work[1, :m]
     if trials:
         # Courts: cases queue in the order they were referred (stable for ties). The
         # counts and the waits do not depend on the order the cases are recorded in.
         if monotone:
             _courts(referred, trial, arrive, courts, convicted, sentence, grid, horizon,
-                    releases, waits, counts, w, hist, tally)
+                    releases, waits, counts, w)
         else:
             order = np.argsort(referred, kind="mergesort")
             _courts(referred[order], trial[order], arrive[order], courts, convicted[order],
-                    sentence[order], grid, horizon, releases, waits, counts, w, hist, tally)
+                    sentence[order], grid, horizon, releases, waits, counts, w)
     # The grid: arrivals by a running index over the grid (they are sorted), other
     # times at their grid instant; counts[r, j] is cumulated into "at or before grid[j]".
     inv = 1.0 / DAYS_PER_MONTH
@@ -315,16 +344,15 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
         # those whose trial starts after the horizon) wait for ever.
         screened = run[1] if screens or exempts else arrived
         n_who = screened - run[2]
-        for q, row in ((0.5, 0), (0.9, 1)):
-            value = math.nan
-            if n_who > 0:
-                value = _pick(w, max(0, math.ceil(q * n_who) - 1), tally[0], tally[1],
-                              tally[2], hist, work[3])
-                if not value < math.inf:
-                    value = math.nan
-            wait_out[row, k] = value
-        if tally[3] >= tally[2]:
-            hist[tally[2]:tally[3] + 1] = 0
+        if n_who > 0:
+            _waits_histogram(w, hist)
+            median, p90 = _pick(w, max(0, math.ceil(0.5 * n_who) - 1),
+                                max(0, math.ceil(0.9 * n_who) - 1), hist, work[2], work[3])
+            wait_out[0, k] = median if median < math.inf else math.nan
+            wait_out[1, k] = p90 if p90 < math.inf else math.nan
+        else:
+            wait_out[0, k] = math.nan
+            wait_out[1, k] = math.nan
 
 
 # -- the driver -------------------------------------------------------------------------
@@ -391,7 +419,7 @@ def fused_rows(plan: Plan, rows: Sequence[Mapping[str, float]], chance: Chance,
     grid = plan.grid()
     series = np.empty((len(GRID_OUTPUTS), n, size))
     wait_out = np.empty((2, n))
-    hist = np.zeros(_KEYS, dtype=np.int64)
+    hist = np.empty(_BUCKETS * _WAYS, dtype=np.int64)
     if given is None:
         n0 = [int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows]
         expected = max((a + float(r["arrivals_per_month"]) * plan.n_months
