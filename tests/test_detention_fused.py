@@ -152,6 +152,47 @@ def test_fused_path_queues_cases_in_the_order_their_screening_ends(exempt):
     _assert_same(got, _reference(plan, rows, chance, ALL), ALL)
 
 
+class _Evenly:
+    """A chance whose arrivals come one a month, exactly on the grid's instants: the
+    Poisson count is the number of months less one and every spacing is 1."""
+
+    def __init__(self, chance: Any, months: int) -> None:
+        self.chance = chance
+        self.months = months
+
+    def __len__(self) -> int:
+        return len(self.chance)
+
+    def generator(self, i: int, *, flow: int, month: int = 0, event: int = 0) -> Any:
+        if flow != DetentionFlow.ARRIVALS:
+            return self.chance.generator(i, flow=flow, month=month, event=event)
+        months = self.months
+
+        class Even:
+            def poisson(self, lam: float) -> int:
+                return months - 1
+
+            def standard_exponential(self, *, out: np.ndarray) -> None:
+                out[:] = 1.0
+
+        return Even()
+
+
+@pytest.mark.parametrize("months", [1, 5, 12])
+def test_arrivals_exactly_on_grid_instants_count_from_that_instant(months):
+    """Arrival m at exactly m months counts at grid index m, not before."""
+    sc = _scenario(horizon=months, levers={"courts": 2}, detained_syria=3,
+                   arrivals_per_month=1.0, trial_days=DAYS_PER_MONTH, duration_cv=0.0)
+    params = sample_parameters(sc.parameters, 2, seed=0)
+    plan, _, rows = det._prepare(params, sc.lever_schedule(), months, "auto")
+    chance = _Evenly(_chunk_chance(0, 2), months)
+    cb = det.draw_batch(rows, months, chance)  # type: ignore[arg-type]
+    assert np.array_equal(cb.arrive[0, 3:], plan.grid()[1:-1])  # on the instants
+    got = fused.fused_rows(plan, rows, chance, ALL)  # type: ignore[arg-type]
+    _assert_same(got, _reference(plan, rows, chance, ALL), ALL)
+    assert got["arrived"][0].tolist() == [3.0 + m for m in range(months)] + [2.0 + months]
+
+
 class _Recording:
     """A chance that records the purposes whose Generators are asked for."""
 

@@ -310,7 +310,8 @@ def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: 
         out[:] = mean
     elif cv == 1.0:
         gen(purpose).standard_exponential(out=out)
-        out *= mean
+        if mean != 1.0:  # x * 1.0 is x: the same numbers without a pass
+            out *= mean
     else:
         shape = 1.0 / (cv * cv)
         gen(purpose).standard_gamma(shape, out=out)

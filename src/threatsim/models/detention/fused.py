@@ -173,13 +173,26 @@ def _pick(w: FloatArray, k1: int, k2: int, hist: np.ndarray, buf1: FloatArray,
     n = w.shape[0]
     c1 = 0
     c2 = 0
-    for i in range(n):
-        v = w[i]
-        b = _bucket_of(bits[i])
-        buf1[c1] = v
-        c1 += b == at1
-        buf2[c2] = v
-        c2 += b == at2
+    if 0 < at1 < _BUCKETS - 1 and 0 < at2 < _BUCKETS - 1:
+        # buckets inside the clipped range: compare the values' top bits themselves
+        shift = np.uint64(_KEY_SHIFT)
+        top1 = np.uint64(at1 + _KEY_LOW)
+        top2 = np.uint64(at2 + _KEY_LOW)
+        for i in range(n):
+            v = w[i]
+            top = bits[i] >> shift
+            buf1[c1] = v
+            c1 += top == top1
+            buf2[c2] = v
+            c2 += top == top2
+    else:
+        for i in range(n):
+            v = w[i]
+            b = _bucket_of(bits[i])
+            buf1[c1] = v
+            c1 += b == at1
+            buf2[c2] = v
+            c2 += b == at2
     out = [0.0, 0.0]
     for j, at, rank, buf, c in ((0, at1, r1, buf1, c1), (1, at2, r2, buf2, c2)):
         if at == 0:  # the zeros first, then the positive values below 2**-64
@@ -197,8 +210,8 @@ def _pick(w: FloatArray, k1: int, k2: int, hist: np.ndarray, buf1: FloatArray,
 @compiled.kernel
 def _courts(referred: FloatArray, trial: FloatArray, arrive: FloatArray, servers: int,
             convicted: np.ndarray, sentence: FloatArray, grid: FloatArray, horizon: float,
-            releases: bool, waits: bool, counts: np.ndarray,
-            w: FloatArray) -> None:  # pragma: no cover - compiled
+            releases: bool, waits: bool, counts: np.ndarray, w: FloatArray,
+            hist: np.ndarray) -> None:  # pragma: no cover - compiled
     """The courts' FIFO recursion over cases in the order referred, recording as it goes.
 
     Each case starts at ``max(referred, earliest free court)`` and ends at
@@ -210,12 +223,16 @@ def _courts(referred: FloatArray, trial: FloatArray, arrive: FloatArray, servers
     end up to its place (:func:`_fifo`), without a branch that depends on the data. Trial
     ends (and releases) are counted at their grid instant in ``counts[3]`` (convicted),
     ``counts[4]`` (acquitted), ``counts[5]`` (released); with *waits*, ``w[i]`` is the
-    wait ``start - arrive`` (``inf`` if the trial starts after the horizon).
+    wait ``start - arrive`` (``inf`` if the trial starts after the horizon), counted by
+    bucket in *hist* (zeroed here; see :func:`_waits_histogram`).
     """
     inv = 1.0 / DAYS_PER_MONTH
     free = np.zeros(servers + 1)
     free[servers] = math.inf
     f0 = 0.0
+    bits = w.view(np.uint64)
+    if waits:
+        hist[:] = 0
     for i in range(referred.shape[0]):
         a = referred[i]
         start = a if a > f0 else f0
@@ -236,7 +253,9 @@ def _courts(referred: FloatArray, trial: FloatArray, arrive: FloatArray, servers
         else:
             counts[4, b] += 1
         if waits:
-            w[i] = start - arrive[i] if start <= horizon else math.inf
+            v = start - arrive[i] if start <= horizon else math.inf
+            w[i] = v
+            hist[_bucket_of(bits[i]) * _WAYS + (i & (_WAYS - 1))] += 1
 
 
 @compiled.kernel
@@ -260,14 +279,28 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
     """
     size = grid.shape[0]
     n_months = size - 1
+    # arrived[j]: arrivals at or before grid[j], by a running index over the grid (the
+    # arrivals are sorted), counted as the times are formed where they are formed here
+    arrived_at = np.zeros(size, dtype=np.int64)
+    j = 0
     if not spaced:
         total = 0.0
         for i in range(n0, m + 1):
             total += cases[i]
             cases[i] = total
         factor = horizon / cases[m]
-        for i in range(n0, m):
-            cases[i] *= factor
+        for i in range(n0, m):  # (the initial stock arrives at 0 = grid[0])
+            t = cases[i] * factor
+            cases[i] = t
+            while j < size and t > grid[j]:
+                arrived_at[j] = i
+                j += 1
+    else:
+        for i in range(m):
+            while j < size and cases[i] > grid[j]:
+                arrived_at[j] = i
+                j += 1
+    arrived_at[j:] = m
     arrive = cases[:m]
     se = work[0, :m]
     # Screening: referred at the end of screening (on arrival where no one screens).
@@ -304,11 +337,11 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
         # counts and the waits do not depend on the order the cases are recorded in.
         if monotone:
             _courts(referred, trial, arrive, courts, convicted, sentence, grid, horizon,
-                    releases, waits, counts, w)
+                    releases, waits, counts, w, hist)
         else:
             order = np.argsort(referred, kind="mergesort")
             _courts(referred[order], trial[order], arrive[order], courts, convicted[order],
-                    sentence[order], grid, horizon, releases, waits, counts, w)
+                    sentence[order], grid, horizon, releases, waits, counts, w, hist)
     # The grid: arrivals by a running index over the grid (they are sorted), other
     # times at their grid instant; counts[r, j] is cumulated into "at or before grid[j]".
     inv = 1.0 / DAYS_PER_MONTH
@@ -321,8 +354,7 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
     run = np.zeros(6, dtype=np.int64)
     arrived = 0
     for j in range(size):
-        while arrived < m and arrive[arrived] <= grid[j]:
-            arrived += 1
+        arrived = arrived_at[j]
         for r in range(1, 6):
             run[r] += counts[r, j]
         screened = run[1] if screens or exempts else arrived
@@ -345,7 +377,6 @@ def _replication(cases: FloatArray, m: int, n0: int, screen: FloatArray, teams: 
         screened = run[1] if screens or exempts else arrived
         n_who = screened - run[2]
         if n_who > 0:
-            _waits_histogram(w, hist)
             median, p90 = _pick(w, max(0, math.ceil(0.5 * n_who) - 1),
                                 max(0, math.ceil(0.9 * n_who) - 1), hist, work[2], work[3])
             wait_out[0, k] = median if median < math.inf else math.nan
