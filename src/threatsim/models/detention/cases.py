@@ -300,11 +300,10 @@ def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: 
 
     The same numbers as ``g.exponential(mean, n)`` (cv 1) or
     ``g.gamma(1 / cv**2, mean * cv**2, n)`` of the purpose's Generator ``g``: those are
-    the standard variates times the scale. False when every duration is 0 (*out* zeroed,
-    nothing drawn and no Generator made).
+    the standard variates times the scale. False when every duration is 0 (*out* left
+    as it is, nothing drawn and no Generator made).
     """
     if out.shape[0] == 0 or mean <= 0.0:
-        out[:] = 0.0
         return False
     if cv <= 0.0:
         out[:] = mean
@@ -441,16 +440,20 @@ def _draw_row(r: Mapping[str, float], k: int, chance: Chance, g_arr: np.random.G
             _bernoulli(gen, DetentionFlow.ARRIVALS_FOREIGN, foreign[a:m],
                        float(r["arrivals_foreign_share"]), scratch)
     cv = float(r["duration_cv"])
+    # Screening times are read only where some is above 0 (*screens*); trial and
+    # sentence times of 0 are written as such (the buffers may be reused).
     screens = False
     if DetentionFlow.SCREENING in flows:
         screens = (_durations(gen, DetentionFlow.SCREENING, screen[:m],
                               float(r["screening_days"]), cv)
                    and bool(np.any(screen[:m])))
-    if DetentionFlow.TRIAL in flows:
-        _durations(gen, DetentionFlow.TRIAL, trial[:m], float(r["trial_days"]), cv)
-    if DetentionFlow.SENTENCE in flows:
-        _durations(gen, DetentionFlow.SENTENCE, sentence[:m],
-                   float(r["sentence_months"]) * DAYS_PER_MONTH, cv)
+    if DetentionFlow.TRIAL in flows and not _durations(
+            gen, DetentionFlow.TRIAL, trial[:m], float(r["trial_days"]), cv):
+        trial[:m] = 0.0
+    if DetentionFlow.SENTENCE in flows and not _durations(
+            gen, DetentionFlow.SENTENCE, sentence[:m],
+            float(r["sentence_months"]) * DAYS_PER_MONTH, cv):
+        sentence[:m] = 0.0
     if exempts and DetentionFlow.EXEMPTION in flows:
         gen(DetentionFlow.EXEMPTION).random(out=u_exempt[:m])
     if DetentionFlow.CONVICTION in flows:

@@ -53,10 +53,13 @@ Where no one can leave a queue early (``repatriation_rate`` is 0 in every
 month) and the numbers of teams and courts never change, both stations are
 plain FIFO queues with identical servers: each case starts at
 ``max(arrival, earliest time a server is free)`` (the Kiefer-Wolfowitz
-recursion), run vectorised in numpy over the draws of a chunk, one step per
-case; it is exact and gives the same times as the SimPy model on the same
-random numbers. ``simulate`` uses it automatically, and records the whole
-chunk's monthly grid at once.
+recursion); it is exact and gives the same times as the SimPy model on the
+same random numbers. ``simulate`` uses it automatically. Where numba is
+installed it runs fused (:mod:`~threatsim.models.detention.fused`): each
+replication drawn into reused row buffers (only the purposes the requested
+outputs need) and queued and recorded on the monthly grid in one compiled
+pass; otherwise vectorised in numpy over the draws of a chunk, one step per
+case, the whole chunk's grid recorded at once. Both give the same numbers.
 
 Compiled event loop
 -------------------
@@ -76,7 +79,9 @@ chunk driver and re-exports the rest:
 * :mod:`~threatsim.models.detention.events`: the SimPy model's event loop compiled
   (:func:`simulate_events`);
 * :mod:`~threatsim.models.detention.fastpath`: the Kiefer-Wolfowitz recursion;
-* :mod:`~threatsim.models.detention.record`: from times to the monthly grid.
+* :mod:`~threatsim.models.detention.record`: from times to the monthly grid;
+* :mod:`~threatsim.models.detention.fused`: the fast path drawn, queued and
+  recorded in one compiled pass per replication (where numba is installed).
 """
 
 from __future__ import annotations
