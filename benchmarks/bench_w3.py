@@ -18,11 +18,12 @@ Events are counted as W3 counts them: arrivals plus trial completions within
 the horizon. Each threatsim run is checked against Erlang C (mean wait after
 the warm-up, within 3 Monte Carlo standard errors, as the peers check
 themselves). When the peer scripts are reachable (PEERS_DIR, default
-../shared/benchmarks/peers) the plain SimPy model and the numpy
-Kiefer-Wolfowitz peer run in the same session with PEERS_PY (default the
-peers' venv if it exists, else this Python) and the ratios are printed.
-Aims (issue 4): SimPy path >= 0.8x the plain SimPy model per event; fast path
->= 60x the SimPy model.
+../shared/benchmarks/peers) the plain SimPy model and the numpy and numba
+(one thread) Kiefer-Wolfowitz peers run in the same session with PEERS_PY
+(default the peers' venv if it exists, else this Python) and the ratios are
+printed. Aims (issue 4): SimPy path >= 0.8x the plain SimPy model per event;
+fast path >= 60x the SimPy model; (issue 23) the fast path through
+``threatsim.run`` >= 1.0x the numba Kiefer-Wolfowitz loop.
 
     python benchmarks/bench_w3.py [--simpy-reps 20] [--fast-reps 200] [--repeat 3] [--no-peers]
 """
@@ -62,21 +63,29 @@ def model_run(sc: threatsim.Scenario, reps: int, seed: int,
     """Draw, simulate and record *reps* replications; (seconds, CPU seconds, events, waits).
 
     The timed part is what the engine asks of the model: every replication
-    drawn, simulated and recorded on the monthly grid (the fast path records
-    the whole chunk at once). Events and the post-warm-up waits of the Erlang C
-    check are counted afterwards, untimed.
+    drawn, simulated and recorded on the monthly grid. The fast path is timed as
+    the engine runs it (``simulate_rows``, the scenario's outputs: fused, one
+    compiled pass a replication, where numba is installed); the SimPy path draws
+    the chunk and records each replication's trace. Events and the post-warm-up
+    waits of the Erlang C check are counted afterwards, untimed, from the traces
+    of the same replications (the same numbers: each draw has its own streams).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     params = sample_parameters(sc.parameters, reps, seed=seed)
     chance = chance_streams(seed, np.arange(reps))  # a first chunk of reps draws
-    plan, cb, result = det.simulate_chunk(params, sc.lever_schedule(), n_months=sc.horizon,
-                                          chance=chance, method=method)  # type: ignore[arg-type]
-    if isinstance(result, det.FifoBatch):
-        det.record_batch(cb, result, plan)
+    if method == "fifo":
+        plan, fifo, rows = det._prepare(params, sc.lever_schedule(), sc.horizon, method)
+        det.simulate_rows(plan, fifo, rows, chance, frozenset(sc.variables))
     else:
+        plan, cb, result = det.simulate_chunk(params, sc.lever_schedule(),
+                                              n_months=sc.horizon, chance=chance,
+                                              method=method)  # type: ignore[arg-type]
+        assert not isinstance(result, det.FifoBatch)
         for k, tr in enumerate(result):
             det.record(cb.case(k), tr, plan)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    plan, cb, result = det.simulate_chunk(params, sc.lever_schedule(), n_months=sc.horizon,
+                                          chance=chance, method=method)  # type: ignore[arg-type]
     traces = (det.batch_traces(cb, result, plan) if isinstance(result, det.FifoBatch)
               else result)
     waits = np.empty(reps)
@@ -152,7 +161,9 @@ def main() -> None:
         for label, script, extra in (
                 ("plain SimPy model (peer)", "w3_simpy.py", ["--n", str(args.simpy_reps)]),
                 ("Kiefer-Wolfowitz numpy (peer)", "w3_kw_numpy.py",
-                 ["--n", str(args.fast_reps)])):
+                 ["--n", str(args.fast_reps)]),
+                ("Kiefer-Wolfowitz numba, 1 thread (peer)", "w3_kw_numba.py",
+                 ["--threads", "1", "--n", str(args.fast_reps)])):
             result = run_peer(py, script, ["--repeat", str(args.repeat), *extra], timeout=400)
             if result is None:
                 print(f"peer {label}: not run")
@@ -177,6 +188,11 @@ def main() -> None:
     kw = peers.get("Kiefer-Wolfowitz numpy (peer)")
     if kw:
         print(f"fast path / Kiefer-Wolfowitz numpy peer: {ours_fast / kw:.2f}x")
+    kw_numba = peers.get("Kiefer-Wolfowitz numba, 1 thread (peer)")
+    if kw_numba:
+        print(f"fast path / Kiefer-Wolfowitz numba loop: {ours_fast / kw_numba:.2f}x; "
+              f"threatsim.run / Kiefer-Wolfowitz numba loop: {rows[2][1] / kw_numba:.2f}x "
+              "(aim >= 1.0x, issue 23)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ draws one replication with the same code, so both give the same numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -25,6 +25,7 @@ import numpy.typing as npt
 from threatsim.models.contract import Chance, FloatArray
 
 __all__ = [
+    "ALL_FLOWS",
     "DAYS_PER_MONTH",
     "CaseBatch",
     "Cases",
@@ -35,6 +36,7 @@ __all__ = [
     "censor",
     "draw_batch",
     "draw_cases",
+    "new_arrivals",
 ]
 
 #: The time unit of the model is the day; a month is a twelfth of a Julian year.
@@ -288,28 +290,35 @@ def censor(trace: Trace, horizon: float) -> Trace:
 # -- drawing ----------------------------------------------------------------------------
 
 
-def _durations(g: np.random.Generator, out: FloatArray, mean: float, cv: float) -> bool:
-    """Fill *out* (zeros on entry) with gamma durations of *mean* and coefficient of variation *cv*.
+#: Makes the Generator of one purpose of the replication being drawn.
+GeneratorOf = Callable[[DetentionFlow], np.random.Generator]
+
+
+def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: float,
+               cv: float) -> bool:
+    """Fill *out* with gamma durations of *mean* and coefficient of variation *cv*.
 
     The same numbers as ``g.exponential(mean, n)`` (cv 1) or
-    ``g.gamma(1 / cv**2, mean * cv**2, n)``: those are the standard variates
-    times the scale. False when every duration is 0 (*out* left as it is).
+    ``g.gamma(1 / cv**2, mean * cv**2, n)`` of the purpose's Generator ``g``: those are
+    the standard variates times the scale. False when every duration is 0 (*out* left
+    as it is, nothing drawn and no Generator made).
     """
     if out.shape[0] == 0 or mean <= 0.0:
         return False
     if cv <= 0.0:
         out[:] = mean
     elif cv == 1.0:
-        g.standard_exponential(out=out)
-        out *= mean
+        gen(purpose).standard_exponential(out=out)
+        if mean != 1.0:  # x * 1.0 is x: the same numbers without a pass
+            out *= mean
     else:
         shape = 1.0 / (cv * cv)
-        g.standard_gamma(shape, out=out)
+        gen(purpose).standard_gamma(shape, out=out)
         out *= mean / shape
     return True
 
 
-def _bernoulli(g: np.random.Generator, out: np.ndarray, share: float,
+def _bernoulli(gen: GeneratorOf, purpose: DetentionFlow, out: np.ndarray, share: float,
                scratch: FloatArray) -> None:
     """``out[:] = g.random(n) < share``; no draw where the answer is sure (share 0 or 1)."""
     if share <= 0.0:
@@ -318,7 +327,7 @@ def _bernoulli(g: np.random.Generator, out: np.ndarray, share: float,
         out[:] = True
     else:
         u = scratch[:out.shape[0]]
-        g.random(out=u)
+        gen(purpose).random(out=u)
         np.less(u, share, out=out)
 
 
@@ -355,11 +364,12 @@ class GivenArrivals:
 
 
 def _given_arrivals(given: GivenArrivals, k: int, n_months: int, g_times: np.random.Generator,
-                    g_nationality: np.random.Generator, arrive: FloatArray,
+                    g_nationality: np.random.Generator | None, arrive: FloatArray,
                     foreign: np.ndarray) -> None:
     """Replication *k*'s arrival times and nationalities from counts: the initial stock at
     time 0 (foreign first), then month *t*'s arrivals at uniform times in (t, t + 1] months,
-    in time order, their nationalities in random order (the counts are exact)."""
+    in time order, their nationalities in random order (the counts are exact; without
+    *g_nationality* the new arrivals' nationalities are not drawn)."""
     local0, foreign0 = (int(x) for x in given.initial[k])
     a = local0 + foreign0
     arrive[:a] = 0.0
@@ -377,14 +387,97 @@ def _given_arrivals(given: GivenArrivals, k: int, n_months: int, g_times: np.ran
         low, high = float(t) * DAYS_PER_MONTH, float(t + 1) * DAYS_PER_MONTH
         np.clip((t + 1 - late) * DAYS_PER_MONTH, np.nextafter(low, math.inf), high,
                 out=arrive[at:at + m])
-        who = np.zeros(m, dtype=bool)
-        who[:n_foreign] = True
-        foreign[at:at + m] = g_nationality.permutation(who)
+        if g_nationality is not None:
+            who = np.zeros(m, dtype=bool)
+            who[:n_foreign] = True
+            foreign[at:at + m] = g_nationality.permutation(who)
         at += m
 
 
+#: Every purpose's numbers (what :func:`draw_batch` draws by default).
+ALL_FLOWS = frozenset(DetentionFlow)
+
+
+def _draw_row(r: Mapping[str, float], k: int, chance: Chance, g_arr: np.random.Generator,
+              a: int, b: int, n_months: int, given: GivenArrivals | None, exempts: bool,
+              flows: frozenset[DetentionFlow], arrive: FloatArray, foreign: np.ndarray,
+              screen: FloatArray, trial: FloatArray, sentence: FloatArray,
+              u_exempt: FloatArray, convicted: np.ndarray, scratch: FloatArray,
+              *, spaced: bool = True) -> tuple[bool, np.ndarray]:
+    """Draw replication *k*'s ``a`` initial and ``b`` new detainees into the first
+    ``a + b`` places of the row buffers; (some screening time above 0, dependants' child
+    flags). A purpose left out of *flows* is not drawn (its buffer keeps what it held):
+    each purpose has its own Generator, so no other purpose's numbers move. A Generator is
+    made only when it draws something (making one draws nothing). With ``spaced=False``
+    the new arrivals' ``b + 1`` exponential spacings are left in ``arrive[a:a + b + 1]``
+    (*arrive* must hold them) for the caller to turn into times: their cumulative sums,
+    in order, each times ``horizon`` over the last."""
+    m = a + b
+    horizon = n_months * DAYS_PER_MONTH
+
+    def gen(purpose: DetentionFlow) -> np.random.Generator:
+        return chance.generator(k, flow=purpose)
+
+    if given is not None:
+        _given_arrivals(given, k, n_months, g_arr,
+                        gen(DetentionFlow.ARRIVALS_FOREIGN)
+                        if DetentionFlow.ARRIVALS_FOREIGN in flows else None,
+                        arrive, foreign)
+    else:
+        arrive[:a] = 0.0
+        # A Poisson process on [0, horizon]: given a Poisson count b, the times are the
+        # order statistics of b uniforms, i.e. the first b partial sums of b + 1
+        # exponentials over their total (no sort needed).
+        if spaced:
+            sums = scratch[:b + 1]
+            g_arr.standard_exponential(out=sums)
+            np.cumsum(sums, out=sums)
+            np.multiply(sums[:b], horizon / sums[b], out=arrive[a:m])
+        else:
+            g_arr.standard_exponential(out=arrive[a:m + 1])
+        foreign[:a] = True
+        if DetentionFlow.ARRIVALS_FOREIGN in flows:
+            _bernoulli(gen, DetentionFlow.ARRIVALS_FOREIGN, foreign[a:m],
+                       float(r["arrivals_foreign_share"]), scratch)
+    cv = float(r["duration_cv"])
+    # Screening times are read only where some is above 0 (*screens*); trial and
+    # sentence times of 0 are written as such (the buffers may be reused).
+    screens = False
+    if DetentionFlow.SCREENING in flows:
+        screens = (_durations(gen, DetentionFlow.SCREENING, screen[:m],
+                              float(r["screening_days"]), cv)
+                   and bool(np.any(screen[:m])))
+    if DetentionFlow.TRIAL in flows and not _durations(
+            gen, DetentionFlow.TRIAL, trial[:m], float(r["trial_days"]), cv):
+        trial[:m] = 0.0
+    if DetentionFlow.SENTENCE in flows and not _durations(
+            gen, DetentionFlow.SENTENCE, sentence[:m],
+            float(r["sentence_months"]) * DAYS_PER_MONTH, cv):
+        sentence[:m] = 0.0
+    if exempts and DetentionFlow.EXEMPTION in flows:
+        gen(DetentionFlow.EXEMPTION).random(out=u_exempt[:m])
+    if DetentionFlow.CONVICTION in flows:
+        _bernoulli(gen, DetentionFlow.CONVICTION, convicted[:m],
+                   float(r["conviction_share"]), scratch)
+    kids = np.zeros(int(r["dependants_syria"]) if given is None
+                    else int(given.dependants[k]), dtype=bool)
+    if DetentionFlow.DEPENDANTS in flows:
+        _bernoulli(gen, DetentionFlow.DEPENDANTS, kids, float(r["dependants_child_share"]),
+                   scratch if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
+    return screens, kids
+
+
+def new_arrivals(r: Mapping[str, float], g_arr: np.random.Generator,
+                 horizon: float) -> int:
+    """How many new detainees arrive in a replication: Poisson, the first number of its
+    arrivals Generator *g_arr* (none drawn when the rate is 0)."""
+    rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
+    return int(g_arr.poisson(rate * horizon)) if rate > 0 else 0
+
+
 def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chance, *,
-               exempts: bool = True, given: GivenArrivals | None = None) -> CaseBatch:
+               exempts: bool = True, given: GivenArrivals | None = None,
+               flows: frozenset[DetentionFlow] = ALL_FLOWS) -> CaseBatch:
     """Draw several replications' detainees and their durations and outcomes.
 
     ``rows[k]`` holds draw *k*'s parameter values and ``chance[k]`` is its own
@@ -393,7 +486,10 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
     outcomes as they were. With ``exempts=False`` (no month exempts anyone) the
     exemption uniforms are not drawn (see :class:`Cases`). With *given*, the
     detainees and dependants are those counts (:class:`GivenArrivals`), and the
-    rows' initial stocks and arrival rates are not read.
+    rows' initial stocks and arrival rates are not read. Only the purposes in
+    *flows* are drawn (the arrivals always are); the others keep the padding's
+    values (zero durations, ``False`` flags), and every purpose drawn has the
+    numbers it has with all of them.
 
     >>> row = dict(detained_iraq=3, detained_syria=0, dependants_syria=2,
     ...            arrivals_per_month=0.0, arrivals_foreign_share=0.0,
@@ -404,24 +500,20 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
     ...                    ChanceStreams(seed=1, draw_index=[0, 1]))
     >>> batch.n_initial.tolist(), bool(batch.n[1] > 3)  # new arrivals in the second row
     ([3, 3], True)
+    >>> draw_batch([row], 12, ChanceStreams(seed=1, draw_index=[0]),
+    ...            flows=ALL_FLOWS - {DetentionFlow.SENTENCE}).sentence_days.tolist()
+    [[0.0, 0.0, 0.0]]
     """
     reps = len(rows)
     if len(chance) != reps:
         raise ValueError(f"chance covers {len(chance)} replications, rows {reps}")
     horizon = n_months * DAYS_PER_MONTH
-
-    def gen(k: int, purpose: DetentionFlow) -> np.random.Generator:
-        return chance.generator(k, flow=purpose)
-
-    g_arrivals = [gen(k, DetentionFlow.ARRIVALS) for k in range(reps)]
+    g_arrivals = [chance.generator(k, flow=DetentionFlow.ARRIVALS) for k in range(reps)]
     if given is None:
         n0 = np.array([int(r["detained_iraq"]) + int(r["detained_syria"]) for r in rows],
                       dtype=np.int64)
-        n_new = np.zeros(reps, dtype=np.int64)
-        for k, r in enumerate(rows):
-            rate = float(r["arrivals_per_month"]) / DAYS_PER_MONTH
-            if rate > 0:
-                n_new[k] = int(g_arrivals[k].poisson(rate * horizon))
+        n_new = np.array([new_arrivals(r, g_arrivals[k], horizon)
+                          for k, r in enumerate(rows)], dtype=np.int64).reshape(reps)
     else:
         n0 = np.asarray(given.initial, dtype=np.int64).sum(axis=1)
         n_new = given.total() - n0
@@ -439,40 +531,11 @@ def draw_batch(rows: Sequence[Mapping[str, float]], n_months: int, chance: Chanc
     screens = np.zeros(reps, dtype=bool)
     child: list[np.ndarray] = []
     for k, r in enumerate(rows):
-        g_arr = g_arrivals[k]
-        a, b, m = int(n0[k]), int(n_new[k]), int(n[k])
-        row = arrive[k]
-        row[m:] = _INF
-        if given is not None:
-            _given_arrivals(given, k, n_months, g_arr, gen(k, DetentionFlow.ARRIVALS_FOREIGN),
-                            row, foreign[k])
-        else:
-            row[:a] = 0.0
-            # A Poisson process on [0, horizon]: given a Poisson count b, the times are the
-            # order statistics of b uniforms, i.e. the first b partial sums of b + 1
-            # exponentials over their total (no sort needed).
-            sums = scratch[:b + 1]
-            g_arr.standard_exponential(out=sums)
-            np.cumsum(sums, out=sums)
-            np.multiply(sums[:b], horizon / sums[b], out=row[a:m])
-            foreign[k, :a] = True
-            _bernoulli(gen(k, DetentionFlow.ARRIVALS_FOREIGN), foreign[k, a:m],
-                       float(r["arrivals_foreign_share"]), scratch)
-        cv = float(r["duration_cv"])
-        screens[k] = (_durations(gen(k, DetentionFlow.SCREENING), screen[k, :m],
-                                 float(r["screening_days"]), cv)
-                      and bool(np.any(screen[k, :m])))
-        _durations(gen(k, DetentionFlow.TRIAL), trial[k, :m], float(r["trial_days"]), cv)
-        _durations(gen(k, DetentionFlow.SENTENCE), sentence[k, :m],
-                   float(r["sentence_months"]) * DAYS_PER_MONTH, cv)
-        if exempts:
-            gen(k, DetentionFlow.EXEMPTION).random(out=u_exempt[k, :m])
-        _bernoulli(gen(k, DetentionFlow.CONVICTION), convicted[k, :m],
-                   float(r["conviction_share"]), scratch)
-        kids = np.empty(int(r["dependants_syria"]) if given is None
-                        else int(given.dependants[k]), dtype=bool)
-        _bernoulli(gen(k, DetentionFlow.DEPENDANTS), kids, float(r["dependants_child_share"]),
-                   scratch if scratch.shape[0] >= kids.shape[0] else np.empty(kids.shape[0]))
+        arrive[k, int(n[k]):] = _INF
+        screens[k], kids = _draw_row(
+            r, k, chance, g_arrivals[k], int(n0[k]), int(n_new[k]), n_months, given,
+            exempts, flows, arrive[k], foreign[k], screen[k], trial[k], sentence[k],
+            u_exempt[k], convicted[k], scratch)
         child.append(kids)
     return CaseBatch(arrive=arrive, foreign=foreign, screen_days=screen, trial_days=trial,
                      sentence_days=sentence, u_exempt=u_exempt, convicted=convicted,

@@ -53,10 +53,13 @@ Where no one can leave a queue early (``repatriation_rate`` is 0 in every
 month) and the numbers of teams and courts never change, both stations are
 plain FIFO queues with identical servers: each case starts at
 ``max(arrival, earliest time a server is free)`` (the Kiefer-Wolfowitz
-recursion), run vectorised in numpy over the draws of a chunk, one step per
-case; it is exact and gives the same times as the SimPy model on the same
-random numbers. ``simulate`` uses it automatically, and records the whole
-chunk's monthly grid at once.
+recursion); it is exact and gives the same times as the SimPy model on the
+same random numbers. ``simulate`` uses it automatically. Where numba is
+installed it runs fused (:mod:`~threatsim.models.detention.fused`): each
+replication drawn into reused row buffers (only the purposes the requested
+outputs need) and queued and recorded on the monthly grid in one compiled
+pass; otherwise vectorised in numpy over the draws of a chunk, one step per
+case, the whole chunk's grid recorded at once. Both give the same numbers.
 
 Compiled event loop
 -------------------
@@ -76,7 +79,9 @@ chunk driver and re-exports the rest:
 * :mod:`~threatsim.models.detention.events`: the SimPy model's event loop compiled
   (:func:`simulate_events`);
 * :mod:`~threatsim.models.detention.fastpath`: the Kiefer-Wolfowitz recursion;
-* :mod:`~threatsim.models.detention.record`: from times to the monthly grid.
+* :mod:`~threatsim.models.detention.record`: from times to the monthly grid;
+* :mod:`~threatsim.models.detention.fused`: the fast path drawn, queued and
+  recorded in one compiled pass per replication (where numba is installed).
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ from typing import Literal
 
 import numpy as np
 
+from threatsim.core import compiled
 from threatsim.core.errors import ScenarioError
 from threatsim.models.contract import (
     Chance,
@@ -99,6 +105,7 @@ from threatsim.models.contract import (
     SeriesDecl,
 )
 from threatsim.models.detention.cases import (
+    ALL_FLOWS,
     DAYS_PER_MONTH,
     CaseBatch,
     Cases,
@@ -119,6 +126,7 @@ from threatsim.models.detention.fastpath import (
     fifo_starts,
     fifo_traces,
 )
+from threatsim.models.detention.fused import flows_for, fused_rows
 from threatsim.models.detention.record import record, record_batch
 from threatsim.models.detention.simpy_des import Pool, simulate_replication
 
@@ -271,11 +279,14 @@ def _prepare(params: Mapping[str, FloatArray], levers: Mapping[str, np.ndarray],
 
 def _run(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: Chance,
          given: GivenArrivals | None = None, *, simpy: bool = False,
+         flows: frozenset[DetentionFlow] = ALL_FLOWS,
          ) -> tuple[CaseBatch, FifoBatch | list[Trace]]:
     """Draw and run the replications of *rows* (*chance*: their streams; *given*: their
     arrivals, if another model counted them). Off the fast path each replication runs
-    compiled (:func:`simulate_events`, the same trace), or in SimPy with *simpy*."""
-    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given)
+    compiled (:func:`simulate_events`, the same trace), or in SimPy with *simpy*. Only
+    the purposes *flows* are drawn (:func:`~threatsim.models.detention.fused.flows_for`)."""
+    cb = draw_batch(rows, plan.n_months, chance, exempts=plan.exempts, given=given,
+                    flows=flows)
     if fifo:
         return cb, fifo_batch(cb, plan)
     replicate = simulate_replication if simpy else simulate_events
@@ -306,7 +317,11 @@ def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: 
     part by part of the chunk (:func:`_parts`), so memory is bounded by
     :data:`BATCH_CELLS`, not by the chunk. *given*: arrivals another model counted
     (the ``fighters_detention`` model), instead of the Poisson process. *fifo*: the
-    fast path; otherwise the compiled event loop, or SimPy itself with *simpy*."""
+    fast path (fused, one compiled pass a replication, where numba is installed:
+    :func:`~threatsim.models.detention.fused.fused_rows`, the same numbers); otherwise
+    the compiled event loop, or SimPy itself with *simpy*."""
+    if fifo and compiled.enabled():
+        return fused_rows(plan, rows, chance, want, given)
     n = len(rows)
     series: dict[str, np.ndarray] = {}
     for decl in INFO.outputs:
@@ -314,7 +329,8 @@ def simulate_rows(plan: Plan, fifo: bool, rows: list[dict[str, float]], chance: 
             series[decl.name] = np.empty((n, plan.n_months + 1) if decl.dims else (n,))
     for part in _parts(rows, plan.n_months, given):
         cb, result = _run(plan, fifo, rows[part], chance[part],
-                          None if given is None else given[part], simpy=simpy)
+                          None if given is None else given[part], simpy=simpy,
+                          flows=flows_for(want) if fifo else ALL_FLOWS)
         if isinstance(result, FifoBatch):
             recorded = record_batch(cb, result, plan, want)
             for name, arr in series.items():
