@@ -241,10 +241,8 @@ class DistSpec:
         if self.integer and self.kind != "poisson":
             # A long-tailed count (lognormal90) is held below COUNT_CEILING so that sums
             # over regions, months and draws stay exact in int64.
-            if in_place or out is not u:  # out is ours to round where it lies
-                out = np.minimum(np.rint(out, out=out), COUNT_CEILING, out=out)
-            else:
-                out = np.minimum(np.rint(out), COUNT_CEILING)
+            # out is a new array, or u itself only where overwriting was allowed
+            out = np.minimum(np.rint(out, out=out), COUNT_CEILING, out=out)
         return out
 
     def mean(self) -> float:

@@ -412,8 +412,9 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
     """For pilot windows (cell, first bin, last bin): how many pilot values fall inside,
     how many distinct values they are, and how many of those are seen once; (3, windows).
 
-    *xt* is the pilot, cells x rows. What decides whether a window keeps its values
-    as they are or as distinct values with counts, and how many it should expect.
+    *xt* is the pilot, cells x rows, in any order: the plain numpy definition
+    (``np.unique`` of each window's values), the reference that the engine's
+    :func:`window_stats_sorted` is tested against.
 
     >>> xt = np.array([[3.0, 1.0, 2.0, 1.0]])
     >>> window_stats(xt, np.zeros(1), np.ones(1), 3, np.array([0]), np.array([1]), np.array([3]))
@@ -421,12 +422,6 @@ def window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
            [2],
            [1]])
     """
-    if compiled.enabled():
-        return _window_stats(np.ascontiguousarray(xt, dtype=np.float64),
-                             np.asarray(lo, dtype=np.float64),
-                             np.asarray(scale, dtype=np.float64), bins,
-                             np.asarray(cells, dtype=np.int64), np.asarray(first, dtype=np.int64),
-                             np.asarray(last, dtype=np.int64))
     out = np.zeros((3, len(cells)), dtype=np.int64)
     for j, (c, a, b) in enumerate(zip(cells, first, last, strict=True)):
         col = xt[c]
@@ -510,46 +505,3 @@ def _window_stretches(srt: np.ndarray, lo: np.ndarray,  # pragma: no cover - com
             else:
                 ends[j] = a
     return starts, ends
-
-
-@compiled.kernel
-def _window_stats(xt: np.ndarray, lo: np.ndarray, scale: np.ndarray,  # pragma: no cover
-                  bins: int, cells: np.ndarray, first: np.ndarray,
-                  last: np.ndarray) -> np.ndarray:
-    n_win = cells.shape[0]
-    rows = xt.shape[1]
-    out = np.zeros((3, n_win), dtype=np.int64)
-    buf = np.empty(rows, dtype=np.float64)
-    for j in range(n_win):
-        c = cells[j]
-        size = 0
-        for i in range(rows):
-            v = xt[c, i]
-            b = _bin(v, lo[c], scale[c], bins)
-            if first[j] <= b <= last[j]:
-                buf[size] = v
-                size += 1
-        out[0, j] = size
-        if size == 0:
-            continue
-        seg = buf[:size]
-        seg.sort()
-        distinct = 0
-        once = 0
-        run = 0
-        for i in range(size):
-            # as np.unique: NaN (sorted last) count as one value
-            new = i == 0 or (seg[i] != seg[i - 1]
-                             and not (np.isnan(seg[i]) and np.isnan(seg[i - 1])))
-            if new:
-                if run == 1:
-                    once += 1
-                distinct += 1
-                run = 1
-            else:
-                run += 1
-        if run == 1:
-            once += 1
-        out[1, j] = distinct
-        out[2, j] = once
-    return out
