@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -102,19 +104,23 @@ def test_runs_identical_with_and_without_kernels(monkeypatch, path):
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5_000),
-       k=st.integers(1, 7), ties=st.floats(0.0, 0.9), digits=st.integers(0, 4))
-def test_bracket_sweep_equals_numpy(monkeypatch, seed, n, k, ties, digits):
+       k=st.integers(1, 7), ties=st.floats(0.0, 0.9), digits=st.integers(0, 4),
+       nan_share=st.sampled_from([0.0, 0.0, 0.01, 0.5]))
+def test_bracket_sweep_equals_numpy(monkeypatch, seed, n, k, ties, digits, nan_share):
     """Counts below, ties and values inside each bracket agree (zero-width brackets too)."""
     rng = np.random.default_rng(seed)
     x = np.round(rng.lognormal(0.0, 1.0, n), digits)
     x[rng.random(n) < ties] = 0.0  # a mass at zero, as depleted reserves make
-    cuts = np.sort(rng.choice(x, size=2 * k))
+    x[rng.random(n) < nan_share] = np.nan  # counted, never inside a bracket
+    cuts = np.sort(rng.choice(x[~np.isnan(x)] if (~np.isnan(x)).any() else np.zeros(1),
+                              size=2 * k))
     los, his = cuts[0::2].copy(), cuts[1::2].copy()
     flat = rng.random(k) < 0.3
     his[flat] = los[flat]  # some brackets of zero width
-    b_ref, t_ref, in_ref = quantiles._sweep_numpy(x, los, his)
-    b, t, inside = quantiles._sweep_compiled(x, los, his)
+    b_ref, t_ref, in_ref, nan_ref = quantiles._sweep_numpy(x, los, his)
+    b, t, inside, nans = quantiles._sweep_compiled(x, los, his)
     assert b == b_ref
+    assert nans == nan_ref == np.count_nonzero(np.isnan(x))
     for j in range(k):
         if los[j] == his[j]:
             assert t[j] == t_ref[j]
@@ -133,6 +139,25 @@ def test_row_quantiles_equal_numpy_both_paths(monkeypatch, flag):
     q = [0.05, 0.25, 0.5, 0.75, 0.95]
     np.testing.assert_array_equal(quantiles.row_quantiles(rows, q),
                                   np.quantile(rows, q, axis=1))
+
+
+@pytest.mark.parametrize("flag", ["0", "1"])
+def test_long_rows_holding_nan_follow_nanquantile(monkeypatch, flag):
+    """A long row's sweep finds its NaN (no other pass looks): such rows, one NaN or all,
+    give np.nanquantile's values, and the rows beside them np.quantile's."""
+    monkeypatch.setenv("THREATSIM_COMPILED", flag)
+    rng = np.random.default_rng(5)
+    rows = rng.lognormal(0.0, 1.0, (4, 150_000))
+    rows[0, 77_777] = np.nan  # one NaN, almost surely not in the strided subsample
+    rows[1] = np.nan          # a flow's first month: NaN on every draw
+    rows[2, rng.random(150_000) < 0.3] = np.nan
+    q = [0.05, 0.5, 0.95]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # All-NaN slice
+        got = quantiles.row_quantiles(rows, q)
+        want = np.stack([np.nanquantile(rows[i], q) for i in range(4)], axis=1)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got[:, 3], np.quantile(rows[3], q))
 
 
 def test_switch_off(monkeypatch):

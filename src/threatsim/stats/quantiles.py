@@ -35,10 +35,15 @@ def _lerp(a: float, b: float, t: float) -> float:
 _BLOCK = 65_536  # values per block: a block and its masks stay in the CPU cache
 
 
-def _order_stats_bracketed(x: np.ndarray,
-                           pairs: list[tuple[int, int]]) -> list[tuple[float, float]] | None:
+#: What :func:`_order_stats_bracketed` returns for a row holding NaN (its sweep counts
+#: them: no separate pass over the row to look for them).
+_HOLDS_NAN = "holds NaN"
+
+
+def _order_stats_bracketed(x: np.ndarray, pairs: list[tuple[int, int]],
+                           ) -> list[tuple[float, float]] | str | None:
     """Values of ranks (r, r2) (0-based, ascending, r2 - r <= 1) in 1-D *x*; None if a
-    bracket misses.
+    bracket misses, :data:`_HOLDS_NAN` if *x* holds NaN.
 
     One sweep over *x* in cache-sized blocks counts, for every bracket at once,
     the values below it and gathers the values inside it; a full row is read
@@ -57,7 +62,9 @@ def _order_stats_bracketed(x: np.ndarray,
         los.append(sample[max(0, int(np.floor(pos - delta)))])
         his.append(sample[min(m - 1, int(np.ceil(pos + delta)))])
     sweep = _sweep_compiled if compiled.enabled() else _sweep_numpy
-    below, ties, inside = sweep(x, np.array(los), np.array(his))
+    below, ties, inside, nans = sweep(x, np.array(los), np.array(his))
+    if nans:
+        return _HOLDS_NAN
     out = []
     for j, (r, r2) in enumerate(pairs):
         if r < below[j]:
@@ -76,12 +83,12 @@ def _order_stats_bracketed(x: np.ndarray,
     return out
 
 
-Swept = tuple[list[int], list[int], list[np.ndarray]]
+Swept = tuple[list[int], list[int], list[np.ndarray], int]
 
 
 def _sweep_numpy(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
     """For each bracket [lo, hi]: values below lo, values equal to lo when lo == hi, values
-    inside."""
+    inside; and how many values of *x* are NaN."""
     below = [0] * los.size
     ties = [0] * los.size  # values equal to a bracket of zero width (e.g. depleted at 0)
     inside: list[list[np.ndarray]] = [[] for _ in range(los.size)]
@@ -96,18 +103,22 @@ def _sweep_numpy(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
             keep = block <= hi
             keep &= ~low_mask
             inside[j].append(block[keep])
-    return below, ties, [np.concatenate(parts) if parts else x[:0] for parts in inside]
+    nans = int(np.count_nonzero(np.isnan(x)))
+    return below, ties, [np.concatenate(parts) if parts else x[:0] for parts in inside], nans
 
 
 def _sweep_compiled(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
-    """:func:`_sweep_numpy` with compiled counting and masking loops (both vectorise).
+    """:func:`_sweep_numpy` in compiled loops (the same counts and values).
 
-    Up to three brackets per read of *x*; the values inside are taken out with
-    numpy's boolean indexing, which is faster than a compiled compaction loop.
+    Up to three brackets per read of *x*: one vector loop counts the values below
+    and tied, flags the values inside and counts the NaN; a second, branch-free loop
+    copies the flagged values out (on a row that keeps ~5 % of its values, a boolean
+    index costs several times as much: it branches on every element).
     """
     k = los.size
     below, ties, inside = [0] * k, [0] * k, [x[:0]] * k
-    mask = np.empty(x.size, dtype=np.bool_)
+    nans = 0
+    mask = np.empty(x.size, dtype=np.uint8)
     for g in range(0, k, 3):
         js = list(range(g, min(k, g + 3)))
         cnt_lo = np.full(3, -np.inf)  # padding counts nothing
@@ -120,23 +131,28 @@ def _sweep_compiled(x: np.ndarray, los: np.ndarray, his: np.ndarray) -> Swept:
                 eq[slot] = los[j]
             else:
                 lo[slot], hi[slot] = los[j], his[j]
-        b, t = _count3(x, cnt_lo, eq)
-        _mask3(x, lo, hi, mask)
-        values = x[mask]
+        counts = _bracket3(x, cnt_lo, eq, lo, hi, mask)
+        nans = int(counts[7])
+        values = np.empty(int(counts[6]) + 1)  # + 1: the copy loop writes one past the last
+        values = values[:_compact(x, mask, values)]
         for slot, j in enumerate(js):
-            below[j], ties[j] = int(b[slot]), int(t[slot])
+            below[j], ties[j] = int(counts[slot]), int(counts[3 + slot])
             if lo[slot] <= hi[slot]:
                 inside[j] = values[(values >= lo[slot]) & (values <= hi[slot])]
-    return below, ties, inside
+    return below, ties, inside, nans
 
 
 @compiled.kernel
-def _count3(x: np.ndarray, cnt_lo: np.ndarray,  # pragma: no cover - compiled; equal to numpy
-            eq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of *x* below ``cnt_lo[j]`` and equal to ``eq[j]``, j = 0, 1, 2 (one vector loop)."""
+def _bracket3(x: np.ndarray, cnt_lo: np.ndarray,  # pragma: no cover - compiled; equal to numpy
+              eq: np.ndarray, lo: np.ndarray, hi: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One vector loop over *x*: values below ``cnt_lo[j]`` and equal to ``eq[j]``
+    (j = 0, 1, 2), ``mask[i]`` = x[i] lies in any [lo[j], hi[j]], how many do, how many
+    are NaN: ``[below0, below1, below2, ties0, ties1, ties2, inside, nan]``."""
     c0, c1, c2 = cnt_lo[0], cnt_lo[1], cnt_lo[2]
     e0, e1, e2 = eq[0], eq[1], eq[2]
-    b0 = b1 = b2 = t0 = t1 = t2 = 0
+    l0, l1, l2 = lo[0], lo[1], lo[2]
+    h0, h1, h2 = hi[0], hi[1], hi[2]
+    b0 = b1 = b2 = t0 = t1 = t2 = kept = nan = 0
     for i in range(x.shape[0]):
         v = x[i]
         b0 += v < c0
@@ -145,18 +161,23 @@ def _count3(x: np.ndarray, cnt_lo: np.ndarray,  # pragma: no cover - compiled; e
         t0 += v == e0
         t1 += v == e1
         t2 += v == e2
-    return np.array([b0, b1, b2]), np.array([t0, t1, t2])
+        m = ((v >= l0) & (v <= h0)) | ((v >= l1) & (v <= h1)) | ((v >= l2) & (v <= h2))
+        mask[i] = m
+        kept += m
+        nan += v != v
+    return np.array([b0, b1, b2, t0, t1, t2, kept, nan])
 
 
 @compiled.kernel
-def _mask3(x: np.ndarray, lo: np.ndarray,  # pragma: no cover - compiled; equal to numpy
-           hi: np.ndarray, mask: np.ndarray) -> None:
-    """``mask[i]``: x[i] lies in any of [lo[j], hi[j]], j = 0, 1, 2 (one vector loop)."""
-    l0, l1, l2 = lo[0], lo[1], lo[2]
-    h0, h1, h2 = hi[0], hi[1], hi[2]
+def _compact(x: np.ndarray, mask: np.ndarray,  # pragma: no cover - compiled; = x[mask]
+             out: np.ndarray) -> int:
+    """``x[mask]`` into *out* (one slot longer than the flags set): every value is
+    written, and the position moves on only past a flagged one, so no branch."""
+    f = 0
     for i in range(x.shape[0]):
-        v = x[i]
-        mask[i] = ((v >= l0) & (v <= h0)) | ((v >= l1) & (v <= h1)) | ((v >= l2) & (v <= h2))
+        out[f] = x[i]
+        f += mask[i]
+    return f
 
 
 #: Integer rows whose values span at most this many (or 4x the row's length) are
@@ -256,10 +277,11 @@ def _row_quantiles(rows: np.ndarray, qs: np.ndarray) -> np.ndarray:
         # One row at a time as contiguous doubles: integer counts (or a strided view)
         # are converted a row at a time, never the whole array at once.
         x = np.ascontiguousarray(rows[i], dtype=np.float64)
-        if np.isnan(x).any():
+        # A long row's sweep counts its NaN; a short one (or a missed bracket) is looked at.
+        stats = _order_stats_bracketed(x, pairs) if n > 4 * _SUBSAMPLE else None
+        if isinstance(stats, str) or (stats is None and np.isnan(x).any()):
             out[:, i] = np.nanquantile(x, qs)
             continue
-        stats = _order_stats_bracketed(x, pairs) if n > 4 * _SUBSAMPLE else None
         if stats is None:
             ranks = sorted({r for pair in pairs for r in pair})
             part = np.partition(x, ranks)
