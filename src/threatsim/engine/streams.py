@@ -108,4 +108,6 @@ def chance_streams(seed: int, draw_index: np.ndarray, replicates: int = 1) -> Ch
     """
     draws = np.asarray(draw_index, dtype=np.int64)
     reps = int(replicates)
+    if reps == 1:
+        return ChanceStreams(seed, draws)
     return ChanceStreams(seed, np.repeat(draws, reps), np.tile(np.arange(reps), draws.size))

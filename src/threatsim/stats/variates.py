@@ -36,6 +36,7 @@ numba is missing or ``THREATSIM_COMPILED=0``; elsewhere the kernels of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,6 +64,7 @@ Counter = tuple[np.uint64, np.uint64, np.uint64]
 Selection = slice | npt.NDArray[np.integer | np.bool_] | Sequence[int]
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of the seed, asked for by every chunk
 def seed_key(seed: int) -> np.uint64:
     """key[0] of every chance stream of a run: a 64-bit child of the run seed.
 
@@ -359,6 +361,7 @@ class ChanceStreams:
                  _keys: tuple[WordArray, WordArray] | None = None) -> None:
         if _keys is not None:
             self.key0, self.key1 = _keys
+            self._size = self.key0.size
             return
         draws = np.asarray(draw_index, dtype=np.int64).ravel()
         reps = np.broadcast_to(np.asarray(replicate, dtype=np.int64), draws.shape)
@@ -366,11 +369,23 @@ class ChanceStreams:
             raise ValueError(f"draw indices must be in [0, 2**{DRAW_BITS})")
         if reps.size and (reps.min() < 0 or reps.max() >= 2**REPLICATE_BITS):
             raise ValueError(f"replicates must be in [0, 2**{REPLICATE_BITS})")
-        self.key0 = np.full(draws.size, seed_key(seed), dtype=np.uint64)
-        self.key1 = (reps.astype(np.uint64) << np.uint64(DRAW_BITS)) | draws.astype(np.uint64)
+        # The keys are made when first drawn from: a model that draws no chance in a
+        # chunk (W1's reserves without caches) then costs nothing for them.
+        self._seed, self._draws, self._reps, self._size = int(seed), draws, reps, draws.size
+
+    @functools.cached_property
+    def key0(self) -> WordArray:
+        """key[0] of each draw's stream: the run seed's (:func:`seed_key`)."""
+        return np.full(self._size, seed_key(self._seed), dtype=np.uint64)
+
+    @functools.cached_property
+    def key1(self) -> WordArray:
+        """key[1] of each draw's stream: its replicate above bit 40, its draw index below."""
+        return (self._reps.astype(np.uint64) << np.uint64(DRAW_BITS)) | self._draws.astype(
+            np.uint64)
 
     def __len__(self) -> int:
-        return self.key0.size
+        return self._size
 
     def __getitem__(self, selection: Selection) -> ChanceStreams:
         """The streams of a subset of the draws (a slice, indices or a mask): the same numbers."""
