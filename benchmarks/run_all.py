@@ -175,35 +175,54 @@ def peer_command(py: str, peer: tuple, *, quick: bool, fast_rep: str) -> list[st
     return [py, str(PEERS_DIR / script), *extra, "--n", str(n_quick if quick else n), *repeat]
 
 
-#: Pairs of threatsim and a peer run back to back for each target against a peer.
+#: Pairs of threatsim and a peer (or another threatsim configuration) run back to back
+#: for each ratio target.
 PAIRS = 3
-#: target key -> (threatsim's --inner and its n, the PEERS row's workload and label)
+#: target key -> (threatsim's --inner and its n, the other side: a PEERS row's workload
+#: and label, or ("threatsim", its --inner, its n))
 PAIRED = {
     "W1/numba": ("w1", 1_000_000, ("W1", "numba, 1 thread (compiled loop)")),
     "W1/EMA": ("w1", 1_000_000, ("W1", "EMA Workbench, sequential evaluator")),
+    "W1-2/numba-2": ("w1-2proc", 1_000_000, ("W1", "numba, 2 threads")),
+    "W1-bounded/W1": ("w1-summary", 1_000_000, ("threatsim", "w1", 1_000_000)),
     "W2/numba": ("w2", 100_000, ("W2", "numba, 1 thread (compiled loop)")),
     "W2/EMA": ("w2", 100_000, ("W2", "EMA Workbench, sequential evaluator")),
+    "W2-2/numba-2": ("w2-2proc", 100_000, ("W2", "numba, 2 threads")),
+    "W3/KW-numba": ("w3-run", 200, ("W3", "Kiefer-Wolfowitz numba, 1 thread")),
 }
 
 
-def paired_with_peers(py: str, fast_rep: str, env: dict) -> dict[str, list[float]]:
-    """threatsim / peer throughput for each PAIRED target, from PAIRS pairs run back to
+def _inner_repeats(what: str, fast_rep: str, rep: str) -> str:
+    """Repeats of one threatsim row: sub-second rows take the median of more."""
+    return fast_rep if what in ("w1", "w2", "w1-2proc", "w1-summary") else rep
+
+
+def paired_with_peers(py: str, fast_rep: str, rep: str, env: dict) -> dict[str, list[float]]:
+    """threatsim / other throughput for each PAIRED target, from PAIRS pairs run back to
     back (the order alternating): each pair's ratio. Each side runs exactly as its own
     table row does (same size, arguments and repeats)."""
     by_label = {(peer[0], peer[1]): peer for peer in PEERS}
     pairs: dict[str, list[float]] = {}
-    for key, (what, n, row) in PAIRED.items():
-        ours_cmd = [sys.executable, __file__, "--inner", what, str(n), fast_rep]
-        peer_cmd = peer_command(py, by_label[row], quick=False, fast_rep=fast_rep)
+    for key, (what, n, other) in PAIRED.items():
+        ours_cmd = [sys.executable, __file__, "--inner", what, str(n),
+                    _inner_repeats(what, fast_rep, rep)]
+        if other[0] == "threatsim":
+            _, other_what, other_n = other
+            other_cmd = [sys.executable, __file__, "--inner", other_what, str(other_n),
+                         _inner_repeats(other_what, fast_rep, rep)]
+            other_cwd, other_env = HERE, None
+        else:
+            other_cmd = peer_command(py, by_label[other], quick=False, fast_rep=fast_rep)
+            other_cwd, other_env = PEERS_DIR, env
         for p in range(PAIRS):
             got = {}
-            for who in (("ours", "peer") if p % 2 == 0 else ("peer", "ours")):
+            for who in (("ours", "other") if p % 2 == 0 else ("other", "ours")):
                 rec, _ = (run_cmd(ours_cmd, cwd=HERE, timeout=900) if who == "ours" else
-                          run_cmd(peer_cmd, cwd=PEERS_DIR, timeout=900, env=env))
+                          run_cmd(other_cmd, cwd=other_cwd, timeout=900, env=other_env))
                 if rec:
                     got[who] = rec["throughput"]
             if len(got) == 2:
-                pairs.setdefault(key, []).append(got["ours"] / got["peer"])
+                pairs.setdefault(key, []).append(got["ours"] / got["other"])
     return pairs
 
 
@@ -285,11 +304,12 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
                        f"{head['throughput'] / r['throughput']:.2f}x |")
         out.append("")
     pairs = pairs or {}
-    out += ["## Targets (issue 7)", "",
+    out += ["## Targets (issues 7 and 23)", "",
             "A ratio is the two rows' throughputs in the tables above, or, where the two "
             "were also run as pairs back to back (the order alternating), the median of the "
             "pairs' ratios: the machine is shared and its load drifts over the minutes "
-            "between rows.", "",
+            "between rows. \"2 cores\": threatsim with `--workers 2` (threads or "
+            "processes, as the model declares) against the peer on 2 threads.", "",
             "| target | measured | aim | met |", "|---|---|---|---|"]
 
     def thr(w: str, name: str) -> float | None:
@@ -314,28 +334,52 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
             shown = f"{measured:.2f}x"
         out.append(f"| {label} | {shown} | {aim:g}x | {'yes' if measured >= aim else 'NO'} |")
 
+    label_of = {"w1": HEADLINE["W1"], "w2": HEADLINE["W2"], "w3-run": HEADLINE["W3"],
+                "w1-summary": "threatsim, in-process, summary kept (bounded memory)",
+                "w1-2proc": f"threatsim, 2 workers ({_parallel('financing')})",
+                "w2-2proc": f"threatsim, 2 workers ({_parallel('fighters')})"}
     simpy = thr("W3", "plain SimPy model (peer)") or thr(
         "W3", "naive process-based SimPy model (written here)")
-    for key, label, aim in (("W1/EMA", "W1: threatsim / EMA Workbench sequential", 100),
-                            ("W1/numba", "W1: threatsim / numba 1 thread", 0.8),
-                            ("W2/EMA", "W2: threatsim / EMA Workbench sequential", 12),
-                            ("W2/numba", "W2: threatsim / numba 1 thread", 0.9)):
-        w, peer = PAIRED[key][2]
-        target(label, ratio(thr(w, HEADLINE[w]), thr(w, peer)), aim, paired=pairs.get(key))
+    for key, label, aim in (
+            ("W1/EMA", "W1: threatsim / EMA Workbench sequential", 100),
+            ("W1/numba", "W1: threatsim / numba 1 thread", 0.8),
+            ("W1-2/numba-2", "W1 on 2 cores: threatsim / numba 2 threads", 1.0),
+            ("W1-bounded/W1", "W1, summary kept (bounded) / every draw kept", 0.8),
+            ("W2/EMA", "W2: threatsim / EMA Workbench sequential", 12),
+            ("W2/numba", "W2: threatsim / numba 1 thread", 0.9),
+            ("W2-2/numba-2", "W2 on 2 cores: threatsim / numba 2 threads", 1.0),
+            ("W3/KW-numba", "W3: threatsim.run / Kiefer-Wolfowitz numba 1 thread", 1.0)):
+        what, _, other = PAIRED[key]
+        w = what[:2].upper()
+        other_thr = (thr(w, label_of[other[1]]) if other[0] == "threatsim"
+                     else thr(*other))
+        target(label, ratio(thr(w, label_of[what]), other_thr), aim, paired=pairs.get(key))
     target("W3: threatsim.run / plain SimPy model", ratio(thr("W3", HEADLINE["W3"]), simpy), 60)
     from scaling import split_record, two_over_one
 
-    at = 10_000_000 // 60  # 10^7 draw-months (scaling.py also runs W1 at 10^8)
-    for kind, w in (("w1-draws", "W1, every draw kept"), ("w1-summary", "W1, summary kept"),
-                    ("w2", "W2, every draw kept"), ("w2-summary", "W2, summary kept")):
+    rss = next((r for r in scaling if r["kind"] == "w1-summary" and r["n"] == 10_000_000
+                and not r["workers"]), None)
+    if rss is None:
+        out.append("| W1, 10^7 draws, summary kept: peak RSS | not measured | < 600 MB | - |")
+    else:
+        mb = rss["peak_rss_mb"]
+        out.append(f"| W1, 10^7 draws, summary kept: peak RSS | {mb:.0f} MB | < 600 MB | "
+                   f"{'yes' if mb < 600 else 'NO'} |")
+    # Issue 23's cluster targets (from the CPU accounting of the scale-out note): W1 where
+    # a second worker starts to pay, 10^8 draw-months; W2 at 10^7.
+    for kind, w, power, aim in (("w1-summary", "W1, summary kept", 8, 1.5),
+                                ("w2", "W2, every draw kept", 7, 1.8),
+                                ("w2-summary", "W2, summary kept", 7, 1.8)):
+        at = 10**power // MONTHS
         got = two_over_one(scaling, kind, at)
         # Amdahl's law on the in-process run's own split (scaling.TimedChunks): the most
         # any executor could give, which says whether the aim is reachable at all.
         split = split_record(scaling, kind, at)
         cap = (f" (at most {split['zero_overhead_bound']:.2f}x with a costless executor)"
                if split is not None else "")
-        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^7 draw-months{cap}",
-               got[0] if got else None, 1.7, paired=got[1] if got and len(got[1]) > 1 else None)
+        target(f"{w}: LocalCluster 2 workers / 1 worker, 10^{power} draw-months{cap}",
+               got[0] if got else None, aim,
+               paired=got[1] if got and len(got[1]) > 1 else None)
     out.append("")
     if scaling:
         from scaling import table
@@ -375,7 +419,7 @@ def main() -> None:
     pairs: dict[str, list[float]] = {}
     print("threatsim", file=sys.stderr)
     for what, n in ours:
-        r = fast_rep if what in ("w1", "w2") else rep
+        r = _inner_repeats(what, fast_rep, rep)
         rec, why = run_cmd([sys.executable, __file__, "--inner", what, str(n), r], cwd=HERE,
                            timeout=1800)
         if rec:
@@ -417,11 +461,12 @@ def main() -> None:
                 records.append(rec)
             else:
                 notes.append(f"{w} {label}: {why}")
-        if not q and any(row in missing for *_, row in PAIRED.values()):
+        if not q and any(row in missing for *_, row in PAIRED.values()
+                         if row[0] != "threatsim"):
             notes.append("pairs: a peer of the targets is not installed; not paired")
         elif not q:
             print("threatsim and the peers of the targets, back to back", file=sys.stderr)
-            pairs = paired_with_peers(py, fast_rep, env)
+            pairs = paired_with_peers(py, fast_rep, rep, env)
     scaling: list[dict] = []
     if not args.no_scaling:
         print("scaling", file=sys.stderr)

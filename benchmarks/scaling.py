@@ -345,8 +345,12 @@ def main() -> None:
     if not args.quick and not only:  # where a second worker starts to pay for W1: 10^8
         big = 100_000_000 // MONTHS
         print(f"W1 at {big:,} draws x {MONTHS} months (summary kept)", file=sys.stderr)
-        for w in (0, 1, 2):
-            records.append(measure("w1-summary", big, w, 3))
+        records.append(measure("w1-summary", big, 0, 3))
+        for pair in range(PAIRS):  # as above: pairs back to back, the order alternating
+            for w in ((1, 2) if pair % 2 == 0 else (2, 1)):
+                rec = measure("w1-summary", big, w, 3)
+                if rec is not None:
+                    records.append({**rec, "pair": pair})
     records = [r for r in records if r is not None]
     out = Path(args.out)
     (out / "scaling.json").write_text(json.dumps(records, indent=1))

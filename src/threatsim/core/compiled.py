@@ -59,7 +59,7 @@ def kernel(fn: Kernel) -> Kernel:
     and use their numpy path instead of calling it.
 
     >>> from threatsim.stats import quantiles
-    >>> callable(quantiles._count3)  # a kernel: compiled where numba is, else as written
+    >>> callable(quantiles._bracket3)  # a kernel: compiled where numba is, else as written
     True
     """
     if _numba is None:  # pragma: no cover

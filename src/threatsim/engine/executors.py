@@ -54,6 +54,7 @@ __all__ = [
     "capped_workers",
     "executor_from_options",
     "holds_results",
+    "local_cores",
     "make_executor",
     "resolve_executor",
     "shares_memory",
@@ -165,6 +166,21 @@ def shares_memory(executor: object) -> bool:
     False
     """
     return getattr(executor, "shares_memory", False) is True
+
+
+def local_cores(executor: object) -> int:
+    """How many of this machine's cores *executor* was given (its threads or processes):
+    what the run may use here for its own work before and after the chunks. 1 for one
+    process, and for a cluster (its workers may be elsewhere).
+
+    >>> local_cores(InProcessExecutor()), local_cores(ThreadPoolChunkExecutor(2))
+    (1, 2)
+    >>> local_cores(ProcessPoolChunkExecutor(3))
+    3
+    """
+    if isinstance(executor, ThreadPoolChunkExecutor | ProcessPoolChunkExecutor):
+        return max(1, int(executor.workers))
+    return 1
 
 
 class InProcessExecutor:

@@ -11,6 +11,7 @@ chunks, nor on the order they finished in.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,11 @@ import numpy as np
 
 from threatsim.core.version import __version__
 from threatsim.core.wire import Bundle
-from threatsim.engine.executors import shares_memory
+from threatsim.engine.executors import local_cores, shares_memory
 from threatsim.engine.options import RunOptions
 from threatsim.engine.sampling import cap_shares, posterior_values, sample_parameters
 from threatsim.engine.streams import chance_streams
-from threatsim.inputs.scenario import Scenario
+from threatsim.inputs.scenario import Parameter, Scenario
 from threatsim.models.registry import get_model
 
 __all__ = ["ChunkTask", "Plan", "place_draws", "run_chunk", "sample_lean"]
@@ -171,7 +172,7 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
 
 
 def sample_lean(scenario: Scenario, options: RunOptions, *,
-                constants_as_views: bool = False) -> dict[str, np.ndarray]:
+                constants_as_views: bool = False, workers: int = 1) -> dict[str, np.ndarray]:
     """``sample_parameters`` of the scenario, one parameter at a time (same values).
 
     With ``mc`` and ``lhs`` each parameter's uniforms come from its own stream,
@@ -180,11 +181,13 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     uniforms of one parameter at a time instead of all. ``sobol`` is a joint
     design and is sampled whole. With *constants_as_views*, a ``point``
     parameter becomes a read-only broadcast of its value (no memory per draw).
+    *workers* threads sample the parameters (numpy's generators and ufuncs release
+    the GIL); each parameter's values are the same whichever thread makes them.
 
     >>> import threatsim
     >>> sc = threatsim.load_scenario("scenarios/financing.toml")
     >>> opts = RunOptions.build(sc, draws=5, seed=1)
-    >>> lean = sample_lean(sc, opts, constants_as_views=True)
+    >>> lean = sample_lean(sc, opts, constants_as_views=True, workers=2)
     >>> joint = sample_parameters(sc.parameters, 5, seed=1, sampler="mc")
     >>> all(np.array_equal(lean[k], joint[k]) for k in joint)
     True
@@ -194,27 +197,51 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     if sampler == "sobol":  # a joint design: sampled whole
         return sample_parameters(parameters, n, seed=seed, sampler=sampler)
     names = list(parameters)
-    out: dict[str, np.ndarray] = {}
+    # Units of sampling: a parameter, or a correlated group (rearranged as a whole, so
+    # sampled once with every member), each with the parents that cap it.
+    units: list[tuple[list[str], dict[str, Parameter]]] = []
+    constants: dict[str, Parameter] = {}
+    taken: set[str] = set()
     for name in names:
-        if name in out:  # a member of a correlated group sampled with an earlier one
+        if name in taken:  # a member of a correlated group sampled with an earlier one
             continue
         p = parameters[name]
         if constants_as_views and p.dist.kind == "point" and p.share_of is None:
-            one = sample_parameters({name: p}, 1, seed=seed, sampler=sampler)[name]
-            out[name] = np.broadcast_to(one, (n,))
+            constants[name] = p
             continue
-        # A correlated group is rearranged as a whole: sample it once, with every member.
         group = list(p.correlated.names) if p.correlated is not None else [name]
+        taken.update(group)
         need = set(group)
         for member in group:
             cur = parameters[member]
             while cur.share_of is not None and cur.share_of not in need:
                 need.add(cur.share_of)
                 cur = parameters[cur.share_of]
-        subset = {k: parameters[k] for k in names if k in need}
+        units.append((group, {k: parameters[k] for k in names if k in need}))
+
+    def sample(unit: tuple[list[str], dict[str, Parameter]]) -> dict[str, np.ndarray]:
+        group, subset = unit
         values = sample_parameters(subset, n, seed=seed, sampler=sampler)
-        out.update({member: values[member] for member in group})
+        return {member: values[member] for member in group}
+
+    out: dict[str, np.ndarray] = {}
+    for name, p in constants.items():
+        one = sample_parameters({name: p}, 1, seed=seed, sampler=sampler)[name]
+        out[name] = np.broadcast_to(one, (n,))
+    threads = min(max(1, int(workers)), len(units))
+    if threads > 1 and n * len(units) >= _THREADED_SAMPLING_MIN:
+        with ThreadPoolExecutor(threads, thread_name_prefix="threatsim-sample") as pool:
+            for values in pool.map(sample, units):
+                out.update(values)
+    else:
+        for unit in units:
+            out.update(sample(unit))
     return {name: out[name] for name in names}
+
+
+#: Fewer values than this in all (draws x parameters) are sampled on one thread: a
+#: thread costs more than the little it would take over.
+_THREADED_SAMPLING_MIN = 1 << 20
 
 
 class Plan:
@@ -250,7 +277,8 @@ class Plan:
         point values as broadcasts). With ``options.posterior``, the sampled
         parameters' draws are its resample (:func:`posterior_values`), the fixed
         values the scenario's; the chance of each draw is unchanged."""
-        params = sample_lean(scenario, options, constants_as_views=lean)
+        params = sample_lean(scenario, options, constants_as_views=lean,
+                             workers=local_cores(options.executor))
         post = options.posterior
         if post is not None:
             post.check(scenario)
