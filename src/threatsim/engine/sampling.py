@@ -30,7 +30,6 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import linalg, special
-from scipy.stats import qmc
 
 from threatsim.engine.streams import parameter_stream, posterior_stream, sobol_stream
 from threatsim.inputs.parts import CorrelationGroup
@@ -55,6 +54,8 @@ def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, 
     >>> bool(np.array_equal(uniforms(["a"], 1000, seed=0, sampler="lhs")["a"], u["a"]))
     True
     """
+    if sampler != "mc":  # scipy.stats (40 MB, a second to import) only where a design needs it
+        from scipy.stats import qmc
     if sampler == "sobol":
         ordered = sorted(names)
         if not ordered:

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special
+
+if TYPE_CHECKING:  # scipy.stats costs a run 40 MB and a second: imported where it is used
+    from scipy import stats
 
 __all__ = ["COUNT_CEILING", "DIST_KINDS", "Z95", "DistSpec"]
 
@@ -49,7 +52,7 @@ DIST_KINDS: tuple[str, ...] = (
 RANGED_KINDS = ("uniform", "triangular", "pert", "normal90", "lognormal90")
 
 #: The 95th percentile of the standard normal: a 90 % central interval is mu +- Z95 sigma.
-Z95 = float(stats.norm.ppf(0.95))
+Z95 = float(special.ndtri(0.95))  # what scipy.stats.norm.ppf(0.95) computes
 
 # A normal90 reading of a quantity that cannot be negative is refused when it
 # puts more than this probability below zero (it would need silent clipping).
@@ -159,6 +162,10 @@ class DistSpec:
         >>> float(DistSpec(kind="uniform", low=2.0, high=4.0).frozen().mean())
         3.0
         """
+        # Imported here, not with the module: a run of uniform and point ranges (W1) never
+        # needs it, and it is 40 MB of a bounded run's memory.
+        from scipy import stats
+
         if self.kind == "poisson":
             return stats.poisson(self._value())
         if self.kind not in RANGED_KINDS:
