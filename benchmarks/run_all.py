@@ -90,6 +90,18 @@ HEADLINE = {"W1": "threatsim, in-process", "W2": "threatsim, in-process",
 # -- threatsim's own measurements (run in a fresh process each) ---------------------------
 
 
+def ours_row(what: str) -> tuple[str, str]:
+    """The workload and table label of threatsim's ``--inner`` configuration *what*
+    (its row in the report, and the side of a pair that names it)."""
+    return {"w1": ("W1", HEADLINE["W1"]),
+            "w1-summary": ("W1", "threatsim, in-process, summary kept (bounded memory)"),
+            # --workers 2 runs threads or processes as the model declares
+            "w1-2proc": ("W1", f"threatsim, 2 workers ({_parallel('financing')})"),
+            "w2": ("W2", HEADLINE["W2"]),
+            "w2-2proc": ("W2", f"threatsim, 2 workers ({_parallel('fighters')})"),
+            "w3-run": ("W3", HEADLINE["W3"])}[what]
+
+
 def inner(what: str, n: int, repeat: int) -> None:
     """One threatsim configuration, timed in this process; prints one JSON record."""
     from _record import emit, time_repeats
@@ -118,11 +130,8 @@ def inner(what: str, n: int, repeat: int) -> None:
         once() if n <= 100_000 else threatsim.run(sc, draws=1_000, progress=False)  # warm up
         times, (pcts, pzero) = time_repeats(once, repeat)
         check = common.w1_check(pcts, pzero, n) if common else {"ok": True, "note": "unchecked"}
-        label = {"w1": "threatsim, in-process", "w1-summary":
-                 "threatsim, in-process, summary kept (bounded memory)",
-                 # --workers 2 runs threads or processes as the model declares
-                 "w1-2proc": f"threatsim, 2 workers ({_parallel('financing')})"}[what]
-        emit("W1", label, n, times, n * MONTHS, UNITS["W1"], check.get("ok", False), check)
+        emit("W1", ours_row(what)[1], n, times, n * MONTHS, UNITS["W1"],
+             check.get("ok", False), check)
     elif what.startswith("w2"):
         import bench_w2
 
@@ -136,9 +145,8 @@ def inner(what: str, n: int, repeat: int) -> None:
         if common is not None:
             check = common.w2_check(pcts, n, bench_w2.conservation_ok(),
                                     "checked on 2,000 draws from the Dataset")
-        label = ("threatsim, in-process" if workers == 1
-                 else f"threatsim, 2 workers ({_parallel('fighters')})")
-        emit("W2", label, n, times, n * MONTHS, UNITS["W2"], check.get("ok", False), check)
+        emit("W2", ours_row(what)[1], n, times, n * MONTHS, UNITS["W2"],
+             check.get("ok", False), check)
     else:
         import bench_w3
 
@@ -334,10 +342,6 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
             shown = f"{measured:.2f}x"
         out.append(f"| {label} | {shown} | {aim:g}x | {'yes' if measured >= aim else 'NO'} |")
 
-    label_of = {"w1": HEADLINE["W1"], "w2": HEADLINE["W2"], "w3-run": HEADLINE["W3"],
-                "w1-summary": "threatsim, in-process, summary kept (bounded memory)",
-                "w1-2proc": f"threatsim, 2 workers ({_parallel('financing')})",
-                "w2-2proc": f"threatsim, 2 workers ({_parallel('fighters')})"}
     simpy = thr("W3", "plain SimPy model (peer)") or thr(
         "W3", "naive process-based SimPy model (written here)")
     for key, label, aim in (
@@ -350,12 +354,10 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
             ("W2-2/numba-2", "W2 on 2 cores: threatsim / numba 2 threads", 1.0),
             ("W3/KW-numba", "W3: threatsim.run / Kiefer-Wolfowitz numba 1 thread", 1.0)):
         what, _, other = PAIRED[key]
-        w = what[:2].upper()
-        other_thr = (thr(w, label_of[other[1]]) if other[0] == "threatsim"
-                     else thr(*other))
-        target(label, ratio(thr(w, label_of[what]), other_thr), aim, paired=pairs.get(key))
+        other_thr = thr(*ours_row(other[1])) if other[0] == "threatsim" else thr(*other)
+        target(label, ratio(thr(*ours_row(what)), other_thr), aim, paired=pairs.get(key))
     target("W3: threatsim.run / plain SimPy model", ratio(thr("W3", HEADLINE["W3"]), simpy), 60)
-    from scaling import split_record, two_over_one
+    from scaling import CLUSTER_AIMS, split_record, two_over_one
 
     rss = next((r for r in scaling if r["kind"] == "w1-summary" and r["n"] == 10_000_000
                 and not r["workers"]), None)
@@ -367,10 +369,10 @@ def report(records: list[dict], scaling: list[dict], notes: list[str], *, starte
                    f"{'yes' if mb < 600 else 'NO'} |")
     # Issue 23's cluster targets (from the CPU accounting of the scale-out note): W1 where
     # a second worker starts to pay, 10^8 draw-months; W2 at 10^7.
-    for kind, w, power, aim in (("w1-summary", "W1, summary kept", 8, 1.5),
-                                ("w2", "W2, every draw kept", 7, 1.8),
-                                ("w2-summary", "W2, summary kept", 7, 1.8)):
-        at = 10**power // MONTHS
+    shown = {"w1-summary": "W1, summary kept", "w2": "W2, every draw kept",
+             "w2-summary": "W2, summary kept"}
+    for (kind, power), aim in CLUSTER_AIMS.items():
+        w, at = shown[kind], 10**power // MONTHS
         got = two_over_one(scaling, kind, at)
         # Amdahl's law on the in-process run's own split (scaling.TimedChunks): the most
         # any executor could give, which says whether the aim is reachable at all.

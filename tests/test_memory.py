@@ -237,6 +237,34 @@ def test_lean_sampling_gives_the_joint_samples(sampler):
                 np.testing.assert_array_equal(got[name], want[name], err_msg=name)
 
 
+@pytest.mark.parametrize("sampler", ["mc", "lhs"])
+def test_sampling_on_threads_gives_the_joint_samples(monkeypatch, sampler):
+    """With workers, the parameters are sampled on threads (the run's --workers 2), and
+    every value is the one sampling them all together gives."""
+    import threading
+
+    from threatsim.engine import plan as plan_module
+    from threatsim.engine.sampling import sample_parameters
+
+    monkeypatch.setattr(plan_module, "_THREADED_SAMPLING_MIN", 0)  # threads even for few
+    seen: set[str] = set()
+    real = plan_module.sample_parameters
+
+    def spy(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "sample_parameters", spy)
+    for sc in SCENARIOS_BY_MODEL.values():
+        st = RunOptions.build(sc, draws=257, seed=3, sampler=sampler)
+        want = sample_parameters(sc.parameters, 257, seed=3, sampler=sampler)
+        got = sample_lean(sc, st, constants_as_views=True, workers=2)
+        assert list(got) == list(want)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert any(name.startswith("threatsim-sample") for name in seen), seen
+
+
 def test_cli_keep_summary_and_keep_draws(tmp_path: Path, capsys):
     """`--keep summary` writes the small summary and its fan chart; `--keep draws` the full file."""
     from threatsim.cli.main import main

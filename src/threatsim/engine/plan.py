@@ -171,6 +171,11 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     return task.index, out
 
 
+#: Fewer values than this in all (draws x parameters) are sampled on one thread: a
+#: thread costs more than the little it would take over.
+_THREADED_SAMPLING_MIN = 1 << 20
+
+
 def sample_lean(scenario: Scenario, options: RunOptions, *,
                 constants_as_views: bool = False, workers: int = 1) -> dict[str, np.ndarray]:
     """``sample_parameters`` of the scenario, one parameter at a time (same values).
@@ -237,11 +242,6 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
         for unit in units:
             out.update(sample(unit))
     return {name: out[name] for name in names}
-
-
-#: Fewer values than this in all (draws x parameters) are sampled on one thread: a
-#: thread costs more than the little it would take over.
-_THREADED_SAMPLING_MIN = 1 << 20
 
 
 class Plan:
