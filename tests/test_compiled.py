@@ -166,3 +166,41 @@ def test_switch_off(monkeypatch):
     assert not compiled.enabled()
     monkeypatch.delenv("THREATSIM_COMPILED")
     assert compiled.enabled()
+
+
+@settings(max_examples=30, deadline=None)
+@given(words=st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+                      min_size=1, max_size=50))
+def test_wide_multiply_gives_the_128_bit_product(words):
+    """compiled.wide_multiply's (high, low) words are those of Python's exact product,
+    the extremes included (0, 1, 2**64 - 1 times itself: every carry)."""
+    import numba
+
+    @numba.njit
+    def products(a, b, high, low):
+        for i in range(a.size):
+            high[i], low[i] = compiled.wide_multiply(a[i], b[i])
+
+    words = [*words, (0, 0), (1, 2**64 - 1), (2**64 - 1, 2**64 - 1), (2**32, 2**32)]
+    a = np.array([x for x, _ in words], dtype=np.uint64)
+    b = np.array([y for _, y in words], dtype=np.uint64)
+    high, low = np.empty_like(a), np.empty_like(a)
+    products(a, b, high, low)
+    exact = [x * y for x, y in words]
+    assert [int(h) for h in high] == [p >> 64 for p in exact]
+    assert [int(w) for w in low] == [p & (2**64 - 1) for p in exact]
+
+
+def test_philox_blocks_equal_numpys_philox():
+    """The compiled Philox4x64-10 (built on wide_multiply) gives numpy.random.Philox's
+    words: numpy's block after counter c is the function of c + 1."""
+    from threatsim.stats import variates_compiled as vc
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        key = rng.integers(0, 2**64, 2, dtype=np.uint64)
+        counter = rng.integers(0, 2**63, 4, dtype=np.uint64)
+        ours = vc._philox(counter[0] + np.uint64(1), counter[1], counter[2], counter[3],
+                          key[0], key[1])
+        theirs = np.random.Philox(counter=counter, key=key).random_raw(4)
+        assert [int(w) for w in ours] == [int(w) for w in theirs]

@@ -217,12 +217,8 @@ _ptrs_setup = compiled.kernel(ptrs_setup)
 @compiled.kernel
 def _mulhilo(m: np.uint64,  # pragma: no cover - compiled
              x: np.uint64) -> tuple[np.uint64, np.uint64]:
-    """(high, low) 64-bit halves of the 128-bit product m * x, from 32-bit halves."""
-    m_lo, m_hi = m & LOW32, m >> SHIFT32
-    x_lo, x_hi = x & LOW32, x >> SHIFT32
-    p00, p01, p10, p11 = m_lo * x_lo, m_lo * x_hi, m_hi * x_lo, m_hi * x_hi
-    mid = (p00 >> SHIFT32) + (p01 & LOW32) + (p10 & LOW32)
-    return p11 + (p01 >> SHIFT32) + (p10 >> SHIFT32) + (mid >> SHIFT32), m * x
+    """(high, low) 64-bit halves of the 128-bit product m * x (one wide multiply)."""
+    return compiled.wide_multiply(m, x)
 
 
 @compiled.kernel
