@@ -68,7 +68,6 @@ def kernel(fn: Kernel) -> Kernel:
     return compiled
 
 
-
 def wide_multiply(a: Any, b: Any) -> tuple[Any, Any]:
     """(high, low) 64-bit words of the 128-bit product of two ``uint64``, in compiled code.
 

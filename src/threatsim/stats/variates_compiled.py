@@ -215,19 +215,12 @@ _ptrs_setup = compiled.kernel(ptrs_setup)
 # ---- scalar kernels: the numpy path's per-array steps, per element, in its order ----
 
 @compiled.kernel
-def _mulhilo(m: np.uint64,  # pragma: no cover - compiled
-             x: np.uint64) -> tuple[np.uint64, np.uint64]:
-    """(high, low) 64-bit halves of the 128-bit product m * x (one wide multiply)."""
-    return compiled.wide_multiply(m, x)
-
-
-@compiled.kernel
 def _philox(c0: np.uint64, c1: np.uint64, c2: np.uint64,  # pragma: no cover - compiled
             c3: np.uint64, k0: np.uint64, k1: np.uint64) -> Block:
     """Philox4x64-10 of counter (c0, c1, c2, c3) under key (k0, k1): four 64-bit words."""
     for _ in range(PHILOX_ROUNDS):
-        hi0, lo0 = _mulhilo(PHILOX_M0, c0)
-        hi1, lo1 = _mulhilo(PHILOX_M1, c2)
+        hi0, lo0 = compiled.wide_multiply(PHILOX_M0, c0)
+        hi1, lo1 = compiled.wide_multiply(PHILOX_M1, c2)
         c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
         k0 = k0 + PHILOX_W0
         k1 = k1 + PHILOX_W1
