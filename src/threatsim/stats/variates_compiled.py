@@ -12,6 +12,10 @@ path and the numba kernels here must compute identically:
 * the kernels: one loop over the elements that repeats, per element and in the
   same order, the operations the numpy path does per array.
 
+One kernel here has numpy itself as its reference: :func:`exponential_fill` repeats
+``numpy.random.Generator(Philox).standard_exponential``, libm's ``exp`` and ``log1p``
+included, as numpy calls them (see there why its bits agree).
+
 Why the two paths give the same bits: every float operation used is one IEEE 754
 rounds correctly (``+ - * /``, ``sqrt``, ``floor``, and the exact ``frexp`` /
 ``ldexp``); no libm function (``exp``, ``log``, ``lgamma``, whose last bit differs
@@ -29,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from threatsim.core import compiled
+from threatsim.stats.ziggurat_tables import FE_DOUBLE, KE_DOUBLE, WE_DOUBLE, ZIGGURAT_EXP_R
 
 __all__ = [
     "FC_TABLE",
@@ -36,6 +41,7 @@ __all__ = [
     "binomial_kernel",
     "btrs_setup",
     "exp_series",
+    "exponential_fill",
     "poisson_kernel",
     "ptrs_setup",
     "stirling_series",
@@ -61,6 +67,13 @@ PHILOX_ROUNDS = 10
 LOW32 = np.uint64(0xFFFF_FFFF)
 SHIFT32 = np.uint64(32)
 SHIFT11 = np.uint64(11)
+SHIFT3 = np.uint64(3)
+SHIFT8 = np.uint64(8)
+LOW8 = np.uint64(0xFF)
+ONE_WORD = np.uint64(1)
+ZERO_WORD = np.uint64(0)
+#: Words in numpy's Philox buffer: one block.
+PHILOX_BUFFER_SIZE = 4
 #: A uniform is ``(word >> 11) * 2**-53``: 53 random bits, in [0, 1).
 TWO_M53 = 2.0**-53
 
@@ -476,3 +489,102 @@ def uniforms_kernel(k0: WordArray, k1: WordArray,  # pragma: no cover - compiled
             for j in range(min(4, count - 4 * blk)):
                 out[i, 4 * blk + j] = _unit(w[j])
     return out
+
+
+# ---- numpy's standard exponential on numpy's Philox, continued in place ----------------
+
+@compiled.kernel
+def _exponential_step(word: np.uint64, pending: bool, idx: np.uint64,  # pragma: no cover
+                      x: float, out: FloatArray, i: int
+                      ) -> tuple[bool, np.uint64, float, int]:
+    """One word of numpy's standard exponential (see :func:`exponential_fill`): a draw's
+    first word, or, when *pending*, the uniform its unlikely path (layer *idx*, candidate
+    *x*) asks for. Writes out[i] when a draw ends; (pending, idx, x, i) after the word."""
+    if not pending:
+        ri = word >> SHIFT3
+        idx = ri & LOW8
+        ri = ri >> SHIFT8
+        # ri < 2**53: its conversion is exact, signed or not (numpy converts it unsigned)
+        x = np.float64(np.int64(ri)) * WE_DOUBLE[idx]
+        if ri < KE_DOUBLE[idx]:  # 97.8 % of words (numpy's comment says 98.9)
+            out[i] = x
+            return False, idx, x, i + 1
+        return True, idx, x, i
+    u = _unit(word)
+    if idx == ZERO_WORD:  # the tail beyond ZIGGURAT_EXP_R; 1 - u, so never log(0)
+        out[i] = ZIGGURAT_EXP_R - math.log1p(-u)
+        return False, idx, x, i + 1
+    if (FE_DOUBLE[idx - ONE_WORD] - FE_DOUBLE[idx]) * u + FE_DOUBLE[idx] < math.exp(-x):
+        out[i] = x
+        return False, idx, x, i + 1
+    return False, idx, x, i  # rejected: the next word starts the draw again
+
+
+@compiled.kernel
+def exponential_fill(k0: np.uint64, k1: np.uint64, counter: WordArray,  # pragma: no cover
+                     buffer: WordArray, pos: int, out: FloatArray) -> int:
+    """Fill *out* (1-d) with the numbers ``Generator(Philox).standard_exponential(out=out)``
+    gives when the Philox has key (k0, k1), *counter*, *buffer* and buffer position *pos*;
+    *counter* and *buffer* are left as numpy leaves them and the new position is returned.
+    (:func:`threatsim.stats.variates.standard_exponential_into` reads and writes a
+    Generator's state around it.)
+
+    numpy's C, step for step (numpy 2.4.6: distributions.c, random_standard_exponential;
+    philox.h, philox_next): a 64-bit word; ``ri = word >> 3``, its low 8 bits the layer
+    ``idx``, ``ri >>= 8`` leaves 53 bits; ``x = ri * WE_DOUBLE[idx]``, kept when
+    ``ri < KE_DOUBLE[idx]``. Else the next word as a double u: for idx 0 the tail,
+    ``ZIGGURAT_EXP_R - log1p(-u)``; for the others x is kept when
+    ``(FE[idx-1] - FE[idx]) u + FE[idx] < exp(-x)``, else the draw starts again with the
+    next word. Why the bits agree: the integer work is exact; each float operation is one
+    correctly rounded IEEE operation on both sides, with no fused multiply-add (numba
+    compiles without fast-math; numpy's C is built as C11, where GCC does not contract,
+    and for an x86-64 baseline without FMA); ``log1p`` and ``exp`` are the C library's
+    on both sides (numba calls libm's as numpy does). tests/test_exponential_fill.py
+    compares the bits, the tail and the rejections included.
+
+    The counter and the current block stay in registers, a block's four words are taken
+    in turn (through arrays in memory, 7.1 against 4.9 ns a number; numpy 6.4 ns, on the
+    2-core AMD EPYC of 2026-12-03).
+
+    >>> gen = np.random.Generator(np.random.Philox(key=[5, 6], counter=[7, 0, 0, 0]))
+    >>> out = np.empty(3)
+    >>> pos = exponential_fill(np.uint64(5), np.uint64(6), np.array([7, 0, 0, 0], np.uint64),
+    ...                        np.zeros(4, np.uint64), 4, out)  # 4: the buffer is used up
+    >>> bool(np.array_equal(out, gen.standard_exponential(3))), pos
+    (True, 3)
+    """
+    n = out.size
+    i = 0
+    pending = False
+    idx = ZERO_WORD
+    x = 0.0
+    while pos < PHILOX_BUFFER_SIZE and i < n:  # what is left of numpy's current block
+        pending, idx, x, i = _exponential_step(buffer[pos], pending, idx, x, out, i)
+        pos += 1
+    if i == n:
+        return pos
+    c0, c1, c2, c3 = counter[0], counter[1], counter[2], counter[3]
+    w0 = w1 = w2 = w3 = ZERO_WORD
+    while i < n:  # a draw ends only with a number written: never pending at the end
+        c0 += ONE_WORD  # numpy's 256-bit counter step, carried word to word
+        if c0 == ZERO_WORD:
+            c1 += ONE_WORD
+            if c1 == ZERO_WORD:
+                c2 += ONE_WORD
+                if c2 == ZERO_WORD:
+                    c3 += ONE_WORD
+        w0, w1, w2, w3 = _philox(c0, c1, c2, c3, k0, k1)
+        pos = 1
+        pending, idx, x, i = _exponential_step(w0, pending, idx, x, out, i)
+        if i < n:
+            pos = 2
+            pending, idx, x, i = _exponential_step(w1, pending, idx, x, out, i)
+            if i < n:
+                pos = 3
+                pending, idx, x, i = _exponential_step(w2, pending, idx, x, out, i)
+                if i < n:
+                    pos = 4
+                    pending, idx, x, i = _exponential_step(w3, pending, idx, x, out, i)
+    counter[0], counter[1], counter[2], counter[3] = c0, c1, c2, c3
+    buffer[0], buffer[1], buffer[2], buffer[3] = w0, w1, w2, w3
+    return pos
