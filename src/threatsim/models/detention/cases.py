@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from threatsim.models.contract import Chance, FloatArray
+from threatsim.stats.variates import standard_exponential_into
 
 __all__ = [
     "ALL_FLOWS",
@@ -308,7 +309,7 @@ def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: 
     if cv <= 0.0:
         out[:] = mean
     elif cv == 1.0:
-        gen(purpose).standard_exponential(out=out)
+        standard_exponential_into(gen(purpose), out)
         if mean != 1.0:  # x * 1.0 is x: the same numbers without a pass
             out *= mean
     else:
@@ -430,11 +431,11 @@ def _draw_row(r: Mapping[str, float], k: int, chance: Chance, g_arr: np.random.G
         # exponentials over their total (no sort needed).
         if spaced:
             sums = scratch[:b + 1]
-            g_arr.standard_exponential(out=sums)
+            standard_exponential_into(g_arr, sums)
             np.cumsum(sums, out=sums)
             np.multiply(sums[:b], horizon / sums[b], out=arrive[a:m])
         else:
-            g_arr.standard_exponential(out=arrive[a:m + 1])
+            standard_exponential_into(g_arr, arrive[a:m + 1])
         foreign[:a] = True
         if DetentionFlow.ARRIVALS_FOREIGN in flows:
             _bernoulli(gen, DetentionFlow.ARRIVALS_FOREIGN, foreign[a:m],
