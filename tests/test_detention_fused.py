@@ -177,6 +177,9 @@ class _Evenly:
 
         return Even()
 
+    def standard_exponential_into(self, gen: Any, out: np.ndarray) -> None:
+        self.chance.standard_exponential_into(gen, out)  # Even is no Generator: its own
+
 
 @pytest.mark.parametrize("months", [1, 5, 12])
 def test_arrivals_exactly_on_grid_instants_count_from_that_instant(months):
@@ -207,6 +210,9 @@ class _Recording:
                   event: int = 0) -> np.random.Generator:
         self.flows.add(int(flow))
         return self.chance.generator(i, flow=flow, month=month, event=event)
+
+    def standard_exponential_into(self, gen: Any, out: np.ndarray) -> None:
+        self.chance.standard_exponential_into(gen, out)
 
 
 def test_only_the_purposes_the_outputs_need_are_drawn():

@@ -358,6 +358,11 @@ class Chance(Protocol):
         """A numpy Generator on row *i*'s stream for (flow, month, event) alone."""
         ...
 
+    def standard_exponential_into(self, gen: np.random.Generator, out: FloatArray) -> None:
+        """``gen.standard_exponential(out=out)`` for a Generator :meth:`generator` made:
+        the same numbers and the same state after, drawn faster where it can."""
+        ...
+
 
 #: The declarations every concrete model class makes itself (see ``Model.__init_subclass__``).
 _DECLARED = ("info", "writes_into_buffers", "buffer_dtype")

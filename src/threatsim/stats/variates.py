@@ -455,6 +455,13 @@ class ChanceStreams:
         counter = np.array([0, *self._counter(month, flow, event)], dtype=np.uint64)
         return np.random.Generator(np.random.Philox(counter=counter, key=key))
 
+    @staticmethod
+    def standard_exponential_into(gen: np.random.Generator, out: FloatArray) -> None:
+        """``gen.standard_exponential(out=out)``, the same numbers and the same state
+        after: :func:`standard_exponential_into` (models reach it through their
+        :class:`~threatsim.models.contract.Chance`, as they do not import this module)."""
+        standard_exponential_into(gen, out)
+
     def _counter(self, month: int, flow: int, event: int) -> Counter:
         return (_counter_word(event, "event"), _counter_word(flow, "flow"),
                 _counter_word(month, "month"))

@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 
 from threatsim.models.contract import Chance, FloatArray
-from threatsim.stats.variates import standard_exponential_into
 
 __all__ = [
     "ALL_FLOWS",
@@ -295,12 +294,13 @@ def censor(trace: Trace, horizon: float) -> Trace:
 GeneratorOf = Callable[[DetentionFlow], np.random.Generator]
 
 
-def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: float,
-               cv: float) -> bool:
+def _durations(chance: Chance, gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray,
+               mean: float, cv: float) -> bool:
     """Fill *out* with gamma durations of *mean* and coefficient of variation *cv*.
 
     The same numbers as ``g.exponential(mean, n)`` (cv 1) or
-    ``g.gamma(1 / cv**2, mean * cv**2, n)`` of the purpose's Generator ``g``: those are
+    ``g.gamma(1 / cv**2, mean * cv**2, n)`` of the purpose's Generator ``g`` (*gen* makes
+    it, *chance* draws its exponentials): those are
     the standard variates times the scale. False when every duration is 0 (*out* left
     as it is, nothing drawn and no Generator made).
     """
@@ -309,7 +309,7 @@ def _durations(gen: GeneratorOf, purpose: DetentionFlow, out: FloatArray, mean: 
     if cv <= 0.0:
         out[:] = mean
     elif cv == 1.0:
-        standard_exponential_into(gen(purpose), out)
+        chance.standard_exponential_into(gen(purpose), out)
         if mean != 1.0:  # x * 1.0 is x: the same numbers without a pass
             out *= mean
     else:
@@ -431,11 +431,11 @@ def _draw_row(r: Mapping[str, float], k: int, chance: Chance, g_arr: np.random.G
         # exponentials over their total (no sort needed).
         if spaced:
             sums = scratch[:b + 1]
-            standard_exponential_into(g_arr, sums)
+            chance.standard_exponential_into(g_arr, sums)
             np.cumsum(sums, out=sums)
             np.multiply(sums[:b], horizon / sums[b], out=arrive[a:m])
         else:
-            standard_exponential_into(g_arr, arrive[a:m + 1])
+            chance.standard_exponential_into(g_arr, arrive[a:m + 1])
         foreign[:a] = True
         if DetentionFlow.ARRIVALS_FOREIGN in flows:
             _bernoulli(gen, DetentionFlow.ARRIVALS_FOREIGN, foreign[a:m],
@@ -445,14 +445,14 @@ def _draw_row(r: Mapping[str, float], k: int, chance: Chance, g_arr: np.random.G
     # sentence times of 0 are written as such (the buffers may be reused).
     screens = False
     if DetentionFlow.SCREENING in flows:
-        screens = (_durations(gen, DetentionFlow.SCREENING, screen[:m],
+        screens = (_durations(chance, gen, DetentionFlow.SCREENING, screen[:m],
                               float(r["screening_days"]), cv)
                    and bool(np.any(screen[:m])))
     if DetentionFlow.TRIAL in flows and not _durations(
-            gen, DetentionFlow.TRIAL, trial[:m], float(r["trial_days"]), cv):
+            chance, gen, DetentionFlow.TRIAL, trial[:m], float(r["trial_days"]), cv):
         trial[:m] = 0.0
     if DetentionFlow.SENTENCE in flows and not _durations(
-            gen, DetentionFlow.SENTENCE, sentence[:m],
+            chance, gen, DetentionFlow.SENTENCE, sentence[:m],
             float(r["sentence_months"]) * DAYS_PER_MONTH, cv):
         sentence[:m] = 0.0
     if exempts and DetentionFlow.EXEMPTION in flows:
