@@ -191,7 +191,11 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
     # memory: the kernel then walks it cell by cell, in memory order, without a copy.
     cells_first = not x.flags.c_contiguous and x.T.flags.c_contiguous
     data = x.T if cells_first else np.ascontiguousarray(x)
-    counts, values, repeats, cuts, distinct, ends = _bin_and_gather(
+    kernel = _bin_and_gather
+    if cells_first:
+        kernel = _bin_and_gather_by_cell  # compares the values' bits: doubles only
+        data = data if data.dtype == np.float64 else data.astype(np.float64)
+    counts, values, repeats, cuts, distinct, ends = kernel(
         data, cells_first, lo, np.asarray(scale, dtype=np.float64), bins, gid, atom, keep_raw)
     out: list[Any] = []
     # Python lists and one float_keys call for all groups: a pass may have hundreds.
@@ -348,6 +352,176 @@ def _bin_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # prag
             if w == 0 or (v != values[a + w - 1]
                           and not (np.isnan(v) and np.isnan(values[a + w - 1]))):
                 values[a + w] = v
+                repeats[a + w] = 1
+                w += 1
+            else:
+                repeats[a + w - 1] += 1
+        distinct[g] = w
+    return counts, values, repeats, cuts, distinct, ends
+
+
+@compiled.kernel
+def _cell_bins(v: np.ndarray, lo: float, scale: float, bins: int,  # pragma: no cover
+               kb: np.ndarray) -> None:
+    """``kb[i]``: :func:`_bin` of ``v[i]``, the same double operations, with no branch on
+    the data (clipped by selects; NaN compares false, so it is clipped to 0 and then set
+    to B + 2), so that the loop is vectorised: 0.2-0.5 ms for 10^6 values."""
+    top = float(bins + 1)
+    nan_bin = np.int32(bins + 2)
+    for i in range(v.shape[0]):
+        t: float = (float(v[i]) - lo) * scale
+        t += 1.0
+        nan = t != t
+        t = t if t > 0.0 else 0.0
+        t = t if t < top else top
+        b = np.int32(t)
+        kb[i] = nan_bin if nan else b
+
+
+@compiled.kernel
+def _cell_selection(v: np.ndarray, kb: np.ndarray, local: np.ndarray,  # pragma: no cover
+                    atom_bits: np.ndarray, no_atom: np.ndarray, sel: np.ndarray) -> None:
+    """``sel[i]``: the cell's own number (1, 2, ...) of the group whose bin holds ``v[i]``,
+    or 0 where none holds it or ``v[i]`` is that group's atom.
+
+    The atom is compared bit for bit (as ``==`` and the same sign do, for a number);
+    ``no_atom[s]`` is 1 for a group without one (its bits then differ from every
+    value's), else 0. No iteration waits for another, and there is no branch."""
+    bits = v.view(np.uint64)
+    for i in range(v.shape[0]):
+        s = local[kb[i]]
+        differs = (bits[i] ^ atom_bits[s]) | no_atom[s]
+        sel[i] = s if differs != 0 else 0
+
+
+@compiled.kernel
+def _cell_compaction(v: np.ndarray, sel: np.ndarray, kept_v: np.ndarray,  # pragma: no cover
+                     kept_s: np.ndarray) -> int:
+    """The values with a ``sel`` above 0, and their ``sel``, to the front of *kept_v* and
+    *kept_s* (each one longer than *v*), in order; returns how many. Branch-free: every
+    value is written, and the end moves for the kept ones."""
+    n = 0
+    for i in range(v.shape[0]):
+        s = sel[i]
+        kept_v[n] = v[i]
+        kept_s[n] = s
+        n += s != 0
+    return n
+
+
+@compiled.kernel
+def _bin_and_gather_by_cell(data: np.ndarray, cells_first: bool,  # pragma: no cover
+                            lo: np.ndarray, scale: np.ndarray, bins: int, gid: np.ndarray,
+                            atom: np.ndarray, keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_bin_and_gather` for a chunk recorded with the draws last (*data* is
+    (cells, rows); *cells_first* is True): the same results, cell by cell in stages.
+
+    Per cell, in stages that do not wait on one another value by value: every value's
+    bin in a vectorised loop (:func:`_cell_bins`); the counts; each value's group from
+    the cell's own small table (:func:`_cell_selection`); the kept values to the front
+    (:func:`_cell_compaction`); then only those (about 10 % of W1's) to their group's
+    place. The key range (``ends``) is found for the groups of mode "collect" only: the
+    raw ones never ask for it (their ``ends`` stay 0). The one loop of
+    :func:`_bin_and_gather`, where each value's place depends on the value before,
+    takes 4.9-5.2 ms for W1's chunk of 10^6 values on the 2-core AMD EPYC; this takes
+    about 3.5 (binning and counts 0.9, the selection and compaction most of the rest).
+    """
+    stride = bins + 3
+    n_groups = keep_raw.shape[0]
+    n_cells, m = data.shape[0], data.shape[1]
+    counts = np.zeros(n_cells * stride, dtype=np.int32)
+    kb = np.empty(m, dtype=np.int32)
+    sel = np.empty(m, dtype=np.int32)
+    kept_v = np.empty(m + 1, dtype=np.float64)
+    kept_s = np.empty(m + 1, dtype=np.int32)
+    local = np.zeros(stride, dtype=np.int32)  # bin -> the cell's own group number (0: none)
+    glob = np.zeros(stride + 1, dtype=np.int64)  # the cell's own number -> the group
+    atom_bits = np.zeros(stride + 1, dtype=np.uint64)
+    no_atom = np.ones(stride + 1, dtype=np.uint64)
+    fill = np.zeros(stride + 1, dtype=np.int64)
+    start = np.zeros(n_groups, dtype=np.int64)
+    kept = np.zeros(n_groups, dtype=np.int64)
+    in_group = np.zeros(n_groups, dtype=np.int64)
+    buf = np.empty(n_cells * m + 1, dtype=np.float64)  # pages touched as far as used
+    at = 0
+    for c in range(n_cells):
+        v = data[c]
+        base = c * stride
+        _cell_bins(v, lo[c], scale[c], bins, kb)
+        for i in range(m):
+            counts[base + kb[i]] += 1
+        n_local = 0
+        for b in range(stride):
+            g = gid[base + b]
+            if g < 0:
+                local[b] = 0
+                continue
+            if n_local == 0 or glob[n_local] != g:
+                seen = 0
+                for s in range(1, n_local + 1):  # a group's bins need not be adjacent
+                    if glob[s] == g:
+                        seen = s
+                if seen == 0:
+                    n_local += 1
+                    glob[n_local] = g
+                    no_atom[n_local] = 1 if np.isnan(atom[g]) else 0
+                    atom_bits[n_local] = atom[g:g + 1].view(np.uint64)[0]
+                    seen = n_local
+                local[b] = seen
+            else:
+                local[b] = n_local
+            in_group[g] += counts[base + b]
+        if n_local == 0:
+            continue
+        for s in range(1, n_local + 1):
+            g = glob[s]
+            start[g] = fill[s] = at
+            at += in_group[g]
+        _cell_selection(v, kb, local, atom_bits, no_atom, sel)
+        for j in range(_cell_compaction(v, sel, kept_v, kept_s)):
+            s = kept_s[j]
+            buf[fill[s]] = kept_v[j]
+            fill[s] += 1
+        for s in range(1, n_local + 1):
+            kept[glob[s]] = fill[s] - start[glob[s]]
+    n_atom = in_group - kept
+    cuts = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        cuts[g + 1] = cuts[g] + kept[g] + (1 if n_atom[g] > 0 else 0)
+    values = np.empty(cuts[n_groups], dtype=np.float64)
+    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    ends = np.zeros((2, n_groups), dtype=np.float64)
+    distinct = kept.copy()
+    for g in range(n_groups):
+        a = cuts[g]
+        w = 0
+        if n_atom[g] > 0:
+            values[a] = atom[g]
+            ends[0, g] = atom[g]
+            ends[1, g] = atom[g]
+            w = 1
+        if keep_raw[g]:  # kept as they are, in the order met: no key range is asked
+            values[a + w:a + w + kept[g]] = buf[start[g]:start[g] + kept[g]]
+            continue
+        for i in range(kept[g]):
+            x = buf[start[g] + i]
+            if w + i == 0:  # the group's first value
+                ends[0, g] = x
+                ends[1, g] = x
+            else:
+                if _key_before(x, ends[0, g]):
+                    ends[0, g] = x
+                ends[1, g] = _key_max(ends[1, g], x)
+            values[a + w + i] = x
+        if n_atom[g] > 0:
+            repeats[a] = n_atom[g]
+        seg = values[a + w:cuts[g + 1]]
+        seg.sort()
+        for j in range(seg.shape[0]):  # np.unique: NaN (sorted last) count as one value
+            x = seg[j]
+            if w == 0 or (x != values[a + w - 1]
+                          and not (np.isnan(x) and np.isnan(values[a + w - 1]))):
+                values[a + w] = x
                 repeats[a + w] = 1
                 w += 1
             else:
