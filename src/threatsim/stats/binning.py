@@ -248,6 +248,64 @@ def _key_max(a: float, b: float) -> float:  # pragma: no cover - compiled
 
 
 @compiled.kernel
+def _groups_of(buf: np.ndarray, start: np.ndarray, kept: np.ndarray,  # pragma: no cover
+               in_group: np.ndarray, atom: np.ndarray,
+               keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The kernels' groups, from the values each kept (``buf[start[g]:start[g] +
+    kept[g]]``, in the order met) and the values in its bins (*in_group*, its atoms the
+    difference): ``values, repeats, cuts, distinct, ends`` as :func:`_bin_and_gather`
+    returns them. A group of mode "collect" is sorted and reduced to distinct values (the
+    atom first), as ``np.unique(..., return_counts=True)`` gives, with its key range in
+    ``ends``; a raw one keeps its values as met (its ``ends`` stay 0: never asked for).
+    """
+    n_groups = keep_raw.shape[0]
+    n_atom = in_group - kept
+    cuts = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        cuts[g + 1] = cuts[g] + kept[g] + (1 if n_atom[g] > 0 else 0)
+    values = np.empty(cuts[n_groups], dtype=np.float64)
+    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
+    ends = np.zeros((2, n_groups), dtype=np.float64)
+    distinct = kept.copy()
+    for g in range(n_groups):
+        a = cuts[g]
+        w = 0
+        if n_atom[g] > 0:
+            values[a] = atom[g]
+            ends[0, g] = atom[g]
+            ends[1, g] = atom[g]
+            w = 1
+        if keep_raw[g]:  # kept as they are, in the order met: no key range is asked
+            values[a + w:a + w + kept[g]] = buf[start[g]:start[g] + kept[g]]
+            continue
+        for i in range(kept[g]):
+            x = buf[start[g] + i]
+            if w + i == 0:  # the group's first value
+                ends[0, g] = x
+                ends[1, g] = x
+            else:
+                if _key_before(x, ends[0, g]):
+                    ends[0, g] = x
+                ends[1, g] = _key_max(ends[1, g], x)
+            values[a + w + i] = x
+        if n_atom[g] > 0:
+            repeats[a] = n_atom[g]
+        seg = values[a + w:cuts[g + 1]]
+        seg.sort()
+        for j in range(seg.shape[0]):  # np.unique: NaN (sorted last) count as one value
+            x = seg[j]
+            if w == 0 or (x != values[a + w - 1]
+                          and not (np.isnan(x) and np.isnan(values[a + w - 1]))):
+                values[a + w] = x
+                repeats[a + w] = 1
+                w += 1
+            else:
+                repeats[a + w - 1] += 1
+        distinct[g] = w
+    return values, repeats, cuts, distinct, ends
+
+
+@compiled.kernel
 def _bin_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # pragma: no cover
                     scale: np.ndarray, bins: int, gid: np.ndarray, atom: np.ndarray,
                     keep_raw: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -261,9 +319,9 @@ def _bin_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # prag
     are then bucketed by group (``cuts``); the groups of mode "collect" are sorted and
     reduced to distinct values (the first ``distinct[g]`` entries of their stretch,
     the atom first) and their ``repeats``, as ``np.unique(..., return_counts=True)``
-    gives; ``ends`` holds each group's smallest and largest value in the order of
+    gives; ``ends`` holds each such group's smallest and largest value in the order of
     :func:`float_keys` (-0.0 before 0.0, NaN last), the key range a later pass may
-    have to split.
+    have to split (:func:`_groups_of` makes the groups, for both kernels).
     """
     stride = bins + 3
     n_groups = keep_raw.shape[0]
@@ -310,53 +368,16 @@ def _bin_and_gather(data: np.ndarray, cells_first: bool, lo: np.ndarray,  # prag
     sizes = np.zeros(n_groups, dtype=np.int64)
     for j in range(n):
         sizes[hit_g[j]] += 1
-    n_atom = in_group - sizes
-    cuts = np.zeros(n_groups + 1, dtype=np.int64)
-    for g in range(n_groups):
-        cuts[g + 1] = cuts[g] + sizes[g] + (1 if n_atom[g] > 0 else 0)
-    values = np.empty(cuts[n_groups], dtype=np.float64)
-    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
-    ends = np.zeros((2, n_groups), dtype=np.float64)
-    fill = cuts[:n_groups].copy()
-    for g in range(n_groups):
-        if n_atom[g] > 0:
-            values[fill[g]] = atom[g]
-            ends[0, g] = atom[g]
-            ends[1, g] = atom[g]
-            fill[g] += 1
+    start = np.zeros(n_groups, dtype=np.int64)  # the kept values bucketed by group
+    for g in range(1, n_groups):
+        start[g] = start[g - 1] + sizes[g - 1]
+    fill = start.copy()
+    buf = np.empty(n, dtype=np.float64)
     for j in range(n):
-        g = hit_g[j]
-        v = hit_v[j]
-        if fill[g] == cuts[g]:  # the group's first value
-            ends[0, g] = v
-            ends[1, g] = v
-        else:
-            if _key_before(v, ends[0, g]):
-                ends[0, g] = v
-            ends[1, g] = _key_max(ends[1, g], v)
-        values[fill[g]] = v
-        fill[g] += 1
-    distinct = sizes.copy()
-    for g in range(n_groups):
-        if keep_raw[g]:
-            continue
-        a = cuts[g]
-        w = 0
-        if n_atom[g] > 0:
-            repeats[a] = n_atom[g]
-            w = 1
-        seg = values[a + w:cuts[g + 1]]
-        seg.sort()
-        for j in range(seg.shape[0]):  # np.unique: NaN (sorted last) count as one value
-            v = seg[j]
-            if w == 0 or (v != values[a + w - 1]
-                          and not (np.isnan(v) and np.isnan(values[a + w - 1]))):
-                values[a + w] = v
-                repeats[a + w] = 1
-                w += 1
-            else:
-                repeats[a + w - 1] += 1
-        distinct[g] = w
+        buf[fill[hit_g[j]]] = hit_v[j]
+        fill[hit_g[j]] += 1
+    values, repeats, cuts, distinct, ends = _groups_of(buf, start, sizes, in_group, atom,
+                                                       keep_raw)
     return counts, values, repeats, cuts, distinct, ends
 
 
@@ -484,49 +505,8 @@ def _bin_and_gather_by_cell(data: np.ndarray, cells_first: bool,  # pragma: no c
             fill[s] += 1
         for s in range(1, n_local + 1):
             kept[glob[s]] = fill[s] - start[glob[s]]
-    n_atom = in_group - kept
-    cuts = np.zeros(n_groups + 1, dtype=np.int64)
-    for g in range(n_groups):
-        cuts[g + 1] = cuts[g] + kept[g] + (1 if n_atom[g] > 0 else 0)
-    values = np.empty(cuts[n_groups], dtype=np.float64)
-    repeats = np.zeros(cuts[n_groups], dtype=np.int64)
-    ends = np.zeros((2, n_groups), dtype=np.float64)
-    distinct = kept.copy()
-    for g in range(n_groups):
-        a = cuts[g]
-        w = 0
-        if n_atom[g] > 0:
-            values[a] = atom[g]
-            ends[0, g] = atom[g]
-            ends[1, g] = atom[g]
-            w = 1
-        if keep_raw[g]:  # kept as they are, in the order met: no key range is asked
-            values[a + w:a + w + kept[g]] = buf[start[g]:start[g] + kept[g]]
-            continue
-        for i in range(kept[g]):
-            x = buf[start[g] + i]
-            if w + i == 0:  # the group's first value
-                ends[0, g] = x
-                ends[1, g] = x
-            else:
-                if _key_before(x, ends[0, g]):
-                    ends[0, g] = x
-                ends[1, g] = _key_max(ends[1, g], x)
-            values[a + w + i] = x
-        if n_atom[g] > 0:
-            repeats[a] = n_atom[g]
-        seg = values[a + w:cuts[g + 1]]
-        seg.sort()
-        for j in range(seg.shape[0]):  # np.unique: NaN (sorted last) count as one value
-            x = seg[j]
-            if w == 0 or (x != values[a + w - 1]
-                          and not (np.isnan(x) and np.isnan(values[a + w - 1]))):
-                values[a + w] = x
-                repeats[a + w] = 1
-                w += 1
-            else:
-                repeats[a + w - 1] += 1
-        distinct[g] = w
+    values, repeats, cuts, distinct, ends = _groups_of(buf, start, kept, in_group, atom,
+                                                       keep_raw)
     return counts, values, repeats, cuts, distinct, ends
 
 
