@@ -27,7 +27,7 @@ from threatsim.stats.binning import float_keys, key_floats
 QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
-def _stream(x: np.ndarray, chunk: int, qs, windows: bool = False,
+def _stream(x: np.ndarray, chunk: int, qs, windows: bool = False, narrow: bool = False,
             **options) -> tuple[np.ndarray, int]:
     eq = ExactQuantiles(x.shape[1], qs, **options)
     if windows:  # the one-pass windows around the pilot's quantiles
@@ -36,6 +36,8 @@ def _stream(x: np.ndarray, chunk: int, qs, windows: bool = False,
     while eq.needs_pass:
         for i in range(0, x.shape[0], chunk):
             eq.feed(x[i:i + chunk])
+            if narrow:  # as StreamingSummary does between stretches of chunks
+                eq.narrow_windows()
         eq.end_pass()
         passes += 1
     return eq.result(), passes
@@ -62,12 +64,17 @@ def _sample(kind: str, rng: np.random.Generator, n: int, c: int) -> np.ndarray:
 @given(kind=st.sampled_from(["lognormal", "ties", "counts", "nan_inf"]),
        n=st.integers(1, 3000), chunk=st.integers(1, 700), pilot=st.integers(1, 500),
        cap=st.integers(1, 64), bins=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
-       qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), windows=st.booleans())
+       qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), windows=st.booleans(),
+       narrow=st.booleans(), ordered=st.booleans())
 def test_streamed_quantiles_equal_numpy_bit_for_bit(kind, n, chunk, pilot, cap, bins, seed, qs,
-                                                    windows):
-    """Any data, chunking, pilot, cap, bins (tiny ones force refinement), windows: == numpy."""
+                                                    windows, narrow, ordered):
+    """Any data, chunking, pilot, cap, bins (tiny ones force refinement), windows narrowed
+    after every chunk or not, rows in sorted order (the pilot and the early counts then
+    place every quantile wrongly): == numpy."""
     x = _sample(kind, np.random.default_rng(seed), n, 3)
-    got, _ = _stream(x, chunk, qs, windows, pilot_rows=pilot, cap=cap, bins=bins)
+    if ordered:
+        x = np.sort(x, axis=0)
+    got, _ = _stream(x, chunk, qs, windows, narrow, pilot_rows=pilot, cap=cap, bins=bins)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
         want = np.nanquantile(x, qs, axis=0)
@@ -81,6 +88,49 @@ def test_typical_data_takes_one_pass_with_windows_and_two_without():
         got, passes = _stream(x, 20_000, QS, windows)
         assert passes == expected
         np.testing.assert_array_equal(got, np.quantile(x, QS, axis=0))
+
+
+def test_narrowed_windows_keep_fewer_values_and_the_same_quantiles():
+    """Pass 1's windows narrowed to the counts so far keep a fraction of the values the
+    pilot's windows keep, in one pass still, with the same quantiles as numpy."""
+    x = _sample("ties", np.random.default_rng(5), 400_000, 4)
+    kept = {}
+    for narrow in (False, True):
+        eq = ExactQuantiles(x.shape[1], QS)
+        eq.expected_rows = x.shape[0]
+        changed = []
+        for i in range(0, x.shape[0], 10_000):
+            eq.feed(x[i:i + 10_000])
+            if narrow and i in (40_000, 160_000):
+                changed.append(eq.narrow_windows())
+        kept[narrow] = sum(w.raw for w in eq._windows)
+        eq.end_pass()
+        assert not eq.needs_pass  # one pass, narrowed or not
+        np.testing.assert_array_equal(eq.result(), np.quantile(x, QS, axis=0))
+        assert all(changed)
+        assert len(changed) == (2 if narrow else 0)
+    assert kept[True] < 0.7 * kept[False], kept
+
+
+def test_a_window_narrowed_away_from_its_quantile_takes_a_second_pass():
+    """Rows in sorted order: the counts at mid-pass put every quantile low, the windows
+    narrowed there miss the final ones, and a second pass still finds them exactly."""
+    narrowed = False
+    x = np.sort(_sample("lognormal", np.random.default_rng(6), 200_000, 2), axis=0)
+    eq = ExactQuantiles(x.shape[1], QS)
+    eq.expected_rows = x.shape[0]
+    for i in range(0, x.shape[0], 10_000):
+        eq.feed(x[i:i + 10_000])
+        if i == 100_000:
+            narrowed = eq.narrow_windows()
+    eq.end_pass()
+    assert narrowed
+    assert eq.needs_pass
+    while eq.needs_pass:
+        for i in range(0, x.shape[0], 10_000):
+            eq.feed(x[i:i + 10_000])
+        eq.end_pass()
+    np.testing.assert_array_equal(eq.result(), np.quantile(x, QS, axis=0))
 
 
 def test_float_keys_preserve_order_and_invert():

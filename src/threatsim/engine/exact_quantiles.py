@@ -126,6 +126,8 @@ class _Group:
     kmin: int | None = None
     kmax: int | None = None
     seen: int = 0
+    #: Kept values may lie outside the bins (a window narrowed since they were kept).
+    stale: bool = False
 
     def window_bins(self) -> tuple[int, int]:
         """The first and last pass-1 bin of a pilot window (every window has both)."""
@@ -294,6 +296,78 @@ class ExactQuantiles:
                                   mode=mode, cap=int(1.5 * expect) + 1024))
         return windows if total <= self.WINDOW_BUDGET else []
 
+    def narrow_windows(self) -> bool:
+        """Shrink pass 1's windows to where the counts so far put each quantile; returns
+        whether any window changed (the next chunks are then reduced by a new
+        :meth:`spec`: take it after calling this).
+
+        The pilot places a quantile to within +-5 binomial sd of its rows; the counts
+        of the chunks since place it far closer (their rows are many more), so the
+        values kept for the rest of the pass, and those kept already, can be fewer.
+        A window only ever shrinks, and it keeps every value of its new bins (those
+        kept before are filtered to them): a quantile inside it is as exact as
+        before. One that falls outside (a 5-sd event on both samples) takes a second
+        pass, as after a pilot that was off.
+        """
+        if (self.pass_no != 1 or self._pilot is not None or not self._windows
+                or self._counts is None or self._lo is None or self._scale is None):
+            return False
+        counts = self._counts[:, : self.B + 2]
+        n = counts.sum(axis=1)
+        cum = np.cumsum(counts, axis=1)
+        total = max(float(self.expected_rows or 0), float(n.max()))
+        m_all = np.maximum(n, 1).astype(np.float64)[None, :]
+        p = self.qs[:, None]
+        # The final quantile is within 5 sd of the true one too: widen by its share.
+        half = 5.0 * np.sqrt(m_all * p * (1 - p)) * (1.0 + np.sqrt(m_all / total)) + 5.0
+        top = m_all - 1
+        r_lo = np.clip(np.floor(p * top - half), 0, top).astype(np.int64)
+        r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
+        changed = False
+        for w in self._windows:
+            if w.aborted or n[w.cell] == 0:
+                continue
+            c = w.cell
+            a, b = w.window_bins()
+            lo_b = np.searchsorted(cum[c], r_lo[:, c], side="right") - 1  # a bin's margin
+            hi_b = np.searchsorted(cum[c], r_hi[:, c], side="right") + 1
+            inside = (hi_b >= a) & (lo_b <= b)
+            if not inside.any():
+                continue
+            na, nb = max(a, int(lo_b[inside].min())), min(b, int(hi_b[inside].max()))
+            if (na, nb) == (a, b):
+                continue
+            self._filter_window(w, na, nb)
+            changed = True
+        if changed:
+            self._spec = None
+        return changed
+
+    def _filter_window(self, w: _Group, first: int, last: int) -> None:
+        """Window *w* cut to bins ``first..last``. The values it kept before may lie
+        outside them: they are dropped once, when the window is read
+        (:meth:`_window_values`), not piece by piece at each narrowing."""
+        w.bin1, w.bin_hi = first, last
+        w.stale = True
+
+    def _window_values(self, w: _Group) -> tuple[np.ndarray, np.ndarray | None]:
+        """A window's values, in one piece, and their counts (None for a raw one): only
+        those in its bins (see :meth:`_filter_window`)."""
+        if w.mode == "raw":
+            vals, cnts = np.concatenate(w.vals), None
+        else:
+            self._consolidate(w)
+            vals, cnts = w.vals[0], w.cnts[0]
+        if w.stale:
+            assert self._lo is not None
+            assert self._scale is not None
+            first, last = w.window_bins()
+            b = _bins_of(vals[:, None], self._lo[w.cell:w.cell + 1],
+                         self._scale[w.cell:w.cell + 1], self.B)[:, 0]  # cell 0: no offset
+            inside = (b >= first) & (b <= last)
+            vals, cnts = vals[inside], (cnts[inside] if cnts is not None else None)
+        return vals, cnts
+
     def _count(self, x: np.ndarray) -> None:
         spec = self.spec()
         assert spec is not None
@@ -431,7 +505,7 @@ class ExactQuantiles:
         by_cell: dict[int, list[_Group]] = {}
         for w in self._windows:
             if w.mode == "collect" and not w.aborted and w.vals:
-                self._consolidate(w)
+                self._consolidate(w)  # (may abort it: more distinct values than its cap)
             if not w.aborted and w.vals:
                 by_cell.setdefault(w.cell, []).append(w)
         self._windows = []
@@ -458,14 +532,14 @@ class ExactQuantiles:
                     continue
                 assert w.bin1 is not None
                 below = int(cum[w.cell, w.bin1 - 1]) if w.bin1 > 0 else 0
-                if w.mode == "raw":
-                    vals = np.concatenate(w.vals)
+                vals, cnts = self._window_values(w)
+                if cnts is None:  # raw
                     local = sorted({r - below for r in ranks})
                     part = np.partition(vals, local)
                     for r in ranks:
                         self._values[(w.cell, r)] = float(part[r - below])
                     continue
-                u, c_ = w.vals[0], np.cumsum(w.cnts[0])
+                u, c_ = vals, np.cumsum(cnts)
                 for r in ranks:
                     self._values[(w.cell, r)] = float(u[np.searchsorted(c_, r - below,
                                                                          side="right")])

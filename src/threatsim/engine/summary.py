@@ -149,6 +149,25 @@ def reduce_for_pass(result: Mapping[str, np.ndarray], spec: SummaryPass) -> Summ
     return out
 
 
+def _narrowing_stops(start: int, n_chunks: int, per_chunk: int) -> list[int]:
+    """Chunks after which pass 1 narrows its windows: where 4, 16, 64, ... pilots' rows
+    have been counted, while at least as many rows are still to come (each narrowing
+    halves a window; the values it keeps then cost less than a stretch's barrier).
+
+    >>> _narrowing_stops(1, 62, 16384), _narrowing_stops(1, 610, 16384)
+    ([4, 16], [4, 16, 64, 256])
+    """
+    stops: list[int] = []
+    rows = 4 * exact_quantiles.PILOT_ROWS
+    while True:
+        stop = -(-rows // per_chunk)
+        if 2 * stop > n_chunks:
+            return stops
+        if stop > start and (not stops or stop > stops[-1]):
+            stops.append(stop)
+        rows *= 4
+
+
 class ChunkSource(Protocol):
     """How a summary gets the run's chunks: :meth:`StreamingSummary.collect` drives it.
 
@@ -329,11 +348,19 @@ class StreamingSummary:
                     for index, result in source.whole(batch):
                         self._feed(index, result)
                     pos = batch[-1] + 1
-                if pos < n:
+                # The rest in stretches: after each, the windows shrink to where the
+                # counts so far put the quantiles (ExactQuantiles.narrow_windows).
+                for stop in [*_narrowing_stops(pos, n, per_chunk), n]:
+                    if pos >= n:
+                        break
                     spec = self._pass_spec()
                     assert spec is not None
-                    for index, partial in source.reduced(range(pos, n), spec):
+                    for index, partial in source.reduced(range(pos, stop), spec):
                         self._merge(index, partial)
+                    pos = stop
+                    if pos < n:
+                        for q in self.quant.values():
+                            q.narrow_windows()
         self._end_pass()
         while self.needs_pass:
             with source.passing(self.pass_no):
