@@ -145,7 +145,7 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     try:
         chunk = CHUNK if workers else None
         if kind == "w1-summary" and workers and n >= 1_000_000:
-            chunk = 16_384  # ~10^8 draw-months: the default chunk on the cluster too
+            chunk = 16_384  # ~10^8 draw-months: half the default chunk's tasks
         fn = job(kind, n, client, chunk)
         job(kind, 1_000, None, None)()  # imports, compiled kernels
         if client is not None:  # warm every worker: imports, compiled kernels, this mode's path

@@ -245,7 +245,7 @@ class RunSettings:
     draws: int = 10_000
     seed: int = 0
     sampler: str = "mc"
-    chunk_size: int = 16_384
+    chunk_size: int = 8_192
     workers: int = 1
     replicates: int = 1
 

@@ -84,7 +84,7 @@ KEYS: tuple[KeyDoc, ...] = (
     KeyDoc("run.draws", "integer", "10000", "1 to 2**40 - 1", "draws = 100000", "Number of Monte Carlo draws of the parameters."),
     KeyDoc("run.seed", "integer", "0", "0 to 2**63 - 1", "seed = 7", "Seed of every random stream of the run."),
     KeyDoc("run.sampler", "string", '"mc"', "mc, lhs, sobol", 'sampler = "lhs"', "Monte Carlo, Latin hypercube or scrambled Sobol (scipy.stats.qmc). Common random numbers across scenarios hold for mc and lhs."),
-    KeyDoc("run.chunk_size", "integer", "16384", "1 to 2**40 - 1", "chunk_size = 16384", "Draws per chunk: the unit of work of a worker and of a checkpoint, and what a run holds of its trajectories at once when it keeps only the summary. No result depends on it (each draw has its own random streams)."),
+    KeyDoc("run.chunk_size", "integer", "8192", "1 to 2**40 - 1", "chunk_size = 8192", "Draws per chunk: the unit of work of a worker and of a checkpoint, and what a run holds of its trajectories at once when it keeps only the summary. No result depends on it (each draw has its own random streams)."),
     KeyDoc("run.replicates", "integer", "1", "1 to 2**24 - 1", "replicates = 10", "Inner replications of chance per draw (stochastic models): adds a `replicate` dim."),
     KeyDoc("run.workers", "integer", "1", "1 to 1024", "workers = 2", "Processes running chunks (1 = in-process); at most the CPUs this process may use, unless forced (`--force-workers`)."),
     KeyDoc("parameters.<name>.dist", "string", "required", ", ".join(DIST_KINDS), 'dist = "lognormal90"', "How the range is read (see distributions)."),

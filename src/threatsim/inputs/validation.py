@@ -142,7 +142,7 @@ def check_run_settings(p: Problems, table: Any) -> RunSettings:
 
     >>> p = Problems()
     >>> check_run_settings(p, {"draws": 0, "sampler": "lhs", "workers": 5000})
-    RunSettings(draws=10000, seed=0, sampler='lhs', chunk_size=16384, workers=1, replicates=1)
+    RunSettings(draws=10000, seed=0, sampler='lhs', chunk_size=8192, workers=1, replicates=1)
     >>> [str(e) for e in p.items]  # doctest: +NORMALIZE_WHITESPACE
     ['run.draws=0 must be a whole number >= 1',
      'run.workers=5000 must be a whole number from 1 to 1024 (each is a process on this
@@ -159,7 +159,7 @@ def check_run_settings(p: Problems, table: Any) -> RunSettings:
     limits = {  # (default, least, largest, why)
         "draws": (10_000, 1, 2**40 - 1, "a draw's index has 40 bits in its chance key"),
         "seed": (0, 0, 2**63 - 1, "it is stored as a 64-bit integer"),
-        "chunk_size": (16_384, 1, 2**40 - 1, "a chunk holds at most every draw"),
+        "chunk_size": (8_192, 1, 2**40 - 1, "a chunk holds at most every draw"),
         "workers": (1, 1, 1024, "each is a process on this machine"),
         "replicates": (1, 1, 2**24 - 1, "a replicate has 24 bits in its chance key"),
     }
