@@ -60,9 +60,11 @@ def threatsim_w2(n: int, workers: int) -> tuple[float, np.ndarray]:
     sc = threatsim.load_scenario(HERE / "w2.toml")
     ds = threatsim.run(sc, draws=n, executor=workers, progress=False)
     # One compartment at a time: a view of the collected draws, so the bands' working
-    # copies stay one compartment large.
+    # copies stay one compartment large; on the run's workers (threads over the months),
+    # as W1's bands are.
     pcts = np.stack([threatsim.bands(ds["population_total"].sel(compartment=c),
-                                     [0.05, 0.5, 0.95]).transpose("quantile", "time").values
+                                     [0.05, 0.5, 0.95], workers=workers)
+                     .transpose("quantile", "time").values
                      for c in ADP])
     return time.perf_counter() - t0, pcts
 

@@ -58,7 +58,7 @@ def main() -> None:
         cells = [f"{med['in']:.2f} s"] + [f"{med[k]:.2f} s ({med['in'] / med[k]:.2f}x)"
                                           for k in ("threads", "processes")]
         print(f"| {path} ({sc.model}) | {draws:,} | {' | '.join(cells)} | "
-              f"{get_model(sc.model).info.parallel} |")
+              f"{get_model(sc.model).info.parallel_for(chunk)} |")
 
 
 if __name__ == "__main__":

@@ -43,11 +43,14 @@ from _record import DEFAULT_PEERS_PY, PEERS_DIR, peers_common, peers_python  # n
 MONTHS = 60
 
 
-def _parallel(model: str) -> str:
-    """How ``--workers N`` runs a model's chunks: ``threads`` or ``processes``."""
+def _parallel(scenario: str) -> str:
+    """How ``--workers N`` runs the chunks of benchmarks/*scenario*: ``threads`` or
+    ``processes``, as its model declares for its chunk size."""
+    import threatsim
     from threatsim.models.registry import get_model
 
-    return get_model(model).info.parallel
+    sc = threatsim.load_scenario(HERE / scenario)
+    return get_model(sc.model).info.parallel_for(sc.run.chunk_size)
 
 # (workload, label, script, args, module the peer needs, n, n for --quick); sizes as in
 # peers/run_all.sh, smaller for the slowest ones
@@ -96,9 +99,9 @@ def ours_row(what: str) -> tuple[str, str]:
     return {"w1": ("W1", HEADLINE["W1"]),
             "w1-summary": ("W1", "threatsim, in-process, summary kept (bounded memory)"),
             # --workers 2 runs threads or processes as the model declares
-            "w1-2proc": ("W1", f"threatsim, 2 workers ({_parallel('financing')})"),
+            "w1-2proc": ("W1", f"threatsim, 2 workers ({_parallel('w1.toml')})"),
             "w2": ("W2", HEADLINE["W2"]),
-            "w2-2proc": ("W2", f"threatsim, 2 workers ({_parallel('fighters')})"),
+            "w2-2proc": ("W2", f"threatsim, 2 workers ({_parallel('w2.toml')})"),
             "w3-run": ("W3", HEADLINE["W3"])}[what]
 
 

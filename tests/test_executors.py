@@ -111,6 +111,23 @@ def test_workers_run_threads_or_processes_as_the_model_declares(model):
     assert one.workers == 2  # as asked: only the executor differs
 
 
+def test_fighters_run_on_threads_from_chunks_of_8192_draws():
+    """The fighters' rule measured in docs/scaling.md: processes for the shipped
+    scenarios' chunks of 2,048 draws, threads from 8,192 (W2's 12,500): the plan
+    --workers 2 makes, whatever the chunk's draws are."""
+    sc = SCENARIOS_BY_MODEL["fighters"]
+    info = get_model("fighters").info
+    assert (info.parallel, info.threads_from) == ("processes", 8192)
+    for chunk, pool in ((2048, ProcessPoolChunkExecutor), (8191, ProcessPoolChunkExecutor),
+                        (8192, ThreadPoolChunkExecutor), (12_500, ThreadPoolChunkExecutor)):
+        opts = RunOptions.build(sc, executor=2, draws=2 * chunk, chunk_size=chunk,
+                                force_workers=True)
+        assert type(opts.executor) is pool, chunk
+    w2 = threatsim.load_scenario(ROOT / "benchmarks" / "w2.toml")
+    assert type(RunOptions.build(w2, executor=2, force_workers=True).executor) \
+        is ThreadPoolChunkExecutor
+
+
 def test_financing_runs_on_threads_and_detention_on_processes():
     """The declarations measured in docs/scaling.md: financing's compiled loop releases the
     GIL (threads), the SimPy detention model holds it (processes)."""

@@ -354,7 +354,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             better = (f"{o.better} is better" if o.better else "no direction") + "".join(
                 f", {way} {label}" for label, way in o.better_by_compartment.items() if way)
             print(f"    {o.name:<32} ({dims}) {o.unit}; {better}: {o.doc}")
-        print(f"  --workers N runs: {info.parallel}")
+        print(f"  --workers N runs: {info.parallel_words()}")
         if info.coords:
             print("  coords:")
             for dim, values in info.coords.items():

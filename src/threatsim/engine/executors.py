@@ -8,7 +8,8 @@ its chunk index, so every executor gives the same Dataset, bit for bit.
 * :class:`InProcessExecutor` -- one chunk after another in this process (the
   default; needs nothing).
 * :class:`ThreadPoolChunkExecutor` -- threads of this process, for models whose chunk
-  work releases the GIL (``ModelInfo.parallel``; ``--workers N`` picks it for them).
+  work releases the GIL (``ModelInfo.parallel_for`` the chunk size; ``--workers N``
+  picks it for them).
 * :class:`ProcessPoolChunkExecutor` -- a local process pool (the others).
 * :class:`~threatsim.engine.cluster.DaskExecutor` -- a ``dask.distributed``
   cluster (:mod:`threatsim.engine.cluster`).
@@ -217,8 +218,8 @@ class ProcessPoolChunkExecutor:
 
 class ThreadPoolChunkExecutor:
     """Runs chunks on threads of this process, with bounded work in flight: for models
-    whose chunk work releases the GIL (``ModelInfo.parallel == "threads"``), so that the
-    chunks write the run's buffers where they lie instead of being copied back from
+    whose chunk work releases the GIL (``ModelInfo.parallel_for`` says ``"threads"``), so
+    that the chunks write the run's buffers where they lie instead of being copied back from
     other processes.
 
     >>> sorted(ThreadPoolChunkExecutor(2).map_chunks(abs, [-1, 2, -3]))
@@ -264,7 +265,7 @@ def _map_bounded(make_pool: Callable[[], cf.Executor], fn: Callable[[Any], Any],
 
 def make_executor(workers: int, parallel: str = "processes") -> ChunkExecutor:
     """In-process for 1 worker; otherwise threads or processes, as the model's chunks
-    run best (*parallel*: ``ModelInfo.parallel``).
+    run best (*parallel*: ``ModelInfo.parallel_for`` the chunk size).
 
     >>> type(make_executor(1)).__name__, type(make_executor(4)).__name__
     ('InProcessExecutor', 'ProcessPoolChunkExecutor')

@@ -180,9 +180,9 @@ class RunOptions:
             posterior.check(scenario)
         # A run of one chunk has nothing to share out: in-process, whatever the workers
         # (a pool would only add its start); several: threads or processes, as the model
-        # declares its chunks run best (ModelInfo.parallel; docs/scaling.md).
+        # declares chunks of this size run best (ModelInfo.parallel_for; docs/scaling.md).
         chunks = -(-settings.draws // settings.chunk_size)
-        parallel = get_model(scenario.model).info.parallel
+        parallel = get_model(scenario.model).info.parallel_for(settings.chunk_size)
         local = 1 if chunks < 2 and (executor is None or workers is not None) else n_workers
         return cls(draws=settings.draws, seed=settings.seed, sampler=settings.sampler,
                    chunk_size=settings.chunk_size, replicates=settings.replicates,

@@ -275,14 +275,45 @@ class ModelInfo:
     #: results copied between processes), ``"processes"`` where Python code holds it
     #: (SimPy, per-draw loops). Measured per model in docs/scaling.md.
     parallel: str = "processes"
+    #: From this many draws a chunk, ``--workers N`` runs threads even where
+    #: :attr:`parallel` says processes: each month's Python work is the same whatever
+    #: the chunk, the kernels' work (which releases the GIL) grows with it, and threads
+    #: copy no results between processes. None: :attr:`parallel` whatever the chunk.
+    threads_from: int | None = None
 
     def __post_init__(self) -> None:
         if self.parallel not in ("threads", "processes"):
             raise ValueError(f"model {self.name}: parallel must be 'threads' or 'processes'")
+        if self.threads_from is not None and self.threads_from < 1:
+            raise ValueError(f"model {self.name}: threads_from must be a whole number >= 1")
         outputs = {o.name: o for o in self.outputs}
         problems = [p for s in self.headline for p in s.problems(outputs, self.coords)]
         if problems:
             raise ValueError(f"model {self.name}: " + "; ".join(problems))
+
+    def parallel_for(self, chunk_size: int) -> str:
+        """How ``--workers N`` runs chunks of *chunk_size* draws: ``"threads"`` or
+        ``"processes"`` (:attr:`parallel`, and :attr:`threads_from`).
+
+        >>> info = ModelInfo(name="toy", doc="", parameters=(), levers=(), outputs=(),
+        ...                  threads_from=8192)
+        >>> info.parallel_for(2048), info.parallel_for(8192)
+        ('processes', 'threads')
+        """
+        if self.threads_from is not None and chunk_size >= self.threads_from:
+            return "threads"
+        return self.parallel
+
+    def parallel_words(self) -> str:
+        """The rule of :meth:`parallel_for` in words (``threatsim models``).
+
+        >>> ModelInfo(name="toy", doc="", parameters=(), levers=(), outputs=(),
+        ...           threads_from=8192).parallel_words()
+        'processes; threads for chunks of 8,192 draws or more'
+        """
+        if self.threads_from is None or self.parallel == "threads":
+            return self.parallel
+        return f"{self.parallel}; threads for chunks of {self.threads_from:,} draws or more"
 
     @property
     def output_names(self) -> frozenset[str]:

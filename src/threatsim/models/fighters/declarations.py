@@ -255,4 +255,9 @@ INFO = ModelInfo(
     outputs=FIGHTER_OUTPUTS,
     coords=FIGHTER_COORDS,
     headline=FIGHTER_HEADLINE,
+    # Each month a chunk runs a few dozen numpy and compiled calls from Python: on
+    # chunks of 2,048 draws (the shipped scenarios') that Python holds the GIL long
+    # enough for processes to gain more, from 8,192 (W2's 12,500) the kernels dominate
+    # and threads gain more (docs/scaling.md, "Threads or processes").
+    threads_from=8192,
 )
