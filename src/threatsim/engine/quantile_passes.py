@@ -18,7 +18,7 @@ import numpy as np
 
 from threatsim.core.wire import narrow_ints, smallest_int
 from threatsim.stats.binning import collect as _collect
-from threatsim.stats.binning import count_pass, float_keys, gather_bins
+from threatsim.stats.binning import count_pass_packed, float_keys, gather_bins
 
 __all__ = ["CollectPass", "Collected", "CountPass", "Counted", "KeyHistogram", "reduce_chunk"]
 
@@ -62,17 +62,21 @@ class CollectPass:
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """One chunk's part of a :class:`CountPass`: counts ``(cells, bins + 3)`` and, per
-    window, its values (:func:`threatsim.stats.binning.count_pass`'s form; None: empty).
+    """One chunk's part of a :class:`CountPass`: counts ``(cells, bins + 3)`` and every
+    window's values, packed (:func:`threatsim.stats.binning.count_pass_packed`'s form):
+    window *j*'s are the ``sizes[j]`` of ``values`` (with their ``repeats``) after
+    those of the windows before it.
 
-    >>> spec = CountPass(np.zeros(1), np.ones(1), 2, "t", [])
+    >>> spec = CountPass(np.zeros(1), np.ones(1), 2, "t", [(0, 1, 2, "raw")])
     >>> part = reduce_chunk(np.array([[0.5], [1.5], [9.0]]), spec)
-    >>> isinstance(part, Counted), part.counts.tolist(), part.collected
-    (True, [[0, 1, 1, 1, 0]], [])
+    >>> isinstance(part, Counted), part.counts.tolist(), part.values.tolist(), part.sizes.tolist()
+    (True, [[0, 1, 1, 1, 0]], [0.5, 1.5], [2])
     """
 
     counts: np.ndarray
-    collected: list[Any]
+    values: np.ndarray
+    repeats: np.ndarray
+    sizes: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +116,17 @@ def reduce_chunk(x: np.ndarray, spec: CountPass | CollectPass) -> Counted | Coll
     ((2, 7), 6)
     """
     if isinstance(spec, CountPass):
-        counts, collected = count_pass(x, spec.lo, spec.scale, spec.bins, spec.token,
-                                       spec.windows)
-        if x.dtype.kind in "iu":  # whole numbers (people): windows' values travel narrowed
-            collected = [_narrowed(part, x.shape[0]) for part in collected]
-        # No bin holds more than the chunk's rows: the counts travel from a worker in
-        # the smallest integer type that holds them (exact; merged into int64).
+        counts, values, repeats, sizes = count_pass_packed(x, spec.lo, spec.scale, spec.bins,
+                                                           spec.token, spec.windows)
+        # No bin holds more than the chunk's rows, no value repeats more often: counts
+        # and repeats travel from a worker in the smallest integer type that holds them
+        # (exact; merged into int64), and whole numbers (people) as small integers too.
         small = smallest_int(0, x.shape[0])
         if small is not None:
-            counts = counts.astype(small)
-        return Counted(counts.reshape(x.shape[1], spec.bins + 3), collected)
+            counts, repeats = counts.astype(small), repeats.astype(small)
+        if x.dtype.kind in "iu":
+            values = narrow_ints(values)
+        return Counted(counts.reshape(x.shape[1], spec.bins + 3), values, repeats, sizes)
     out: list[Any] = []
     if spec.bin1:
         out = gather_bins(x, spec.lo, spec.scale, spec.bins, spec.token, spec.bin1)
@@ -139,18 +144,3 @@ def reduce_chunk(x: np.ndarray, spec: CountPass | CollectPass) -> Counted | Coll
         else:
             out.append(_collect(x[:, cell][mask], k[mask]))
     return Collected(out)
-
-
-def _narrowed(part: tuple[Any, ...] | None, rows: int) -> tuple[Any, ...] | None:
-    """A window's values of an integer output (doubles holding integers) and their
-    repeats (at most *rows*) as small integers: exact, and a quarter of the bytes."""
-    if part is None:
-        return None
-    if part[0] == "raw":
-        return ("raw", narrow_ints(part[1]))
-    kind, values, repeats, *keys = part
-    small = smallest_int(0, rows)
-    if small is not None:
-        repeats = repeats.astype(small)
-    return (kind, narrow_ints(values), repeats, *keys)
-

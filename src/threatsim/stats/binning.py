@@ -17,9 +17,8 @@ import numpy as np
 
 from threatsim.core import compiled
 
-__all__ = ["bins_of", "collect", "count_pass", "float_keys", "gather", "gather_bins",
-           "key_floats",
-           "sort_by_counting", "window_stats", "window_stats_sorted"]
+__all__ = ["bins_of", "collect", "count_pass", "count_pass_packed", "float_keys", "gather",
+           "gather_bins", "key_floats", "sort_by_counting", "window_stats", "window_stats_sorted"]
 
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
@@ -172,10 +171,56 @@ def gather_bins(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int, tok
     return gather(x, bins_of(x, lo, scale, bins), token, ranges, bins)
 
 
-def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
-                         token: str, ranges: list[Any],
-                         raw: list[bool]) -> tuple[np.ndarray, list[Any]]:
-    """:func:`count_pass` (and :func:`gather_bins`: its groups, counts unused) compiled.
+def count_pass_packed(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                      token: str, windows: list[Any]) -> tuple[np.ndarray, ...]:
+    """:func:`count_pass` with every window's values in one array: ``counts, values,
+    repeats, sizes``. Window *j*'s values are the *sizes[j]* after those of the
+    windows before it, with their ``repeats`` (each distinct value's count for mode
+    ``"collect"``; 1 for each of a raw window's values, kept as they are).
+
+    A pass has hundreds of windows: one array for all of them is merged without a
+    Python step per window and chunk (:meth:`ExactQuantiles.merge
+    <threatsim.engine.exact_quantiles.ExactQuantiles.merge>`), and travels as one.
+
+    >>> x = np.array([[0.5], [1.5], [2.5], [0.2]])
+    >>> wins = [(0, 1, 1, "raw"), (0, 2, 3, "collect")]
+    >>> counts, values, repeats, sizes = count_pass_packed(x, np.zeros(1), np.ones(1), 3,
+    ...                                                    "doc-packed", wins)
+    >>> values.tolist(), repeats.tolist(), sizes.tolist()
+    ([0.5, 0.2, 1.5, 2.5], [1, 1, 1, 1], [2, 2])
+    """
+    ranges = [w[:3] for w in windows]
+    raw = [mode == "raw" for *_, mode in windows]
+    if not compiled.enabled():
+        counts, parts = count_pass(x, lo, scale, bins, token, windows)
+        return (counts, *_packed(parts, raw))
+    counts, values, repeats, cuts, distinct, _ = _count_pass_kernel(x, lo, scale, bins,
+                                                                     token, ranges, raw)
+    sizes = distinct
+    if raw:
+        repeats[np.repeat(np.array(raw), np.diff(cuts))] = 1
+    if not np.array_equal(sizes, np.diff(cuts)):  # "collect" windows' gaps: drop them
+        offsets = np.cumsum(sizes) - sizes
+        keep = np.repeat(cuts[:-1] - offsets, sizes) + np.arange(int(sizes.sum()))
+        values, repeats = values[keep], repeats[keep]
+    return counts, values, repeats, sizes
+
+
+def _packed(parts: list[Any], raw: list[bool]) -> tuple[np.ndarray, ...]:
+    """:func:`count_pass`'s windows in :func:`count_pass_packed`'s form."""
+    values = [p[1] for p in parts if p is not None]
+    repeats = [np.ones(p[1].size, dtype=np.int64) if r else p[2]
+               for p, r in zip(parts, raw, strict=True) if p is not None]
+    sizes = np.array([0 if p is None else p[1].size for p in parts], dtype=np.int64)
+    if not values:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), sizes
+    return (np.concatenate(values), np.concatenate(repeats).astype(np.int64), sizes)
+
+
+def _count_pass_kernel(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                       token: str, ranges: list[Any],
+                       raw: list[bool]) -> tuple[np.ndarray, ...]:
+    """The compiled pass 1 on one chunk: :func:`_bin_and_gather`'s results.
 
     A "collect" group starting at bin 1 starts at its cell's low edge, which the pilot
     set to one of its values: a point mass there (reserves run out at exactly 0, nobody
@@ -195,8 +240,16 @@ def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins:
     if cells_first:
         kernel = _bin_and_gather_by_cell  # compares the values' bits: doubles only
         data = data if data.dtype == np.float64 else data.astype(np.float64)
-    counts, values, repeats, cuts, distinct, ends = kernel(
-        data, cells_first, lo, np.asarray(scale, dtype=np.float64), bins, gid, atom, keep_raw)
+    return tuple(kernel(data, cells_first, lo, np.asarray(scale, dtype=np.float64), bins,
+                        gid, atom, keep_raw))
+
+
+def _count_pass_compiled(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int,
+                         token: str, ranges: list[Any],
+                         raw: list[bool]) -> tuple[np.ndarray, list[Any]]:
+    """:func:`count_pass` (and :func:`gather_bins`: its groups, counts unused) compiled."""
+    counts, values, repeats, cuts, distinct, ends = _count_pass_kernel(x, lo, scale, bins,
+                                                                       token, ranges, raw)
     out: list[Any] = []
     # Python lists and one float_keys call for all groups: a pass may have hundreds.
     cut, n_distinct = cuts.tolist(), distinct.tolist()
