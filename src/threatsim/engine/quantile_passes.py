@@ -67,7 +67,7 @@ class Counted:
     window *j*'s are the ``sizes[j]`` of ``values`` (with their ``repeats``) after
     those of the windows before it.
 
-    >>> spec = CountPass(np.zeros(1), np.ones(1), 2, "t", [(0, 1, 2, "raw")])
+    >>> spec = CountPass(np.zeros(1), np.ones(1), 2, "doc-counted", [(0, 1, 2, "raw")])
     >>> part = reduce_chunk(np.array([[0.5], [1.5], [9.0]]), spec)
     >>> isinstance(part, Counted), part.counts.tolist(), part.values.tolist(), part.sizes.tolist()
     (True, [[0, 1, 1, 1, 0]], [0.5, 1.5], [2])
