@@ -133,6 +133,76 @@ def test_a_window_narrowed_away_from_its_quantile_takes_a_second_pass():
     np.testing.assert_array_equal(eq.result(), np.quantile(x, QS, axis=0))
 
 
+def test_windows_too_wide_for_the_budget_take_one_pass_when_narrowed(monkeypatch):
+    """A budget between what the pilot's +-5 sd windows would hold over 10^6 rows (about
+    14 % of each cell's values for these quantiles: 2 x 5 sd of 16,384 pilot rows) and
+    what they hold narrowed (+-5 sd of an eighth of the rows, about 8 %): one pass when
+    the windows are narrowed on StreamingSummary's schedule, two when they are not
+    (the budget then turns the windows down), the same quantiles as numpy either way,
+    and the windows never hold more than their caps allow (1.5x the budget)."""
+    from threatsim.engine.summary import _narrowing_stops
+
+    n, chunk, cells = 1_000_000, 16_384, 4
+    x = _sample("lognormal", np.random.default_rng(11), n, cells)
+    pilot_share = sum(2 * 5 * np.sqrt(q * (1 - q) / exact_quantiles.PILOT_ROWS) for q in QS)
+    budget = int(0.8 * pilot_share * n * cells)  # ~450,000 values: under the pilot's
+    monkeypatch.setattr(ExactQuantiles, "WINDOW_BUDGET", budget)
+    stops = _narrowing_stops(1, -(-n // chunk), chunk)
+    assert stops
+    want = np.quantile(x, QS, axis=0)
+    for narrowed, passes_expected in ((True, 1), (False, 2)):
+        eq = ExactQuantiles(cells, QS)
+        eq.expected_rows = n
+        eq.narrows_from = stops[0] * chunk if narrowed else None
+        passes, most_kept = 0, 0
+        while eq.needs_pass:
+            for k, i in enumerate(range(0, n, chunk)):
+                eq.feed(x[i:i + chunk])
+                if narrowed and eq.pass_no == 1 and k + 1 in stops:
+                    eq.narrow_windows()
+                    most_kept = max(most_kept, eq.window_values_kept())
+            if eq.pass_no == 1:
+                most_kept = max(most_kept, eq.window_values_kept())
+            eq.end_pass()
+            passes += 1
+        assert passes == passes_expected
+        np.testing.assert_array_equal(eq.result(), want)
+        assert most_kept <= 1.5 * budget + 1024 * 4 * len(QS), (most_kept, budget)
+        assert (most_kept > 0) == narrowed
+
+
+def test_a_summary_narrows_windows_the_pilot_alone_would_not_fit(monkeypatch):
+    """The run's own pass-1 schedule: with a budget only the narrowed windows fit, the
+    financing model's summary of 200,000 draws takes one pass (two without the
+    narrowing hint, as before it), and its bands are those of every draw kept. A pilot
+    of 1,024 rows stands for the default 16,384 at a sixteenth of the draws."""
+    from threatsim.engine import summary
+
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 1024)
+    sc = SCENARIOS_BY_MODEL["financing"]
+    run = {"draws": 200_000, "chunk_size": 1024, "seed": 4, "progress": False}
+    full = threatsim.run(sc, **run)
+    passes: list[int] = []
+    end_pass = summary.StreamingSummary._end_pass
+
+    def counted(self):
+        passes.append(self.pass_no)
+        return end_pass(self)
+
+    monkeypatch.setattr(summary.StreamingSummary, "_end_pass", counted)
+    for budget, expected in ((1_400_000, [1]), (0, [1, 2])):
+        # each output's windows are expected to hold 1.55-1.79 M values at the pilot's
+        # width and 0.48-1.26 M narrowed (measured on this run): 1.4 M lies between
+        monkeypatch.setattr(ExactQuantiles, "WINDOW_BUDGET", budget)
+        passes.clear()
+        summ = threatsim.run(sc, keep="summary", **run)
+        assert passes == expected, budget
+        for name in sc.variables:
+            if "time" in full[name].dims:
+                np.testing.assert_array_equal(summ[name].values,
+                                              bands(full[name], sc.quantiles).values)
+
+
 def test_float_keys_preserve_order_and_invert():
     """The integer keys sort as the floats do, and map back exactly."""
     x = np.array([-np.inf, -1e300, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1.0, 1e300, np.inf])

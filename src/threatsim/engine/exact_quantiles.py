@@ -126,8 +126,6 @@ class _Group:
     kmin: int | None = None
     kmax: int | None = None
     seen: int = 0
-    #: Kept values may lie outside the bins (a window narrowed since they were kept).
-    stale: bool = False
 
     def window_bins(self) -> tuple[int, int]:
         """The first and last pass-1 bin of a pilot window (every window has both)."""
@@ -190,6 +188,10 @@ class ExactQuantiles:
         self._win_limit = np.zeros(0, dtype=np.int64)
         #: Rows the whole sample will have (a hint): allows the one-pass windows.
         self.expected_rows: int | None = None
+        #: Rows after which the caller first calls :meth:`narrow_windows` (a hint; None:
+        #: it never does): windows too large for the budget at the pilot's width may
+        #: fit it narrowed, and take one pass instead of two.
+        self.narrows_from: int | None = None
         self._values: dict[tuple[int, int], float] = {}  # (cell, rank) -> value
         self.n: np.ndarray | None = None  # non-NaN count per cell
         self._result: np.ndarray | None = None
@@ -267,21 +269,63 @@ class ExactQuantiles:
         """Bins around where the pilot (cells x rows) puts each quantile, collected in pass 1.
 
         If every order statistic falls inside them (it does with overwhelming
-        probability), the quantiles are exact after one pass. Used only when
-        the expected number of values inside is within ``WINDOW_BUDGET``.
+        probability), the quantiles are exact after one pass. Used only when the
+        values they are expected to hold are within ``WINDOW_BUDGET``: all the
+        values of the pilot's +-5 sd windows, or, where the caller narrows the
+        windows as the counts come in (:attr:`narrows_from`), the most a window
+        holds once narrowed (see :meth:`_narrowed_share`). Each window's cap is
+        1.5x what it is expected to hold: past it, it gives up and waits for pass 2.
         """
         if not self.expected_rows or self._lo is None or self._scale is None:
             return []
-        windows: list[_Group] = []
-        total = 0.0
         r_lo, r_hi = self._window_ranks(nn)
+        spans_of, pilot_bins = self._spans(srt, r_lo, r_hi, nn)
+        if not spans_of:
+            return []
+        cells, firsts, lasts = (np.array(v, dtype=np.int64) for v in zip(*spans_of, strict=True))
+        stats = window_stats_sorted(srt, self._lo, self._scale, self.B, cells, firsts, lasts)
+        rows = self.expected_rows
+        grow = rows / max(pilot.shape[1], 1)
+
+        def expected(size: int, distinct: int, once: int) -> tuple[str, float]:
+            if distinct * 2 < size:  # ties (counts, point masses): distinct values
+                # Values seen once in the pilot (a continuous part beside a point mass,
+                # e.g. reserves just above 0) keep coming in the full sample: scale them.
+                return "collect", 2.0 * (distinct - once + once * grow) + 64
+            # continuous: the values themselves, selected with np.partition
+            return "raw", size / pilot.shape[1] * rows
+
+        whole = [expected(*st) for st in stats.T.tolist()]
+        held = [e for _, e in whole]
+        if sum(held) > self.WINDOW_BUDGET:
+            if not self.narrows_from or self.narrows_from >= rows:
+                return []
+            # Narrowed: what a window takes before the first narrowing, or the values
+            # of every row in the bins the last one leaves it, whichever is more.
+            narrowed = self._narrowed_spans(srt, nn, spans_of, pilot_bins)
+            stats_n = window_stats_sorted(srt, self._lo, self._scale, self.B, cells,
+                                          narrowed[:, 0], narrowed[:, 1])
+            early = self.narrows_from / rows
+            held = [max(e * early, expected(*st)[1])
+                    for e, st in zip(held, stats_n.T.tolist(), strict=True)]
+            if sum(held) > self.WINDOW_BUDGET:
+                return []
+        return [_Group(cell=c, ranks=[], below=0, bin1=a, bin_hi=b, mode=mode,
+                       cap=int(1.5 * h) + 1024)
+                for (c, a, b), (mode, _), h in zip(spans_of, whole, held, strict=True)]
+
+    def _spans(self, srt: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray,
+               nn: np.ndarray) -> tuple[list[tuple[int, int, int]], tuple[np.ndarray, np.ndarray]]:
+        """(cell, first bin, last bin) of each window: the pilot's ranks *r_lo* .. *r_hi*
+        of each quantile ``(Q, cells)`` as bins, overlapping ones merged; and those
+        bins, ``(Q, cells)`` each."""
+        assert self._lo is not None
+        assert self._scale is not None
         cols = np.arange(self.C)[None, :]
-        ends_lo = _bins_of(srt[r_lo, cols], self._lo, self._scale, self.B)
-        ends_hi = _bins_of(srt[r_hi, cols], self._lo, self._scale, self.B)
         offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
-        ends_lo -= offsets
-        ends_hi -= offsets
-        spans_of: list[tuple[int, int, int]] = []  # (cell, first bin, last bin)
+        ends_lo = _bins_of(srt[r_lo, cols], self._lo, self._scale, self.B) - offsets
+        ends_hi = _bins_of(srt[r_hi, cols], self._lo, self._scale, self.B) - offsets
+        spans_of: list[tuple[int, int, int]] = []
         for c in np.nonzero(nn)[0].tolist():
             spans = sorted(zip(ends_lo[:, c].tolist(), ends_hi[:, c].tolist(), strict=True))
             merged = [list(spans[0])]
@@ -291,22 +335,41 @@ class ExactQuantiles:
                 else:
                     merged.append([a, b])
             spans_of.extend((c, a, b) for a, b in merged)
-        if not spans_of:
-            return []
-        cells, firsts, lasts = (np.array(v, dtype=np.int64) for v in zip(*spans_of, strict=True))
-        stats = window_stats_sorted(srt, self._lo, self._scale, self.B, cells, firsts, lasts)
-        grow = self.expected_rows / max(pilot.shape[1], 1)
-        for (c, a, b), (size, distinct, once) in zip(spans_of, stats.T.tolist(), strict=True):
-            if distinct * 2 < size:  # ties (counts, point masses): distinct values
-                # Values seen once in the pilot (a continuous part beside a point mass,
-                # e.g. reserves just above 0) keep coming in the full sample: scale them.
-                mode, expect = "collect", 2.0 * (distinct - once + once * grow) + 64
-            else:  # continuous: the values themselves, selected with np.partition
-                mode, expect = "raw", size / pilot.shape[1] * self.expected_rows
-            total += expect
-            windows.append(_Group(cell=c, ranks=[], below=0, bin1=a, bin_hi=b,
-                                  mode=mode, cap=int(1.5 * expect) + 1024))
-        return windows if total <= self.WINDOW_BUDGET else []
+        return spans_of, (ends_lo, ends_hi)
+
+    def _narrowed_spans(self, srt: np.ndarray, nn: np.ndarray,
+                        spans_of: list[tuple[int, int, int]],
+                        pilot_bins: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``(windows, 2)`` first and last bins of each window as the last narrowing
+        would leave it, placed by the pilot (see :meth:`narrow_windows`).
+
+        The caller narrows after :attr:`narrows_from` rows, then after 4, 16, ...
+        times as many while as many rows are still to come (StreamingSummary): the
+        last time after more than an eighth of the rows, to +-5 sd around each
+        quantile of where the final one falls among that many rows, and a bin's
+        margin on each side.
+        """
+        assert self.expected_rows is not None
+        rows = float(self.expected_rows)
+        m = max(rows / 8.0, 1.0)
+        p = self.qs[:, None]
+        share = 5.0 * np.sqrt(p * (1 - p) * (1.0 / m - 1.0 / rows))  # each side
+        n_all = np.maximum(nn, 1).astype(np.float64)[None, :]
+        top = n_all - 1
+        r_lo = np.clip(np.floor(p * top - share * n_all), 0, top).astype(np.int64)
+        r_hi = np.clip(np.ceil(p * top + share * n_all), 0, top).astype(np.int64)
+        cols = np.arange(self.C)[None, :]
+        assert self._lo is not None
+        assert self._scale is not None
+        offsets = np.arange(self.C, dtype=np.int64) * (self.B + 3)
+        lo_b = _bins_of(srt[r_lo, cols], self._lo, self._scale, self.B) - offsets - 1
+        hi_b = _bins_of(srt[r_hi, cols], self._lo, self._scale, self.B) - offsets + 1
+        ends_lo, ends_hi = pilot_bins
+        out = np.empty((len(spans_of), 2), dtype=np.int64)
+        for j, (c, a, b) in enumerate(spans_of):
+            inside = (ends_lo[:, c] >= a) & (ends_hi[:, c] <= b)  # its quantiles
+            out[j] = (max(a, int(lo_b[inside, c].min())), min(b, int(hi_b[inside, c].max())))
+        return out
 
     def narrow_windows(self) -> bool:
         """Shrink pass 1's windows to where the counts so far put each quantile; returns
@@ -317,9 +380,9 @@ class ExactQuantiles:
         of the chunks since place it far closer (their rows are many more), so the
         values kept for the rest of the pass, and those kept already, can be fewer.
         A window only ever shrinks, and it keeps every value of its new bins (those
-        kept before are filtered to them): a quantile inside it is as exact as
-        before. One that falls outside (a 5-sd event on both samples) takes a second
-        pass, as after a pilot that was off.
+        kept before are cut to them at once, so what it holds is what its cap is
+        weighed against): a quantile inside it is as exact as before. One that falls
+        outside (a 5-sd event) takes a second pass, as after a pilot that was off.
         """
         if (self.pass_no != 1 or self._pilot is not None or not self._windows
                 or self._counts is None or self._lo is None or self._scale is None):
@@ -330,13 +393,17 @@ class ExactQuantiles:
         total = max(float(self.expected_rows or 0), float(n.max()))
         m_all = np.maximum(n, 1).astype(np.float64)[None, :]
         p = self.qs[:, None]
-        # The final quantile is within 5 sd of the true one too: widen by its share.
-        half = 5.0 * np.sqrt(m_all * p * (1 - p)) * (1.0 + np.sqrt(m_all / total)) + 5.0
+        # Where the final quantile x_N of all N rows falls among these m: the m rows'
+        # empirical CDF at x_N is p up to F_m - F_N = (1 - m/N) (F_m - F_rest), whose
+        # variance is p (1-p) (1/m - 1/N) (the rest's rows are independent of these).
+        # 5 sd of that, in ranks of the m rows (+5 for ties and rounding).
+        half = 5.0 * np.sqrt(m_all * p * (1 - p) * np.clip(1.0 - m_all / total, 0, 1)) + 5.0
         top = m_all - 1
         r_lo = np.clip(np.floor(p * top - half), 0, top).astype(np.int64)
         r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
+        self._flush_windows()  # values reduced to the old bins: cut with the rest
         changed = False
-        for w in self._windows:
+        for j, w in enumerate(self._windows):
             if w.aborted or n[w.cell] == 0:
                 continue
             c = w.cell
@@ -349,28 +416,33 @@ class ExactQuantiles:
             na, nb = max(a, int(lo_b[inside].min())), min(b, int(hi_b[inside].max()))
             if (na, nb) == (a, b):
                 continue
-            self._filter_window(w, na, nb)
+            self._filter_window(j, na, nb)
             changed = True
         if changed:
             self._spec = None
         return changed
 
-    def _filter_window(self, w: _Group, first: int, last: int) -> None:
-        """Window *w* cut to bins ``first..last``. The values it kept before may lie
-        outside them: they are dropped once, when the window is read
-        (:meth:`_window_values`), not piece by piece at each narrowing."""
+    def _filter_window(self, j: int, first: int, last: int) -> None:
+        """Window *j* cut to bins ``first..last``, and the values it kept before to them:
+        what it holds then is what its cap is weighed against (every chunk reduced
+        before has been handed to the windows: :meth:`narrow_windows`)."""
+        w = self._windows[j]
         w.bin1, w.bin_hi = first, last
-        w.stale = True
+        if w.vals:
+            vals, cnts = self._window_values(w, cut=True)
+            w.vals, w.cnts = [vals], ([cnts] if cnts is not None else [])
+            w.raw = vals.size
+        self._win_kept[j] = w.raw
 
-    def _window_values(self, w: _Group) -> tuple[np.ndarray, np.ndarray | None]:
-        """A window's values, in one piece, and their counts (None for a raw one): only
-        those in its bins (see :meth:`_filter_window`)."""
+    def _window_values(self, w: _Group, cut: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """A window's values, in one piece, and their counts (None for a raw one); *cut*:
+        only those in its bins (it was narrowed: :meth:`_filter_window`)."""
         if w.mode == "raw":
             vals, cnts = np.concatenate(w.vals), None
         else:
             self._consolidate(w)
             vals, cnts = w.vals[0], w.cnts[0]
-        if w.stale:
+        if cut:
             assert self._lo is not None
             assert self._scale is not None
             first, last = w.window_bins()

@@ -277,6 +277,8 @@ class StreamingSummary:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.per_draw: dict[str, np.ndarray] = {}
         self._opts = quantile_options
+        #: Rows after which pass 1 first narrows its windows (None: it never does).
+        self._narrows_from: int | None = None
         self.pass_no = 1
         self.rows = 0
 
@@ -309,6 +311,7 @@ class StreamingSummary:
             # error: exact quantiles too, inside the bands' own windows
             self.quant[key] = ExactQuantiles(cells, [*self.qs, *self._mcse_levels()], **opts)
             self.quant[key].expected_rows = self.settings.draws * self.reps
+            self.quant[key].narrows_from = self._narrows_from
             self.zeros[key] = np.zeros(cells, dtype=np.int64)
 
     def _mcse_levels(self) -> list[float]:
@@ -356,6 +359,9 @@ class StreamingSummary:
                 # worker busy); then one more at a time if a pilot is still short (rare).
                 per_chunk = self.settings.chunk_size * self.reps
                 first = min(n, max(1, -(-exact_quantiles.PILOT_ROWS // per_chunk)))
+                stops = _narrowing_stops(first, n, per_chunk)
+                # windows too wide for the budget at first may fit it once narrowed
+                self._narrows_from = stops[0] * per_chunk if stops else None
                 pos = 0
                 while pos < n and self._pass_spec() is None:
                     batch = range(pos, min(n, pos + first)) if pos == 0 else range(pos, pos + 1)
