@@ -28,10 +28,14 @@ QS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
 def _stream(x: np.ndarray, chunk: int, qs, windows: bool = False, narrow: bool = False,
-            **options) -> tuple[np.ndarray, int]:
+            budget: int | None = None, **options) -> tuple[np.ndarray, int]:
     eq = ExactQuantiles(x.shape[1], qs, **options)
     if windows:  # the one-pass windows around the pilot's quantiles
         eq.expected_rows = x.shape[0]
+    if narrow:  # ... which may then be planned on the narrowing, within *budget*
+        eq.narrows_from = chunk
+    if budget is not None:
+        eq.WINDOW_BUDGET = budget
     passes = 0
     while eq.needs_pass:
         for i in range(0, x.shape[0], chunk):
@@ -65,16 +69,19 @@ def _sample(kind: str, rng: np.random.Generator, n: int, c: int) -> np.ndarray:
        n=st.integers(1, 3000), chunk=st.integers(1, 700), pilot=st.integers(1, 500),
        cap=st.integers(1, 64), bins=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
        qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), windows=st.booleans(),
-       narrow=st.booleans(), ordered=st.booleans())
+       narrow=st.booleans(), ordered=st.booleans(),
+       budget=st.sampled_from([None, 0, 16, 256, 4096]))
 def test_streamed_quantiles_equal_numpy_bit_for_bit(kind, n, chunk, pilot, cap, bins, seed, qs,
-                                                    windows, narrow, ordered):
+                                                    windows, narrow, ordered, budget):
     """Any data, chunking, pilot, cap, bins (tiny ones force refinement), windows narrowed
-    after every chunk or not, rows in sorted order (the pilot and the early counts then
+    after every chunk or not (and planned on it, within budgets small enough to turn
+    them down or cap them), rows in sorted order (the pilot and the early counts then
     place every quantile wrongly): == numpy."""
     x = _sample(kind, np.random.default_rng(seed), n, 3)
     if ordered:
         x = np.sort(x, axis=0)
-    got, _ = _stream(x, chunk, qs, windows, narrow, pilot_rows=pilot, cap=cap, bins=bins)
+    got, _ = _stream(x, chunk, qs, windows, narrow, budget, pilot_rows=pilot, cap=cap,
+                     bins=bins)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
         want = np.nanquantile(x, qs, axis=0)
