@@ -104,6 +104,20 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out
 
 
+def _narrowed_half(p: np.ndarray, m: np.ndarray | float, total: float) -> np.ndarray:
+    """Half-width, in ranks of the first *m* of *total* rows, of where the final
+    quantile *p* of all rows falls among them: 5 sd.
+
+    The m rows' empirical CDF at the final quantile x_N is p up to
+    F_m - F_N = (1 - m/N) (F_m - F_rest), whose variance is p (1-p) (1/m - 1/N)
+    (the rest's rows are independent of these); in ranks, m times its sd.
+
+    >>> float(_narrowed_half(np.array(0.5), 100.0, 100.0))  # every row in: exact
+    0.0
+    """
+    return np.asarray(5.0 * np.sqrt(m * p * (1 - p) * np.clip(1.0 - m / total, 0, 1)))
+
+
 @dataclass
 class _Group:
     """Order statistics of one cell known to lie in one bin or key interval."""
@@ -273,7 +287,7 @@ class ExactQuantiles:
         values they are expected to hold are within ``WINDOW_BUDGET``: all the
         values of the pilot's +-5 sd windows, or, where the caller narrows the
         windows as the counts come in (:attr:`narrows_from`), the most a window
-        holds once narrowed (see :meth:`_narrowed_share`). Each window's cap is
+        holds once narrowed (see :meth:`_narrowed_spans`). Each window's cap is
         1.5x what it is expected to hold: past it, it gives up and waits for pass 2.
         """
         if not self.expected_rows or self._lo is None or self._scale is None:
@@ -353,7 +367,7 @@ class ExactQuantiles:
         rows = float(self.expected_rows)
         m = max(rows / 8.0, 1.0)
         p = self.qs[:, None]
-        share = 5.0 * np.sqrt(p * (1 - p) * (1.0 / m - 1.0 / rows))  # each side
+        share = _narrowed_half(p, m, rows) / m  # of the rows, each side
         n_all = np.maximum(nn, 1).astype(np.float64)[None, :]
         top = n_all - 1
         r_lo = np.clip(np.floor(p * top - share * n_all), 0, top).astype(np.int64)
@@ -393,11 +407,7 @@ class ExactQuantiles:
         total = max(float(self.expected_rows or 0), float(n.max()))
         m_all = np.maximum(n, 1).astype(np.float64)[None, :]
         p = self.qs[:, None]
-        # Where the final quantile x_N of all N rows falls among these m: the m rows'
-        # empirical CDF at x_N is p up to F_m - F_N = (1 - m/N) (F_m - F_rest), whose
-        # variance is p (1-p) (1/m - 1/N) (the rest's rows are independent of these).
-        # 5 sd of that, in ranks of the m rows (+5 for ties and rounding).
-        half = 5.0 * np.sqrt(m_all * p * (1 - p) * np.clip(1.0 - m_all / total, 0, 1)) + 5.0
+        half = _narrowed_half(p, m_all, total) + 5.0  # (+5 for ties and rounding)
         top = m_all - 1
         r_lo = np.clip(np.floor(p * top - half), 0, top).astype(np.int64)
         r_hi = np.clip(np.ceil(p * top + half), 0, top).astype(np.int64)
