@@ -9,6 +9,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+#: How a command interrupted by Ctrl-C ends, as ``subprocess`` reports it: exit status
+#: 130, or ended by SIGINT, which CPython does (Modules/main.c, bpo-1054041) when the
+#: KeyboardInterrupt passed through code it ran by PyRun_String, even though the
+#: command caught it and exited 130. A shell reports 130 either way.
+INTERRUPTED = (130, -signal.SIGINT)
 
 
 @pytest.fixture(autouse=True, scope="session")

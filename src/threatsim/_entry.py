@@ -18,7 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     try:
-        from threatsim.cli.main import main as cli_main
+        from threatsim.core.interrupts import interrupts_recorded_while_loading
+
+        with interrupts_recorded_while_loading():  # raised here, not lost in an import
+            from threatsim.cli.main import main as cli_main
     except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
         print("threatsim: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -8,7 +8,10 @@ an import's traceback.
 import sys
 
 try:
-    from threatsim.cli.main import main
+    from threatsim.core.interrupts import interrupts_recorded_while_loading
+
+    with interrupts_recorded_while_loading():  # raised here, not lost in an import
+        from threatsim.cli.main import main
 except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
     print("threatsim: interrupted; nothing was written", file=sys.stderr)
     sys.exit(130)
