@@ -26,8 +26,9 @@ class InterruptGuard:
     goes on; where it is inside xarray's NetCDF writer, the writer's lock is
     left held and its cleanup waits for it forever. While a guard is active,
     Ctrl-C is remembered; it raises at once unless the main thread is inside
-    a file backend (xarray's, netCDF4's), numba's own code or a garbage-collector
-    callback, and :meth:`check` (the engine calls it after every chunk, and
+    a file backend (xarray's, netCDF4's), numba's own code, a garbage-collector
+    callback or importlib's module-lock callback (a lazy import's), and
+    :meth:`check` (the engine calls it after every chunk, and
     :func:`check_interrupt` before a finished file is renamed) raises it in any
     case. Installed only in the main thread and only over Python's default handler.
 
@@ -67,6 +68,8 @@ class InterruptGuard:
         if self._holding:
             return  # raised by check() once the block is left
         in_gc = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+        if _in_module_lock_callback(frame):
+            return  # raised there, it is printed as "Exception ignored" and lost
         f, depth = frame, 0
         while f is not None and depth < 60:
             if f.f_code in in_gc or any(p in f.f_code.co_filename for p in self._DEFER):
@@ -161,8 +164,7 @@ def interrupts_recorded_while_loading() -> Iterator[None]:
 
     def record_and_raise(signum: int, frame: Any) -> None:
         came.append(signum)
-        code = getattr(frame, "f_code", None)
-        if code is not None and (code.co_filename, code.co_name) == _MODULE_LOCK_CALLBACK:
+        if _in_module_lock_callback(frame):
             return  # raised there, it is printed as "Exception ignored" and lost
         raise KeyboardInterrupt
 
@@ -181,6 +183,13 @@ def interrupts_recorded_while_loading() -> Iterator[None]:
 
 #: importlib's weakref callback that drops a module's import lock.
 _MODULE_LOCK_CALLBACK = ("<frozen importlib._bootstrap>", "cb")
+
+
+def _in_module_lock_callback(frame: Any) -> bool:
+    """Whether *frame* (where a signal handler was called) is importlib's weakref callback
+    for a module lock, where an exception is reported as "Exception ignored" and dropped."""
+    code = getattr(frame, "f_code", None)
+    return code is not None and (code.co_filename, code.co_name) == _MODULE_LOCK_CALLBACK
 
 
 @contextlib.contextmanager
