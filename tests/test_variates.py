@@ -243,8 +243,14 @@ def test_invalid_parameters_are_refused():
         streams.binomial(5, np.nan, month=0, flow=0)
     with pytest.raises(ValueError, match="n must be"):
         streams.binomial(-1, 0.5, month=0, flow=0)
+    with pytest.raises(ValueError, match="n must be"):
+        streams.binomial([5, 2**53, 5], 0.5, month=0, flow=0)
     with pytest.raises(ValueError, match="means must be"):
         streams.poisson(-1.0, month=0, flow=0)
+    with pytest.raises(ValueError, match="means must be"):
+        streams.poisson([1.0, np.nan, 2.0], month=0, flow=0)
+    with pytest.raises(ValueError, match="means must be"):
+        streams.poisson([1.0, 2e15, 2.0], month=0, flow=0)
     with pytest.raises(ValueError, match="month"):
         streams.poisson(1.0, month=-1, flow=0)
     with pytest.raises(ValueError, match="draw indices"):

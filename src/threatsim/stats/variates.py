@@ -484,11 +484,13 @@ class ChanceStreams:
         n = np.broadcast_to(np.asarray(n), (len(self),))
         if n.size and not np.issubdtype(n.dtype, np.integer) and np.any(n != np.floor(n)):
             raise ValueError("binomial n must be whole numbers")
-        n = n.astype(np.int64)
+        n = n.astype(np.int64, copy=False)
         p = np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape))
+        # Two passes over each array (min, max), not four and two temporaries: a W2 month
+        # makes six of these calls. A NaN fails both comparisons, as it should.
         if n.size and (n.min() < 0 or n.max() >= _MAX_N):
             raise ValueError("binomial n must be in [0, 2**53)")
-        if n.size and not np.all((p >= 0.0) & (p <= 1.0)):
+        if n.size and not (p.min() >= 0.0 and p.max() <= 1.0):
             raise ValueError("binomial p must be in [0, 1]")
         counter = self._counter(month, flow, event)
         if compiled.enabled():
@@ -501,7 +503,7 @@ class ChanceStreams:
         """Poisson(lam_i) for each draw i (int64); lam broadcasts to the draws."""
         lam = np.ascontiguousarray(np.broadcast_to(np.asarray(lam, dtype=np.float64),
                                                    (len(self),)))
-        if lam.size and not np.all((lam >= 0.0) & (lam <= _MAX_LAM)):
+        if lam.size and not (lam.min() >= 0.0 and lam.max() <= _MAX_LAM):  # NaN fails
             raise ValueError(f"Poisson means must be in [0, {_MAX_LAM:g}]")
         counter = self._counter(month, flow, event)
         if compiled.enabled():
