@@ -199,6 +199,37 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
     client.wait_for_workers(2, timeout=30)
 
 
+def test_a_summary_of_many_small_chunks_runs_several_to_a_cluster_task(client, monkeypatch):
+    """Each cluster task costs the client process (which also runs a LocalCluster's
+    scheduler) about as much CPU as a small W1 chunk costs its worker: a summary pass of
+    many chunks sends them in batches (chunks_per_task), each pickled once. The same
+    summary as in-process, bit for bit; every chunk reduced exactly once."""
+    from threatsim.engine import shipping
+
+    monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 76
+    sc = SCENARIOS_BY_MODEL["financing"]
+    run = {"draws": 320, "chunk_size": 4, "seed": 5}
+    expected = threatsim.run(sc, keep="summary", progress=False, **run)
+    batches: list[list[int]] = []
+    of = shipping.ReducedBatch.of.__func__
+
+    def counted(cls, tasks):
+        batches.append([t.index for t in tasks])
+        return of(cls, tasks)
+
+    monkeypatch.setattr(shipping.ReducedBatch, "of", classmethod(counted))
+    executor = DaskExecutor(client, max_in_flight=4)
+    got = threatsim.run(sc, keep="summary", progress=False, executor=executor, **run)
+    xr.testing.assert_identical(expected, got)
+    # 76 chunks after the pilot, 4 of them held: 72 in tasks of (2 * 72) // (3 * 4) = 12
+    # at most 8 chunks each (and once per pass after the first, if any)
+    assert batches
+    assert max(map(len, batches)) == shipping.MAX_CHUNKS_PER_TASK
+    first_pass = [i for batch in batches[:9] for i in batch]
+    assert len(first_pass) == len(set(first_pass)) == 72
+    assert all(b == list(range(b[0], b[0] + len(b))) for b in batches)  # consecutive chunks
+
+
 def test_local_cluster_workers_reuse_their_memory(client):
     """The workers threatsim starts get glibc settings that keep chunk-sized arrays on the
     heap (not distributed's MALLOC_TRIM_THRESHOLD_=65536, which maps every one afresh)."""

@@ -9,7 +9,8 @@ checkpoint, or computed on the executor (and checkpointed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import pickle
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,20 @@ from threatsim.engine.plan import ChunkTask, Plan, run_chunk
 from threatsim.engine.progress import Progress
 from threatsim.engine.summary import SummaryPartial, SummaryPass, reduce_for_pass
 
-__all__ = ["ReducedChunkTask", "ShippedChunk", "crosses_processes", "each_chunk",
-           "run_chunk_reduced", "run_chunk_reduced_shipped", "run_chunk_shipped", "unshipped"]
+__all__ = [
+    "ReducedBatch",
+    "ReducedChunkTask",
+    "ShippedChunk",
+    "chunks_per_task",
+    "crosses_processes",
+    "each_chunk",
+    "in_batches",
+    "run_chunk_reduced",
+    "run_chunk_reduced_shipped",
+    "run_chunk_shipped",
+    "run_chunks_reduced_shipped",
+    "unshipped",
+]
 
 
 def crosses_processes(executor: ChunkExecutor) -> bool:
@@ -173,6 +186,90 @@ def run_chunk_reduced_shipped(rt: ReducedChunkTask,
     index, partial = run_chunk_reduced(rt, computed)
     return index, Bundle(partial)
 
+
+#: At most this many chunks in one cluster task (see :func:`chunks_per_task`).
+MAX_CHUNKS_PER_TASK = 8
+
+
+def chunks_per_task(chunks: int, in_flight: int) -> int:
+    """How many of a summary pass's *chunks* one cluster task runs and reduces, where the
+    cluster keeps *in_flight* tasks queued or running (``DaskExecutor.hold_limit``: four
+    per worker thread).
+
+    Each task costs the client process, which also runs a LocalCluster's scheduler,
+    about 10 ms of CPU (submitting, scheduling, sending, gathering); a W1 chunk of
+    16,384 draws is about as much work on its worker, so the client, not the workers,
+    set the pace (W1 at 10^8 draw-months: 102 tasks). Tasks of several chunks keep at
+    least 1.5 in-flight windows of tasks in the pass (six per worker thread), so that
+    the last tasks, which some threads wait out, stay short; at most
+    :data:`MAX_CHUNKS_PER_TASK`; 1 (a task per chunk, as before) for passes too short.
+
+    >>> chunks_per_task(94, 8), chunks_per_task(13, 8), chunks_per_task(5000, 8)
+    (7, 1, 8)
+    """
+    return max(1, min(MAX_CHUNKS_PER_TASK, (2 * chunks) // (3 * max(1, in_flight))))
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedBatch:
+    """Several :class:`ReducedChunkTask`, pickled once on the client, for one task.
+
+    They travel as bytes because a dask scheduler unpickles each task's arguments and
+    pickles them again for the worker; in a LocalCluster it does so in the client
+    process (W1 at 10^8 draw-months: a quarter of that process's event loop went to
+    unpacking tasks, expanding their constant parameters and packing them again).
+    *index* (the first chunk's) orders the batch among the others.
+    """
+
+    index: int
+    payload: bytes
+
+    @classmethod
+    def of(cls, tasks: list[ReducedChunkTask]) -> ReducedBatch:
+        return cls(tasks[0].index, pickle.dumps(tasks, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def in_batches(tasks: Iterable[ReducedChunkTask], size: int,
+               ) -> Iterator[ReducedChunkTask | ReducedBatch]:
+    """*tasks* in :class:`ReducedBatch` of *size* consecutive ones, as the caller asks
+    for them; a task whose chunk is held on the cluster goes alone (dask must see its
+    handle to run it where the chunk is).
+
+    >>> import threatsim
+    >>> from threatsim.engine.options import RunOptions
+    >>> from threatsim.engine.summary import SummaryPass
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=6, chunk_size=1))
+    >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=[], quant={})
+    >>> tasks = [ReducedChunkTask(plan.task(i), spec, held="h" if i == 2 else None)
+    ...          for i in range(6)]
+    >>> [(type(w).__name__, w.index) for w in in_batches(tasks, 2)]
+    [('ReducedBatch', 0), ('ReducedChunkTask', 2), ('ReducedBatch', 3), ('ReducedBatch', 5)]
+    >>> [index for index, _ in run_chunks_reduced_shipped(ReducedBatch.of(tasks[3:5]))]
+    [3, 4]
+    """
+    pending: list[ReducedChunkTask] = []
+    for task in tasks:
+        if task.held is not None:
+            yield task
+            continue
+        pending.append(task)
+        if len(pending) == size:
+            yield ReducedBatch.of(pending)
+            pending = []
+    if pending:
+        yield ReducedBatch.of(pending)
+
+
+def run_chunks_reduced_shipped(work: ReducedChunkTask | ReducedBatch,
+                               computed: tuple[int, dict[str, np.ndarray]] | None = None,
+                               ) -> list[tuple[int, Bundle]]:
+    """:func:`run_chunk_reduced_shipped` of each chunk of *work* (one task or a batch), in
+    order: ``[(index, bundle), ...]``. *computed*: a held chunk's result (one task)."""
+    if isinstance(work, ReducedBatch):
+        tasks: list[ReducedChunkTask] = pickle.loads(work.payload)  # pickled by ReducedBatch.of
+        return [run_chunk_reduced_shipped(task) for task in tasks]
+    return [run_chunk_reduced_shipped(work, computed)]
 
 
 def each_chunk(plan: Plan, *, checkpoint: Checkpoint | None = None,

@@ -32,11 +32,14 @@ from threatsim.engine.plan import Plan, run_chunk
 from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import (
     ReducedChunkTask,
+    chunks_per_task,
     crosses_processes,
     each_chunk,
+    in_batches,
     run_chunk_reduced,
     run_chunk_reduced_shipped,
     run_chunk_shipped,
+    run_chunks_reduced_shipped,
     unshipped,
 )
 from threatsim.engine.sink import NetCDFSink
@@ -130,9 +133,16 @@ class ExecutorChunks:
                 ) -> Iterator[tuple[int, SummaryPartial]]:
         """Chunks *indices* reduced on the executor (the held ones where they are held)."""
         plan, ex, held, holder = self.plan, self.ex, self._held, self._holder
-        fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
-        results = ex.map_chunks(fn, (ReducedChunkTask(plan.task(i), spec, held.get(i))
-                                     for i in indices))
+        tasks = (ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices)
+        results: Iterator[Any]
+        per_task = (chunks_per_task(len(indices) - len(held), holder.hold_limit())
+                    if holder is not None else 1)
+        if per_task > 1:  # a cluster's tasks of several chunks: see chunks_per_task
+            source = ex.map_chunks(run_chunks_reduced_shipped, in_batches(tasks, per_task))
+            results = (pair for batch in source for pair in batch)
+        else:
+            fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
+            source = results = ex.map_chunks(fn, tasks)
         try:
             for index, partial in results:
                 self.guard.check()
@@ -143,6 +153,7 @@ class ExecutorChunks:
                 self._advance(index)
         finally:
             _closing(results)
+            _closing(source)  # the executor's own stream: its unfinished tasks cancelled
 
 
 class StoredChunks:
