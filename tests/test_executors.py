@@ -202,8 +202,9 @@ def test_summary_holds_chunks_ahead_of_the_pilot_and_survives_a_killed_worker(
 def test_a_summary_of_many_small_chunks_runs_several_to_a_cluster_task(client, monkeypatch):
     """Each cluster task costs the client process (which also runs a LocalCluster's
     scheduler) about as much CPU as a small W1 chunk costs its worker: a summary pass of
-    many chunks sends them in batches (chunks_per_task), each pickled once. The same
-    summary as in-process, bit for bit; every chunk reduced exactly once."""
+    many chunks sends them in batches (chunks_per_task), each pickled once, smaller
+    towards the end. The same summary as in-process, bit for bit; every chunk reduced
+    exactly once."""
     from threatsim.engine import shipping
 
     monkeypatch.setattr(exact_quantiles, "PILOT_ROWS", 16)  # a pilot of 4 chunks, then 76
@@ -221,12 +222,19 @@ def test_a_summary_of_many_small_chunks_runs_several_to_a_cluster_task(client, m
     executor = DaskExecutor(client, max_in_flight=4)
     got = threatsim.run(sc, keep="summary", progress=False, executor=executor, **run)
     xr.testing.assert_identical(expected, got)
-    # 76 chunks after the pilot, 4 of them held: 72 in tasks of (2 * 72) // (3 * 4) = 12
-    # at most 8 chunks each (and once per pass after the first, if any)
-    assert batches
-    assert max(map(len, batches)) == shipping.MAX_CHUNKS_PER_TASK
-    first_pass = [i for batch in batches[:9] for i in batch]
-    assert len(first_pass) == len(set(first_pass)) == 72
+    # 76 chunks after the pilot (0-3), 4 of them held (4-7): the 72 others in tasks of a
+    # half of what is left of each stretch the summary asks for (4 in flight), at most
+    # 8, down to single chunks at the end
+    first_pass, sizes = [], []
+    for batch in batches:
+        if len(first_pass) == 72:
+            break  # a further pass, if any, starts again
+        first_pass += batch
+        sizes.append(len(batch))
+    assert sorted(first_pass) == list(range(8, 80))
+    assert max(sizes) == shipping.MAX_CHUNKS_PER_TASK
+    assert sizes[-1] == 1
+    assert len(sizes) < 72 / 2
     assert all(b == list(range(b[0], b[0] + len(b))) for b in batches)  # consecutive chunks
 
 

@@ -10,7 +10,7 @@ checkpoint, or computed on the executor (and checkpointed).
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,22 +192,23 @@ MAX_CHUNKS_PER_TASK = 8
 
 
 def chunks_per_task(chunks: int, in_flight: int) -> int:
-    """How many of a summary pass's *chunks* one cluster task runs and reduces, where the
-    cluster keeps *in_flight* tasks queued or running (``DaskExecutor.hold_limit``: four
-    per worker thread).
+    """How many of the *chunks* a summary pass has still to send the next cluster task
+    runs and reduces, where the cluster keeps *in_flight* tasks queued or running
+    (``DaskExecutor.hold_limit``: four per worker thread).
 
     Each task costs the client process, which also runs a LocalCluster's scheduler,
     about 10 ms of CPU (submitting, scheduling, sending, gathering); a W1 chunk of
     16,384 draws is about as much work on its worker, so the client, not the workers,
-    set the pace (W1 at 10^8 draw-months: 102 tasks). Tasks of several chunks keep at
-    least 1.5 in-flight windows of tasks in the pass (six per worker thread), so that
-    the last tasks, which some threads wait out, stay short; at most
-    :data:`MAX_CHUNKS_PER_TASK`; 1 (a task per chunk, as before) for passes too short.
+    set the pace (W1 at 10^8 draw-months: 102 tasks). A task takes the share of what
+    is left that half the in-flight tasks would each get (two per worker thread), at
+    most :data:`MAX_CHUNKS_PER_TASK` (guided self-scheduling): large tasks first,
+    smaller ones towards the end, so that no worker waits long for another's last task,
+    however long the chunks take.
 
-    >>> chunks_per_task(94, 8), chunks_per_task(13, 8), chunks_per_task(5000, 8)
-    (7, 1, 8)
+    >>> [chunks_per_task(left, 8) for left in (94, 40, 15, 7, 3)]
+    [8, 8, 3, 1, 1]
     """
-    return max(1, min(MAX_CHUNKS_PER_TASK, (2 * chunks) // (3 * max(1, in_flight))))
+    return max(1, min(MAX_CHUNKS_PER_TASK, chunks // max(1, in_flight // 2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,25 +230,29 @@ class ReducedBatch:
         return cls(tasks[0].index, pickle.dumps(tasks, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def in_batches(tasks: Iterable[ReducedChunkTask], size: int,
+def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
                ) -> Iterator[ReducedChunkTask | ReducedBatch]:
-    """*tasks* in :class:`ReducedBatch` of *size* consecutive ones, as the caller asks
-    for them; a task whose chunk is held on the cluster goes alone (dask must see its
-    handle to run it where the chunk is).
+    """*tasks* as :class:`ReducedBatch` of the next ones in order, each of
+    :func:`chunks_per_task` of those left, as the caller asks for them; a task whose
+    chunk is held on the cluster goes alone, at once (dask must see its handle to run
+    it where the chunk is).
 
     >>> import threatsim
     >>> from threatsim.engine.options import RunOptions
     >>> from threatsim.engine.summary import SummaryPass
     >>> sc = threatsim.load_scenario("scenarios/financing.toml")
-    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=6, chunk_size=1))
+    >>> plan = Plan.for_run(sc, RunOptions.build(sc, draws=12, chunk_size=1))
     >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=[], quant={})
     >>> tasks = [ReducedChunkTask(plan.task(i), spec, held="h" if i == 2 else None)
-    ...          for i in range(6)]
-    >>> [(type(w).__name__, w.index) for w in in_batches(tasks, 2)]
-    [('ReducedBatch', 0), ('ReducedChunkTask', 2), ('ReducedBatch', 3), ('ReducedBatch', 5)]
+    ...          for i in range(12)]
+    >>> [[t.index for t in pickle.loads(w.payload)] if isinstance(w, ReducedBatch)
+    ...  else ("held", w.index) for w in in_batches(tasks, 4)]
+    [('held', 2), [0, 1, 3, 4, 5], [6, 7, 8], [9], [10], [11]]
     >>> [index for index, _ in run_chunks_reduced_shipped(ReducedBatch.of(tasks[3:5]))]
     [3, 4]
     """
+    left = sum(1 for task in tasks if task.held is None)
+    size = chunks_per_task(left, in_flight)
     pending: list[ReducedChunkTask] = []
     for task in tasks:
         if task.held is not None:
@@ -256,7 +261,8 @@ def in_batches(tasks: Iterable[ReducedChunkTask], size: int,
         pending.append(task)
         if len(pending) == size:
             yield ReducedBatch.of(pending)
-            pending = []
+            left -= size
+            size, pending = chunks_per_task(left, in_flight), []
     if pending:
         yield ReducedBatch.of(pending)
 

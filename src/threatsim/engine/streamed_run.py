@@ -133,16 +133,16 @@ class ExecutorChunks:
                 ) -> Iterator[tuple[int, SummaryPartial]]:
         """Chunks *indices* reduced on the executor (the held ones where they are held)."""
         plan, ex, held, holder = self.plan, self.ex, self._held, self._holder
-        tasks = (ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices)
+        tasks = [ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices]
         results: Iterator[Any]
-        per_task = (chunks_per_task(len(indices) - len(held), holder.hold_limit())
-                    if holder is not None else 1)
-        if per_task > 1:  # a cluster's tasks of several chunks: see chunks_per_task
-            source = ex.map_chunks(run_chunks_reduced_shipped, in_batches(tasks, per_task))
+        in_flight = holder.hold_limit() if holder is not None else 0
+        if in_flight and chunks_per_task(len(tasks) - len(held), in_flight) > 1:
+            # a cluster's tasks of several chunks, fewer towards the end: chunks_per_task
+            source = ex.map_chunks(run_chunks_reduced_shipped, in_batches(tasks, in_flight))
             results = (pair for batch in source for pair in batch)
         else:
             fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
-            source = results = ex.map_chunks(fn, tasks)
+            source = results = ex.map_chunks(fn, iter(tasks))
         try:
             for index, partial in results:
                 self.guard.check()
