@@ -222,19 +222,17 @@ def test_a_summary_of_many_small_chunks_runs_several_to_a_cluster_task(client, m
     executor = DaskExecutor(client, max_in_flight=4)
     got = threatsim.run(sc, keep="summary", progress=False, executor=executor, **run)
     xr.testing.assert_identical(expected, got)
-    # 76 chunks after the pilot (0-3), 4 of them held (4-7): the 72 others in tasks of a
-    # half of what is left of each stretch the summary asks for (4 in flight), at most
-    # 8, down to single chunks at the end
-    first_pass, sizes = [], []
-    for batch in batches:
-        if len(first_pass) == 72:
-            break  # a further pass, if any, starts again
-        first_pass += batch
-        sizes.append(len(batch))
-    assert sorted(first_pass) == list(range(8, 80))
-    assert max(sizes) == shipping.MAX_CHUNKS_PER_TASK
-    assert sizes[-1] == 1
-    assert len(sizes) < 72 / 2
+    # 76 chunks after the pilot (0-3), 4 of them held (4-7): the others, in the stretches
+    # of at least 16 (4 in flight) the summary asks for, in tasks of half of what is left
+    # for 2 tasks, at most 8, down to single chunks at the end
+    first_pass = batches[:next((k for k in range(1, len(batches))  # a further pass, if
+                                if batches[k][0] < batches[k - 1][0]), len(batches))]  # any
+    batched = [index for batch in first_pass for index in batch]
+    assert set(batched) <= set(range(8, 80))  # never the pilot's chunks nor a held one
+    assert len(batched) == len(set(batched))
+    assert max(map(len, first_pass)) == shipping.MAX_CHUNKS_PER_TASK
+    assert min(map(len, first_pass)) == 1
+    assert len(first_pass) < len(batched) / 2
     assert all(b == list(range(b[0], b[0] + len(b))) for b in batches)  # consecutive chunks
 
 

@@ -32,7 +32,6 @@ from threatsim.engine.plan import Plan, run_chunk
 from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import (
     ReducedChunkTask,
-    chunks_per_task,
     crosses_processes,
     each_chunk,
     in_batches,
@@ -40,6 +39,7 @@ from threatsim.engine.shipping import (
     run_chunk_reduced_shipped,
     run_chunk_shipped,
     run_chunks_reduced_shipped,
+    sends_in_batches,
     unshipped,
 )
 from threatsim.engine.sink import NetCDFSink
@@ -136,7 +136,7 @@ class ExecutorChunks:
         tasks = [ReducedChunkTask(plan.task(i), spec, held.get(i)) for i in indices]
         results: Iterator[Any]
         in_flight = holder.hold_limit() if holder is not None else 0
-        if in_flight and chunks_per_task(len(tasks) - len(held), in_flight) > 1:
+        if sends_in_batches(len(tasks) - len(held), in_flight):
             # a cluster's tasks of several chunks, fewer towards the end: chunks_per_task
             source = ex.map_chunks(run_chunks_reduced_shipped, in_batches(tasks, in_flight))
             results = (pair for batch in source for pair in batch)
