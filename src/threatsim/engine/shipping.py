@@ -190,9 +190,12 @@ def run_chunk_reduced_shipped(rt: ReducedChunkTask,
 
 #: At most this many chunks in one cluster task (see :func:`chunks_per_task`).
 MAX_CHUNKS_PER_TASK = 8
+#: At most this many draws in one cluster task: what the cluster holds in flight (tasks
+#: times their draws' parameters and results) stays that of chunks of this size.
+MAX_DRAWS_PER_TASK = 131_072
 
 
-def chunks_per_task(chunks: int, in_flight: int) -> int:
+def chunks_per_task(chunks: int, in_flight: int, chunk_draws: int = 1) -> int:
     """How many of the *chunks* a summary pass has still to send the next cluster task
     runs and reduces, where the cluster keeps *in_flight* tasks queued or running
     (``DaskExecutor.hold_limit``: four per worker thread).
@@ -202,14 +205,18 @@ def chunks_per_task(chunks: int, in_flight: int) -> int:
     16,384 draws is about as much work on its worker, so the client, not the workers,
     set the pace (W1 at 10^8 draw-months: 102 tasks). A task takes the share of what
     is left that half the in-flight tasks would each get (two per worker thread), at
-    most :data:`MAX_CHUNKS_PER_TASK` (guided self-scheduling): large tasks first,
-    smaller ones towards the end, so that no worker waits long for another's last task,
-    however long the chunks take.
+    most :data:`MAX_CHUNKS_PER_TASK` chunks and :data:`MAX_DRAWS_PER_TASK` draws (of
+    *chunk_draws* each), by guided self-scheduling: large tasks first, smaller ones
+    towards the end, so that no worker waits long for another's last task, however long
+    the chunks take.
 
-    >>> [chunks_per_task(left, 8) for left in (94, 40, 15, 7, 3)]
+    >>> [chunks_per_task(left, 8, 16_384) for left in (94, 40, 15, 7, 3)]
     [8, 8, 3, 1, 1]
+    >>> chunks_per_task(94, 8, 65_536)  # chunks of 65,536 draws: two to a task
+    2
     """
-    return max(1, min(MAX_CHUNKS_PER_TASK, chunks // max(1, in_flight // 2)))
+    by_draws = max(1, MAX_DRAWS_PER_TASK // max(1, chunk_draws))
+    return max(1, min(MAX_CHUNKS_PER_TASK, by_draws, chunks // max(1, in_flight // 2)))
 
 
 def sends_in_batches(chunks: int, in_flight: int) -> bool:
@@ -265,7 +272,8 @@ def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
     [3, 4]
     """
     left = sum(1 for task in tasks if task.held is None)
-    size = chunks_per_task(left, in_flight)
+    draws = max((task.task.draw_index().size for task in tasks[:1]), default=1)
+    size = chunks_per_task(left, in_flight, draws)
     pending: list[ReducedChunkTask] = []
     for task in tasks:
         if task.held is not None:
@@ -275,7 +283,7 @@ def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
         if len(pending) == size:
             yield ReducedBatch.of(pending)
             left -= size
-            size, pending = chunks_per_task(left, in_flight), []
+            size, pending = chunks_per_task(left, in_flight, draws), []
     if pending:
         yield ReducedBatch.of(pending)
 
