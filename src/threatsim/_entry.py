@@ -18,10 +18,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     try:
-        from threatsim.core.interrupts import interrupts_recorded_while_loading
+        from threatsim.core.interrupts import InterruptGuard
 
-        with interrupts_recorded_while_loading():  # raised here, not lost in an import
+        with InterruptGuard() as guard:
             from threatsim.cli.main import main as cli_main
+            guard.check()  # a Ctrl-C an import swallowed on the way, raised here
     except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
         print("threatsim: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -8,10 +8,11 @@ an import's traceback.
 import sys
 
 try:
-    from threatsim.core.interrupts import interrupts_recorded_while_loading
+    from threatsim.core.interrupts import InterruptGuard
 
-    with interrupts_recorded_while_loading():  # raised here, not lost in an import
+    with InterruptGuard() as guard:
         from threatsim.cli.main import main
+        guard.check()  # a Ctrl-C an import swallowed on the way, raised here
 except KeyboardInterrupt:  # the message and status threatsim.cli.main.main gives
     print("threatsim: interrupted; nothing was written", file=sys.stderr)
     sys.exit(130)

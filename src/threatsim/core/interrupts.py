@@ -13,8 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["InterruptGuard", "check_interrupt", "interrupts_held_back",
-           "interrupts_recorded_while_loading", "is_interrupt", "sigint_blocked_for_children"]
+__all__ = ["InterruptGuard", "check_interrupt", "interrupts_held_back", "is_interrupt",
+           "sigint_blocked_for_children"]
 
 
 class InterruptGuard:
@@ -31,6 +31,12 @@ class InterruptGuard:
     :meth:`check` (the engine calls it after every chunk, and
     :func:`check_interrupt` before a finished file is renamed) raises it in any
     case. Installed only in the main thread and only over Python's default handler.
+
+    The entry points (``threatsim._entry``, ``python -m threatsim.cli``) hold one over
+    the command line's imports and check it after them: a Ctrl-C that an import
+    swallowed (importlib's lock callback, code that catches every exception) was lost,
+    and the run went on to its end (2 of 78 SIGINTs sent 0.05-1.6 s after the start,
+    2026-12-04).
 
     >>> with InterruptGuard() as guard:
     ...     guard.check()  # no Ctrl-C so far: nothing raised
@@ -135,50 +141,6 @@ def interrupts_held_back() -> Iterator[None]:
     finally:
         owner._holding -= 1
 
-
-
-@contextlib.contextmanager
-def interrupts_recorded_while_loading() -> Iterator[None]:
-    """Ctrl-C inside the block raises ``KeyboardInterrupt`` as usual, and again when the
-    block ends if the first one was swallowed on the way.
-
-    For the command line's imports (numpy, xarray, scipy, numba: a second or more).
-    Python's default handler raises ``KeyboardInterrupt`` wherever the main thread is,
-    and inside an import that can be a module lock's weakref callback (Python prints
-    "Exception ignored" and goes on) or code that catches every exception: the Ctrl-C
-    was lost and the run went on to its end (2 of 78 SIGINTs sent 0.05-1.6 s after
-    ``python -m threatsim.cli run`` started, 2026-12-04). In a module lock's callback
-    the interrupt is only recorded, so nothing is printed for it. Installed only in the
-    main thread and only over Python's default handler; otherwise a no-op.
-
-    >>> with interrupts_recorded_while_loading():
-    ...     import json  # the modules to load
-    >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
-    True
-    """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    came: list[int] = []
-
-    def record_and_raise(signum: int, frame: Any) -> None:
-        came.append(signum)
-        if _in_module_lock_callback(frame):
-            return  # raised there, it is printed as "Exception ignored" and lost
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, record_and_raise)
-    try:
-        yield
-    except BaseException:
-        if came:  # whatever the interrupt became on its way out (an ImportError, ...)
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if came:
-        raise KeyboardInterrupt
 
 
 #: importlib's weakref callback that drops a module's import lock.

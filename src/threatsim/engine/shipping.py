@@ -195,7 +195,7 @@ MAX_CHUNKS_PER_TASK = 8
 MAX_DRAWS_PER_TASK = 131_072
 
 
-def chunks_per_task(chunks: int, in_flight: int, chunk_draws: int = 1) -> int:
+def chunks_per_task(chunks: int, in_flight: int, chunk_draws: int) -> int:
     """How many of the *chunks* a summary pass has still to send the next cluster task
     runs and reduces, where the cluster keeps *in_flight* tasks queued or running
     (``DaskExecutor.hold_limit``: four per worker thread).
@@ -272,7 +272,7 @@ def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
     [3, 4]
     """
     left = sum(1 for task in tasks if task.held is None)
-    draws = max((task.task.draw_index().size for task in tasks[:1]), default=1)
+    draws = tasks[0].task.draw_index().size if tasks else 1  # every chunk's, but the last
     size = chunks_per_task(left, in_flight, draws)
     pending: list[ReducedChunkTask] = []
     for task in tasks:
