@@ -64,6 +64,7 @@ def test_a_pickled_task_carries_constant_parameters_as_one_value():
         "minus_zero": np.full(n, -0.0),
         "signed_zeros": np.where(np.arange(n) % 2 == 0, 0.0, -0.0),
         "count": np.full(n, 3, dtype=np.int64),
+        "last_differs": np.append(np.full(n - 1, 0.5), 0.75),
     }
     task = _task(params)
     data = pickle.dumps(task, protocol=5)
@@ -78,7 +79,8 @@ def test_a_pickled_task_carries_constant_parameters_as_one_value():
         assert got.tobytes() == np.ascontiguousarray(values).tobytes(), name
         assert got.flags.writeable
         assert got.flags.c_contiguous
-    whole = sum(v.nbytes for k, v in params.items() if k in ("uniform", "signed_zeros"))
+    whole = sum(v.nbytes for k, v in params.items() if k in ("uniform", "signed_zeros",
+                                                        "last_differs"))
     assert whole < len(data) < whole + 4096  # the five constant ones cost next to nothing
     assert back.index == task.index
     assert back.outputs == task.outputs

@@ -88,6 +88,11 @@ def _pack_constant(values: np.ndarray) -> Any:
     if values.ndim != 1 or values.size < 2 or size not in (1, 2, 4, 8):
         return values
     if values.strides[0] != 0:  # not a broadcast of one value: compare the bits
+        if values[:1].tobytes() != values[1:2].tobytes():
+            # A sampled parameter almost always differs here: without this look the
+            # whole comparison (and a copy of a column of the sample) cost a W1 cluster
+            # client 0.09 s of its 0.8 s a run, at 10^8 draw-months.
+            return values
         bits = np.ascontiguousarray(values).view(f"u{size}")
         if not (bits == bits[0]).all():
             return values
