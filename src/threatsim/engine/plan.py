@@ -11,6 +11,7 @@ chunks, nor on the order they finished in.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,73 @@ from threatsim.engine.streams import chance_streams
 from threatsim.inputs.scenario import Parameter, Scenario
 from threatsim.models.registry import get_model
 
-__all__ = ["ChunkTask", "Plan", "place_draws", "run_chunk", "sample_lean"]
+__all__ = ["ChunkTask", "ParameterRecipe", "Plan", "place_draws", "run_chunk", "sample_lean"]
+
+#: Distributions whose values a task may make again where it runs (ParameterRecipe):
+#: their inverse CDF is IEEE arithmetic that is exact on every machine (a product and a
+#: sum, a search of cumulative weights, rounding), so a worker's values are the
+#: client's bit for bit. Others (a lognormal's exp, scipy's beta and triangular
+#: inverses) may differ by an ulp between machines or libraries: they travel.
+REMADE_KINDS = frozenset({"uniform", "discrete", "point"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterRecipe:
+    """How the values of some of a run's parameters are made again where a chunk runs.
+
+    A chunk task sent to another process carries, for the parameters *names*, not
+    their values (W1 at 10^8 draw-months: 53 MB that a LocalCluster's client process
+    pickled, sent to its own scheduler and sent again to a worker) but this recipe:
+    the values of draws ``[lo, hi)`` are
+    ``sample_parameters(parameters, hi - lo, seed=seed, first=lo)`` of those names,
+    exactly those of the whole sample (:func:`~threatsim.engine.sampling.uniforms`
+    skips each stream ahead). Only ``mc`` runs without a posterior have one, and only
+    parameters of :data:`REMADE_KINDS` outside rank-correlated groups, whose caps
+    (``share_of``) are remade too.
+
+    >>> import threatsim
+    >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+    >>> recipe = ParameterRecipe.of(sc, RunOptions.build(sc, draws=10, seed=3))
+    >>> whole = sample_parameters(sc.parameters, 10, seed=3)
+    >>> part = recipe.values(4, 7)
+    >>> sorted(set(sc.parameters) - recipe.names)  # lognormal90, triangular: they travel
+    ['reserves_initial', 'upkeep_per_fighter']
+    >>> all(np.array_equal(part[k], whole[k][4:7]) for k in recipe.names)
+    True
+    """
+
+    parameters: dict[str, Parameter]
+    names: frozenset[str]
+    seed: int
+
+    @classmethod
+    def of(cls, scenario: Scenario, options: RunOptions) -> ParameterRecipe | None:
+        """The recipe of a run's sample, or None where no parameter can be remade."""
+        if options.sampler != "mc" or options.posterior is not None:
+            return None
+        ps = scenario.parameters
+        # A share is remade with every parent that caps it (cap_shares), so all must be.
+        subset = {k: p for k, p in ps.items() if _remakable(ps, k)}
+        # Constants travel as one value anyway (ChunkTask.__reduce__): not worth remaking.
+        names = frozenset(k for k, p in subset.items()
+                          if p.dist.kind != "point" or p.share_of is not None)
+        return cls(subset, names, options.seed) if names else None
+
+    def values(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """The values of draws ``[lo, hi)`` of the parameters :attr:`names`."""
+        made = sample_parameters(self.parameters, hi - lo, seed=self.seed, first=lo)
+        return {k: made[k] for k in self.names}
+
+
+def _remakable(ps: Mapping[str, Parameter], name: str) -> bool:
+    """Whether parameter *name* and every parent that caps it can be remade."""
+    while True:
+        p = ps[name]
+        if p.dist.kind not in REMADE_KINDS or p.correlated is not None:
+            return False
+        if p.share_of is None:
+            return True
+        name = p.share_of
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +127,9 @@ class ChunkTask:
     #: The draw index whose chance each row uses, when not its own (see
     #: :func:`~threatsim.engine.evaluate.evaluate`); None: ``first_draw`` on.
     chance_draws: np.ndarray | None = None
+    #: How the parameters it names are made again where the task runs, when it is sent
+    #: to another process (see :class:`ParameterRecipe`); None: every value travels.
+    recipe: ParameterRecipe | None = None
 
     def draw_index(self) -> np.ndarray:
         """The draw index of each row's chance (before replicates are repeated)."""
@@ -77,8 +147,12 @@ class ChunkTask:
         # Its arrays travel packed, one buffer per dtype (a frame each on dask) instead
         # of one per parameter and lever (W2: 43 frames, each handled on its way by the
         # client, the scheduler and the worker).
+        # Parameters its recipe names travel as their number of values: the worker
+        # makes them again (ParameterRecipe), the same bits.
         fields = {f: getattr(self, f) for f in ChunkTask.__slots__}
-        fields["params"] = {k: _pack_constant(v) for k, v in self.params.items()}
+        remade = self.recipe.names if self.recipe is not None else frozenset()
+        fields["params"] = {k: _Remade(v.size) if k in remade else _pack_constant(v)
+                            for k, v in self.params.items()}
         return _unpack_task, (Bundle(fields),)
 
 
@@ -110,9 +184,23 @@ class _Constant:
         return np.repeat(self.one, self.size)  # contiguous and writable, as sent
 
 
+@dataclass(frozen=True, slots=True)
+class _Remade:
+    """A parameter's chunk that its task's recipe makes again: only its length travels."""
+
+    size: int
+
+
 def _unpack_task(fields: dict[str, Any]) -> ChunkTask:
-    fields["params"] = {k: v.expand() if isinstance(v, _Constant) else v
-                        for k, v in fields["params"].items()}
+    params = fields["params"]
+    remade = [v.size for v in params.values() if isinstance(v, _Remade)]
+    made: dict[str, np.ndarray] = {}
+    if remade:
+        recipe, lo = fields["recipe"], fields["first_draw"]
+        made = recipe.values(lo, lo + remade[0])
+    fields["params"] = {k: made[k] if isinstance(v, _Remade)
+                        else v.expand() if isinstance(v, _Constant) else v
+                        for k, v in params.items()}
     return ChunkTask(**fields)
 
 
@@ -265,8 +353,12 @@ class Plan:
 
     def __init__(self, scenario: Scenario, options: RunOptions, params: dict[str, np.ndarray],
                  *, draws: int | None = None, outputs: frozenset[str] | None = None,
-                 chance_draws: np.ndarray | None = None) -> None:
+                 chance_draws: np.ndarray | None = None,
+                 recipe: ParameterRecipe | None = None) -> None:
         self.scenario, self.options = scenario, options
+        #: How *params* (some of them) are made again where a chunk runs: only when they
+        #: are exactly that sample's (Plan.for_run), never for values given otherwise.
+        self.recipe = recipe
         #: The draw index whose chance each draw uses (None: its own index).
         self.chance_draws = chance_draws
         self.params = params
@@ -292,7 +384,7 @@ class Plan:
             if capped:  # a what-if's fixed parent caps the posterior's share, as sampling does
                 params = {k: np.array(v) for k, v in params.items()}
                 cap_shares(scenario.parameters, params)
-        return cls(scenario, options, params)
+        return cls(scenario, options, params, recipe=ParameterRecipe.of(scenario, options))
 
     def bounds(self, index: int) -> tuple[int, int]:
         """The draws ``[lo, hi)`` of chunk *index*."""
@@ -338,7 +430,7 @@ class Plan:
                          params={k: v[lo:hi] for k, v in self.params.items()},
                          levers=self.levers, n_months=self.scenario.horizon, seed=opts.seed,
                          replicates=opts.replicates, outputs=self.outputs, out=out,
-                         chance_draws=chance)
+                         chance_draws=chance, recipe=self.recipe)
 
     def direct_buffers(self) -> dict[str, np.ndarray] | None:
         """Result buffers the model fills in place, when it can and chunks run here.

@@ -43,8 +43,13 @@ __all__ = ["cap_shares", "correlate", "iman_conover", "posterior_values", "sampl
 _TINY = np.finfo(np.float64).tiny
 
 
-def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, np.ndarray]:
+def uniforms(names: list[str], n: int, *, seed: int, sampler: str,
+             first: int = 0) -> dict[str, np.ndarray]:
     """Uniform (0, 1) columns of the design, one per parameter name.
+
+    *first*: with ``mc`` only, the uniforms of draws ``first .. first + n - 1`` of any
+    larger sample, without making the ones before: each stream skips ahead
+    (:func:`~threatsim.engine.streams.parameter_stream`), so they are the same values.
 
     >>> u = uniforms(["a", "b"], 1000, seed=0, sampler="lhs")
     >>> sorted(u), u["a"].shape
@@ -53,7 +58,13 @@ def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, 
     [100, 100, 100, 100, 100, 100, 100, 100, 100, 100]
     >>> bool(np.array_equal(uniforms(["a"], 1000, seed=0, sampler="lhs")["a"], u["a"]))
     True
+    >>> whole = uniforms(["a"], 1000, seed=0, sampler="mc")["a"]
+    >>> bool(np.array_equal(uniforms(["a"], 10, seed=0, sampler="mc", first=990)["a"],
+    ...                     whole[990:]))
+    True
     """
+    if first and sampler != "mc":  # LHS strata and Sobol points depend on the whole sample
+        raise ValueError(f"sampler {sampler!r} draws its sample whole: first={first} needs 'mc'")
     if sampler != "mc":  # scipy.stats (40 MB, a second to import) only where a design needs it
         from scipy.stats import qmc
     if sampler == "sobol":
@@ -69,7 +80,7 @@ def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, 
         return {name: np.clip(table[:, j], _TINY, 1 - 2**-53) for j, name in enumerate(ordered)}
     out = {}
     for name in names:
-        gen = parameter_stream(seed, name)
+        gen = parameter_stream(seed, name, skip=first)
         if sampler == "lhs":
             u = qmc.LatinHypercube(d=1, rng=gen).random(n)[:, 0]
         else:
@@ -79,8 +90,12 @@ def uniforms(names: list[str], n: int, *, seed: int, sampler: str) -> dict[str, 
 
 
 def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
-                      sampler: str = "mc") -> dict[str, np.ndarray]:
+                      sampler: str = "mc", first: int = 0) -> dict[str, np.ndarray]:
     """Sample every parameter for *n* draws; nested quantities never exceed their parent.
+
+    *first*: the values of draws ``first .. first + n - 1`` of any larger sample
+    (``mc`` only, and no rank-correlated group, whose rearrangement needs the whole
+    sample; see :func:`uniforms`).
 
     Returns
     -------
@@ -97,6 +112,9 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
     >>> again = sample_parameters(sc.parameters, 5, seed=1)
     >>> all(np.array_equal(values[k], again[k]) for k in values)  # a function of the seed
     True
+    >>> tail = sample_parameters(sc.parameters, 2, seed=1, first=3)  # draws 3 and 4
+    >>> all(np.array_equal(tail[k], values[k][3:]) for k in values)
+    True
     """
     # A point value needs no uniforms; with per-parameter streams (mc, lhs) skipping
     # them changes no other parameter's values. Sobol is joint: every column is drawn.
@@ -107,7 +125,10 @@ def sample_parameters(parameters: Mapping[str, Parameter], n: int, *, seed: int,
     groups = {p.correlated.names: p.correlated for p in parameters.values()
               if p.correlated is not None}
     random += [m for names in groups for m in names if m not in parameters]
-    u = uniforms(list(dict.fromkeys(random)), n, seed=seed, sampler=sampler)
+    if first and groups:
+        raise ValueError(f"a rank-correlated group is rearranged over the whole sample: "
+                         f"first={first} cannot sample part of it")
+    u = uniforms(list(dict.fromkeys(random)), n, seed=seed, sampler=sampler, first=first)
     for group in groups.values():
         correlate(u, group)
     half = None

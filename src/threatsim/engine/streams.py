@@ -64,15 +64,21 @@ def name_key(name: str) -> tuple[int, ...]:
     return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
 
-def parameter_stream(seed: int, name: str) -> np.random.Generator:
-    """Generator for the sampled values of parameter *name*.
+def parameter_stream(seed: int, name: str, *, skip: int = 0) -> np.random.Generator:
+    """Generator for the sampled values of parameter *name*; *skip*: as if that many
+    uniforms (64-bit outputs) had been drawn from it already (``PCG64.advance``).
 
     >>> a, b = parameter_stream(7, "fighters").random(), parameter_stream(7, "fighters").random()
     >>> a == b
     True
+    >>> bool(parameter_stream(7, "x", skip=2).random() == parameter_stream(7, "x").random(3)[2])
+    True
     """
     ss = np.random.SeedSequence(seed, spawn_key=(_PARAMETER, *name_key(name)))
-    return np.random.Generator(np.random.PCG64(ss))
+    bits = np.random.PCG64(ss)
+    if skip:
+        bits.advance(skip)
+    return np.random.Generator(bits)
 
 
 def sobol_stream(seed: int) -> np.random.Generator:
