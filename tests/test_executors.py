@@ -240,8 +240,6 @@ def test_a_cluster_task_holds_at_most_max_draws_per_task(monkeypatch):
     """Tasks of several chunks hold no more draws than MAX_DRAWS_PER_TASK, so that what a
     cluster keeps in flight stays that of chunks of that size (large chunks: fewer to a
     task), and every chunk goes exactly once, in order."""
-    import pickle
-
     from threatsim.engine import shipping
     from threatsim.engine.summary import SummaryPass
 
@@ -250,7 +248,7 @@ def test_a_cluster_task_holds_at_most_max_draws_per_task(monkeypatch):
     plan = Plan.for_run(sc, RunOptions.build(sc, draws=4_000, chunk_size=100))
     spec = SummaryPass(first=True, lead=1, banded={}, per_draw=[], quant={})
     tasks = [shipping.ReducedChunkTask(plan.task(i), spec) for i in range(plan.n_chunks)]
-    batches = [[t.index for t in pickle.loads(b.payload)]
+    batches = [[t.index for t in b.tasks]
                for b in shipping.in_batches(tasks, 4)]
     assert [i for b in batches for i in b] == list(range(40))
     assert max(map(len, batches)) == 2  # 250 draws: two chunks of 100 (8 without the cap)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
 
 import threatsim
+from threatsim.engine.cluster import Sealed, run_sealed
 from threatsim.engine.options import RunOptions
 from threatsim.engine.plan import REMADE_KINDS, ParameterRecipe, Plan
 from threatsim.engine.sampling import sample_parameters, uniforms
@@ -156,3 +157,17 @@ def test_a_pickled_chunk_task_carries_no_remade_values_and_comes_back_exact(scen
         remade = sum(task.params[k].nbytes for k in plan.recipe.names)
         # The rest of a task (its recipe's parameters, levers, seeds) is some tens of KB.
         assert len(data) < travelling + 32_768 < remade / 4, (len(data), travelling, remade)
+
+
+def test_a_sealed_argument_opens_on_the_worker_as_it_was():
+    """Sealed pickles once on the client (cloudpickle for what pickle refuses: a class
+    defined in a function); run_sealed opens it."""
+
+    @dataclasses.dataclass
+    class Local:
+        values: np.ndarray
+
+    task = Local(np.arange(5.0))
+    sealed = pickle.loads(pickle.dumps(Sealed.of(task)))  # as a scheduler passes it on
+    assert run_sealed(lambda t, k: float(t.values.sum()) * k, sealed, 2) == 20.0
+    assert run_sealed(len, Sealed.of([1, 2, 3])) == 3

@@ -20,6 +20,7 @@ import dataclasses
 import itertools
 import logging
 import os
+import pickle
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -128,9 +129,10 @@ class DaskExecutor:
             held = getattr(task, "held", None)
             # A held result goes in as an argument of its own, so that dask hands the
             # task the data (on the worker that holds it) instead of the handle.
-            args = (task,) if held is None else (dataclasses.replace(task, held=None), held)
-            fut = self.client.submit(fn, *args, key=key, pure=False, retries=self.retries,
-                                     priority=_priority(index))
+            args = ((Sealed.of(task),) if held is None
+                    else (Sealed.of(dataclasses.replace(task, held=None)), held))
+            fut = self.client.submit(run_sealed, fn, *args, key=key, pure=False,
+                                     retries=self.retries, priority=_priority(index))
             live.add(fut)
             queue.add(fut)
 
@@ -191,7 +193,8 @@ class DaskExecutor:
         # and the last held chunks ran after all of them, their reductions after them.
         # A group of its own per held chunk is never root-ish, on any scheduler.
         return {task.index: self.client.submit(
-                    fn, task, key=f"threatsim_held_{task.index}-{run_key}", pure=False,
+                    run_sealed, fn, Sealed.of(task), key=f"threatsim_held_{task.index}-{run_key}",
+                    pure=False,
                     retries=self.retries, priority=_priority(task.index))
                 for task in tasks}
 
@@ -216,6 +219,40 @@ class DaskExecutor:
                 self.client.cancel(futures, force=True)
             except Exception:  # the cluster may already be gone
                 pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sealed:
+    """A task's argument pickled once, on the client, into bytes that the scheduler
+    passes on untouched (:func:`run_sealed` opens it on the worker).
+
+    A dask scheduler unpickles every task's arguments and pickles them again for the
+    worker, and a LocalCluster's scheduler does so in the client process: a chunk task
+    made its parameters again there (:class:`~threatsim.engine.plan.ParameterRecipe`),
+    and before that W1's batches of chunks were unpacked and packed there, a quarter of
+    that process's event loop.
+
+    >>> run_sealed(len, Sealed.of([1, 2, 3]))
+    3
+    """
+
+    payload: bytes
+
+    @classmethod
+    def of(cls, task: Any) -> Sealed:
+        try:
+            return cls(pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, AttributeError, TypeError):
+            # What dask itself does with what pickle refuses (a class defined in a
+            # function): cloudpickle, a dependency of distributed, pickles it by value.
+            import cloudpickle
+
+            return cls(cloudpickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def run_sealed(fn: Callable[..., Any], sealed: Sealed, *rest: Any) -> Any:
+    """``fn(task, *rest)`` for the task *sealed* holds (top-level: it runs on a worker)."""
+    return fn(pickle.loads(sealed.payload), *rest)
 
 
 def _priority(index: int | None) -> int:

@@ -9,7 +9,6 @@ checkpoint, or computed on the executor (and checkpointed).
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -233,21 +232,17 @@ def sends_in_batches(chunks: int, in_flight: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ReducedBatch:
-    """Several :class:`ReducedChunkTask`, pickled once on the client, for one task.
-
-    They travel as bytes because a dask scheduler unpickles each task's arguments and
-    pickles them again for the worker; in a LocalCluster it does so in the client
-    process (W1 at 10^8 draw-months: a quarter of that process's event loop went to
-    unpacking tasks, expanding their constant parameters and packing them again).
-    *index* (the first chunk's) orders the batch among the others.
+    """Several :class:`ReducedChunkTask`, consecutive, for one cluster task (the
+    executor pickles it once, on the client: ``cluster.Sealed``). *index* (the first
+    chunk's) orders the batch among the others.
     """
 
     index: int
-    payload: bytes
+    tasks: tuple[ReducedChunkTask, ...]
 
     @classmethod
     def of(cls, tasks: list[ReducedChunkTask]) -> ReducedBatch:
-        return cls(tasks[0].index, pickle.dumps(tasks, protocol=pickle.HIGHEST_PROTOCOL))
+        return cls(tasks[0].index, tuple(tasks))
 
 
 def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
@@ -265,7 +260,7 @@ def in_batches(tasks: Sequence[ReducedChunkTask], in_flight: int,
     >>> spec = SummaryPass(first=True, lead=1, banded={}, per_draw=[], quant={})
     >>> tasks = [ReducedChunkTask(plan.task(i), spec, held="h" if i == 2 else None)
     ...          for i in range(12)]
-    >>> [[t.index for t in pickle.loads(w.payload)] if isinstance(w, ReducedBatch)
+    >>> [[t.index for t in w.tasks] if isinstance(w, ReducedBatch)
     ...  else ("held", w.index) for w in in_batches(tasks, 4)]
     [('held', 2), [0, 1, 3, 4, 5], [6, 7, 8], [9], [10], [11]]
     >>> [index for index, _ in run_chunks_reduced_shipped(ReducedBatch.of(tasks[3:5]))]
@@ -294,8 +289,7 @@ def run_chunks_reduced_shipped(work: ReducedChunkTask | ReducedBatch,
     """:func:`run_chunk_reduced_shipped` of each chunk of *work* (one task or a batch), in
     order: ``[(index, bundle), ...]``. *computed*: a held chunk's result (one task)."""
     if isinstance(work, ReducedBatch):
-        tasks: list[ReducedChunkTask] = pickle.loads(work.payload)  # pickled by ReducedBatch.of
-        return [run_chunk_reduced_shipped(task) for task in tasks]
+        return [run_chunk_reduced_shipped(task) for task in work.tasks]
     return [run_chunk_reduced_shipped(work, computed)]
 
 
