@@ -130,6 +130,13 @@ def test_the_recipe_names_only_what_is_exact_to_make_again():
         sampled = p.dist.kind != "point" or p.share_of is not None
         assert (name in recipe.names) == (exact and sampled), name
     assert {"reserves_initial", "upkeep_per_fighter"}.isdisjoint(recipe.names)
+    # It holds what sampling those reads, the parents that cap them too, and no text.
+    parents = {sc.parameters[k].share_of for k in recipe.names} - {None}
+    assert set(recipe.parameters) == recipe.names | parents
+    for name, kept in recipe.parameters.items():
+        assert kept.dist == sc.parameters[name].dist
+        assert kept.share_of == sc.parameters[name].share_of
+        assert (kept.description, kept.source, kept.assumption) == ("", None, None)
     for sampler in ("lhs", "sobol"):
         assert ParameterRecipe.of(sc, dataclasses.replace(opts, sampler=sampler)) is None
     assert ParameterRecipe.of(sc, dataclasses.replace(opts, posterior=object())) is None

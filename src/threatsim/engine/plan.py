@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -72,12 +72,18 @@ class ParameterRecipe:
         if options.sampler != "mc" or options.posterior is not None:
             return None
         ps = scenario.parameters
-        # A share is remade with every parent that caps it (cap_shares), so all must be.
-        subset = {k: p for k, p in ps.items() if _remakable(ps, k)}
         # Constants travel as one value anyway (ChunkTask.__reduce__): not worth remaking.
-        names = frozenset(k for k, p in subset.items()
-                          if p.dist.kind != "point" or p.share_of is not None)
-        return cls(subset, names, options.seed) if names else None
+        names = frozenset(k for k, p in ps.items() if _remakable(ps, k)
+                          and (p.dist.kind != "point" or p.share_of is not None))
+        if not names:
+            return None
+        # A share is remade with every parent that caps it (cap_shares, in the scenario's
+        # order). Only what sampling reads goes in every task: no descriptions, sources.
+        needed = {a for k in names for a in _capped_by(ps, k)}
+        bare = {k: replace(p, description="", source=None, assumption=None,
+                           range_assumption=None)
+                for k, p in ps.items() if k in needed}
+        return cls(bare, names, options.seed)
 
     def values(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """The values of draws ``[lo, hi)`` of the parameters :attr:`names`."""
@@ -85,15 +91,18 @@ class ParameterRecipe:
         return {k: made[k] for k in self.names}
 
 
+def _capped_by(ps: Mapping[str, Parameter], name: str) -> list[str]:
+    """Parameter *name* and every parent that caps it (``share_of``), nearest first."""
+    chain = [name]
+    while (parent := ps[chain[-1]].share_of) is not None:
+        chain.append(parent)
+    return chain
+
+
 def _remakable(ps: Mapping[str, Parameter], name: str) -> bool:
     """Whether parameter *name* and every parent that caps it can be remade."""
-    while True:
-        p = ps[name]
-        if p.dist.kind not in REMADE_KINDS or p.correlated is not None:
-            return False
-        if p.share_of is None:
-            return True
-        name = p.share_of
+    return all(ps[k].dist.kind in REMADE_KINDS and ps[k].correlated is None
+               for k in _capped_by(ps, name))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,11 +202,11 @@ class _Remade:
 
 def _unpack_task(fields: dict[str, Any]) -> ChunkTask:
     params = fields["params"]
-    remade = [v.size for v in params.values() if isinstance(v, _Remade)]
+    size = next((v.size for v in params.values() if isinstance(v, _Remade)), None)
     made: dict[str, np.ndarray] = {}
-    if remade:
-        recipe, lo = fields["recipe"], fields["first_draw"]
-        made = recipe.values(lo, lo + remade[0])
+    if size is not None:  # every parameter of a chunk has its number of draws
+        lo = fields["first_draw"]
+        made = fields["recipe"].values(lo, lo + size)
     fields["params"] = {k: made[k] if isinstance(v, _Remade)
                         else v.expand() if isinstance(v, _Constant) else v
                         for k, v in params.items()}
