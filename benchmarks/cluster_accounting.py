@@ -53,8 +53,7 @@ def account(job: str, draws: int, chunk: int, workers: int, repeat: int) -> dict
 
     with local_cluster(workers) as client:
         run = scaling.job(job, draws, client, chunk)
-        scaling.job(job, 1_000, None, None)()  # imports, compiled kernels, here
-        scaling.job(job, 8 * scaling.CHUNK, client, scaling.CHUNK)()  # and on every worker
+        scaling.warm_up(job, client)
         walls, client_cpu, workers_cpu = [], [], []
         for _ in range(repeat):
             c0, w0, t0 = _cpu_seconds(), _workers_cpu(client), time.perf_counter()
@@ -64,9 +63,8 @@ def account(job: str, draws: int, chunk: int, workers: int, repeat: int) -> dict
             workers_cpu.append(_workers_cpu(client) - w0)
         with get_task_stream(client) as stream:
             run()
-        computed = sum(stop - start for task in stream.data
-                       for part in task["startstops"] if part["action"] == "compute"
-                       for start, stop in [(part["start"], part["stop"])])
+        computed = sum(part["stop"] - part["start"] for task in stream.data
+                       for part in task["startstops"] if part["action"] == "compute")
     return {"workers": workers, "wall": statistics.median(walls),
             "walls": walls, "client_cpu": statistics.median(client_cpu),
             "workers_cpu": statistics.median(workers_cpu), "tasks": len(stream.data),

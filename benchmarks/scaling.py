@@ -134,6 +134,14 @@ def job(kind: str, n: int, executor=None, chunk_size=None):
     return lambda: _w2(n, executor, chunk_size, keep)
 
 
+def warm_up(kind: str, client=None) -> None:
+    """Run curve *kind* small, untimed: imports and compiled kernels here, and with a
+    *client*, on every worker, along this mode's path."""
+    job(kind, 1_000, None, None)()
+    if client is not None:
+        job(kind, 8 * CHUNK, client, CHUNK)()
+
+
 def point(kind: str, n: int, workers: int, repeat: int) -> dict:
     """One measurement in this process (called in a fresh process by main)."""
     np.seterr(all="ignore")
@@ -147,9 +155,7 @@ def point(kind: str, n: int, workers: int, repeat: int) -> dict:
         if kind == "w1-summary" and workers and n >= 1_000_000:
             chunk = 16_384  # ~10^8 draw-months: half the default chunk's tasks
         fn = job(kind, n, client, chunk)
-        job(kind, 1_000, None, None)()  # imports, compiled kernels
-        if client is not None:  # warm every worker: imports, compiled kernels, this mode's path
-            job(kind, 8 * CHUNK, client, CHUNK)()
+        warm_up(kind, client)
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()

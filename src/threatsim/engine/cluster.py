@@ -194,8 +194,7 @@ class DaskExecutor:
         # A group of its own per held chunk is never root-ish, on any scheduler.
         return {task.index: self.client.submit(
                     run_sealed, fn, Sealed.of(task), key=f"threatsim_held_{task.index}-{run_key}",
-                    pure=False,
-                    retries=self.retries, priority=_priority(task.index))
+                    pure=False, retries=self.retries, priority=_priority(task.index))
                 for task in tasks}
 
     def fetch(self, held: Iterable[Any]) -> list[Any]:
