@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures as cf
 import copy
 import dataclasses
-import itertools
 import logging
 import os
 import pickle
@@ -118,7 +117,11 @@ class DaskExecutor:
         from distributed import as_completed  # optional dependency: only on a cluster
 
         run_key = uuid.uuid4().hex[:10]
+        # A source with ``ready()`` (StagedTasks) holds its next task back until the
+        # caller has what it needs (the narrowed windows): asked again after each result.
+        ready: Callable[[], bool] | None = getattr(tasks, "ready", None)
         source = iter(tasks)
+        exhausted = False
         live: set[Any] = set()
         # with_results: results are gathered in the background as tasks finish
         queue = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
@@ -136,9 +139,19 @@ class DaskExecutor:
             live.add(fut)
             queue.add(fut)
 
+        limit = self._limit()
+
+        def top_up() -> None:
+            nonlocal exhausted
+            while not exhausted and len(live) < limit and (ready is None or ready()):
+                nxt = next(source, None)
+                if nxt is None:
+                    exhausted = True
+                else:
+                    submit(nxt)
+
         try:
-            for task in itertools.islice(source, self._limit()):
-                submit(task)
+            top_up()
             for fut, result in queue:
                 live.discard(fut)
                 if fut.status == "cancelled":
@@ -155,10 +168,12 @@ class DaskExecutor:
                             f"workers; giving up ({exc})") from None
                     raise exc
                 fut.release()
-                nxt = next(source, None)
-                if nxt is not None:
-                    submit(nxt)
+                top_up()
                 yield result
+                top_up()  # what the caller did with the result may have readied the next
+                if not live and not exhausted:
+                    raise RuntimeError("a staged source held its tasks back with none in "
+                                       "flight (threatsim bug)")
         finally:
             if live:  # stopped early (error, Ctrl-C, generator closed): cancel the rest
                 try:

@@ -527,6 +527,38 @@ class ExactQuantiles:
             if g.raw > 2 * (g.cap or self.cap) or len(g.vals) > MAX_PIECES:
                 self._consolidate(g)
 
+    def cut_to_windows(self, partial: Counted) -> Counted:
+        """*partial*, reduced by an earlier :meth:`spec` of pass 1 (wider windows), with
+        each window's values cut to its bins now: what the current spec would have
+        kept of the same chunk (its counts are the same in every spec of the pass).
+
+        A window only shrinks (:meth:`narrow_windows`), so the earlier values hold all
+        of the current ones; the bin of each is taken with :func:`bins_of
+        <threatsim.stats.binning.bins_of>`'s float operations, as the workers do.
+        """
+        sizes = np.asarray(partial.sizes)
+        if not self._windows or not sizes.any():
+            return partial
+        assert self._lo is not None
+        assert self._scale is not None
+        cells = np.array([w.cell for w in self._windows], dtype=np.int64)
+        bounds = np.array([w.window_bins() for w in self._windows], dtype=np.int64)
+        owner = np.repeat(np.arange(sizes.size), sizes)  # each value's window
+        c = cells[owner]
+        t = np.subtract(partial.values, self._lo[c])
+        t *= self._scale[c]
+        t += 1.0
+        np.clip(t, 0.0, float(self.B + 1), out=t)
+        nan = np.isnan(t)
+        if nan.any():
+            t[nan] = self.B + 2
+        b = t.astype(np.int64)
+        keep = (b >= bounds[owner, 0]) & (b <= bounds[owner, 1])
+        if keep.all():
+            return partial
+        kept = np.bincount(owner[keep], minlength=sizes.size).astype(sizes.dtype)
+        return Counted(partial.counts, partial.values[keep], partial.repeats[keep], kept)
+
     def _flush_windows(self) -> None:
         """Hand the pending chunks' values to their windows: each window's values of all
         of them, in chunk order, become one piece (a raw window past its cap gives up,

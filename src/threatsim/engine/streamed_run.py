@@ -7,7 +7,9 @@ of two chunk sources:
 * :class:`ExecutorChunks`: chunks computed on the run's executor and reduced
   where they ran; only the first ones (shapes, pilots) travel whole. On a
   cluster that can hold results where they were computed, the chunks after
-  the pilot start while the client studies the pilot.
+  the pilot start while the client studies the pilot, and pass 1 then runs to
+  its end in one stream of tasks (:class:`StagedTasks`), without stopping at
+  each narrowing of its windows.
 * :class:`StoredChunks`: with a checkpoint or a file of draws (``out=``), every
   pass reads whole chunks: computed once (and written to the file or the
   checkpoint), read back after.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,9 @@ from threatsim.engine.executors import ChunkExecutor, HoldingExecutor, holds_res
 from threatsim.engine.plan import Plan, run_chunk
 from threatsim.engine.progress import Progress
 from threatsim.engine.shipping import (
+    ReducedBatch,
     ReducedChunkTask,
+    chunks_per_task,
     crosses_processes,
     each_chunk,
     in_batches,
@@ -76,6 +80,12 @@ class ExecutorChunks:
         self.ex: ChunkExecutor = plan.options.executor
         #: The executor again where it can hold results on the cluster, else None.
         self._holder: HoldingExecutor | None = self.ex if holds_results(self.ex) else None
+        #: Whether pass 1 goes on across its narrowings (:meth:`reduced_staged`): on a
+        #: cluster, where each barrier leaves every worker idle while the client narrows.
+        self.stages = self._holder is not None
+        #: How many chunks are on their way at a time there (reduced with the windows
+        #: before a narrowing that comes while they are).
+        self.lag = self._holder.hold_limit() if self._holder is not None else 0
         self.n_chunks = plan.n_chunks
         self._held: dict[int, Any] = {}  # chunk index -> its result held on the cluster
         self._first = True
@@ -154,6 +164,85 @@ class ExecutorChunks:
         finally:
             _closing(results)
             _closing(source)  # the executor's own stream: its unfinished tasks cancelled
+
+
+    def reduced_staged(self, start: int, version: Callable[[int], int],
+                       specs: Sequence[SummaryPass]) -> Iterator[tuple[int, SummaryPartial]]:
+        """Chunks *start*.. to the last reduced on the cluster in one stream: chunk *i* by
+        ``specs[version(i)]``, each task sent once its spec is in *specs* (the caller
+        appends them as it narrows: :class:`StagedTasks`)."""
+        assert self._holder is not None
+        staged = StagedTasks(self.plan, range(start, self.n_chunks), version, specs,
+                             self._held, self.lag)
+        source = self.ex.map_chunks(run_chunks_reduced_shipped, staged)
+        results = (pair for batch in source for pair in batch)
+        held, holder = self._held, self._holder
+        try:
+            for index, partial in results:
+                self.guard.check()
+                yield index, unbundled(partial)
+                if index in held:  # reduced: its whole result need not stay on the cluster
+                    holder.release([held.pop(index)])
+                self._advance(index)
+        finally:
+            _closing(results)
+            _closing(source)
+
+
+class StagedTasks:
+    """The tasks of :meth:`ExecutorChunks.reduced_staged`, in order: a held chunk alone,
+    the others in batches (:func:`chunks_per_task` of those left, none across a change
+    of spec); :meth:`ready` says whether the next one's spec is known yet (the
+    executor asks again after each result it hands back).
+    """
+
+    def __init__(self, plan: Plan, indices: range, version: Callable[[int], int],
+                 specs: Sequence[SummaryPass], held: Mapping[int, Any], in_flight: int) -> None:
+        self.plan, self.specs, self.held = plan, specs, held
+        free = [i for i in indices if i not in held]
+        self._batching = batching = sends_in_batches(len(free), in_flight)
+        draws = plan.draws_in(indices[0]) if len(indices) else 1
+        left = len(free)
+        size = chunks_per_task(left, in_flight, draws) if batching else 1
+        self._items: list[tuple[int, list[int]]] = []  # (spec version, chunk indices)
+        pending: list[int] = []
+
+        def close() -> None:
+            nonlocal left, size, pending
+            if pending:
+                self._items.append((version(pending[0]), pending))
+                left -= len(pending)
+                size = chunks_per_task(left, in_flight, draws) if batching else 1
+                pending = []
+
+        for i in indices:
+            if i in held:
+                self._items.append((version(i), [i]))
+                continue
+            if pending and version(pending[0]) != version(i):
+                close()
+            pending.append(i)
+            if len(pending) >= size:
+                close()
+        close()
+        self._next = 0
+
+    def __iter__(self) -> StagedTasks:
+        return self
+
+    def ready(self) -> bool:
+        return self._next >= len(self._items) or self._items[self._next][0] < len(self.specs)
+
+    def __next__(self) -> ReducedChunkTask | ReducedBatch:
+        if self._next >= len(self._items):
+            raise StopIteration
+        v, indices = self._items[self._next]
+        self._next += 1
+        spec = self.specs[v]
+        tasks = [ReducedChunkTask(self.plan.task(i), spec, self.held.get(i)) for i in indices]
+        if tasks[0].held is not None or not self._batching:
+            return tasks[0]
+        return ReducedBatch.of(tasks)  # as in_batches: one chunk too, at the end
 
 
 class StoredChunks:

@@ -11,10 +11,10 @@ or whole (read back from a file or checkpoint).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import xarray as xr
@@ -33,8 +33,8 @@ from threatsim.models.registry import get_model
 from threatsim.results import Posterior, to_dataset
 from threatsim.stats.mcse import mcse_levels
 
-__all__ = ["ChunkSource", "StreamingSummary", "SummaryPartial", "SummaryPass", "reduce_for_pass",
-           "summary_bins"]
+__all__ = ["ChunkSource", "StagedSource", "StreamingSummary", "SummaryPartial", "SummaryPass",
+           "reduce_for_pass", "summary_bins"]
 
 
 def summary_bins(cells: int, rows: int) -> int:
@@ -228,6 +228,22 @@ class ChunkSource(Protocol):
         ...
 
 
+class StagedSource(ChunkSource, Protocol):
+    """A :class:`ChunkSource` whose pass 1 goes on across its narrowings (a cluster's:
+    :class:`~threatsim.engine.streamed_run.ExecutorChunks`), ``stages`` true."""
+
+    #: Whether it stages pass 1 (:meth:`reduced_staged`); a plain source need not say.
+    stages: bool
+    #: How many chunks may be on their way while the caller narrows.
+    lag: int
+
+    def reduced_staged(self, start: int, version: Callable[[int], int],
+                       specs: Sequence[SummaryPass]) -> Iterator[tuple[int, SummaryPartial]]:
+        """Chunks *start*.. reduced by ``specs[version(i)]``, each sent once its spec is
+        in *specs* (the caller appends them), in any order."""
+        ...
+
+
 class StreamingSummary:
     """Bands, P(= 0) and per-draw outputs of a run, from streamed chunks.
 
@@ -368,6 +384,10 @@ class StreamingSummary:
                     for index, result in source.whole(batch):
                         self._feed(index, result)
                     pos = batch[-1] + 1
+                if getattr(source, "stages", False) and pos < n:
+                    self._count_staged(cast(StagedSource, source), pos,
+                                       _narrowing_stops(pos, n, per_chunk))
+                    pos = n
                 # The rest in stretches: after each, the windows shrink to where the
                 # counts so far put the quantiles (ExactQuantiles.narrow_windows).
                 for stop in [*_narrowing_stops(pos, n, per_chunk), n]:
@@ -394,6 +414,57 @@ class StreamingSummary:
                         self._feed(index, result)
             self._end_pass()
         return self
+
+    def _count_staged(self, source: StagedSource, pos: int, stops: list[int]) -> None:
+        """Pass 1 after its pilot without a barrier at each narrowing: the windows
+        narrow at *stops* from the counts of exactly the chunks before each (as in
+        stretches), while the next ``source.lag`` chunks, already on their way, are
+        reduced with the windows before it and cut to the narrowed ones here
+        (:meth:`ExactQuantiles.cut_to_windows`). Which spec reduces which chunk
+        depends only on its index, so the windows, hence the passes, do not depend on
+        the order the chunks finish in."""
+        n, lag = source.n_chunks, source.lag
+        first = self._pass_spec()
+        assert first is not None
+        specs = [first]
+        starts = [s + lag for s in stops]  # chunk index from which spec v + 1 reduces
+
+        def version(index: int) -> int:
+            return int(np.searchsorted(starts, index, side="right"))
+
+        merged = np.zeros(n, dtype=bool)
+        merged[:pos] = True
+        below = pos  # every chunk before it merged
+        early: dict[int, SummaryPartial] = {}  # past the next stop, before it narrows
+
+        def merge(index: int, partial: SummaryPartial) -> None:
+            nonlocal below
+            made, now = specs[version(index)], specs[-1]
+            if made is not now:
+                for key, part in partial.quant.items():
+                    if isinstance(part, Counted) and made.quant.get(key) is not now.quant.get(key):
+                        partial.quant[key] = self.quant[key].cut_to_windows(part)
+            self._merge(index, partial)
+            merged[index] = True
+            while below < n and merged[below]:
+                below += 1
+
+        for index, partial in source.reduced_staged(pos, version, specs):
+            if len(specs) <= len(stops) and index >= stops[len(specs) - 1]:
+                early[index] = partial  # merged once the narrowing before it is done
+                continue
+            merge(index, partial)
+            while len(specs) <= len(stops) and below >= stops[len(specs) - 1]:
+                for q in self.quant.values():
+                    q.narrow_windows()
+                spec = self._pass_spec()
+                assert spec is not None
+                specs.append(spec)
+                nxt = stops[len(specs) - 1] if len(specs) <= len(stops) else n
+                for i in sorted(i for i in early if i < nxt):
+                    merge(i, early.pop(i))
+        assert not early, "a staged pass left chunks unmerged"
+        assert below == n, "a staged pass lost chunks"
 
     def _feed(self, index: int, result: Mapping[str, np.ndarray]) -> None:
         """Add the whole result of chunk *index* (any order)."""
