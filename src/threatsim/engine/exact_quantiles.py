@@ -545,14 +545,9 @@ class ExactQuantiles:
         bounds = np.array([w.window_bins() for w in self._windows], dtype=np.int64)
         owner = np.repeat(np.arange(sizes.size), sizes)  # each value's window
         c = cells[owner]
-        t = np.subtract(partial.values, self._lo[c])
-        t *= self._scale[c]
-        t += 1.0
-        np.clip(t, 0.0, float(self.B + 1), out=t)
-        nan = np.isnan(t)
-        if nan.any():
-            t[nan] = self.B + 2
-        b = t.astype(np.int64)
+        # each value as a one-cell row with its own cell's lo and scale: no offset added
+        b = _bins_of(partial.values[:, None], self._lo[c][:, None], self._scale[c][:, None],
+                     self.B)[:, 0]
         keep = (b >= bounds[owner, 0]) & (b <= bounds[owner, 1])
         if keep.all():
             return partial

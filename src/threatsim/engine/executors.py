@@ -124,7 +124,10 @@ class HoldingExecutor(ChunkExecutor, Protocol):
 
     :meth:`hold` starts tasks and returns ``{chunk index: handle}``; a handle goes
     back in as a task's ``held``, :meth:`fetch` brings results to this process,
-    :meth:`release` forgets them. See :class:`~threatsim.engine.cluster.DaskExecutor`.
+    :meth:`release` forgets them. Its ``map_chunks`` also takes a staged source
+    (:class:`~threatsim.engine.streamed_run.StagedTasks`): it sends the next task only
+    while the source's ``ready()`` is true, and asks again after each result it hands
+    back. See :class:`~threatsim.engine.cluster.DaskExecutor`.
 
     >>> from threatsim.engine.cluster import DaskExecutor
     >>> executor: HoldingExecutor = DaskExecutor(client=None, max_in_flight=8)

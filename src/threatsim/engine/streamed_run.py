@@ -153,6 +153,13 @@ class ExecutorChunks:
         else:
             fn = run_chunk_reduced_shipped if crosses_processes(ex) else run_chunk_reduced
             source = results = ex.map_chunks(fn, iter(tasks))
+        yield from self._partials(results, source)
+
+    def _partials(self, results: Iterator[Any], source: Iterator[Any],
+                  ) -> Iterator[tuple[int, SummaryPartial]]:
+        """*results* ``(index, partial)`` of the executor's stream *source*, unwrapped; a
+        held chunk released once reduced; the progress advanced."""
+        held, holder = self._held, self._holder
         try:
             for index, partial in results:
                 self.guard.check()
@@ -165,7 +172,6 @@ class ExecutorChunks:
             _closing(results)
             _closing(source)  # the executor's own stream: its unfinished tasks cancelled
 
-
     def reduced_staged(self, start: int, version: Callable[[int], int],
                        specs: Sequence[SummaryPass]) -> Iterator[tuple[int, SummaryPartial]]:
         """Chunks *start*.. to the last reduced on the cluster in one stream: chunk *i* by
@@ -175,18 +181,7 @@ class ExecutorChunks:
         staged = StagedTasks(self.plan, range(start, self.n_chunks), version, specs,
                              self._held, self.lag)
         source = self.ex.map_chunks(run_chunks_reduced_shipped, staged)
-        results = (pair for batch in source for pair in batch)
-        held, holder = self._held, self._holder
-        try:
-            for index, partial in results:
-                self.guard.check()
-                yield index, unbundled(partial)
-                if index in held:  # reduced: its whole result need not stay on the cluster
-                    holder.release([held.pop(index)])
-                self._advance(index)
-        finally:
-            _closing(results)
-            _closing(source)
+        yield from self._partials((pair for batch in source for pair in batch), source)
 
 
 class StagedTasks:
