@@ -125,7 +125,7 @@ class HoldingExecutor(ChunkExecutor, Protocol):
     :meth:`hold` starts tasks and returns ``{chunk index: handle}``; a handle goes
     back in as a task's ``held``, :meth:`fetch` brings results to this process,
     :meth:`release` forgets them. Its ``map_chunks`` also takes a staged source
-    (:class:`~threatsim.engine.streamed_run.StagedTasks`): it sends the next task only
+    (``threatsim.engine.streamed_run.StagedTasks``): it sends the next task only
     while the source's ``ready()`` is true, and asks again after each result it hands
     back. See :class:`~threatsim.engine.cluster.DaskExecutor`.
 
