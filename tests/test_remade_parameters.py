@@ -18,6 +18,7 @@ import pickle
 
 import numpy as np
 import pytest
+import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import SCENARIOS
@@ -25,7 +26,7 @@ from tests.conftest import SCENARIOS
 import threatsim
 from threatsim.engine.cluster import Sealed, run_sealed
 from threatsim.engine.options import RunOptions
-from threatsim.engine.plan import REMADE_KINDS, ParameterRecipe, Plan
+from threatsim.engine.plan import REMADE_KINDS, ParameterRecipe, Plan, run_chunk, sample_lean
 from threatsim.engine.sampling import sample_parameters, uniforms
 from threatsim.engine.streams import parameter_stream
 from threatsim.inputs.distributions import DistSpec
@@ -178,3 +179,86 @@ def test_a_sealed_argument_opens_on_the_worker_as_it_was():
     sealed = pickle.loads(pickle.dumps(Sealed.of(task)))  # as a scheduler passes it on
     assert run_sealed(lambda t, k: float(t.values.sum()) * k, sealed, 2) == 20.0
     assert run_sealed(len, Sealed.of([1, 2, 3])) == 3
+
+
+# -- parameters made late: a large summary in this process ---------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_sampling_some_parameters_gives_their_values_in_the_whole_sample(data, seed):
+    """``sample_lean(only=...)`` of any subset of baseline's parameters (shares whose
+    parents are left out among them) is exactly those parameters of the whole sample."""
+    sc = threatsim.load_scenario(SCENARIOS / "baseline.toml")
+    opts = RunOptions.build(sc, draws=300, seed=seed)
+    subset = data.draw(st.sets(st.sampled_from(sorted(sc.parameters))), label="only")
+    whole = sample_lean(sc, opts, constants_as_views=True)
+    some = sample_lean(sc, opts, constants_as_views=True, only=subset)
+    assert list(some) == [k for k in sc.parameters if k in subset]  # the scenario's order
+    for name, values in some.items():
+        assert values.tobytes() == whole[name].tobytes(), name
+
+
+@pytest.mark.parametrize("scenario", ["baseline.toml", "fighters.toml"])
+def test_a_plan_made_late_makes_each_chunk_and_then_the_sample_exactly(scenario):
+    """A plan whose recipe's parameters are made late holds none of their values; each
+    task makes its chunk's where it runs (here, or after a pickle), the same outputs as
+    the plan sampled up front; complete_parameters then makes exactly its sample."""
+    sc = threatsim.load_scenario(SCENARIOS / scenario)
+    opts = RunOptions.build(sc, draws=1500, chunk_size=600, seed=4)
+    up_front = Plan.for_run(sc, opts, lean=True)
+    late = Plan.for_run(sc, opts, lean=True, late_above=0)
+    assert late.recipe is not None
+    assert late.late
+    assert late.late == late.recipe.names
+    assert late.late.isdisjoint(late.params)
+    for index in range(late.n_chunks):
+        task = late.task(index)
+        assert list(task.params) == list(sc.parameters)
+        assert task.draw_index().tolist() == up_front.task(index).draw_index().tolist()
+        _, want = run_chunk(up_front.task(index))
+        for got in (run_chunk(task)[1], run_chunk(pickle.loads(pickle.dumps(task)))[1]):
+            assert set(got) == set(want)
+            for name in want:
+                assert got[name].tobytes() == want[name].tobytes(), (index, name)
+    # above the threshold only: the sample is made up front below it
+    assert not Plan.for_run(sc, opts, lean=True, late_above=10**12).late
+    late.complete_parameters()
+    assert not late.late
+    assert list(late.params) == list(up_front.params)
+    for name, values in up_front.params.items():
+        assert late.params[name].tobytes() == values.tobytes(), name
+
+
+@pytest.mark.parametrize(("scenario", "executor"), [("baseline.toml", None),
+                                                     ("fighters.toml", "threads")])
+def test_a_large_summary_made_late_is_the_summary_sampled_up_front(scenario, executor,
+                                                                   monkeypatch):
+    """threatsim.run(keep="summary") with its parameters made late (the threshold
+    lowered to 0, as if the run were large) returns the identical Dataset, every
+    parameter's values included; the plan it ran did make them late."""
+    from threatsim.engine import runner
+    from threatsim.engine.executors import ThreadPoolChunkExecutor
+
+    sc = threatsim.load_scenario(SCENARIOS / scenario)
+
+    def run() -> xr.Dataset:
+        ex = ThreadPoolChunkExecutor(2) if executor == "threads" else None
+        return threatsim.run(sc, draws=1200, chunk_size=500, seed=11, keep="summary",
+                             executor=ex, progress=False)
+
+    made_late: list[frozenset[str]] = []
+    complete = Plan.complete_parameters
+
+    def spy(self: Plan) -> None:
+        made_late.append(self.late)
+        complete(self)
+
+    monkeypatch.setattr(Plan, "complete_parameters", spy)
+    before = run()
+    assert made_late == [frozenset()]  # 1,200 draws: far below the threshold
+    monkeypatch.setattr(runner, "LATE_PARAMETERS_BYTES", 0)
+    after = run()
+    assert made_late[1]
+    assert made_late[1] == ParameterRecipe.of(sc, RunOptions.build(sc, draws=1200, seed=11)).names
+    xr.testing.assert_identical(after, before)

@@ -1,2 +1,2 @@
 """Base modules: errors, months, compiled kernels, wire formats, atomic files, interrupts,
-formatting, version. They import nothing of threatsim above them."""
+formatting, the C heap, version. They import nothing of threatsim above them."""

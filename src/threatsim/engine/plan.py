@@ -11,13 +11,14 @@ chunks, nor on the order they finished in.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from threatsim.core.heap import release_free_heap
 from threatsim.core.version import __version__
 from threatsim.core.wire import Bundle
 from threatsim.engine.executors import local_cores, shares_memory
@@ -27,7 +28,8 @@ from threatsim.engine.streams import chance_streams
 from threatsim.inputs.scenario import Parameter, Scenario
 from threatsim.models.registry import get_model
 
-__all__ = ["ChunkTask", "ParameterRecipe", "Plan", "place_draws", "run_chunk", "sample_lean"]
+__all__ = ["LATE_PARAMETERS_BYTES", "ChunkTask", "ParameterRecipe", "Plan", "place_draws",
+           "run_chunk", "sample_lean"]
 
 #: Distributions whose values a task may make again where it runs (ParameterRecipe):
 #: their inverse CDF is IEEE arithmetic that is exact on every machine (a product and a
@@ -35,6 +37,17 @@ __all__ = ["ChunkTask", "ParameterRecipe", "Plan", "place_draws", "run_chunk", "
 #: client's bit for bit. Others (a lognormal's exp, scipy's beta and triangular
 #: inverses) may differ by an ulp between machines or libraries: they travel.
 REMADE_KINDS = frozenset({"uniform", "discrete", "point"})
+
+#: A summary kept in this process whose remade parameters (:class:`ParameterRecipe`)
+#: would hold more than this many bytes of values makes them late (``Plan.for_run``'s
+#: *late_above*): each chunk makes its own where it runs, and the whole sample's values
+#: are made once the passes are done (:meth:`Plan.complete_parameters`). The run then
+#: holds at most the larger of its passes' working memory and the sample, not both: W1
+#: at 10^7 draws holds 305 MiB of sampled values, and its first pass about 60 MiB of
+#: bins and windows beside them. Below it (W1 at 10^6 draws: 31 MiB) the sample is
+#: made once, up front: making each chunk's values again costs its time (~0.1 s for
+#: 4 x 10^7 values).
+LATE_PARAMETERS_BYTES = 128 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,21 +208,31 @@ class _Constant:
 
 @dataclass(frozen=True, slots=True)
 class _Remade:
-    """A parameter's chunk that its task's recipe makes again: only its length travels."""
+    """A parameter's chunk that its task's recipe makes again: only its length travels
+    (or, made late, is kept: :data:`LATE_PARAMETERS_BYTES`)."""
 
     size: int
 
+    def __len__(self) -> int:  # a chunk's rows, as its other parameters' (draw_index)
+        return self.size
+
+
+def _made_here(params: dict[str, Any], recipe: ParameterRecipe | None,
+               first_draw: int) -> dict[str, Any]:
+    """*params* with the values of each :class:`_Remade` one made by *recipe* (the draws
+    from *first_draw* on: exactly the whole sample's), in the same order."""
+    size = next((v.size for v in params.values() if isinstance(v, _Remade)), None)
+    if size is None:
+        return params
+    assert recipe is not None, "a parameter to remake without a recipe"
+    made = recipe.values(first_draw, first_draw + size)  # every parameter has its rows
+    return {k: made[k] if isinstance(v, _Remade) else v for k, v in params.items()}
+
 
 def _unpack_task(fields: dict[str, Any]) -> ChunkTask:
-    params = fields["params"]
-    size = next((v.size for v in params.values() if isinstance(v, _Remade)), None)
-    made: dict[str, np.ndarray] = {}
-    if size is not None:  # every parameter of a chunk has its number of draws
-        lo = fields["first_draw"]
-        made = fields["recipe"].values(lo, lo + size)
-    fields["params"] = {k: made[k] if isinstance(v, _Remade)
-                        else v.expand() if isinstance(v, _Constant) else v
-                        for k, v in params.items()}
+    params = {k: v.expand() if isinstance(v, _Constant) else v
+              for k, v in fields["params"].items()}
+    fields["params"] = _made_here(params, fields["recipe"], fields["first_draw"])
     return ChunkTask(**fields)
 
 
@@ -260,7 +283,7 @@ def run_chunk(task: ChunkTask) -> tuple[int, dict[str, np.ndarray]]:
     (0, (4, 37))
     """
     model = get_model(task.model)
-    params = task.params
+    params = _made_here(task.params, task.recipe, task.first_draw)  # (made late: here)
     reps = task.replicates
     # Row by row the chance of (draw, replicate): never of the chunk it is cut into.
     chance = chance_streams(task.seed, task.draw_index(), reps)
@@ -279,7 +302,8 @@ _THREADED_SAMPLING_MIN = 1 << 20
 
 
 def sample_lean(scenario: Scenario, options: RunOptions, *,
-                constants_as_views: bool = False, workers: int = 1) -> dict[str, np.ndarray]:
+                constants_as_views: bool = False, workers: int = 1,
+                only: Collection[str] | None = None) -> dict[str, np.ndarray]:
     """``sample_parameters`` of the scenario, one parameter at a time (same values).
 
     With ``mc`` and ``lhs`` each parameter's uniforms come from its own stream,
@@ -290,6 +314,8 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     parameter becomes a read-only broadcast of its value (no memory per draw).
     *workers* threads sample the parameters (numpy's generators and ufuncs release
     the GIL); each parameter's values are the same whichever thread makes them.
+    *only*: just these parameters (each with the parents that cap it, as always), in
+    the scenario's order: the same values as in the whole sample.
 
     >>> import threatsim
     >>> sc = threatsim.load_scenario("scenarios/financing.toml")
@@ -301,9 +327,10 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
     """
     parameters, n = scenario.parameters, options.draws
     seed, sampler = options.seed, options.sampler
+    names = list(parameters) if only is None else [k for k in parameters if k in only]
     if sampler == "sobol":  # a joint design: sampled whole
-        return sample_parameters(parameters, n, seed=seed, sampler=sampler)
-    names = list(parameters)
+        design = sample_parameters(parameters, n, seed=seed, sampler=sampler)
+        return {name: design[name] for name in names}
     # Units of sampling: a parameter, or a correlated group (rearranged as a whole, so
     # sampled once with every member), each with the parents that cap it.
     units: list[tuple[list[str], dict[str, Parameter]]] = []
@@ -324,7 +351,7 @@ def sample_lean(scenario: Scenario, options: RunOptions, *,
             while cur.share_of is not None and cur.share_of not in need:
                 need.add(cur.share_of)
                 cur = parameters[cur.share_of]
-        units.append((group, {k: parameters[k] for k in names if k in need}))
+        units.append((group, {k: parameters[k] for k in parameters if k in need}))
 
     def sample(unit: tuple[list[str], dict[str, Parameter]]) -> dict[str, np.ndarray]:
         group, subset = unit
@@ -363,13 +390,19 @@ class Plan:
     def __init__(self, scenario: Scenario, options: RunOptions, params: dict[str, np.ndarray],
                  *, draws: int | None = None, outputs: frozenset[str] | None = None,
                  chance_draws: np.ndarray | None = None,
-                 recipe: ParameterRecipe | None = None) -> None:
+                 recipe: ParameterRecipe | None = None,
+                 late: frozenset[str] = frozenset()) -> None:
         self.scenario, self.options = scenario, options
         #: How *params* (some of them) are made again where a chunk runs: only when they
         #: are exactly that sample's (Plan.for_run), never for values given otherwise.
         self.recipe = recipe
         #: The draw index whose chance each draw uses (None: its own index).
         self.chance_draws = chance_draws
+        #: Parameters of the recipe not in *params* yet: each task makes its chunk's
+        #: values where it runs, and :meth:`complete_parameters` the whole sample's.
+        self.late = late
+        if late and (recipe is None or not late <= recipe.names):
+            raise ValueError(f"parameters made late need a recipe that makes them: {sorted(late)}")
         self.params = params
         self.levers = scenario.lever_schedule()
         self.outputs = frozenset(scenario.variables) if outputs is None else outputs
@@ -378,13 +411,42 @@ class Plan:
         self.n_chunks = -(-self.n // self.cs)
 
     @classmethod
-    def for_run(cls, scenario: Scenario, options: RunOptions, *, lean: bool = False) -> Plan:
+    def for_run(cls, scenario: Scenario, options: RunOptions, *, lean: bool = False,
+                late_above: int | None = None) -> Plan:
         """The plan of a run: its parameters sampled (see :func:`sample_lean`; *lean*:
         point values as broadcasts). With ``options.posterior``, the sampled
         parameters' draws are its resample (:func:`posterior_values`), the fixed
-        values the scenario's; the chance of each draw is unchanged."""
+        values the scenario's; the chance of each draw is unchanged.
+
+        *late_above*: where the values its :class:`ParameterRecipe` can make would take
+        more than this many bytes, those are made late (:data:`LATE_PARAMETERS_BYTES`):
+        not sampled here, but by each chunk where it runs and, whole, by
+        :meth:`complete_parameters`. Only for chunks run in this process (a task sent
+        elsewhere would carry them made).
+
+        >>> import threatsim
+        >>> sc = threatsim.load_scenario("scenarios/financing.toml")
+        >>> opts = RunOptions.build(sc, draws=100, chunk_size=40)
+        >>> plan = Plan.for_run(sc, opts, late_above=0)
+        >>> plan.late == plan.recipe.names, "seizure_rate" in plan.params  # a uniform: late
+        (True, False)
+        >>> _, late = run_chunk(plan.task(1))
+        >>> plan.complete_parameters(); plan.late
+        frozenset()
+        >>> whole = Plan.for_run(sc, opts)
+        >>> all(np.array_equal(plan.params[k], whole.params[k]) for k in whole.params)
+        True
+        >>> bool((late["reserves"] == run_chunk(whole.task(1))[1]["reserves"]).all())
+        True
+        """
+        recipe = ParameterRecipe.of(scenario, options)
+        late: frozenset[str] = frozenset()
+        if (late_above is not None and recipe is not None and options.posterior is None
+                and options.draws * 8 * len(recipe.names) > late_above):
+            late = recipe.names
         params = sample_lean(scenario, options, constants_as_views=lean,
-                             workers=local_cores(options.executor))
+                             workers=local_cores(options.executor),
+                             only=[k for k in scenario.parameters if k not in late])
         post = options.posterior
         if post is not None:
             post.check(scenario)
@@ -393,7 +455,22 @@ class Plan:
             if capped:  # a what-if's fixed parent caps the posterior's share, as sampling does
                 params = {k: np.array(v) for k, v in params.items()}
                 cap_shares(scenario.parameters, params)
-        return cls(scenario, options, params, recipe=ParameterRecipe.of(scenario, options))
+        return cls(scenario, options, params, recipe=recipe, late=late)
+
+    def complete_parameters(self) -> None:
+        """Make the whole sample's values of the parameters made late (:attr:`late`), once
+        the chunks are done with: :attr:`params` then holds every parameter, in the
+        scenario's order, exactly as if sampled up front. Nothing to do otherwise."""
+        if not self.late:
+            return
+        # The passes' bins and windows are freed: their pages go back to the system
+        # before the sample is made, or they and the sample would add up after all.
+        release_free_heap()
+        made = sample_lean(self.scenario, self.options, constants_as_views=True,
+                           workers=local_cores(self.options.executor), only=self.late)
+        self.params = {k: made[k] if k in self.late else self.params[k]
+                       for k in self.scenario.parameters}
+        self.late = frozenset()
 
     def bounds(self, index: int) -> tuple[int, int]:
         """The draws ``[lo, hi)`` of chunk *index*."""
@@ -436,10 +513,17 @@ class Plan:
         out = {k: v[..., lo:hi] for k, v in buffers.items()} if buffers is not None else None
         chance = self.chance_draws[lo:hi] if self.chance_draws is not None else None
         return ChunkTask(index=index, first_draw=lo, model=self.scenario.model,
-                         params={k: v[lo:hi] for k, v in self.params.items()},
+                         params=self._chunk_params(lo, hi),
                          levers=self.levers, n_months=self.scenario.horizon, seed=opts.seed,
                          replicates=opts.replicates, outputs=self.outputs, out=out,
                          chance_draws=chance, recipe=self.recipe)
+
+    def _chunk_params(self, lo: int, hi: int) -> dict[str, Any]:
+        if not self.late:
+            return {k: v[lo:hi] for k, v in self.params.items()}
+        # in the scenario's order, as sampled: a late one is made where the task runs
+        return {k: _Remade(hi - lo) if k in self.late else self.params[k][lo:hi]
+                for k in self.scenario.parameters}
 
     def direct_buffers(self) -> dict[str, np.ndarray] | None:
         """Result buffers the model fills in place, when it can and chunks run here.

@@ -43,9 +43,9 @@ from threatsim.core.errors import ScenarioError
 from threatsim.core.interrupts import InterruptGuard
 from threatsim.engine.budget import MemoryEstimate, estimate_memory, format_bytes
 from threatsim.engine.checkpoint import Checkpoint
-from threatsim.engine.executors import ExecutorArg, InProcessExecutor
+from threatsim.engine.executors import ExecutorArg, InProcessExecutor, shares_memory
 from threatsim.engine.options import RunOptions
-from threatsim.engine.plan import Plan, place_draws, run_chunk
+from threatsim.engine.plan import LATE_PARAMETERS_BYTES, Plan, place_draws, run_chunk
 from threatsim.engine.progress import Progress, ProgressArg
 from threatsim.engine.shipping import ShippedChunk, each_chunk
 from threatsim.engine.streamed_run import run_streaming
@@ -187,7 +187,12 @@ def run_with(scenario: Scenario, options: RunOptions, *,
     out = _within_budget(scenario, options, out=out, stream_over_budget=stream_over_budget)
     # A point parameter is one value broadcast over the draws (read-only, no memory per
     # draw) whatever is kept: at 10^6 draws, seven of W1's are 56 MB otherwise written.
-    plan = Plan.for_run(scenario, options, lean=True)
+    # A large summary kept here makes the parameters it can remake only once its passes
+    # are done (LATE_PARAMETERS_BYTES): it never holds both them and its bins.
+    late = (keep == "summary" and out is None and checkpoint is None
+            and shares_memory(options.executor))
+    plan = Plan.for_run(scenario, options, lean=True,
+                        late_above=LATE_PARAMETERS_BYTES if late else None)
     ckpt = None
     if checkpoint is not None:
         ckpt = Checkpoint.open(checkpoint, plan.manifest(), resume=resume)

@@ -321,6 +321,7 @@ def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGua
         with Progress(plan.n, progress=plan.options.progress, label=label) as bar:
             summary.collect(ExecutorChunks(plan, guard, bar=bar))
         guard.check()
+        plan.complete_parameters()  # (any made late: now that the bins are gone)
         return summary.dataset(plan.params)
     sink = (NetCDFSink(Path(out), plan.scenario, plan.options.settings, plan.params,
                        posterior=post) if out else None)
@@ -329,6 +330,7 @@ def run_streaming(plan: Plan, checkpoint: Checkpoint | None, guard: InterruptGua
             summary.collect(StoredChunks(plan, guard, bar=bar, checkpoint=checkpoint,
                                          sink=sink))
         guard.check()
+        plan.complete_parameters()
         ds = summary.dataset(plan.params)
         if sink is not None:
             ds.attrs["draws_file"] = str(sink.commit())
