@@ -133,10 +133,18 @@ def few_draws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("few_draws")
 @pytest.mark.parametrize("block", _blocks(("python",)))
-def test_python_block_runs(block: str, monkeypatch: pytest.MonkeyPatch):
-    """Each python block runs from the repository root, its output swallowed. A block
-    guarded by ``if __name__ == "__main__"`` (a cluster example) runs up to the guard."""
-    monkeypatch.chdir(ROOT)
+def test_python_block_runs(block: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Each python block runs as if from the repository root, its output swallowed. A
+    block guarded by ``if __name__ == "__main__"`` (a cluster example) runs up to the
+    guard.
+
+    The folder it runs in holds a link to each of the root's entries but ``results``:
+    what a block writes where the docs tell a reader to (``results/...``), or beside
+    them, lands in this test's own folder, never in the checkout."""
+    for entry in ROOT.iterdir():
+        if entry.name not in ("results", ".git"):
+            (tmp_path / entry.name).symlink_to(entry)
+    monkeypatch.chdir(tmp_path)
     code = compile(block, "<doc block>", "exec")
     with contextlib.redirect_stdout(io.StringIO()):
         exec(code, {"__name__": "doc_example"})
