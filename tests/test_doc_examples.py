@@ -139,8 +139,8 @@ def test_python_block_runs(block: str, monkeypatch: pytest.MonkeyPatch, tmp_path
     guard.
 
     The folder it runs in holds a link to each of the root's entries but ``results``:
-    what a block writes where the docs tell a reader to (``results/...``), or beside
-    them, lands in this test's own folder, never in the checkout."""
+    what a block writes where the docs tell a reader to (``results/...``), or at the
+    top level, lands in this test's own folder, not in the checkout."""
     for entry in ROOT.iterdir():
         if entry.name not in ("results", ".git"):
             (tmp_path / entry.name).symlink_to(entry)

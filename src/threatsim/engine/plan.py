@@ -441,7 +441,8 @@ class Plan:
         """
         recipe = ParameterRecipe.of(scenario, options)
         late: frozenset[str] = frozenset()
-        if (late_above is not None and recipe is not None and options.posterior is None
+        # (no recipe with a posterior: its resample is not made in parts)
+        if (late_above is not None and recipe is not None
                 and options.draws * 8 * len(recipe.names) > late_above):
             late = recipe.names
         params = sample_lean(scenario, options, constants_as_views=lean,
